@@ -1,0 +1,200 @@
+/* main.c: the `sqgate` command line (SPEC 11): dispatches to run, demo,
+ * check-config and version. Exit status: 0 success, 1 invalid input or
+ * config, 2 usage error or infrastructure failure. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "admin.h"
+#include "config.h"
+#include "demo.h"
+#include "log.h"
+#include "runtime.h"
+
+extern char **environ;
+
+static volatile sig_atomic_t sq_stop_requested;
+
+static void sq_on_signal(int sig)
+{
+    (void)sig;
+    sq_stop_requested = 1;
+}
+
+static void sq_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sq_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void sq_usage(FILE *out)
+{
+    fprintf(out,
+            "usage:\n"
+            "  sqgate run [-c sqgate.yaml] [--brokers HOST:PORT,...] [--redis redis://HOST:PORT/DB]\n"
+            "             [--group ID] [--admin HOST:PORT] [--set PATH=VALUE]...\n"
+            "  sqgate demo [--seconds N] [--rate N]\n"
+            "  sqgate check-config -c FILE\n"
+            "  sqgate version\n"
+            "Every option also has an environment variable (SQGATE_BROKERS, SQGATE_REDIS,\n"
+            "SQGATE_GROUP, SQGATE_ADMIN, SQGATE_<PATH> with '.' as '__'); see docs/configuration.md.\n");
+}
+
+static void sq_print_errors(const struct sq_config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, "%s\n", errs->msgs[i]);
+}
+
+/* Options of `run` that map to config paths. */
+static const struct {
+    const char *flag;
+    const char *path;
+} sq_run_flags[] = {
+    {"--brokers", "brokers"},
+    {"--redis", "redis.url"},
+    {"--group", "group"},
+    {"--admin", "admin.listen"},
+};
+
+static int sq_cmd_run(int argc, char **argv)
+{
+    const char *file = NULL;
+    struct sq_settings st;
+    struct sq_config_errors errs = {0};
+    /* First pass: the config file, so flags can override it. */
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            file = argv[++i];
+    }
+    if (sq_config_build(&st, file, environ, &errs) != 0) {
+        sq_print_errors(&errs);
+        sq_config_errors_fini(&errs);
+        sq_settings_free(&st);
+        return 1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        const char *path = NULL;
+        for (size_t k = 0; k < sizeof sq_run_flags / sizeof sq_run_flags[0]; k++)
+            if (strcmp(a, sq_run_flags[k].flag) == 0)
+                path = sq_run_flags[k].path;
+        if (path && i + 1 < argc) {
+            sq_config_set(&st, path, argv[++i], &errs);
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            char *kv = argv[++i];
+            char *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "sqgate run: --set wants PATH=VALUE, got %s\n", kv);
+                sq_settings_free(&st);
+                return 2;
+            }
+            *eq = '\0';
+            sq_config_set(&st, kv, eq + 1, &errs);
+            *eq = '=';
+        } else {
+            fprintf(stderr, "sqgate run: unknown or incomplete option %s\n", a);
+            sq_usage(stderr);
+            sq_settings_free(&st);
+            return 2;
+        }
+    }
+    if (errs.n) {
+        sq_print_errors(&errs);
+        sq_config_errors_fini(&errs);
+        sq_settings_free(&st);
+        return 1;
+    }
+    enum sq_log_level lvl;
+    if (sq_log_level_parse(st.log_level, &lvl) == 0)
+        sq_log_set_level(lvl);
+    sq_install_signals();
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_admin *adm = sq_admin_new(st.admin_listen, &err);
+    if (!adm) {
+        sq_error("admin HTTP on %s: %s", st.admin_listen, err.msg);
+        sq_settings_free(&st);
+        return 2;
+    }
+    sq_info("sqgate %s: admin HTTP listening on http://%s/ (metrics at /metrics)", SQ_VERSION,
+            sq_admin_address(adm));
+    int code = sq_runtime_run(&st, &sq_stop_requested);
+    sq_admin_free(adm);
+    sq_settings_free(&st);
+    return code;
+}
+
+static int sq_cmd_check_config(int argc, char **argv)
+{
+    const char *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            file = argv[++i];
+        else {
+            fprintf(stderr, "sqgate check-config: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "sqgate check-config: -c FILE is required\n");
+        return 2;
+    }
+    struct sq_settings st;
+    struct sq_config_errors errs = {0};
+    int rc = sq_config_build(&st, file, environ, &errs);
+    sq_print_errors(&errs);
+    size_t n = errs.n;
+    sq_config_errors_fini(&errs);
+    sq_settings_free(&st);
+    if (rc != 0 || n) {
+        fprintf(stderr, "%s: %zu error%s\n", file, n, n == 1 ? "" : "s");
+        return 1;
+    }
+    printf("%s: ok\n", file);
+    return 0;
+}
+
+static int sq_cmd_version(void)
+{
+    printf("sqgate %s (librdkafka %s)\n", SQ_VERSION, rd_kafka_version_str());
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        sq_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return sq_cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "demo") == 0) {
+        sq_install_signals();
+        return sq_demo_main(argc - 2, argv + 2, &sq_stop_requested);
+    }
+    if (strcmp(cmd, "check-config") == 0)
+        return sq_cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return sq_cmd_version();
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        sq_usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sqgate: unknown command %s\n", cmd);
+    sq_usage(stderr);
+    return 2;
+}

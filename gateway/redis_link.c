@@ -1,0 +1,327 @@
+/* redis_link.c: the Redis connection and the partition step script. One
+ * EVALSHA per partition batch applies all its changes and moves the applied
+ * offset, guarded against zombies (SPEC 10). */
+#include "redis_link.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "sinks.h"
+
+/* KEYS[1] = the partition's offset hash {offset, max_event_ms}.
+ * ARGV[1] = expected stored offset ("" = none), ARGV[2] = batch's last
+ * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4..] = ops.
+ * Returns {1, stored} applied, {0, stored} already applied, {-1, stored}
+ * fenced (another instance moved the offset). */
+static const char sq_step_lua[] =
+    "local cur = redis.call('HGET', KEYS[1], 'offset')\n"
+    "local last = tonumber(ARGV[2])\n"
+    "if cur and tonumber(cur) >= last then return {0, cur} end\n"
+    "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
+    "local i = 4\n"
+    "while i <= #ARGV do\n"
+    "  local op = ARGV[i]\n"
+    "  if op == 'C' then\n"
+    "    local key, n, t, eid, tc, region, ttl = ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7]\n"
+    "    redis.call('HINCRBY', key, 'events_total', n)\n"
+    "    local old = redis.call('HMGET', key, 'last_event_at', 'last_event_id', 'last_contact_at')\n"
+    "    if (not old[1]) or t > old[1] or (t == old[1] and eid > (old[2] or '')) then\n"
+    "      redis.call('HSET', key, 'last_event_at', t, 'last_event_id', eid)\n"
+    "      if region ~= '' then redis.call('HSET', key, 'region', region) end\n"
+    "    end\n"
+    "    if tc ~= '' and ((not old[3]) or tc > old[3]) then redis.call('HSET', key, 'last_contact_at', tc) end\n"
+    "    if tonumber(ttl) > 0 then redis.call('EXPIRE', key, ttl) end\n"
+    "    i = i + 8\n"
+    "  else\n"
+    "    return redis.error_reply('sqgate step: unknown op ' .. tostring(op))\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'offset', ARGV[2])\n"
+    "if ARGV[3] ~= '' then\n"
+    "  local m = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
+    "  if (not m) or tonumber(ARGV[3]) > tonumber(m) then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[3]) end\n"
+    "end\n"
+    "return {1, ARGV[2]}\n";
+
+struct sq_redis {
+    char *host;          /* NULL for unix sockets */
+    int port;
+    char *unix_path;
+    int db;
+    char *prefix;
+    int64_t timeout_ms;
+    redisContext *c;
+    char sha[41];
+    char *epoch;         /* the epoch value seen at first connect */
+};
+
+struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
+                              struct sq_err *err)
+{
+    struct sq_redis *r = sq_xcalloc(1, sizeof *r);
+    r->prefix = sq_xstrdup(prefix);
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    if (strncmp(url, "unix://", 7) == 0 && url[7] == '/') {
+        r->unix_path = sq_xstrdup(url + 7);
+        return r;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        goto bad;
+    const char *hp = url + 8;
+    const char *at = strrchr(hp, '@'); /* user:password@ is not accepted: secrets go in env */
+    if (at)
+        goto bad;
+    const char *colon = strrchr(hp, ':');
+    const char *slash = strchr(hp, '/');
+    if (!colon || (slash && slash < colon) || colon == hp)
+        goto bad;
+    r->host = sq_xstrndup(hp, (size_t)(colon - hp));
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || port <= 0 || port > 65535 || (*end && *end != '/'))
+        goto bad;
+    r->port = (int)port;
+    if (*end == '/' && end[1]) {
+        char *e2;
+        long db = strtol(end + 1, &e2, 10);
+        if (*e2 || db < 0 || db > 1000)
+            goto bad;
+        r->db = (int)db;
+    }
+    return r;
+bad:
+    sq_err_set(err, SQ_ERR_FATAL, "redis.url",
+               "\"%s\" is not redis://HOST:PORT[/DB] or unix:///PATH", url);
+    sq_redis_free(r);
+    return NULL;
+}
+
+static void sq_redis_drop(struct sq_redis *r)
+{
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+}
+
+void sq_redis_free(struct sq_redis *r)
+{
+    if (!r)
+        return;
+    sq_redis_drop(r);
+    free(r->host);
+    free(r->unix_path);
+    free(r->prefix);
+    free(r->epoch);
+    free(r);
+}
+
+bool sq_redis_connected(const struct sq_redis *r)
+{
+    return r->c != NULL;
+}
+
+/* Runs one command; any failure drops the connection. Returns the reply
+ * (caller frees) or NULL with err set. An error reply is returned as is. */
+static redisReply *sq_redis_cmd(struct sq_redis *r, struct sq_err *err, int argc,
+                                const char **argv, const size_t *lens)
+{
+    redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
+    if (!rep) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: %s",
+                   r->c->errstr[0] ? r->c->errstr : "connection lost");
+        sq_redis_drop(r);
+    }
+    return rep;
+}
+
+static int sq_redis_handshake(struct sq_redis *r, struct sq_err *err)
+{
+    const char *user = getenv("SQGATE_REDIS_USER");
+    const char *pass = getenv("SQGATE_REDIS_PASSWORD");
+    redisReply *rep;
+    if (pass && *pass) {
+        const char *argv[3] = {"AUTH", user && *user ? user : pass, pass};
+        int argc = (user && *user) ? 3 : 2;
+        rep = sq_redis_cmd(r, err, argc, argv, NULL);
+        if (!rep)
+            return SQ_ERR_TRANSIENT;
+        int bad = rep->type == REDIS_REPLY_ERROR;
+        if (bad)
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis AUTH: %s", rep->str);
+        freeReplyObject(rep);
+        if (bad)
+            return SQ_ERR_TRANSIENT;
+    }
+    if (r->db) {
+        rep = redisCommand(r->c, "SELECT %d", r->db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis SELECT %d failed", r->db);
+            if (rep)
+                freeReplyObject(rep);
+            return SQ_ERR_TRANSIENT;
+        }
+        freeReplyObject(rep);
+    }
+    rep = redisCommand(r->c, "SCRIPT LOAD %s", sq_step_lua);
+    if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis SCRIPT LOAD failed: %s",
+                   rep && rep->str ? rep->str : "no reply");
+        if (rep)
+            freeReplyObject(rep);
+        return SQ_ERR_TRANSIENT;
+    }
+    memcpy(r->sha, rep->str, 40);
+    r->sha[40] = '\0';
+    freeReplyObject(rep);
+
+    /* Epoch: written once; a different or missing value later means the
+     * server lost its data, and exactness can no longer be promised. */
+    char epoch[64];
+    snprintf(epoch, sizeof epoch, "%lld-%d", (long long)sq_now_ms(), (int)(rand() % 1000000));
+    char *key = sq_xasprintf("%sepoch", r->prefix);
+    rep = redisCommand(r->c, "SET %s %s NX", key, epoch);
+    if (rep)
+        freeReplyObject(rep);
+    rep = redisCommand(r->c, "GET %s", key);
+    free(key);
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: cannot read the epoch key");
+        if (rep)
+            freeReplyObject(rep);
+        return SQ_ERR_TRANSIENT;
+    }
+    if (!r->epoch) {
+        r->epoch = sq_xstrdup(rep->str);
+    } else if (strcmp(r->epoch, rep->str) != 0) {
+        sq_err_set(err, SQ_ERR_FATAL, "",
+                   "redis lost its data (epoch key changed from %s to %s): exactness cannot be "
+                   "kept; enable appendonly persistence, see docs/operations.md",
+                   r->epoch, rep->str);
+        freeReplyObject(rep);
+        return SQ_ERR_FATAL;
+    }
+    freeReplyObject(rep);
+    return SQ_OK;
+}
+
+int sq_redis_ensure(struct sq_redis *r, struct sq_err *err)
+{
+    if (r->c)
+        return SQ_OK;
+    struct timeval tv = {.tv_sec = r->timeout_ms / 1000,
+                         .tv_usec = (r->timeout_ms % 1000) * 1000};
+    r->c = r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, tv)
+                        : redisConnectWithTimeout(r->host, r->port, tv);
+    if (!r->c || r->c->err) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis %s%s%s:%d unreachable: %s",
+                   r->unix_path ? "unix:" : "", r->unix_path ? r->unix_path : r->host,
+                   r->unix_path ? "" : "", r->port, r->c ? r->c->errstr : "out of memory");
+        sq_redis_drop(r);
+        return SQ_ERR_TRANSIENT;
+    }
+    redisSetTimeout(r->c, tv);
+    redisEnableKeepAlive(r->c);
+    int rc = sq_redis_handshake(r, err);
+    if (rc != SQ_OK)
+        sq_redis_drop(r);
+    return rc;
+}
+
+char *sq_redis_offset_key_dup(const struct sq_redis *r, const char *group, const char *topic,
+                              int32_t partition)
+{
+    char *g = sq_key_escape_dup(group, strlen(group));
+    char *t = sq_key_escape_dup(topic, strlen(topic));
+    char *k = sq_xasprintf("%soff:%s:%s:%d", r->prefix, g, t, (int)partition);
+    free(g);
+    free(t);
+    return k;
+}
+
+int sq_redis_read_applied(struct sq_redis *r, const char *offset_key, int64_t *applied,
+                          struct sq_err *err)
+{
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    const char *argv[3] = {"HGET", offset_key, "offset"};
+    redisReply *rep = sq_redis_cmd(r, err, 3, argv, NULL);
+    if (!rep)
+        return SQ_ERR_TRANSIENT;
+    rc = SQ_OK;
+    if (rep->type == REDIS_REPLY_STRING)
+        *applied = strtoll(rep->str, NULL, 10);
+    else if (rep->type == REDIS_REPLY_NIL)
+        *applied = -1;
+    else
+        rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis HGET %s: unexpected reply", offset_key);
+    freeReplyObject(rep);
+    return rc;
+}
+
+static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s)
+{
+    size_t argc = 7 + s->ops->argc;
+    const char **argv = sq_xmalloc(argc * sizeof *argv);
+    size_t *lens = sq_xmalloc(argc * sizeof *lens);
+    char expected[24] = "", last[24], maxev[24] = "";
+    if (s->expected >= 0)
+        snprintf(expected, sizeof expected, "%lld", (long long)s->expected);
+    snprintf(last, sizeof last, "%lld", (long long)s->last);
+    if (s->max_event_ms >= 0)
+        snprintf(maxev, sizeof maxev, "%lld", (long long)s->max_event_ms);
+    argv[0] = "EVALSHA"; argv[1] = r->sha; argv[2] = "1"; argv[3] = s->offset_key;
+    argv[4] = expected; argv[5] = last; argv[6] = maxev;
+    for (size_t i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    for (size_t i = 0; i < s->ops->argc; i++) {
+        argv[7 + i] = s->ops->argv[i];
+        lens[7 + i] = s->ops->argvlen[i];
+    }
+    redisAppendCommandArgv(r->c, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
+}
+
+int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
+                       struct sq_err *err)
+{
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        sq_redis_append_step(r, &steps[i]);
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step: %s",
+                       r->c->errstr[0] ? r->c->errstr : "connection lost");
+            sq_redis_drop(r);
+            return SQ_ERR_TRANSIENT;
+        }
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            rep->element[0]->type == REDIS_REPLY_INTEGER) {
+            steps[i].result = (int)rep->element[0]->integer;
+            const char *st = rep->element[1]->str;
+            steps[i].stored = (st && *st) ? strtoll(st, NULL, 10) : -1;
+        } else {
+            /* NOSCRIPT after a server restart, or a script error: the
+             * connection is renewed (reloading the script) and the step
+             * retried. */
+            if (!failed)
+                sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step on %s: %s", steps[i].offset_key,
+                           rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+            failed = 1;
+        }
+        freeReplyObject(rep);
+    }
+    if (failed) {
+        sq_redis_drop(r);
+        return SQ_ERR_TRANSIENT;
+    }
+    return SQ_OK;
+}

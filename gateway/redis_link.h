@@ -1,0 +1,55 @@
+/* redis_link.h: sqgate's one synchronous Redis connection (hiredis 0.14):
+ * connect from a URL with bounded timeouts, reconnect after any error, the
+ * partition step script (SPEC 10) and applied-offset reads. */
+#ifndef SQ_REDIS_LINK_H
+#define SQ_REDIS_LINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "processor.h"
+#include "sq_common.h"
+
+struct sq_redis;
+
+/* Parses the URL (redis://HOST:PORT[/DB] or unix:///path) and keeps the
+ * settings; does not connect. NULL with err on a bad URL. */
+struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
+                              struct sq_err *err);
+void sq_redis_free(struct sq_redis *r);
+
+/* Connects if not connected (AUTH from SQGATE_REDIS_USER/SQGATE_REDIS_PASSWORD,
+ * SELECT, SCRIPT LOAD, epoch check). Returns SQ_OK, SQ_ERR_TRANSIENT
+ * (unreachable: retry later) or SQ_ERR_FATAL (data lost: the epoch key
+ * changed). */
+int sq_redis_ensure(struct sq_redis *r, struct sq_err *err);
+bool sq_redis_connected(const struct sq_redis *r);
+
+/* The applied-offset key of one input partition. */
+char *sq_redis_offset_key_dup(const struct sq_redis *r, const char *group, const char *topic,
+                              int32_t partition);
+
+/* Reads the applied offset of a partition: *applied = -1 when none. */
+int sq_redis_read_applied(struct sq_redis *r, const char *offset_key, int64_t *applied,
+                          struct sq_err *err);
+
+/* One partition step (SPEC 10): applies ops and sets the applied offset to
+ * last if the stored offset equals expected (-1: none stored). */
+struct sq_redis_step {
+    const char *offset_key;
+    int64_t expected;        /* applied offset this instance believes is stored */
+    int64_t last;            /* offset of the batch's last message */
+    int64_t max_event_ms;    /* greatest event time applied in the batch, or -1 */
+    const struct sq_state_ops *ops;
+    /* result */
+    int result;              /* 1 applied, 0 already applied (no-op), -1 fenced */
+    int64_t stored;          /* the stored offset after the step */
+};
+
+/* Runs every step in one pipeline. Returns SQ_OK when every reply arrived
+ * (see each step's result), else SQ_ERR_TRANSIENT (the connection is
+ * dropped; outcomes unknown: run the same steps again). */
+int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
+                       struct sq_err *err);
+
+#endif

@@ -1,0 +1,934 @@
+/* runtime.c: the pipeline loop of `sqgate run` (SPEC 10). One thread: poll a
+ * batch, run the chain per partition, produce every output and wait for its
+ * delivery report, then one Redis step per partition (all in one pipeline),
+ * then commit. Any infrastructure failure pauses consumption and retries
+ * with backoff; nothing is committed past an unfinished message. */
+#include "runtime.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "faults.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "offsets.h"
+#include "redis_link.h"
+
+#define SQ_RUNTIME_MAGIC 0x53515254u /* "SQRT" */
+
+/* sq_output.delivered states, kept by this file. */
+enum { SQ_OUT_PENDING = 0, SQ_OUT_DONE = 1, SQ_OUT_IN_FLIGHT = 2, SQ_OUT_FAILED = 3,
+       SQ_OUT_REJECTED = 4 };
+
+/* One partition's part of a turn. */
+struct sq_turn_part {
+    struct sq_part *part;
+    struct sq_batch batch;
+    struct sq_fetched *fetched;  /* owned messages, batch.msgs borrow from them */
+    size_t n;
+    bool dropped;                /* revoked or fenced: not applied, not counted */
+    bool step_unknown;           /* a step was sent but its reply was lost */
+};
+
+enum sq_turn_phase { SQ_TURN_PRODUCE, SQ_TURN_WAIT, SQ_TURN_REDIS, SQ_TURN_DONE };
+
+struct sq_turn {
+    struct sq_turn_part *tp;
+    size_t n;
+    enum sq_turn_phase phase;
+    size_t outstanding;          /* outputs awaiting a delivery report */
+    int64_t retry_at;            /* monotonic ms; 0 = now */
+    int64_t backoff_ms;
+};
+
+struct sq_runtime {
+    unsigned magic;
+    const struct sq_settings *st;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    struct sq_redis *redis;
+    struct sq_chain *chain;
+    struct sq_parts parts;
+    struct sq_turn *turn;
+    bool assigned_once;
+    bool paused;                 /* consumption paused by backpressure */
+    char pause_reason[256];
+    bool shutting_down;
+    bool fatal;
+    int64_t last_commit_mono;
+    int64_t last_metrics_mono;
+    int64_t backoff_ms;          /* for partition init retries */
+    int64_t init_retry_at;
+};
+
+static struct sq_runtime *sq_rt_of(rd_kafka_t *rk)
+{
+    struct sq_runtime *rt = rd_kafka_opaque(rk);
+    if (!rt || rt->magic != SQ_RUNTIME_MAGIC) {
+        fprintf(stderr, "sqgate: BUG: bad runtime opaque\n");
+        abort();
+    }
+    return rt;
+}
+
+static int64_t sq_backoff_next(int64_t cur, const struct sq_settings *st)
+{
+    int64_t next = cur ? cur * 2 : 100;
+    return next > st->backoff_max_ms ? st->backoff_max_ms : next;
+}
+
+/* ---- readiness and backpressure ---------------------------------------- */
+
+static void sq_rt_update_ready(struct sq_runtime *rt)
+{
+    if (rt->fatal)
+        return;
+    if (!rt->assigned_once)
+        sq_metrics_set_ready(false, "not yet assigned by the consumer group");
+    else if (rt->paused)
+        sq_metrics_set_ready(false, rt->pause_reason);
+    else
+        sq_metrics_set_ready(true, NULL);
+    sq_metrics_set_paused(rt->paused);
+}
+
+static void sq_rt_set_pause(struct sq_runtime *rt, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)rt->parts.n);
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        if (!pause && p->need_init)
+            continue; /* stays paused until its applied offset is known */
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    }
+    if (l->cnt) {
+        if (pause)
+            rd_kafka_pause_partitions(rt->consumer, l);
+        else
+            rd_kafka_resume_partitions(rt->consumer, l);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Backpressure: stop fetching and say why on /readyz. */
+static void sq_rt_pause(struct sq_runtime *rt, const char *why)
+{
+    snprintf(rt->pause_reason, sizeof rt->pause_reason, "paused: %s", why);
+    if (!rt->paused) {
+        sq_warn("pausing consumption: %s", why);
+        rt->paused = true;
+        sq_rt_set_pause(rt, true);
+    }
+    sq_rt_update_ready(rt);
+}
+
+static void sq_rt_resume(struct sq_runtime *rt)
+{
+    if (!rt->paused)
+        return;
+    rt->paused = false;
+    if (!rt->shutting_down) {
+        sq_info("resuming consumption");
+        sq_rt_set_pause(rt, false);
+    }
+    sq_rt_update_ready(rt);
+}
+
+/* ---- turns ------------------------------------------------------------- */
+
+static void sq_turn_free(struct sq_turn *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        sq_batch_fini(&t->tp[i].batch);
+        for (size_t j = 0; j < t->tp[i].n; j++)
+            rd_kafka_message_destroy(t->tp[i].fetched[j].rkm);
+        free(t->tp[i].fetched);
+    }
+    free(t->tp);
+    free(t);
+}
+
+static void sq_msg_init_from(struct sq_msg *m, const struct sq_part *p, const rd_kafka_message_t *rkm)
+{
+    memset(m, 0, sizeof *m);
+    m->topic = p->topic;
+    m->partition = p->partition;
+    m->offset = rkm->offset;
+    m->key = rkm->key;
+    m->key_len = rkm->key_len;
+    m->value = rkm->payload;
+    m->value_len = rkm->len;
+    m->default_schema = p->default_schema;
+    snprintf(m->source, sizeof m->source, "%s/%d/%lld", p->topic, (int)p->partition,
+             (long long)rkm->offset);
+}
+
+/* Moves up to batch_max_messages fetched messages into a new turn and runs
+ * the chain over each partition's batch. */
+static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
+{
+    struct sq_turn *t = sq_xcalloc(1, sizeof *t);
+    t->tp = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *t->tp);
+    size_t budget = (size_t)rt->st->batch_max_messages;
+    for (size_t i = 0; i < rt->parts.n && budget; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        if (!p->backlog_n || p->need_init)
+            continue;
+        size_t take = p->backlog_n < budget ? p->backlog_n : budget;
+        struct sq_turn_part *tp = &t->tp[t->n++];
+        tp->part = p;
+        tp->n = take;
+        tp->fetched = sq_xmalloc(take * sizeof *tp->fetched);
+        memcpy(tp->fetched, p->backlog, take * sizeof *tp->fetched);
+        memmove(p->backlog, p->backlog + take, (p->backlog_n - take) * sizeof *p->backlog);
+        p->backlog_n -= take;
+        budget -= take;
+        tp->batch.topic = p->topic;
+        tp->batch.partition = p->partition;
+        tp->batch.n = take;
+        tp->batch.msgs = sq_xcalloc(take, sizeof *tp->batch.msgs);
+        for (size_t j = 0; j < take; j++)
+            sq_msg_init_from(&tp->batch.msgs[j], p, tp->fetched[j].rkm);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        int rc = sq_chain_run(rt->chain, &t->tp[i].batch, err);
+        if (rc != SQ_OK) {
+            /* Put the messages back so nothing is lost; the chain is run
+             * again on the next turn. */
+            for (size_t k = 0; k < t->n; k++) {
+                struct sq_turn_part *tp = &t->tp[k];
+                struct sq_part *p = tp->part;
+                if (p->backlog_n + tp->n > p->backlog_cap) {
+                    p->backlog_cap = p->backlog_n + tp->n;
+                    p->backlog = sq_xrealloc(p->backlog, p->backlog_cap * sizeof *p->backlog);
+                }
+                memmove(p->backlog + tp->n, p->backlog, p->backlog_n * sizeof *p->backlog);
+                memcpy(p->backlog, tp->fetched, tp->n * sizeof *tp->fetched);
+                p->backlog_n += tp->n;
+                tp->n = 0;
+            }
+            sq_turn_free(t);
+            return NULL;
+        }
+    }
+    t->phase = SQ_TURN_PRODUCE;
+    return t;
+}
+
+static bool sq_err_is_permanent(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           e == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+           e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+           e == RD_KAFKA_RESP_ERR_INVALID_MSG ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+           e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+           e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+}
+
+static rd_kafka_resp_err_t sq_produce_one(struct sq_runtime *rt, struct sq_output *o,
+                                          const char *source)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    rd_kafka_header_add(h, "sq-schema", -1, o->schema, -1);
+    rd_kafka_header_add(h, "sq-source", -1, source, -1);
+    if (o->error) {
+        rd_kafka_header_add(h, "sq-error", -1, o->error, -1);
+        rd_kafka_header_add(h, "sq-error-detail", -1, o->error_detail ? o->error_detail : "", -1);
+    }
+    if (o->truncated)
+        rd_kafka_header_add(h, "sq-truncated", -1, "true", -1);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rt->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(o->key, o->key ? o->key_len : 0),
+        RD_KAFKA_V_VALUE(o->value, o->value ? o->value_len : 0), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
+    if (e)
+        rd_kafka_headers_destroy(h);
+    return e;
+}
+
+/* Produces every output not yet delivered or in flight. Returns false when
+ * the local queue stays full (try again later). */
+static bool sq_turn_produce(struct sq_runtime *rt, struct sq_turn *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        struct sq_turn_part *tp = &t->tp[i];
+        if (tp->dropped)
+            continue;
+        for (size_t j = 0; j < tp->batch.n; j++) {
+            struct sq_msg *m = &tp->batch.msgs[j];
+            for (size_t k = 0; k < m->outputs_n; k++) {
+                struct sq_output *o = &m->outputs[k];
+                if (o->delivered != SQ_OUT_PENDING && o->delivered != SQ_OUT_FAILED)
+                    continue;
+                rd_kafka_resp_err_t e;
+                int spins = 0;
+                while ((e = sq_produce_one(rt, o, m->source)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                    rd_kafka_poll(rt->producer, 10);
+                    if (++spins > 500)
+                        return false;
+                }
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    o->delivered = SQ_OUT_IN_FLIGHT;
+                    t->outstanding++;
+                } else {
+                    o->err = e;
+                    o->delivered = sq_err_is_permanent(e) ? SQ_OUT_REJECTED : SQ_OUT_FAILED;
+                    sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+                }
+            }
+        }
+    }
+    return true;
+}
+
+static void sq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)opaque;
+    struct sq_runtime *rt = sq_rt_of(rk);
+    struct sq_output *o = rkm->_private;
+    if (!o || !rt->turn)
+        return;
+    rt->turn->outstanding--;
+    if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        o->delivered = SQ_OUT_DONE;
+        sq_metrics_inc(SQ_M_OUTPUTS, 1);
+    } else {
+        o->err = rkm->err;
+        o->delivered = sq_err_is_permanent(rkm->err) ? SQ_OUT_REJECTED : SQ_OUT_FAILED;
+        sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+    }
+}
+
+/* After every delivery report of the turn: permanent rejections turn the
+ * input into a DLQ message (a rejected DLQ copy goes again, truncated);
+ * transient failures are produced again after a backoff. Returns true when
+ * every output is delivered. */
+static bool sq_turn_review_deliveries(struct sq_runtime *rt, struct sq_turn *t)
+{
+    bool all_done = true, transient = false;
+    for (size_t i = 0; i < t->n; i++) {
+        struct sq_turn_part *tp = &t->tp[i];
+        if (tp->dropped)
+            continue;
+        for (size_t j = 0; j < tp->batch.n; j++) {
+            struct sq_msg *m = &tp->batch.msgs[j];
+            for (size_t k = 0; k < m->outputs_n; k++) {
+                struct sq_output *o = &m->outputs[k];
+                if (o->delivered == SQ_OUT_DONE)
+                    continue;
+                all_done = false;
+                if (o->delivered == SQ_OUT_FAILED) {
+                    transient = true;
+                    sq_metrics_inc(SQ_M_PRODUCE_RETRIES, 1);
+                } else if (o->delivered == SQ_OUT_REJECTED) {
+                    const char *why = rd_kafka_err2str(o->err);
+                    if (o->error && !o->truncated) {
+                        sq_warn("%s: DLQ copy rejected by the broker (%s): sending it truncated",
+                                m->source, why);
+                        free(o->value);
+                        o->value = NULL;
+                        o->value_len = 0;
+                        o->truncated = true;
+                        o->delivered = SQ_OUT_PENDING;
+                    } else if (o->error) {
+                        sq_error("%s: truncated DLQ copy rejected too (%s): retrying", m->source,
+                                 why);
+                        o->delivered = SQ_OUT_FAILED;
+                        transient = true;
+                    } else {
+                        sq_warn("%s: output to %s rejected by the broker (%s): input goes to "
+                                "the DLQ as output_rejected", m->source, o->topic, why);
+                        char detail[256];
+                        snprintf(detail, sizeof detail, "output to %s rejected: %s", o->topic, why);
+                        sq_chain_reject_output(rt->chain, &tp->batch, j, detail);
+                        k = m->outputs_n; /* outputs were replaced */
+                    }
+                }
+            }
+        }
+    }
+    if (transient) {
+        t->backoff_ms = sq_backoff_next(t->backoff_ms, rt->st);
+        t->retry_at = sq_mono_ms() + t->backoff_ms;
+        sq_rt_pause(rt, "kafka produce failing");
+    }
+    return all_done;
+}
+
+/* One Redis step per partition batch, all in one pipeline. */
+static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
+{
+    struct sq_redis_step *steps = sq_xcalloc(t->n ? t->n : 1, sizeof *steps);
+    size_t *idx = sq_xcalloc(t->n ? t->n : 1, sizeof *idx);
+    size_t ns = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        struct sq_turn_part *tp = &t->tp[i];
+        if (tp->dropped || !tp->n)
+            continue;
+        int64_t maxev = -1;
+        for (size_t j = 0; j < tp->batch.n; j++)
+            if (tp->batch.msgs[j].verdict == SQ_VERDICT_PROCESSED &&
+                tp->batch.msgs[j].event_ms > maxev)
+                maxev = tp->batch.msgs[j].event_ms;
+        steps[ns] = (struct sq_redis_step){
+            .offset_key = tp->part->offset_key,
+            .expected = tp->part->applied,
+            .last = tp->fetched[tp->n - 1].rkm->offset,
+            .max_event_ms = maxev,
+            .ops = &tp->batch.ops,
+        };
+        idx[ns++] = i;
+    }
+    struct sq_err err;
+    sq_err_clear(&err);
+    int rc = ns ? sq_redis_run_steps(rt->redis, steps, ns, &err) : SQ_OK;
+    if (rc != SQ_OK) {
+        for (size_t s = 0; s < ns; s++)
+            t->tp[idx[s]].step_unknown = true;
+        sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+        t->backoff_ms = sq_backoff_next(t->backoff_ms, rt->st);
+        t->retry_at = sq_mono_ms() + t->backoff_ms;
+        char why[400];
+        snprintf(why, sizeof why, "redis unreachable: %s", err.msg);
+        sq_rt_pause(rt, why);
+        free(steps);
+        free(idx);
+        return false;
+    }
+    SQ_FAULT("after_redis_step");
+    int64_t now = sq_mono_ms();
+    for (size_t s = 0; s < ns; s++) {
+        struct sq_turn_part *tp = &t->tp[idx[s]];
+        struct sq_part *p = tp->part;
+        struct sq_redis_step *st = &steps[s];
+        bool ours = st->result == 1 || (st->result == 0 && tp->step_unknown && st->stored == st->last);
+        if (ours) {
+            struct sq_chain_stats d;
+            sq_chain_account(rt->chain, &tp->batch, &d);
+            sq_metrics_inc(SQ_M_CONSUMED, d.consumed);
+            sq_metrics_inc(SQ_M_PROCESSED, d.processed);
+            sq_metrics_inc(SQ_M_DUPLICATES, d.duplicates);
+            for (int r = 0; r < SQ_DLQ__COUNT; r++)
+                if (d.dlq[r])
+                    sq_metrics_dlq_inc((enum sq_dlq_reason)r, d.dlq[r]);
+            for (size_t j = 0; j < tp->n; j++)
+                sq_metrics_observe_latency((double)(now - tp->fetched[j].fetched_mono_ms) / 1000.0);
+            sq_metrics_inc(SQ_M_BATCHES, 1);
+            sq_part_applied(p, st->last);
+        } else if (st->result == 0) {
+            /* Another instance applied these offsets already: our outputs
+             * were repeats with the same ids; nothing to count. */
+            sq_metrics_inc(SQ_M_SKIPPED, tp->n);
+            sq_part_applied(p, st->stored);
+            if (st->stored > st->last) {
+                sq_part_backlog_clear(p);
+                sq_kafka_seek(rt->consumer, p->topic, p->partition, st->stored + 1);
+            }
+        } else {
+            sq_warn("%s/%d: applied offset moved to %lld by another instance (expected %lld): "
+                    "dropping in-flight work and seeking", p->topic, (int)p->partition,
+                    (long long)st->stored, (long long)st->expected);
+            sq_metrics_inc(SQ_M_FENCED, 1);
+            tp->dropped = true;
+            p->applied = st->stored;
+            sq_part_backlog_clear(p);
+            sq_kafka_seek(rt->consumer, p->topic, p->partition, st->stored + 1);
+        }
+    }
+    free(steps);
+    free(idx);
+    return true;
+}
+
+/* Advances the turn as far as it can without blocking for long. */
+static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
+{
+    if (t->retry_at && sq_mono_ms() < t->retry_at) {
+        rd_kafka_poll(rt->producer, 0);
+        return;
+    }
+    t->retry_at = 0;
+    switch (t->phase) {
+    case SQ_TURN_PRODUCE:
+        if (!sq_turn_produce(rt, t)) {
+            t->retry_at = sq_mono_ms() + 50;
+            return;
+        }
+        t->phase = SQ_TURN_WAIT;
+        /* fall through */
+    case SQ_TURN_WAIT:
+        if (t->outstanding)
+            rd_kafka_poll(rt->producer, wait_ms);
+        else
+            rd_kafka_poll(rt->producer, 0);
+        if (t->outstanding)
+            return;
+        if (!sq_turn_review_deliveries(rt, t)) {
+            t->phase = SQ_TURN_PRODUCE;
+            return;
+        }
+        SQ_FAULT("after_produce");
+        t->phase = SQ_TURN_REDIS;
+        /* fall through */
+    case SQ_TURN_REDIS:
+        if (!sq_turn_redis(rt, t))
+            return;
+        t->phase = SQ_TURN_DONE;
+        if (rt->paused)
+            sq_rt_resume(rt);
+        return;
+    case SQ_TURN_DONE:
+        return;
+    }
+}
+
+/* Runs the turn to its end, bounded by deadline (monotonic ms). */
+static bool sq_turn_finish_by(struct sq_runtime *rt, int64_t deadline)
+{
+    while (rt->turn && rt->turn->phase != SQ_TURN_DONE && sq_mono_ms() < deadline)
+        sq_turn_advance(rt, rt->turn, 50);
+    return !rt->turn || rt->turn->phase == SQ_TURN_DONE;
+}
+
+/* ---- commits ----------------------------------------------------------- */
+
+static void sq_rt_commit(struct sq_runtime *rt, bool force)
+{
+    int64_t now = sq_mono_ms();
+    if (!force && now - rt->last_commit_mono < rt->st->commit_interval_ms)
+        return;
+    rt->last_commit_mono = now;
+    rd_kafka_topic_partition_list_t *l = sq_parts_commit_list(&rt->parts);
+    if (!l)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(rt->consumer, l, 1 /* async */);
+    if (e) {
+        sq_warn("commit: %s", rd_kafka_err2str(e));
+        sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+        sq_parts_commit_done(&rt->parts, NULL);
+        for (int i = 0; i < l->cnt; i++)
+            l->elems[i].err = e;
+        sq_parts_commit_done(&rt->parts, l);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void sq_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)opaque;
+    struct sq_runtime *rt = sq_rt_of(rk);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        sq_warn("offset commit failed: %s (retried with the next commit)", rd_kafka_err2str(err));
+        sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+        for (int i = 0; offsets && i < offsets->cnt; i++)
+            if (!offsets->elems[i].err)
+                offsets->elems[i].err = err;
+    }
+    sq_parts_commit_done(&rt->parts, offsets);
+    if (!err && offsets && offsets->cnt)
+        SQ_FAULT("after_commit");
+}
+
+/* ---- partition assignment ---------------------------------------------- */
+
+/* Reads the applied offset of a partition from Redis. */
+static bool sq_part_read_applied(struct sq_runtime *rt, struct sq_part *p)
+{
+    struct sq_err err;
+    sq_err_clear(&err);
+    int64_t applied = -1;
+    int rc = sq_redis_read_applied(rt->redis, p->offset_key, &applied, &err);
+    if (rc != SQ_OK) {
+        sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+        sq_warn("%s/%d: cannot read the applied offset: %s", p->topic, (int)p->partition, err.msg);
+        if (rc == SQ_ERR_FATAL)
+            rt->fatal = true;
+        return false;
+    }
+    p->applied = applied;
+    p->need_init = false;
+    return true;
+}
+
+/* Partitions whose applied offset could not be read at assignment stay
+ * paused; once Redis answers, seek past the applied offset and resume. */
+static void sq_rt_init_pending_parts(struct sq_runtime *rt)
+{
+    int64_t now = sq_mono_ms();
+    if (now < rt->init_retry_at)
+        return;
+    bool any_failed = false;
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        if (!p->need_init)
+            continue;
+        if (!sq_part_read_applied(rt, p)) {
+            any_failed = true;
+            break;
+        }
+        sq_part_backlog_clear(p);
+        if (p->applied >= 0)
+            sq_kafka_seek(rt->consumer, p->topic, p->partition, p->applied + 1);
+        if (!rt->paused && !rt->shutting_down) {
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+            rd_kafka_resume_partitions(rt->consumer, l);
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+        sq_info("%s/%d: applied offset %lld read; consuming", p->topic, (int)p->partition,
+                (long long)p->applied);
+    }
+    if (any_failed) {
+        rt->backoff_ms = sq_backoff_next(rt->backoff_ms, rt->st);
+        rt->init_retry_at = now + rt->backoff_ms;
+        sq_rt_pause(rt, "redis unreachable: applied offsets unknown");
+    } else {
+        rt->backoff_ms = 0;
+        if (rt->paused && !rt->turn)
+            sq_rt_resume(rt);
+    }
+}
+
+static const char *sq_rt_default_schema(const struct sq_settings *st, const char *topic)
+{
+    for (size_t i = 0; i < st->inputs_n; i++)
+        if (strcmp(st->inputs[i].name, topic) == 0)
+            return st->inputs[i].schema;
+    return NULL;
+}
+
+static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *later = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        struct sq_part *p = sq_parts_find(&rt->parts, tp->topic, tp->partition);
+        if (!p)
+            p = sq_parts_add(&rt->parts, tp->topic, tp->partition);
+        p->default_schema = sq_rt_default_schema(rt->st, tp->topic);
+        if (!p->offset_key)
+            p->offset_key = sq_redis_offset_key_dup(rt->redis, rt->st->group_id, tp->topic,
+                                                    tp->partition);
+        p->need_init = true;
+        if (sq_part_read_applied(rt, p)) {
+            /* Resume after the applied offset; without one, after Kafka's
+             * committed offset (or from the beginning). Commits only follow
+             * Redis steps, so the applied offset is never behind them. */
+            if (p->applied >= 0)
+                tp->offset = p->applied + 1;
+            sq_info("assigned %s/%d, resuming at %s %lld", tp->topic, (int)tp->partition,
+                    p->applied >= 0 ? "applied offset +1 =" : "the committed offset", 
+                    (long long)(p->applied >= 0 ? p->applied + 1 : -1));
+        } else {
+            rd_kafka_topic_partition_list_add(later, tp->topic, tp->partition);
+        }
+        sq_metrics_inc(SQ_M_REBALANCES, 1);
+    }
+    rd_kafka_error_t *error = rd_kafka_incremental_assign(rt->consumer, parts);
+    if (error) {
+        sq_error("incremental assign: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    if (later->cnt || rt->paused || rt->shutting_down) {
+        rd_kafka_topic_partition_list_t *pl = rt->paused || rt->shutting_down ? parts : later;
+        rd_kafka_pause_partitions(rt->consumer, pl);
+    }
+    rd_kafka_topic_partition_list_destroy(later);
+    rt->assigned_once = true;
+    sq_rt_update_ready(rt);
+}
+
+static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list_t *parts)
+{
+    bool lost = rd_kafka_assignment_lost(rt->consumer);
+    /* Finish in-flight work first, bounded, so the next owner starts after
+     * it; what cannot finish is dropped (not applied, not committed). */
+    if (!lost && rt->turn)
+        sq_turn_finish_by(rt, sq_mono_ms() + 5000);
+    for (int i = 0; i < parts->cnt; i++) {
+        struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p)
+            continue;
+        if (rt->turn && rt->turn->phase != SQ_TURN_DONE)
+            for (size_t k = 0; k < rt->turn->n; k++)
+                if (rt->turn->tp[k].part == p)
+                    rt->turn->tp[k].dropped = true;
+        sq_part_backlog_clear(p);
+        sq_metrics_inc(SQ_M_REBALANCES, 1);
+    }
+    if (!lost)
+        sq_rt_commit(rt, true);
+    for (int i = 0; i < parts->cnt; i++) {
+        struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p)
+            continue;
+        if (rt->turn)
+            for (size_t k = 0; k < rt->turn->n; k++)
+                if (rt->turn->tp[k].part == p)
+                    rt->turn->tp[k].part = NULL;
+        sq_metrics_partition_remove(p->topic, p->partition);
+        sq_info("revoked %s/%d%s (applied %lld)", p->topic, (int)p->partition,
+                lost ? " (lost)" : "", (long long)p->applied);
+        sq_parts_remove(&rt->parts, p);
+    }
+    rd_kafka_error_t *error = rd_kafka_incremental_unassign(rt->consumer, parts);
+    if (error) {
+        sq_error("incremental unassign: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void sq_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    (void)opaque;
+    struct sq_runtime *rt = sq_rt_of(rk);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        sq_rt_on_assign(rt, parts);
+    else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        sq_rt_on_revoke(rt, parts);
+    else
+        sq_error("rebalance error: %s", rd_kafka_err2str(err));
+}
+
+static void sq_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+    sq_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+/* Polls the consumer for up to wait_ms, moving messages to the backlog. */
+static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
+{
+    int64_t deadline = sq_mono_ms() + wait_ms;
+    size_t got = 0;
+    for (;;) {
+        int64_t left = deadline - sq_mono_ms();
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rt->consumer, left > 0 ? (int)left : 0);
+        if (!rkm)
+            break;
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                sq_warn("consume: %s", rd_kafka_message_errstr(rkm));
+                sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+            }
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        struct sq_part *p = sq_parts_find(&rt->parts, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+        if (!p || p->need_init) {
+            rd_kafka_message_destroy(rkm); /* not ours (anymore), or position unknown */
+            continue;
+        }
+        if (!sq_part_backlog_push(p, rkm, sq_mono_ms()))
+            sq_metrics_inc(SQ_M_SKIPPED, 1);
+        if (++got >= max || sq_mono_ms() >= deadline)
+            break;
+    }
+}
+
+static void sq_rt_metrics(struct sq_runtime *rt)
+{
+    int64_t now = sq_mono_ms();
+    if (now - rt->last_metrics_mono < 1000)
+        return;
+    rt->last_metrics_mono = now;
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
+            hi = -1;
+        sq_metrics_partition_set(p->topic, p->partition, hi, p->committed);
+    }
+}
+
+static volatile int64_t sq_watchdog_deadline;
+
+static void *sq_watchdog_main(void *arg)
+{
+    (void)arg;
+    while (sq_mono_ms() < sq_watchdog_deadline)
+        usleep(100000);
+    fprintf(stderr, "sqgate: shutdown did not finish within shutdown.timeout_s: exiting 2\n");
+    _exit(2);
+    return NULL;
+}
+
+static void sq_rt_begin_shutdown(struct sq_runtime *rt)
+{
+    rt->shutting_down = true;
+    sq_info("shutting down: finishing in-flight work (timeout %llds)",
+            (long long)rt->st->shutdown_timeout_s);
+    sq_watchdog_deadline = sq_mono_ms() + rt->st->shutdown_timeout_s * 1000;
+    pthread_t th;
+    if (pthread_create(&th, NULL, sq_watchdog_main, NULL) == 0)
+        pthread_detach(th);
+    sq_rt_set_pause(rt, true);
+    sq_metrics_set_ready(false, "shutting down");
+}
+
+static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
+{
+    size_t batch_max = (size_t)rt->st->batch_max_messages;
+    while (!rt->fatal) {
+        if (*stop && !rt->shutting_down)
+            sq_rt_begin_shutdown(rt);
+        sq_rt_init_pending_parts(rt);
+        if (!rt->turn) {
+            if (rt->shutting_down && !sq_parts_backlog_total(&rt->parts))
+                break;
+            if (!rt->paused || !sq_parts_backlog_total(&rt->parts)) {
+                size_t have = sq_parts_backlog_total(&rt->parts);
+                sq_rt_poll(rt, have ? 0 : (int)rt->st->batch_max_ms,
+                           have >= batch_max ? 1 : batch_max - have);
+            }
+            if (sq_parts_backlog_total(&rt->parts)) {
+                struct sq_err err;
+                sq_err_clear(&err);
+                rt->turn = sq_turn_start(rt, &err);
+                if (!rt->turn && err.kind == SQ_ERR_FATAL) {
+                    sq_error("chain: %s", err.msg);
+                    rt->fatal = true;
+                    break;
+                }
+                if (!rt->turn)
+                    sq_rt_pause(rt, err.msg);
+            }
+            rd_kafka_poll(rt->producer, 0);
+        } else {
+            /* Keep serving group membership and rebalances while the turn
+             * waits, without letting the backlog grow without bound. */
+            if (sq_parts_backlog_total(&rt->parts) < batch_max * 4)
+                sq_rt_poll(rt, 0, batch_max);
+            else
+                sq_rt_poll(rt, 0, 1);
+        }
+        if (rt->turn) {
+            sq_turn_advance(rt, rt->turn, 50);
+            if (rt->turn && rt->turn->phase == SQ_TURN_DONE) {
+                sq_turn_free(rt->turn);
+                rt->turn = NULL;
+                sq_rt_commit(rt, rt->st->commit_interval_ms == 0);
+            } else if (rt->turn && rt->turn->retry_at) {
+                usleep(20000);
+            }
+        }
+        sq_rt_commit(rt, false);
+        sq_rt_metrics(rt);
+    }
+    return rt->fatal ? 2 : 0;
+}
+
+/* Commit what is applied, wait (bounded) for the answer, leave the group. */
+static void sq_rt_close(struct sq_runtime *rt)
+{
+    sq_rt_commit(rt, true);
+    int64_t deadline = sq_mono_ms() + 5000;
+    while (sq_mono_ms() < deadline) {
+        bool pending = false;
+        for (size_t i = 0; i < rt->parts.n; i++)
+            if (rt->parts.v[i]->commit_sent > rt->parts.v[i]->committed)
+                pending = true;
+        if (!pending)
+            break;
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rt->consumer, 100);
+        if (rkm)
+            rd_kafka_message_destroy(rkm); /* fetched after the pause: not ours to process */
+    }
+    rd_kafka_consumer_close(rt->consumer);
+    rd_kafka_flush(rt->producer, 5000);
+}
+
+int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
+{
+    struct sq_runtime rt;
+    memset(&rt, 0, sizeof rt);
+    rt.magic = SQ_RUNTIME_MAGIC;
+    rt.st = st;
+    struct sq_err err;
+    sq_err_clear(&err);
+    sq_metrics_set_ready(false, "starting");
+
+    rt.redis = sq_redis_new(st->redis_url, st->redis_prefix, st->redis_timeout_ms, &err);
+    if (!rt.redis) {
+        sq_error("%s: %s", err.pointer, err.msg);
+        return 2;
+    }
+    rt.chain = sq_chain_new(st, &err);
+    if (!rt.chain) {
+        sq_error("%s", err.msg);
+        sq_redis_free(rt.redis);
+        return 2;
+    }
+    struct sq_kafka_callbacks cbs = {
+        .opaque = &rt,
+        .rebalance = sq_rebalance_cb,
+        .commit = sq_commit_cb,
+        .error = sq_error_cb,
+        .delivery = sq_dr_cb,
+    };
+    int code = 2;
+    rt.consumer = sq_kafka_consumer_new(st, &cbs, &err);
+    if (!rt.consumer) {
+        sq_error("kafka consumer: %s", err.msg);
+        goto out;
+    }
+    rt.producer = sq_kafka_producer_new(st, &cbs, &err);
+    if (!rt.producer) {
+        sq_error("kafka producer: %s", err.msg);
+        goto out;
+    }
+    if (sq_kafka_check_topics(rt.consumer, st, &err) != SQ_OK) {
+        sq_error("%s", err.msg);
+        goto out;
+    }
+    if (sq_redis_ensure(rt.redis, &err) != SQ_OK)
+        sq_warn("%s (will retry)", err.msg);
+    if (sq_kafka_subscribe(rt.consumer, st, &err) != SQ_OK) {
+        sq_error("%s", err.msg);
+        goto out;
+    }
+    sq_info("consuming as group %s from %s", st->group_id, st->brokers);
+    code = sq_rt_loop(&rt, stop);
+    if (rt.turn) {
+        sq_turn_finish_by(&rt, sq_mono_ms() + st->shutdown_timeout_s * 1000);
+        if (rt.turn->phase == SQ_TURN_DONE)
+            sq_rt_commit(&rt, true);
+        /* Wait for outstanding delivery reports before freeing outputs. */
+        rd_kafka_flush(rt.producer, 5000);
+        sq_turn_free(rt.turn);
+        rt.turn = NULL;
+    }
+    sq_rt_close(&rt);
+    const struct sq_chain_stats *cs = sq_chain_stats(rt.chain);
+    uint64_t dlq = 0;
+    for (int r = 0; r < SQ_DLQ__COUNT; r++)
+        dlq += cs->dlq[r];
+    sq_info("stopped: consumed %llu, processed %llu, duplicates %llu, dlq %llu",
+            (unsigned long long)cs->consumed, (unsigned long long)cs->processed,
+            (unsigned long long)cs->duplicates, (unsigned long long)dlq);
+out:
+    if (rt.consumer)
+        rd_kafka_destroy(rt.consumer);
+    if (rt.producer)
+        rd_kafka_destroy(rt.producer);
+    sq_parts_fini(&rt.parts);
+    sq_chain_free(rt.chain);
+    sq_redis_free(rt.redis);
+    return code;
+}

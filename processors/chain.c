@@ -1,0 +1,257 @@
+/* chain.c: the chain order (SPEC 3) and the runner. Processors set verdicts;
+ * only this file turns them into counted outcomes. */
+#include "chain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "sinks.h"
+#include "validate.h"
+
+/* SPEC 3: decode → validate → dedupe → enrich → score → aggregate / timers →
+ * alert → sinks. Later stages plug in here, in this order. */
+static const struct sq_processor *const sq_chain_order[] = {
+    &sq_proc_decode,
+    &sq_proc_validate,
+    &sq_proc_sink_kafka,
+    &sq_proc_sink_redis,
+};
+#define SQ_CHAIN_LEN (sizeof sq_chain_order / sizeof sq_chain_order[0])
+
+struct sq_chain {
+    void *ctx[SQ_CHAIN_LEN];
+    struct sq_chain_stats stats;
+};
+
+struct sq_chain *sq_chain_new(const struct sq_settings *st, struct sq_err *err)
+{
+    struct sq_chain *chain = sq_xcalloc(1, sizeof *chain);
+    for (size_t i = 0; i < SQ_CHAIN_LEN; i++) {
+        const struct sq_processor *p = sq_chain_order[i];
+        if (p->init && p->init(st, &chain->ctx[i], err) != SQ_OK) {
+            char msg[sizeof err->msg];
+            memcpy(msg, err->msg, sizeof msg);
+            msg[sizeof msg - 64] = '\0'; /* room for the prefix */
+            snprintf(err->msg, sizeof err->msg, "processor %.40s: %.440s", p->name, msg);
+            sq_chain_free(chain);
+            return NULL;
+        }
+    }
+    return chain;
+}
+
+void sq_chain_free(struct sq_chain *chain)
+{
+    if (!chain)
+        return;
+    for (size_t i = 0; i < SQ_CHAIN_LEN; i++)
+        if (sq_chain_order[i]->destroy)
+            sq_chain_order[i]->destroy(chain->ctx[i]);
+    free(chain);
+}
+
+int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
+{
+    /* The sinks see final verdicts: everything still pending when they run
+     * is processed. */
+    for (size_t i = 0; i < SQ_CHAIN_LEN; i++) {
+        const struct sq_processor *p = sq_chain_order[i];
+        if (p == &sq_proc_sink_kafka) {
+            for (size_t j = 0; j < batch->n; j++)
+                if (batch->msgs[j].verdict == SQ_VERDICT_PENDING)
+                    batch->msgs[j].verdict = SQ_VERDICT_PROCESSED;
+        }
+        int rc = p->process(chain->ctx[i], batch, err);
+        if (rc != SQ_OK)
+            return rc;
+    }
+    return SQ_OK;
+}
+
+static void *sq_chain_ctx_of(struct sq_chain *chain, const struct sq_processor *p)
+{
+    for (size_t i = 0; i < SQ_CHAIN_LEN; i++)
+        if (sq_chain_order[i] == p)
+            return chain->ctx[i];
+    return NULL;
+}
+
+void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size_t idx,
+                            const char *why)
+{
+    struct sq_msg *m = &batch->msgs[idx];
+    for (size_t i = 0; i < m->outputs_n; i++) {
+        free(m->outputs[i].key);
+        free(m->outputs[i].value);
+        free(m->outputs[i].error_detail);
+    }
+    free(m->outputs);
+    m->outputs = NULL;
+    m->outputs_n = 0;
+    m->verdict = SQ_VERDICT_PENDING;
+    sq_msg_dlq(m, SQ_DLQ_OUTPUT_REJECTED, "", "%s", why);
+    sq_dlq_output_add(m, sq_sink_kafka_settings(sq_chain_ctx_of(chain, &sq_proc_sink_kafka)));
+    struct sq_err err;
+    sq_err_clear(&err);
+    sq_state_ops_reset(&batch->ops);
+    sq_proc_sink_redis.process(sq_chain_ctx_of(chain, &sq_proc_sink_redis), batch, &err);
+}
+
+void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,
+                      struct sq_chain_stats *delta)
+{
+    struct sq_chain_stats d;
+    memset(&d, 0, sizeof d);
+    for (size_t i = 0; i < batch->n; i++) {
+        const struct sq_msg *m = &batch->msgs[i];
+        switch (m->verdict) {
+        case SQ_VERDICT_PROCESSED: d.processed++; break;
+        case SQ_VERDICT_DUPLICATE: d.duplicates++; break;
+        case SQ_VERDICT_DLQ: d.dlq[m->reason]++; break;
+        case SQ_VERDICT_SKIPPED: continue; /* finished before: not counted again */
+        case SQ_VERDICT_PENDING:
+            fprintf(stderr, "sqgate: BUG: %s left the chain without a verdict\n", m->source);
+            abort();
+        }
+        d.consumed++;
+    }
+    chain->stats.consumed += d.consumed;
+    chain->stats.processed += d.processed;
+    chain->stats.duplicates += d.duplicates;
+    uint64_t dlq_sum = 0;
+    for (int r = 0; r < SQ_DLQ__COUNT; r++) {
+        chain->stats.dlq[r] += d.dlq[r];
+        dlq_sum += chain->stats.dlq[r];
+    }
+    if (chain->stats.consumed != chain->stats.processed + chain->stats.duplicates + dlq_sum) {
+        fprintf(stderr, "sqgate: BUG: outcome counters do not add up\n");
+        abort();
+    }
+    if (delta)
+        *delta = d;
+}
+
+const struct sq_chain_stats *sq_chain_stats(const struct sq_chain *chain)
+{
+    return &chain->stats;
+}
+
+void sq_msg_dlq(struct sq_msg *m, enum sq_dlq_reason reason, const char *pointer,
+                const char *fmt, ...)
+{
+    if (m->verdict != SQ_VERDICT_PENDING)
+        return;
+    m->verdict = SQ_VERDICT_DLQ;
+    m->reason = reason;
+    int n = snprintf(m->detail, sizeof m->detail, "%s ", (pointer && *pointer) ? pointer : "\"\"");
+    if (n < 0 || (size_t)n >= sizeof m->detail)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->detail + n, sizeof m->detail - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+struct sq_output *sq_msg_add_output(struct sq_msg *m, const char *topic, char *key,
+                                    size_t key_len, char *value, size_t value_len,
+                                    const char *schema)
+{
+    m->outputs = sq_xrealloc(m->outputs, (m->outputs_n + 1) * sizeof *m->outputs);
+    struct sq_output *o = &m->outputs[m->outputs_n++];
+    memset(o, 0, sizeof *o);
+    o->topic = topic;
+    o->key = key;
+    o->key_len = key_len;
+    o->value = value;
+    o->value_len = value_len;
+    o->schema = schema;
+    return o;
+}
+
+void sq_msg_fini(struct sq_msg *m)
+{
+    json_decref(m->event);
+    m->event = NULL;
+    for (size_t i = 0; i < m->outputs_n; i++) {
+        free(m->outputs[i].key);
+        free(m->outputs[i].value);
+        free(m->outputs[i].error_detail);
+    }
+    free(m->outputs);
+    m->outputs = NULL;
+    m->outputs_n = 0;
+    m->schema = NULL;
+    m->customer_id = NULL;
+    m->event_ms = 0;
+    m->verdict = SQ_VERDICT_PENDING;
+    m->reason = SQ_DLQ_NONE;
+    m->detail[0] = '\0';
+}
+
+void sq_batch_reset(struct sq_batch *batch)
+{
+    for (size_t i = 0; i < batch->n; i++)
+        if (batch->msgs[i].verdict != SQ_VERDICT_SKIPPED)
+            sq_msg_fini(&batch->msgs[i]);
+    sq_state_ops_reset(&batch->ops);
+}
+
+void sq_batch_fini(struct sq_batch *batch)
+{
+    for (size_t i = 0; i < batch->n; i++)
+        sq_msg_fini(&batch->msgs[i]);
+    free(batch->msgs);
+    batch->msgs = NULL;
+    batch->n = 0;
+    sq_state_ops_fini(&batch->ops);
+}
+
+void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len)
+{
+    if (ops->argc == ops->cap) {
+        ops->cap = ops->cap ? ops->cap * 2 : 64;
+        ops->argv = sq_xrealloc(ops->argv, ops->cap * sizeof *ops->argv);
+        ops->argvlen = sq_xrealloc(ops->argvlen, ops->cap * sizeof *ops->argvlen);
+    }
+    ops->argv[ops->argc] = sq_xstrndup(s, len);
+    ops->argvlen[ops->argc] = len;
+    ops->argc++;
+}
+
+void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof buf) {
+        sq_state_ops_push(ops, buf, (size_t)n);
+        return;
+    }
+    char *big = sq_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sq_state_ops_push(ops, big, (size_t)n);
+    free(big);
+}
+
+void sq_state_ops_reset(struct sq_state_ops *ops)
+{
+    for (size_t i = 0; i < ops->argc; i++)
+        free(ops->argv[i]);
+    ops->argc = 0;
+}
+
+void sq_state_ops_fini(struct sq_state_ops *ops)
+{
+    sq_state_ops_reset(ops);
+    free(ops->argv);
+    free(ops->argvlen);
+    ops->argv = NULL;
+    ops->argvlen = NULL;
+    ops->cap = 0;
+}

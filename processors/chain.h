@@ -1,0 +1,46 @@
+/* chain.h: the processor chain and its runner, the one place that decides
+ * and counts each message's outcome (processed, duplicate or DLQ). */
+#ifndef SQ_CHAIN_H
+#define SQ_CHAIN_H
+
+#include "processor.h"
+
+/* Outcome totals of the batches the gateway finished (applied). consumed
+ * always equals processed + duplicates + the sum of dlq. */
+struct sq_chain_stats {
+    uint64_t consumed;
+    uint64_t processed;
+    uint64_t duplicates;
+    uint64_t dlq[SQ_DLQ__COUNT];
+};
+
+struct sq_chain;
+
+/* Initialises every processor of the chain in SPEC 3 order. Returns NULL with
+ * err filled when one fails. */
+struct sq_chain *sq_chain_new(const struct sq_settings *st, struct sq_err *err);
+void sq_chain_free(struct sq_chain *chain);
+
+/* Runs every processor over the batch. Messages still pending at the end are
+ * processed. Returns SQ_OK or the first processor's transient/fatal error
+ * (the batch must then be run again from scratch: see sq_batch_reset). */
+int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err);
+
+/* Turns a processed message whose output the broker rejected permanently
+ * into a DLQ message (reason output_rejected) and rebuilds the batch's
+ * Redis effects without it. */
+void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size_t idx,
+                            const char *why);
+
+/* Adds the batch's outcomes to the totals once it is applied. Checks the
+ * invariant that every message has a final verdict (aborts otherwise). */
+void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,
+                      struct sq_chain_stats *delta);
+const struct sq_chain_stats *sq_chain_stats(const struct sq_chain *chain);
+
+/* Frees chain results of every message (event, outputs, verdict) so the
+ * batch can be run again, keeping the input bytes. */
+void sq_batch_reset(struct sq_batch *batch);
+void sq_batch_fini(struct sq_batch *batch);
+
+#endif

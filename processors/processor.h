@@ -1,0 +1,115 @@
+/* processor.h: the processor interface and the message/batch the chain works
+ * on. A processor is one const struct sq_processor in its own file under
+ * processors/; processors/chain.c lists them in SPEC 3 order. */
+#ifndef SQ_PROCESSOR_H
+#define SQ_PROCESSOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "outcome.h"
+#include "settings.h"
+#include "sq_common.h"
+
+/* One Kafka output a message produces (scored record, DLQ copy, …). */
+struct sq_output {
+    const char *topic;      /* borrowed from settings */
+    char *key;              /* owned; NULL = no key */
+    size_t key_len;
+    char *value;            /* owned; NULL = empty value */
+    size_t value_len;
+    const char *schema;     /* sq-schema header, e.g. "scored.v1" (static) */
+    /* DLQ only: sq-error and sq-error-detail headers */
+    const char *error;      /* static reason name or NULL */
+    char *error_detail;     /* owned or NULL */
+    bool truncated;         /* sq-truncated: true (DLQ value dropped) */
+    /* delivery state, kept by the gateway */
+    int delivered;          /* 0 pending, 1 delivered */
+    int err;                /* last rd_kafka_resp_err_t */
+};
+
+/* One consumed message as the chain sees it. The input bytes are borrowed
+ * from the consumer's message, which the gateway keeps until the batch ends. */
+struct sq_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *key;        /* borrowed, may be NULL */
+    size_t key_len;
+    const char *value;      /* borrowed, NULL = tombstone */
+    size_t value_len;
+    const char *default_schema; /* the topic's default schema or NULL */
+    char source[160];       /* "topic/partition/offset" */
+
+    /* filled by the processors */
+    json_t *event;          /* owned: the decoded event */
+    const char *schema;     /* static name of the event's schema */
+    const char *customer_id;/* borrowed from event, NULL when none */
+    int64_t event_ms;       /* occurred_at in epoch ms */
+    enum sq_verdict verdict;
+    enum sq_dlq_reason reason;
+    char detail[512];       /* sq-error-detail: "POINTER MESSAGE" */
+
+    struct sq_output *outputs; /* owned array */
+    size_t outputs_n;
+};
+
+/* One Redis effect of a batch: a flat argument list the Redis step applies
+ * (see gateway/redis_step.lua.h for the op codes). */
+struct sq_state_ops {
+    char **argv;            /* owned strings */
+    size_t *argvlen;
+    size_t argc, cap;
+};
+void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len);
+void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sq_state_ops_reset(struct sq_state_ops *ops);
+void sq_state_ops_fini(struct sq_state_ops *ops);
+
+/* The messages of one partition in offset order, run through the chain
+ * together. */
+struct sq_batch {
+    const char *topic;
+    int32_t partition;
+    struct sq_msg *msgs;
+    size_t n;
+    struct sq_state_ops ops;   /* Redis effects of every processed message */
+};
+
+/* Marks a message for the DLQ with its reason and "POINTER MESSAGE" detail.
+ * Only the first verdict counts. */
+void sq_msg_dlq(struct sq_msg *m, enum sq_dlq_reason reason, const char *pointer,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Adds an output, taking ownership of key and value. */
+struct sq_output *sq_msg_add_output(struct sq_msg *m, const char *topic, char *key,
+                                    size_t key_len, char *value, size_t value_len,
+                                    const char *schema);
+void sq_msg_fini(struct sq_msg *m);
+
+/* Contract of every callback (one thread, the pipeline thread, calls them
+ * all; nothing here is called concurrently):
+ *
+ * init(settings, &ctx, err): called once at start. settings outlive the
+ *   processor. Returns SQ_OK, or an error kind with err filled; ctx is
+ *   owned by the processor and released by destroy.
+ * process(ctx, batch, err): called once per batch, messages in offset
+ *   order. A processor skips messages whose verdict is no longer PENDING,
+ *   except the sinks, which see every message. It may set a verdict with
+ *   sq_msg_dlq (data errors) or SQ_VERDICT_DUPLICATE; it must not keep
+ *   pointers into the batch after returning. Returns SQ_OK, or
+ *   SQ_ERR_TRANSIENT (the gateway retries the whole batch later) or
+ *   SQ_ERR_FATAL.
+ * flush(ctx): the partition's batch is about to be committed or revoked;
+ *   may be NULL.
+ * destroy(ctx): releases ctx; accepts NULL. */
+struct sq_processor {
+    const char *name;
+    int (*init)(const struct sq_settings *st, void **ctx, struct sq_err *err);
+    int (*process)(void *ctx, struct sq_batch *batch, struct sq_err *err);
+    void (*flush)(void *ctx);
+    void (*destroy)(void *ctx);
+};
+
+#endif

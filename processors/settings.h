@@ -1,0 +1,70 @@
+/* settings.h: the typed configuration every module reads. gateway/config.c
+ * fills it from built-in defaults, the YAML file, the environment and the
+ * command line (SPEC 11); processors only read it. */
+#ifndef SQ_SETTINGS_H
+#define SQ_SETTINGS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define SQ_MAX_INPUT_TOPICS 8
+
+/* One input topic and the schema its messages default to. */
+struct sq_input_topic {
+    char *name;     /* e.g. "sq.in.contacts" */
+    const char *schema; /* e.g. "contact.v1" (static string) */
+};
+
+/* A librdkafka property passed verbatim (the `kafka:` mapping). */
+struct sq_kafka_prop {
+    char *name;
+    char *value;
+};
+
+struct sq_settings {
+    /* kafka */
+    char *brokers;          /* bootstrap.servers */
+    char *group_id;
+    struct sq_kafka_prop *kafka_props;
+    size_t kafka_props_n;
+
+    /* topics */
+    struct sq_input_topic inputs[SQ_MAX_INPUT_TOPICS];
+    size_t inputs_n;
+    char *topic_scored;
+    char *topic_breaches;
+    char *topic_kpi;
+    char *topic_alerts;
+    char *topic_dlq;
+
+    /* redis */
+    char *redis_url;        /* redis://host:port/db or unix:///path */
+    char *redis_prefix;     /* "sq:" */
+    int64_t redis_timeout_ms;
+
+    /* limits */
+    int64_t max_message_bytes;
+    int64_t max_depth;
+    int64_t max_future_s;
+
+    /* runtime */
+    int64_t batch_max_messages;   /* messages per turn */
+    int64_t batch_max_ms;         /* how long a turn waits to fill a batch */
+    int64_t commit_interval_ms;   /* 0: commit after every batch */
+    int64_t backoff_max_ms;       /* retry backoff ceiling */
+    int64_t shutdown_timeout_s;
+
+    /* admin */
+    char *admin_listen;     /* "127.0.0.1:9464" */
+
+    /* sla */
+    int64_t sla_short_abandon_s;  /* sla.short_abandon_s, 5 */
+
+    /* retention */
+    int64_t retention_customer_days;
+
+    /* log */
+    char *log_level;        /* error, warn, info, debug */
+};
+
+#endif

@@ -1,0 +1,22 @@
+/* sinks.h: the Kafka sink (scored records and DLQ copies as outputs of each
+ * message) and the Redis sink (the batch's customer-hash changes as state
+ * ops for the gateway's one Redis step per partition batch). */
+#ifndef SQ_SINKS_H
+#define SQ_SINKS_H
+
+#include "processor.h"
+
+extern const struct sq_processor sq_proc_sink_kafka;
+extern const struct sq_processor sq_proc_sink_redis;
+
+/* The settings the Kafka sink was initialised with (its ctx). */
+const struct sq_settings *sq_sink_kafka_settings(void *ctx);
+/* Adds the DLQ copy of a DLQ message: original key and bytes, sq-error,
+ * sq-error-detail and sq-source headers. */
+void sq_dlq_output_add(struct sq_msg *m, const struct sq_settings *st);
+
+/* Op codes of the state ops the Redis sink emits (gateway/redis_step.c
+ * applies them inside the partition's atomic step). */
+#define SQ_OP_CUSTOMER "C" /* key, n, last_event_at, last_event_id, last_contact_at|"", region|"", ttl_s */
+
+#endif

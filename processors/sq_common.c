@@ -1,0 +1,276 @@
+/* sq_common.c: allocation, error, time, key-encoding and buffer helpers. */
+#include "sq_common.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void sq_oom(size_t n)
+{
+    fprintf(stderr, "sqgate: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *sq_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        sq_oom(n);
+    return p;
+}
+
+void *sq_xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        sq_oom(count * size);
+    return p;
+}
+
+void *sq_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        sq_oom(n);
+    return q;
+}
+
+char *sq_xstrdup(const char *s)
+{
+    return sq_xstrndup(s, strlen(s));
+}
+
+char *sq_xstrndup(const char *s, size_t n)
+{
+    char *p = sq_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *sq_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = sq_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void sq_err_clear(struct sq_err *err)
+{
+    err->kind = SQ_OK;
+    err->pointer[0] = '\0';
+    err->msg[0] = '\0';
+}
+
+int sq_err_set(struct sq_err *err, enum sq_err_kind kind, const char *pointer,
+               const char *fmt, ...)
+{
+    if (!err)
+        return kind;
+    err->kind = kind;
+    snprintf(err->pointer, sizeof err->pointer, "%s", pointer ? pointer : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return kind;
+}
+
+int64_t sq_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sq_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t sq_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int sq_digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int sq_time_parse(const char *s, int64_t *out_ms)
+{
+    int y, mo, d, h, mi, sec;
+    if (strlen(s) < 20)
+        return -1;
+    if (sq_digits(s, 4, &y) || s[4] != '-' || sq_digits(s + 5, 2, &mo) || s[7] != '-' ||
+        sq_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        sq_digits(s + 11, 2, &h) || s[13] != ':' || sq_digits(s + 14, 2, &mi) ||
+        s[16] != ':' || sq_digits(s + 17, 2, &sec))
+        return -1;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || sec > 60)
+        return -1;
+    const char *p = s + 19;
+    int64_t frac_ms = 0;
+    if (*p == '.') {
+        p++;
+        int nd = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (nd < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+            nd++;
+            p++;
+        }
+        if (nd == 0)
+            return -1;
+        for (; nd < 3; nd++)
+            frac_ms *= 10;
+    }
+    int64_t off_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sq_digits(p + 1, 2, &oh) || p[3] != ':' || sq_digits(p + 4, 2, &om) || oh > 23 ||
+            om > 59)
+            return -1;
+        off_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    if (sec == 60)
+        sec = 59; /* leap second: clamp, epoch time has none */
+    int64_t t = sq_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
+    *out_ms = t * 1000 + frac_ms;
+    return 0;
+}
+
+void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ])
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int milli = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, SQ_TIME_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+}
+
+char *sq_key_escape_dup(const char *id, size_t len)
+{
+    char *out = sq_xmalloc(len * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c == '%' || c == ':' || c == '|' || c < 0x20) {
+            static const char hex[] = "0123456789ABCDEF";
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+void sq_buf_init(struct sq_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void sq_buf_fini(struct sq_buf *b)
+{
+    free(b->data);
+    sq_buf_init(b);
+}
+
+static void sq_buf_reserve(struct sq_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = sq_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void sq_buf_append(struct sq_buf *b, const void *p, size_t n)
+{
+    sq_buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void sq_buf_appendf(struct sq_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    sq_buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void sq_buf_reset(struct sq_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void sq_fmt_number(double v, char out[32])
+{
+    if (isnan(v) || isinf(v)) {
+        snprintf(out, 32, "null");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(out, 32, "%.0f", v == 0 ? 0.0 : v);
+        return;
+    }
+    for (int prec = 1; prec <= 15; prec++) {
+        snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+    snprintf(out, 32, "%.15g", v);
+}

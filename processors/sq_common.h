@@ -1,0 +1,70 @@
+/* sq_common.h: allocation, error, time and key-encoding helpers shared by
+ * every module of sqgate (processors and gateway alike). */
+#ifndef SQ_COMMON_H
+#define SQ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Allocation: abort with a message on out-of-memory, so no caller has an
+ * untested NULL branch (as redis zmalloc). */
+void *sq_xmalloc(size_t n);
+void *sq_xcalloc(size_t count, size_t size);
+void *sq_xrealloc(void *p, size_t n);
+char *sq_xstrdup(const char *s);
+char *sq_xstrndup(const char *s, size_t n);
+char *sq_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What an error means for the caller: a data error goes to the DLQ, a
+ * transient one is retried with backoff, a fatal one shuts down. */
+enum sq_err_kind {
+    SQ_OK = 0,
+    SQ_ERR_DATA = 1,
+    SQ_ERR_TRANSIENT = 2,
+    SQ_ERR_FATAL = 3,
+};
+
+/* An error the callee fills and the caller logs once, with context. */
+struct sq_err {
+    enum sq_err_kind kind;
+    char pointer[256];   /* JSON pointer or config path, "" when none */
+    char msg[512];
+};
+
+void sq_err_clear(struct sq_err *err);
+/* Fills err and returns kind, so callers can `return sq_err_set(...)`. */
+int sq_err_set(struct sq_err *err, enum sq_err_kind kind, const char *pointer,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Time. Wall clock for event-time comparisons, monotonic for timeouts. */
+int64_t sq_now_ms(void);
+int64_t sq_mono_ms(void);
+/* RFC 3339 with a mandatory offset ("Z" or +hh:mm) to epoch ms (truncated to
+ * ms). Returns 0 on success, -1 when the text is not RFC 3339. */
+int sq_time_parse(const char *s, int64_t *out_ms);
+#define SQ_TIME_BUFSZ 64
+/* Epoch ms to "2026-11-25T10:15:00.000Z" (UTC, milliseconds). */
+void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ]);
+
+/* Percent-encodes '%', ':', '|' and bytes below 0x20 of an id component so
+ * no id can reach another key (SPEC 15). Returns a new string. */
+char *sq_key_escape_dup(const char *id, size_t len);
+
+/* A growable byte buffer with a ceiling (curl dynbuf). */
+struct sq_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+void sq_buf_init(struct sq_buf *b);
+void sq_buf_fini(struct sq_buf *b);
+void sq_buf_append(struct sq_buf *b, const void *p, size_t n);
+void sq_buf_appendf(struct sq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sq_buf_reset(struct sq_buf *b);
+
+/* Shortest round-trip form with at most 15 significant digits; integral
+ * values below 1e15 without a fraction (SPEC 15). */
+void sq_fmt_number(double v, char out[32]);
+
+#endif

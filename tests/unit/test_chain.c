@@ -1,0 +1,204 @@
+/* test_chain.c: the chain runner decides one outcome per message, the Kafka
+ * sink builds scored and DLQ records, the Redis sink coalesces customer
+ * changes per batch, and the outcome counters add up. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "config.h"
+
+static const char *contact(const char *eid, const char *cust, const char *arrived,
+                           const char *answered, const char *ended)
+{
+    static char buf[8][1024];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 1024,
+             "{\"schema\":\"contact.v1\",\"event_id\":\"%s\",\"occurred_at\":\"%s\","
+             "\"customer_id\":\"%s\",\"region\":\"GD-SZ\",\"contact_id\":\"k-%s\","
+             "\"channel\":\"voice\",\"queue\":\"billing\",\"arrived_at\":\"%s\"%s%s%s,"
+             "\"ended_at\":\"%s\",\"hold_s\":1.5,\"reason\":\"billing\"}",
+             eid, ended, cust, eid, arrived, answered ? ",\"answered_at\":\"" : "",
+             answered ? answered : "", answered ? "\"" : "", ended);
+    return b;
+}
+
+struct fixture {
+    struct sq_settings st;
+    struct sq_chain *chain;
+    struct sq_batch batch;
+};
+
+static void batch_add(struct sq_batch *b, const char *topic, const char *schema, const char *key,
+                      const char *value)
+{
+    b->msgs = realloc(b->msgs, (b->n + 1) * sizeof *b->msgs);
+    struct sq_msg *m = &b->msgs[b->n];
+    memset(m, 0, sizeof *m);
+    m->topic = topic;
+    m->partition = 0;
+    m->offset = (int64_t)b->n + 10;
+    m->key = key;
+    m->key_len = key ? strlen(key) : 0;
+    m->value = value;
+    m->value_len = value ? strlen(value) : 0;
+    m->default_schema = schema;
+    snprintf(m->source, sizeof m->source, "%s/0/%lld", topic, (long long)m->offset);
+    b->n++;
+}
+
+static void setup(struct fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    sq_settings_defaults(&f->st);
+    struct sq_err err;
+    sq_err_clear(&err);
+    f->chain = sq_chain_new(&f->st, &err);
+    cr_assert_not_null(f->chain, "%s", err.msg);
+    f->batch.topic = "sq.in.contacts";
+}
+
+static void teardown(struct fixture *f)
+{
+    sq_batch_fini(&f->batch);
+    sq_chain_free(f->chain);
+    sq_settings_free(&f->st);
+}
+
+static const char *header_value(const struct sq_output *o, const char *name)
+{
+    if (strcmp(name, "sq-error") == 0)
+        return o->error;
+    if (strcmp(name, "sq-error-detail") == 0)
+        return o->error_detail;
+    return NULL;
+}
+
+Test(chain, one_outcome_per_message_and_outputs)
+{
+    struct fixture f;
+    setup(&f);
+    const char *ok1 = contact("e1", "cust-1", "2026-11-25T10:00:00Z", "2026-11-25T10:00:12Z",
+                              "2026-11-25T10:05:00Z");
+    const char *ok2 = contact("e2", "cust-1", "2026-11-25T11:00:00Z", NULL, "2026-11-25T11:00:03Z");
+    const char *sem = contact("e3", "cust-2", "2026-11-25T10:00:00Z", "2026-11-25T10:09:00Z",
+                              "2026-11-25T10:05:00Z");
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-1", ok1);
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-x", "{not json");
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-1", ok2);
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-2", sem);
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-3",
+              "{\"schema\":\"contact.v1\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}");
+    batch_add(&f.batch, "sq.in.profiles", "profile.v1", "cust-4", NULL);
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+
+    struct sq_msg *m = f.batch.msgs;
+    cr_assert_eq(m[0].verdict, SQ_VERDICT_PROCESSED);
+    cr_assert_eq(m[1].verdict, SQ_VERDICT_DLQ);
+    cr_assert_eq(m[1].reason, SQ_DLQ_MALFORMED_JSON);
+    cr_assert_eq(m[2].verdict, SQ_VERDICT_PROCESSED);
+    cr_assert_eq(m[3].reason, SQ_DLQ_SEMANTIC);
+    cr_assert(strstr(m[3].detail, "/answered_at") == m[3].detail, "%s", m[3].detail);
+    cr_assert_eq(m[4].reason, SQ_DLQ_SCHEMA_VIOLATION);
+    cr_assert(strstr(m[4].detail, "event_id"), "%s", m[4].detail);
+    cr_assert_eq(m[5].verdict, SQ_VERDICT_PROCESSED, "tombstone on profiles is processed");
+    cr_assert_eq(m[5].outputs_n, 0);
+
+    /* scored record: the event plus enrichment, score, breaches, derived */
+    cr_assert_eq(m[0].outputs_n, 1);
+    struct sq_output *o = &m[0].outputs[0];
+    cr_assert_str_eq(o->topic, "sq.out.scored");
+    cr_assert_str_eq(o->key, "cust-1");
+    cr_assert_str_eq(o->schema, "scored.v1");
+    json_error_t jerr;
+    json_t *rec = json_loadb(o->value, o->value_len, 0, &jerr);
+    cr_assert_not_null(rec);
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "event_id")), "e1");
+    json_t *d = json_object_get(rec, "derived");
+    cr_assert_eq(json_integer_value(json_object_get(d, "wait_s")), 12);
+    cr_assert_eq(json_real_value(json_object_get(d, "handle_s")), 289.5);
+    cr_assert(json_is_false(json_object_get(d, "abandoned")));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(rec, "enrichment"), "tier")),
+                     "unknown");
+    cr_assert(json_is_array(json_object_get(rec, "breaches")));
+    json_decref(rec);
+    /* an abandon of 3 s is a short abandon */
+    rec = json_loadb(m[2].outputs[0].value, m[2].outputs[0].value_len, 0, &jerr);
+    d = json_object_get(rec, "derived");
+    cr_assert(json_is_true(json_object_get(d, "abandoned")));
+    cr_assert(json_is_true(json_object_get(d, "short_abandon")));
+    cr_assert(json_is_null(json_object_get(d, "handle_s")));
+    json_decref(rec);
+
+    /* DLQ: original bytes unchanged, reason and detail headers */
+    o = &m[1].outputs[0];
+    cr_assert_str_eq(o->topic, "sq.out.dlq");
+    cr_assert_eq(o->value_len, strlen("{not json"));
+    cr_assert(memcmp(o->value, "{not json", o->value_len) == 0);
+    cr_assert_str_eq(o->key, "cust-x");
+    cr_assert_str_eq(header_value(o, "sq-error"), "malformed_json");
+    cr_assert(strlen(header_value(o, "sq-error-detail")) > 3);
+
+    /* Redis ops: one coalesced customer change for cust-1 (2 events) */
+    const struct sq_state_ops *ops = &f.batch.ops;
+    cr_assert_eq(ops->argc, 8, "one customer op of 8 args, got %zu", ops->argc);
+    cr_assert_str_eq(ops->argv[0], "C");
+    cr_assert_str_eq(ops->argv[1], "sq:cust:cust-1");
+    cr_assert_str_eq(ops->argv[2], "2");
+    cr_assert_str_eq(ops->argv[3], "2026-11-25T11:00:03.000Z");
+    cr_assert_str_eq(ops->argv[4], "e2");
+    cr_assert_str_eq(ops->argv[5], "2026-11-25T11:00:03.000Z");
+    cr_assert_str_eq(ops->argv[6], "GD-SZ");
+
+    struct sq_chain_stats delta;
+    sq_chain_account(f.chain, &f.batch, &delta);
+    cr_assert_eq(delta.consumed, 6);
+    cr_assert_eq(delta.processed, 3);
+    cr_assert_eq(delta.dlq[SQ_DLQ_MALFORMED_JSON], 1);
+    cr_assert_eq(delta.dlq[SQ_DLQ_SEMANTIC], 1);
+    cr_assert_eq(delta.dlq[SQ_DLQ_SCHEMA_VIOLATION], 1);
+    teardown(&f);
+}
+
+Test(chain, rejected_output_becomes_dlq_and_leaves_redis)
+{
+    struct fixture f;
+    setup(&f);
+    const char *ok1 = contact("e1", "cust-1", "2026-11-25T10:00:00Z", "2026-11-25T10:00:12Z",
+                              "2026-11-25T10:05:00Z");
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-1", ok1);
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    cr_assert_eq(f.batch.ops.argc, 8);
+    sq_chain_reject_output(f.chain, &f.batch, 0, "output to sq.out.scored rejected: too large");
+    struct sq_msg *m = &f.batch.msgs[0];
+    cr_assert_eq(m->verdict, SQ_VERDICT_DLQ);
+    cr_assert_eq(m->reason, SQ_DLQ_OUTPUT_REJECTED);
+    cr_assert_eq(m->outputs_n, 1);
+    cr_assert_str_eq(m->outputs[0].topic, "sq.out.dlq");
+    cr_assert_eq(m->outputs[0].value_len, strlen(ok1));
+    cr_assert_eq(f.batch.ops.argc, 0, "no Redis change for a DLQ message");
+    teardown(&f);
+}
+
+Test(chain, reset_allows_a_rerun_with_same_result)
+{
+    struct fixture f;
+    setup(&f);
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c",
+              contact("e1", "c", "2026-11-25T10:00:00Z", NULL, "2026-11-25T10:01:00Z"));
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    char *first = strndup(f.batch.msgs[0].outputs[0].value, f.batch.msgs[0].outputs[0].value_len);
+    sq_batch_reset(&f.batch);
+    cr_assert_eq(f.batch.msgs[0].outputs_n, 0);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    cr_assert_str_eq(f.batch.msgs[0].outputs[0].value, first);
+    free(first);
+    teardown(&f);
+}

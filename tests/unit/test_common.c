@@ -1,0 +1,75 @@
+/* test_common.c: time parsing/formatting, key escaping, number format. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq_common.h"
+
+Test(common, time_parse_utc_and_offsets)
+{
+    int64_t ms;
+    cr_assert_eq(sq_time_parse("2026-11-25T10:15:00Z", &ms), 0);
+    cr_assert_eq(ms, 1795601700000LL);
+    cr_assert_eq(sq_time_parse("2026-11-25T18:15:00+08:00", &ms), 0);
+    cr_assert_eq(ms, 1795601700000LL);
+    cr_assert_eq(sq_time_parse("2026-11-25T10:15:00.1234Z", &ms), 0);
+    cr_assert_eq(ms, 1795601700123LL);
+    cr_assert_eq(sq_time_parse("1970-01-01T00:00:00Z", &ms), 0);
+    cr_assert_eq(ms, 0);
+    cr_assert_eq(sq_time_parse("2024-02-29T00:00:00Z", &ms), 0);
+}
+
+Test(common, time_parse_rejects)
+{
+    int64_t ms;
+    const char *bad[] = {"2026-11-25T10:15:00", "2026-11-25 10:15", "2023-02-29T00:00:00Z",
+                         "2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T10:15:00.Z",
+                         "2026-11-25T10:15:00+0800", "x", "", "2026-11-25T10:15:00Zjunk"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_neq(sq_time_parse(bad[i], &ms), 0, "accepted %s", bad[i]);
+}
+
+Test(common, time_format_round_trip)
+{
+    char out[SQ_TIME_BUFSZ];
+    sq_time_format(1795601700123LL, out);
+    cr_assert_str_eq(out, "2026-11-25T10:15:00.123Z");
+    sq_time_format(0, out);
+    cr_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
+    int64_t ms;
+    cr_assert_eq(sq_time_parse(out, &ms), 0);
+    cr_assert_eq(ms, 0);
+}
+
+Test(common, key_escape)
+{
+    const char id[] = "a:b|c%d\x01z";
+    char *e = sq_key_escape_dup(id, sizeof id - 1);
+    cr_assert_str_eq(e, "a%3Ab%7Cc%25d%01z");
+    free(e);
+}
+
+Test(common, number_format)
+{
+    char out[32];
+    sq_fmt_number(72.3, out);
+    cr_assert_str_eq(out, "72.3");
+    sq_fmt_number(100.0, out);
+    cr_assert_str_eq(out, "100");
+    sq_fmt_number(0.1 + 0.2, out);
+    cr_assert_str_eq(out, "0.3");
+    sq_fmt_number(-2.5, out);
+    cr_assert_str_eq(out, "-2.5");
+}
+
+Test(common, buf_grows)
+{
+    struct sq_buf b;
+    sq_buf_init(&b);
+    for (int i = 0; i < 1000; i++)
+        sq_buf_appendf(&b, "%d,", i);
+    cr_assert(strncmp(b.data, "0,1,2,", 6) == 0);
+    cr_assert_eq(b.data[b.len], '\0');
+    sq_buf_fini(&b);
+    sq_buf_fini(&b);
+}
