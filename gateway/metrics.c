@@ -1,0 +1,342 @@
+/* metrics.c: the gateway's counters, the latency histogram and the gauges
+ * behind /metrics and /readyz. Counters and the histogram are relaxed C11
+ * atomics (the pipeline thread never waits for the HTTP thread); the
+ * partition table and the not-ready reason sit under one mutex. */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SQ_VERSION
+#define SQ_VERSION "unknown"
+#endif
+
+static const struct sq_metric_def {
+    const char *name;
+    const char *help;
+} sq_metric_defs[SQ_M__COUNT] = {
+#define SQ_X(e, n, h) [SQ_M_##e] = {n, h},
+    SQ_METRICS(SQ_X)
+#undef SQ_X
+};
+
+static _Atomic uint64_t sq_counters[SQ_M__COUNT];
+static _Atomic uint64_t sq_dlq_counts[SQ_DLQ__COUNT];
+
+static const double sq_lat_bounds[SQ_METRICS_LATENCY_NBOUNDS] = {
+    SQ_METRICS_LATENCY_BOUNDS};
+/* Per bucket (not cumulative: render adds them up); last = above every bound. */
+static _Atomic uint64_t sq_lat_buckets[SQ_METRICS_LATENCY_NBOUNDS + 1];
+static _Atomic uint64_t sq_lat_sum_ns; /* 2^64 ns = 584 years of latency */
+
+static atomic_bool sq_paused;
+static atomic_bool sq_ready;
+
+struct sq_metrics_part {
+    char *topic;
+    int32_t partition;
+    int64_t high_watermark; /* -1 = unknown */
+    int64_t committed;      /* -1 = unknown */
+};
+
+#define SQ_WHY_MAX 256
+static struct {
+    pthread_mutex_t mu;
+    struct sq_metrics_part *parts; /* sorted by (topic, partition) */
+    size_t nparts, cap;
+    char why[SQ_WHY_MAX]; /* reason while not ready */
+} sq_m = {.mu = PTHREAD_MUTEX_INITIALIZER, .why = "starting"};
+
+void sq_metrics_inc(enum sq_metric m, uint64_t n)
+{
+    if ((unsigned)m < SQ_M__COUNT)
+        atomic_fetch_add_explicit(&sq_counters[m], n, memory_order_relaxed);
+}
+
+uint64_t sq_metrics_get(enum sq_metric m)
+{
+    if ((unsigned)m >= SQ_M__COUNT)
+        return 0;
+    return atomic_load_explicit(&sq_counters[m], memory_order_relaxed);
+}
+
+const char *sq_metrics_name(enum sq_metric m)
+{
+    return (unsigned)m < SQ_M__COUNT ? sq_metric_defs[m].name : NULL;
+}
+
+const char *sq_metrics_help(enum sq_metric m)
+{
+    return (unsigned)m < SQ_M__COUNT ? sq_metric_defs[m].help : NULL;
+}
+
+void sq_metrics_dlq_inc(enum sq_dlq_reason r, uint64_t n)
+{
+    if (r > SQ_DLQ_NONE && (unsigned)r < SQ_DLQ__COUNT)
+        atomic_fetch_add_explicit(&sq_dlq_counts[r], n, memory_order_relaxed);
+}
+
+uint64_t sq_metrics_dlq_get(enum sq_dlq_reason r)
+{
+    if (r <= SQ_DLQ_NONE || (unsigned)r >= SQ_DLQ__COUNT)
+        return 0;
+    return atomic_load_explicit(&sq_dlq_counts[r], memory_order_relaxed);
+}
+
+void sq_metrics_observe_latency(double seconds)
+{
+    if (!(seconds > 0)) /* negative, zero or NaN */
+        seconds = 0;
+    size_t i = 0;
+    while (i < SQ_METRICS_LATENCY_NBOUNDS && seconds > sq_lat_bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&sq_lat_buckets[i], 1, memory_order_relaxed);
+    double ns = seconds * 1e9;
+    uint64_t add = ns >= 1.8e19 ? UINT64_C(18000000000000000000) : (uint64_t)llround(ns);
+    atomic_fetch_add_explicit(&sq_lat_sum_ns, add, memory_order_relaxed);
+}
+
+/* Index of (topic, partition) in the sorted table, or where it would go. */
+static size_t sq_metrics_part_find(const char *topic, int32_t partition, bool *found)
+{
+    size_t lo = 0, hi = sq_m.nparts;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct sq_metrics_part *p = &sq_m.parts[mid];
+        int c = strcmp(p->topic, topic);
+        if (c == 0)
+            c = (p->partition > partition) - (p->partition < partition);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void sq_metrics_partition_set(const char *topic, int32_t partition,
+                              int64_t high_watermark, int64_t committed)
+{
+    pthread_mutex_lock(&sq_m.mu);
+    bool found;
+    size_t i = sq_metrics_part_find(topic, partition, &found);
+    if (!found) {
+        if (sq_m.nparts == sq_m.cap) {
+            sq_m.cap = sq_m.cap ? sq_m.cap * 2 : 16;
+            sq_m.parts = sq_xrealloc(sq_m.parts, sq_m.cap * sizeof(*sq_m.parts));
+        }
+        memmove(&sq_m.parts[i + 1], &sq_m.parts[i],
+                (sq_m.nparts - i) * sizeof(*sq_m.parts));
+        sq_m.parts[i].topic = sq_xstrdup(topic);
+        sq_m.parts[i].partition = partition;
+        sq_m.nparts++;
+    }
+    sq_m.parts[i].high_watermark = high_watermark < 0 ? -1 : high_watermark;
+    sq_m.parts[i].committed = committed < 0 ? -1 : committed;
+    pthread_mutex_unlock(&sq_m.mu);
+}
+
+void sq_metrics_partition_remove(const char *topic, int32_t partition)
+{
+    pthread_mutex_lock(&sq_m.mu);
+    bool found;
+    size_t i = sq_metrics_part_find(topic, partition, &found);
+    if (found) {
+        free(sq_m.parts[i].topic);
+        memmove(&sq_m.parts[i], &sq_m.parts[i + 1],
+                (sq_m.nparts - i - 1) * sizeof(*sq_m.parts));
+        sq_m.nparts--;
+    }
+    pthread_mutex_unlock(&sq_m.mu);
+}
+
+void sq_metrics_set_ready(bool ready, const char *why_not)
+{
+    pthread_mutex_lock(&sq_m.mu);
+    if (ready) {
+        sq_m.why[0] = '\0';
+    } else {
+        const char *why = (why_not && *why_not) ? why_not : "unknown";
+        snprintf(sq_m.why, sizeof(sq_m.why), "%s", why);
+    }
+    atomic_store(&sq_ready, ready);
+    pthread_mutex_unlock(&sq_m.mu);
+}
+
+bool sq_metrics_ready(char *why, size_t whysz)
+{
+    pthread_mutex_lock(&sq_m.mu);
+    bool ready = atomic_load(&sq_ready);
+    if (!ready && why && whysz > 0)
+        snprintf(why, whysz, "%s", sq_m.why);
+    pthread_mutex_unlock(&sq_m.mu);
+    return ready;
+}
+
+void sq_metrics_set_paused(bool paused)
+{
+    atomic_store(&sq_paused, paused);
+}
+
+bool sq_metrics_paused(void)
+{
+    return atomic_load(&sq_paused);
+}
+
+static void sq_metrics_put(struct sq_buf *out, const char *s)
+{
+    sq_buf_append(out, s, strlen(s));
+}
+
+/* Label value escaping of the text format: backslash, quote, newline. */
+static void sq_metrics_label(struct sq_buf *out, const char *v)
+{
+    for (const char *p = v; *p; p++) {
+        switch (*p) {
+        case '\\': sq_buf_append(out, "\\\\", 2); break;
+        case '"': sq_buf_append(out, "\\\"", 2); break;
+        case '\n': sq_buf_append(out, "\\n", 2); break;
+        default: sq_buf_append(out, p, 1); break;
+        }
+    }
+}
+
+/* # HELP (backslash and newline escaped) and # TYPE lines of one family. */
+static void sq_metrics_family(struct sq_buf *out, const char *name, const char *type,
+                              const char *help)
+{
+    sq_buf_appendf(out, "# HELP %s ", name);
+    for (const char *p = help; *p; p++) {
+        if (*p == '\\')
+            sq_buf_append(out, "\\\\", 2);
+        else if (*p == '\n')
+            sq_buf_append(out, "\\n", 2);
+        else
+            sq_buf_append(out, p, 1);
+    }
+    sq_buf_appendf(out, "\n# TYPE %s %s\n", name, type);
+}
+
+static void sq_metrics_render_latency(struct sq_buf *out)
+{
+    static const char name[] = "sq_processing_latency_seconds";
+    uint64_t counts[SQ_METRICS_LATENCY_NBOUNDS + 1];
+    for (size_t i = 0; i <= SQ_METRICS_LATENCY_NBOUNDS; i++)
+        counts[i] = atomic_load_explicit(&sq_lat_buckets[i], memory_order_relaxed);
+    uint64_t sum_ns = atomic_load_explicit(&sq_lat_sum_ns, memory_order_relaxed);
+
+    sq_metrics_family(
+        out, name, "histogram",
+        "Time from a message's arrival to the end of its processing, in seconds");
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= SQ_METRICS_LATENCY_NBOUNDS; i++) {
+        cum += counts[i];
+        char le[32];
+        if (i < SQ_METRICS_LATENCY_NBOUNDS)
+            sq_fmt_number(sq_lat_bounds[i], le);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        sq_buf_appendf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le, cum);
+    }
+    char sum[32];
+    sq_fmt_number((double)sum_ns / 1e9, sum);
+    /* _count from the same snapshot as the buckets, so it equals le="+Inf". */
+    sq_buf_appendf(out, "%s_sum %s\n%s_count %" PRIu64 "\n", name, sum, name, cum);
+}
+
+static void sq_metrics_render_locked(struct sq_buf *out)
+{
+    sq_metrics_family(out, "sq_partition_lag", "gauge",
+                      "High watermark minus committed offset, per assigned partition");
+    for (size_t i = 0; i < sq_m.nparts; i++) {
+        const struct sq_metrics_part *p = &sq_m.parts[i];
+        if (p->high_watermark < 0 || p->committed < 0)
+            continue;
+        sq_metrics_put(out, "sq_partition_lag{topic=\"");
+        sq_metrics_label(out, p->topic);
+        sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition,
+                       p->high_watermark - p->committed);
+    }
+    sq_metrics_family(
+        out, "sq_partition_committed_offset", "gauge",
+        "Committed offset (next offset to consume), per assigned partition");
+    for (size_t i = 0; i < sq_m.nparts; i++) {
+        const struct sq_metrics_part *p = &sq_m.parts[i];
+        if (p->committed < 0)
+            continue;
+        sq_metrics_put(out, "sq_partition_committed_offset{topic=\"");
+        sq_metrics_label(out, p->topic);
+        sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition,
+                       p->committed);
+    }
+    sq_metrics_family(out, "sq_ready", "gauge",
+                      "1 when /readyz answers ready (joined the group and not paused)");
+    sq_buf_appendf(out, "sq_ready %d\n", atomic_load(&sq_ready) ? 1 : 0);
+}
+
+void sq_metrics_render(struct sq_buf *out)
+{
+    for (int m = 0; m < SQ_M__COUNT; m++) {
+        sq_metrics_family(out, sq_metric_defs[m].name, "counter", sq_metric_defs[m].help);
+        sq_buf_appendf(out, "%s %" PRIu64 "\n", sq_metric_defs[m].name,
+                       atomic_load_explicit(&sq_counters[m], memory_order_relaxed));
+    }
+
+    sq_metrics_family(out, "sq_dlq_total", "counter",
+                      "Input messages sent to the dead-letter topic, by reason");
+    for (int r = SQ_DLQ_NONE + 1; r < SQ_DLQ__COUNT; r++) {
+        sq_metrics_put(out, "sq_dlq_total{reason=\"");
+        sq_metrics_label(out, sq_dlq_reason_name((enum sq_dlq_reason)r));
+        sq_buf_appendf(out, "\"} %" PRIu64 "\n",
+                       atomic_load_explicit(&sq_dlq_counts[r], memory_order_relaxed));
+    }
+
+    sq_metrics_render_latency(out);
+
+    pthread_mutex_lock(&sq_m.mu);
+    sq_metrics_render_locked(out);
+    pthread_mutex_unlock(&sq_m.mu);
+
+    sq_metrics_family(
+        out, "sq_paused", "gauge",
+        "1 while consumption is paused by backpressure (Redis or Kafka down)");
+    sq_buf_appendf(out, "sq_paused %d\n", atomic_load(&sq_paused) ? 1 : 0);
+
+    sq_metrics_family(out, "sq_build_info", "gauge",
+                      "Always 1; the version label says which build");
+    sq_metrics_put(out, "sq_build_info{version=\"");
+    sq_metrics_label(out, SQ_VERSION);
+    sq_metrics_put(out, "\"} 1\n");
+}
+
+void sq_metrics_reset(void)
+{
+    for (int m = 0; m < SQ_M__COUNT; m++)
+        atomic_store(&sq_counters[m], 0);
+    for (int r = 0; r < SQ_DLQ__COUNT; r++)
+        atomic_store(&sq_dlq_counts[r], 0);
+    for (size_t i = 0; i <= SQ_METRICS_LATENCY_NBOUNDS; i++)
+        atomic_store(&sq_lat_buckets[i], 0);
+    atomic_store(&sq_lat_sum_ns, 0);
+    atomic_store(&sq_paused, false);
+
+    pthread_mutex_lock(&sq_m.mu);
+    for (size_t i = 0; i < sq_m.nparts; i++)
+        free(sq_m.parts[i].topic);
+    free(sq_m.parts);
+    sq_m.parts = NULL;
+    sq_m.nparts = sq_m.cap = 0;
+    snprintf(sq_m.why, sizeof(sq_m.why), "starting");
+    atomic_store(&sq_ready, false);
+    pthread_mutex_unlock(&sq_m.mu);
+}

@@ -1,0 +1,85 @@
+/* metrics.h: process-wide counters and gauges of the gateway (SPEC 12). The
+ * pipeline thread writes them; the admin HTTP thread reads them and renders
+ * Prometheus text. One X-macro table gives each counter its enum, name and
+ * help, so code, /metrics and docs/operations.md cannot drift apart. */
+#ifndef SQ_METRICS_H
+#define SQ_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outcome.h"
+#include "sq_common.h"
+
+/* X(enum suffix, Prometheus name, help). Every name ends in _total (counter). */
+#define SQ_METRICS(X)                                                                    \
+    X(CONSUMED, "sq_consumed_total",                                                     \
+      "Input messages finished (processed + duplicates + dlq)")                          \
+    X(PROCESSED, "sq_processed_total", "Input messages processed")                       \
+    X(DUPLICATES, "sq_duplicates_total", "Input messages dropped as duplicates")         \
+    X(SKIPPED, "sq_skipped_total",                                                       \
+      "Messages at or below the partition's applied offset, skipped")                    \
+    X(OUTPUTS, "sq_outputs_total", "Kafka output records delivered")                     \
+    X(REDIS_ERRORS, "sq_redis_errors_total", "Redis errors (connect, command, timeout)") \
+    X(KAFKA_ERRORS, "sq_kafka_errors_total", "Kafka errors (client, delivery)")          \
+    X(PRODUCE_RETRIES, "sq_produce_retries_total",                                       \
+      "Output records produced again after a failed delivery")                           \
+    X(FENCED, "sq_fenced_total",                                                         \
+      "Partition steps refused because another instance moved the offset")               \
+    X(REBALANCES, "sq_rebalances_total", "Partition assignments and revocations")        \
+    X(BATCHES, "sq_batches_total", "Partition batches applied")
+
+enum sq_metric {
+#define SQ_X(e, name, help) SQ_M_##e,
+    SQ_METRICS(SQ_X)
+#undef SQ_X
+    SQ_M__COUNT
+};
+
+/* Upper bounds (seconds) of the processing latency histogram, +Inf implied. */
+#define SQ_METRICS_LATENCY_BOUNDS                                                        \
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
+#define SQ_METRICS_LATENCY_NBOUNDS 11
+
+/* Counters: lock-free (relaxed atomics), callable from any thread. */
+void sq_metrics_inc(enum sq_metric m, uint64_t n);
+uint64_t sq_metrics_get(enum sq_metric m);
+/* "sq_consumed_total", …; NULL when m is out of range. */
+const char *sq_metrics_name(enum sq_metric m);
+const char *sq_metrics_help(enum sq_metric m);
+
+/* sq_dlq_total{reason="…"}; SQ_DLQ_NONE and out-of-range reasons are ignored. */
+void sq_metrics_dlq_inc(enum sq_dlq_reason r, uint64_t n);
+uint64_t sq_metrics_dlq_get(enum sq_dlq_reason r);
+
+/* sq_processing_latency_seconds: one observation (negative or NaN counts as 0). */
+void sq_metrics_observe_latency(double seconds);
+
+/* Per-partition gauges. -1 = unknown; sq_partition_lag (high watermark −
+ * committed) is shown only when both are known, sq_partition_committed_offset
+ * only when the committed offset is. The topic is copied. */
+void sq_metrics_partition_set(const char *topic, int32_t partition,
+                              int64_t high_watermark, int64_t committed);
+void sq_metrics_partition_remove(const char *topic, int32_t partition);
+
+/* Readiness for /readyz and sq_ready. why_not (copied, truncated to 255 bytes)
+ * says why when not ready, e.g. "paused: redis unreachable"; ignored when
+ * ready. The process starts not ready, why "starting". */
+void sq_metrics_set_ready(bool ready, const char *why_not);
+/* Returns the readiness; when not ready and why is not NULL, copies the
+ * reason into why (NUL-terminated, truncated to whysz). */
+bool sq_metrics_ready(char *why, size_t whysz);
+
+/* sq_paused: consumption paused by backpressure. */
+void sq_metrics_set_paused(bool paused);
+bool sq_metrics_paused(void);
+
+/* Appends every metric in Prometheus text format 0.0.4, each family with its
+ * # HELP and # TYPE lines. Safe to call from any thread. */
+void sq_metrics_render(struct sq_buf *out);
+
+/* Back to the state at process start (tests only). */
+void sq_metrics_reset(void);
+
+#endif
