@@ -1,0 +1,216 @@
+/* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
+ * crash point (after produce, after the Redis step, after commit), Redis
+ * stopped mid-stream, instances joining and leaving the group, and SIGTERM:
+ * every message reflected exactly once in Redis and every valid input has
+ * its scored record (repeats only with the same id and bytes). */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sq_stack.h"
+
+#define CUSTOMERS 300
+
+struct progress_arg {
+    struct sq_stack *s;
+    int64_t want;
+};
+
+static bool applied_at_least(void *arg)
+{
+    struct progress_arg *a = arg;
+    return sq_stack_applied_total(a->s, "sq.in.contacts") >= a->want;
+}
+
+/* Exactness checks shared by every scenario. */
+static void check_exact(struct sq_stack *s, int seed, int valid, const long *expected)
+{
+    cr_assert(sq_stack_wait_applied(s, "sq.in.contacts", 180000),
+              "not every message was applied");
+    long sum = 0;
+    cr_assert_eq(sq_stack_check_customers(s, expected, CUSTOMERS, &sum), 0,
+                 "customer hashes not exact");
+    cr_assert_eq(sum, valid, "events_total sum %ld, valid events %d", sum, valid);
+    long nrec = 0;
+    cr_assert_eq(sq_stack_check_scored(s, seed, valid, &nrec), 0);
+    cr_assert_geq(nrec, valid);
+}
+
+/* Kill with SIGKILL once `at` messages are applied (or let a crash point
+ * kill it), restart, and check exactness. */
+static void crash_and_restart(const char *fault, int after, int seed)
+{
+    const int valid = 20000;
+    struct sq_stack s;
+    sq_stack_start(&s, 6, false);
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
+    const char *const sets[] = {"runtime.batch_max_messages=200", NULL};
+    char env_fault[64], env_after[64];
+    snprintf(env_fault, sizeof env_fault, "SQGATE_FAULT=%s", fault ? fault : "");
+    snprintf(env_after, sizeof env_after, "SQGATE_FAULT_AFTER=%d", after);
+    const char *const env[] = {env_fault, env_after, NULL};
+    sq_stack_start_instance(&s, 0, sets, fault ? env : NULL);
+    int status = 0;
+    if (fault) {
+        cr_assert_eq(sq_h_wait_exit(&s.inst[0], 120000, &status), 0, "crash point never reached");
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    } else {
+        struct progress_arg a = {&s, valid / 3};
+        cr_assert(sq_h_wait_until(applied_at_least, &a, 120000));
+        sq_h_kill(&s.inst[0], SIGKILL);
+        cr_assert_eq(sq_h_wait_exit(&s.inst[0], 10000, &status), 0);
+    }
+    int64_t applied = sq_stack_applied_total(&s, "sq.in.contacts");
+    cr_assert(applied > 0 && applied < valid, "killed mid-stream (applied %lld)", (long long)applied);
+    sq_stack_start_instance(&s, 1, sets, NULL);
+    check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+Test(delivery, sigkill_mid_stream, .timeout = 400)
+{
+    crash_and_restart(NULL, 0, 11);
+}
+
+Test(delivery, crash_after_produce, .timeout = 400)
+{
+    crash_and_restart("after_produce", 20, 12);
+}
+
+Test(delivery, crash_after_redis_step, .timeout = 400)
+{
+    crash_and_restart("after_redis_step", 20, 13);
+}
+
+Test(delivery, crash_after_commit, .timeout = 400)
+{
+    crash_and_restart("after_commit", 3, 14);
+}
+
+struct ready_arg {
+    struct sq_stack *s;
+    int i;
+    int want; /* HTTP status */
+};
+
+static bool readyz_is(void *arg)
+{
+    struct ready_arg *a = arg;
+    return sq_h_http_get(a->s->admin_port[a->i], "/readyz", NULL) == a->want;
+}
+
+Test(delivery, redis_down_10s_mid_stream, .timeout = 400)
+{
+    const int valid = 30000;
+    const int seed = 21;
+    struct sq_stack s;
+    sq_stack_start(&s, 6, true); /* persistent: a restart keeps the data */
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 2000);
+    struct progress_arg a = {&s, 4000};
+    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+
+    cr_assert_eq(sq_h_redis_stop(&s.redis), 0);
+    struct ready_arg r = {&s, 0, 503};
+    cr_assert(sq_h_wait_until(readyz_is, &r, 8000), "/readyz stayed ready without Redis");
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_paused"), 1);
+    double consumed1 = sq_stack_metric(&s, 0, "sq_consumed_total");
+    sleep(8);
+    double consumed2 = sq_stack_metric(&s, 0, "sq_consumed_total");
+    cr_assert_eq(consumed1, consumed2, "nothing finishes while Redis is down");
+    cr_assert_eq(sq_h_http_get(s.admin_port[0], "/readyz", NULL), 503);
+    cr_assert_gt(sq_stack_metric(&s, 0, "sq_redis_errors_total"), 0);
+    cr_assert_eq(sq_h_redis_restart(&s.redis), 0);
+
+    r.want = 200;
+    cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+struct took_part_arg {
+    struct sq_stack *s;
+    int i;
+};
+
+static bool took_part(void *arg)
+{
+    struct took_part_arg *a = arg;
+    return sq_stack_metric(a->s, a->i, "sq_processed_total") > 0;
+}
+
+Test(delivery, group_join_and_leave_mid_stream, .timeout = 400)
+{
+    const int valid = 60000;
+    const int seed = 31;
+    struct sq_stack s;
+    sq_stack_start(&s, 12, false); /* 12 partitions keep outputs under the mock's 5 MiB each */
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    sq_stack_start_instance(&s, 1, NULL, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    cr_assert(sq_stack_wait_ready(&s, 1, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 2000);
+    struct progress_arg a = {&s, 6000};
+    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+    sq_stack_start_instance(&s, 2, NULL, NULL); /* joins mid-stream */
+    cr_assert(sq_stack_wait_ready(&s, 2, 30000));
+    /* Rebalances on the mock cluster take about two session timeouts. */
+    struct took_part_arg t = {&s, 2};
+    cr_assert(sq_h_wait_until(took_part, &t, 60000), "the third instance never took part");
+    cr_assert_lt(sq_stack_applied_total(&s, "sq.in.contacts"), valid, "still mid-stream");
+    int status = 0;
+    cr_assert_eq(sq_h_proc_stop(&s.inst[2], 25000, &status), 0); /* leaves mid-stream */
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+Test(delivery, sigterm_commits_everything, .timeout = 300)
+{
+    const int valid = 5000;
+    const int seed = 41;
+    struct sq_stack s;
+    sq_stack_start(&s, 6, false);
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    check_exact(&s, seed, valid, expected);
+    int status = 0;
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 20000, &status), 0, "SIGTERM did not stop it in time");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert(sq_h_file_contains(s.inst[0].log_path, "stopped: consumed"));
+    int64_t scored = sq_h_topic_count(s.kafka.bootstrap, "sq.out.scored");
+
+    /* A new instance with a fresh Redis-less view would start at Kafka's
+     * committed offsets: delete the applied offsets so only the commits
+     * decide, and check it produces nothing new. */
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    for (int p = 0; p < 6; p++)
+        freeReplyObject(redisCommand(c, "DEL sq:off:%s:sq.in.contacts:%d", SQ_STACK_GROUP, p));
+    redisFree(c);
+    sq_stack_start_instance(&s, 1, NULL, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 1, 30000));
+    sleep(4);
+    cr_assert_eq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.scored"), scored,
+                 "a restarted instance produced again: offsets were not all committed");
+    cr_assert_eq(sq_stack_metric(&s, 1, "sq_consumed_total"), 0);
+    long sum = 0;
+    cr_assert_eq(sq_stack_check_customers(&s, expected, CUSTOMERS, &sum), 0);
+    free(path);
+    sq_stack_stop(&s);
+}

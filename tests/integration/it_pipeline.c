@@ -1,0 +1,195 @@
+/* it_pipeline.c: end to end on real parts. 10,000 messages produced with kcat
+ * (100 malformed of every decode kind) into a 6-partition topic: exactly
+ * 9,900 scored records, 100 DLQ records with the right reasons and the
+ * original bytes, the customer hashes in Redis, and /metrics adding up. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq_stack.h"
+
+#define VALID 9900
+#define MALFORMED 100
+#define CUSTOMERS 500
+
+static const char *const reasons[6] = {"malformed_json", "too_large", "not_object",
+                                       "bad_utf8", "too_deep", "unknown_schema"};
+
+/* The malformed lines of the input file, in order, as (key, value). */
+static size_t read_malformed(const char *path, char ***keys, char ***vals, size_t **lens)
+{
+    size_t len;
+    char *data = sq_h_read_file(path, &len);
+    cr_assert_not_null(data);
+    size_t n = 0;
+    *keys = calloc(MALFORMED, sizeof **keys);
+    *vals = calloc(MALFORMED, sizeof **vals);
+    *lens = calloc(MALFORMED, sizeof **lens);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        char *tab = memchr(line, '\t', (size_t)(nl - line));
+        if (strncmp(line, "bad-", 4) == 0) {
+            (*keys)[n] = strndup(line, (size_t)(tab - line));
+            (*lens)[n] = (size_t)(nl - tab - 1);
+            (*vals)[n] = malloc((*lens)[n] + 1);
+            memcpy((*vals)[n], tab + 1, (*lens)[n]);
+            n++;
+        }
+        line = nl + 1;
+    }
+    free(data);
+    return n;
+}
+
+struct lag_arg {
+    int port;
+};
+
+/* Six partitions report a lag, and every lag is 0. */
+static bool lag_settled(void *arg)
+{
+    struct lag_arg *a = arg;
+    char *body = NULL;
+    bool ok = false;
+    if (sq_h_http_get(a->port, "/metrics", &body) == 200) {
+        int n = 0;
+        for (const char *p = body; (p = strstr(p, "\nsq_partition_lag{")) != NULL; p++)
+            n++;
+        ok = n == 6 && sq_h_metric_sum(body, "sq_partition_lag") == 0;
+    }
+    free(body);
+    return ok;
+}
+
+Test(pipeline, kcat_10k_with_malformed, .timeout = 300)
+{
+    struct sq_stack s;
+    sq_stack_start(&s, 6, false);
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", 1, VALID, MALFORMED, CUSTOMERS, expected);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0,
+                 "kcat failed");
+    cr_assert_eq(sq_h_topic_count(s.kafka.bootstrap, "sq.in.contacts"), VALID + MALFORMED);
+
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000), "sqgate never became ready");
+    cr_assert(sq_stack_wait_applied(&s, "sq.in.contacts", 120000),
+              "not every message was applied");
+
+    /* Kafka outputs: exactly one scored record per valid event. */
+    cr_assert_eq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.scored"), VALID);
+    long nrec = 0;
+    cr_assert_eq(sq_stack_check_scored(&s, 1, VALID, &nrec), 0);
+    cr_assert_eq(nrec, VALID);
+
+    /* DLQ: the original bytes, key and reason of each malformed message. */
+    char **keys, **vals;
+    size_t *lens;
+    size_t nm = read_malformed(path, &keys, &vals, &lens);
+    cr_assert_eq(nm, MALFORMED);
+    struct sq_h_records dlq;
+    cr_assert_eq(sq_h_topic_read_all(s.kafka.bootstrap, "sq.out.dlq", &dlq, 30000), 0);
+    cr_assert_eq(dlq.n, MALFORMED);
+    int matched = 0;
+    for (size_t i = 0; i < dlq.n; i++) {
+        struct sq_h_record *r = &dlq.v[i];
+        cr_assert_not_null(r->key);
+        int idx = (int)strtol(r->key + 4, NULL, 10);
+        cr_assert(idx >= 0 && idx < MALFORMED, "bad key %s", r->key);
+        cr_assert_eq(r->value_len, lens[idx], "DLQ value of %s has %zu bytes, sent %zu", r->key,
+                     r->value_len, lens[idx]);
+        cr_assert(memcmp(r->value, vals[idx], lens[idx]) == 0, "DLQ value of %s changed", r->key);
+        const char *reason = json_string_value(json_object_get(r->headers, "sq-error"));
+        cr_assert_str_eq(reason, reasons[idx % 6], "%s", r->key);
+        cr_assert_not_null(json_object_get(r->headers, "sq-error-detail"));
+        const char *src = json_string_value(json_object_get(r->headers, "sq-source"));
+        cr_assert(src && strncmp(src, "sq.in.contacts/", 15) == 0);
+        cr_assert_str_eq(json_string_value(json_object_get(r->headers, "sq-schema")), "dlq.v1");
+        matched++;
+    }
+    cr_assert_eq(matched, MALFORMED);
+    sq_h_records_fini(&dlq);
+
+    /* Redis: every customer hash exact. */
+    long sum = 0;
+    cr_assert_eq(sq_stack_check_customers(&s, expected, CUSTOMERS, &sum), 0);
+    cr_assert_eq(sum, VALID);
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    redisReply *r = redisCommand(c, "HGETALL sq:cust:cust-7");
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 8);
+    bool has_last_event = false, has_last_contact = false;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        if (strcmp(r->element[i]->str, "last_event_at") == 0)
+            has_last_event = strlen(r->element[i + 1]->str) == 24;
+        if (strcmp(r->element[i]->str, "last_contact_at") == 0)
+            has_last_contact = true;
+    }
+    cr_assert(has_last_event && has_last_contact);
+    freeReplyObject(r);
+    r = redisCommand(c, "TTL sq:cust:cust-7");
+    cr_assert(r->integer > 86400 * 300, "customer hash has retention TTL");
+    freeReplyObject(r);
+    redisFree(c);
+
+    /* /metrics add up. */
+    double consumed = sq_stack_metric(&s, 0, "sq_consumed_total");
+    double processed = sq_stack_metric(&s, 0, "sq_processed_total");
+    double dups = sq_stack_metric(&s, 0, "sq_duplicates_total");
+    char *body = NULL;
+    cr_assert_eq(sq_h_http_get(s.admin_port[0], "/metrics", &body), 200);
+    double dlq_sum = sq_h_metric_sum(body, "sq_dlq_total");
+    for (int k = 0; k < 6; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "sq_dlq_total{reason=\"%s\"}", reasons[k]);
+        double want = MALFORMED / 6 + (k < MALFORMED % 6 ? 1 : 0);
+        cr_assert_eq(sq_h_metric(body, name), want, "%s", name);
+    }
+    free(body);
+    /* Lag is refreshed every second: once everything is committed it is 0
+     * on all 6 partitions. */
+    struct lag_arg la = {s.admin_port[0]};
+    cr_assert(sq_h_wait_until(lag_settled, &la, 10000), "per-partition lag never reached 0");
+    cr_assert_eq(sq_h_http_get(s.admin_port[0], "/metrics", &body), 200);
+    cr_assert(strstr(body, "sq_processing_latency_seconds_bucket"));
+    free(body);
+    cr_assert_eq(consumed, VALID + MALFORMED);
+    cr_assert_eq(processed, VALID);
+    cr_assert_eq(dups, 0);
+    cr_assert_eq(consumed, processed + dups + dlq_sum);
+
+    for (size_t i = 0; i < nm; i++) {
+        free(keys[i]);
+        free(vals[i]);
+    }
+    free(keys);
+    free(vals);
+    free(lens);
+    free(path);
+    int status = 0;
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 25000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    sq_stack_stop(&s);
+}
+
+Test(pipeline, missing_topics_named_exit_2, .timeout = 60)
+{
+    struct sq_h_redis redis;
+    struct sq_h_kafka kafka;
+    cr_assert_eq(sq_h_redis_start(&redis, NULL), 0);
+    const char *const topics[] = {"sq.in.contacts:1", "sq.out.scored:1", NULL};
+    cr_assert_eq(sq_h_kafka_start(&kafka, 1, topics), 0);
+    char *url = sq_h_redis_url(&redis);
+    const char *const args[] = {"run", "--brokers", kafka.bootstrap, "--redis", url,
+                                "--admin", "127.0.0.1:0", NULL};
+    struct sq_h_proc p;
+    cr_assert_eq(sq_h_spawn(&p, args, NULL, NULL), 0);
+    int status = 0;
+    cr_assert_eq(sq_h_wait_exit(&p, 30000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    cr_assert(sq_h_file_contains(p.log_path, "missing topics"));
+    cr_assert(sq_h_file_contains(p.log_path, "sq.out.dlq"));
+    cr_assert(sq_h_file_contains(p.log_path, "sq.in.tickets"));
+    free(url);
+    sq_h_kafka_stop(&kafka);
+    sq_h_redis_fini(&redis);
+}
