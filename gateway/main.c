@@ -11,6 +11,7 @@
 #include "admin.h"
 #include "config.h"
 #include "demo.h"
+#include "gen.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -42,6 +43,8 @@ static void sq_usage(FILE *out)
             "  sqgate run [-c sqgate.yaml] [--brokers HOST:PORT,...] [--redis redis://HOST:PORT/DB]\n"
             "             [--group ID] [--admin HOST:PORT] [--set PATH=VALUE]...\n"
             "  sqgate demo [--seconds N] [--rate N]\n"
+            "  sqgate gen [--rate N] [--seconds N | --count N] [--customers N] [--seed N]\n"
+            "             [--start T] [--malformed SHARE] [--duplicates SHARE] (--brokers B | -o FILE)\n"
             "  sqgate check-config -c FILE\n"
             "  sqgate version\n"
             "Every option also has an environment variable (SQGATE_BROKERS, SQGATE_REDIS,\n"
@@ -185,6 +188,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "demo") == 0) {
         sq_install_signals();
         return sq_demo_main(argc - 2, argv + 2, &sq_stop_requested);
+    }
+    if (strcmp(cmd, "gen") == 0) {
+        sq_install_signals();
+        return sq_gen_main(argc - 2, argv + 2, &sq_stop_requested);
     }
     if (strcmp(cmd, "check-config") == 0)
         return sq_cmd_check_config(argc - 2, argv + 2);

@@ -160,6 +160,17 @@ void sq_metrics_partition_remove(const char *topic, int32_t partition)
     pthread_mutex_unlock(&sq_m.mu);
 }
 
+int64_t sq_metrics_lag_total(void)
+{
+    int64_t sum = 0;
+    pthread_mutex_lock(&sq_m.mu);
+    for (size_t i = 0; i < sq_m.nparts; i++)
+        if (sq_m.parts[i].high_watermark >= 0 && sq_m.parts[i].committed >= 0)
+            sum += sq_m.parts[i].high_watermark - sq_m.parts[i].committed;
+    pthread_mutex_unlock(&sq_m.mu);
+    return sum;
+}
+
 void sq_metrics_set_ready(bool ready, const char *why_not)
 {
     pthread_mutex_lock(&sq_m.mu);

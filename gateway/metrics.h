@@ -62,6 +62,9 @@ void sq_metrics_observe_latency(double seconds);
 void sq_metrics_partition_set(const char *topic, int32_t partition,
                               int64_t high_watermark, int64_t committed);
 void sq_metrics_partition_remove(const char *topic, int32_t partition);
+/* Sum of sq_partition_lag over the partitions whose lag is known (0 when
+ * none is), for the demo's terminal view. */
+int64_t sq_metrics_lag_total(void);
 
 /* Readiness for /readyz and sq_ready. why_not (copied, truncated to 255 bytes)
  * says why when not ready, e.g. "paused: redis unreachable"; ignored when
