@@ -52,6 +52,8 @@ static void sq_admin_healthz(struct sq_admin *adm, struct MHD_Connection *conn,
                              const char *rest, struct sq_admin_reply *reply);
 static void sq_admin_readyz(struct sq_admin *adm, struct MHD_Connection *conn,
                             const char *rest, struct sq_admin_reply *reply);
+static void sq_admin_index(struct sq_admin *adm, struct MHD_Connection *conn,
+                           const char *rest, struct sq_admin_reply *reply);
 
 /* The routes, all GET (HEAD answered like GET without a body). A prefix
  * route (path ending in '/', e.g. "/api/customers/") matches longer paths. */
@@ -63,6 +65,7 @@ static const struct sq_admin_route {
     {"/metrics", false, sq_admin_metrics},
     {"/healthz", false, sq_admin_healthz},
     {"/readyz", false, sq_admin_readyz},
+    {"/", false, sq_admin_index},
 };
 
 #define SQ_ADMIN_TEXT "text/plain; charset=utf-8"
@@ -96,6 +99,50 @@ static void sq_admin_readyz(struct sq_admin *adm, struct MHD_Connection *conn,
         reply->status = MHD_HTTP_SERVICE_UNAVAILABLE;
         sq_buf_appendf(&reply->body, "not ready: %s\n", why);
     }
+}
+
+/* "/": a status page that reloads itself every 2 s: readiness and the
+ * outcome counters, with links to the machine-readable endpoints. */
+static void sq_admin_index(struct sq_admin *adm, struct MHD_Connection *conn,
+                           const char *rest, struct sq_admin_reply *reply)
+{
+    (void)adm, (void)conn, (void)rest;
+    char why[256];
+    bool ready = sq_metrics_ready(why, sizeof(why));
+    reply->status = MHD_HTTP_OK;
+    reply->content_type = "text/html; charset=utf-8";
+    struct sq_buf *b = &reply->body;
+    sq_buf_appendf(b, "<!doctype html><html><head><meta charset=\"utf-8\">"
+                      "<meta http-equiv=\"refresh\" content=\"2\"><title>sqgate</title>"
+                      "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 12px}"
+                      "td+td{text-align:right;font-family:monospace}</style></head><body>"
+                      "<h1>sqgate</h1><p>%s</p><table>",
+                   ready ? "ready" : "not ready");
+    if (!ready) {
+        /* why comes from our own code, but escape it anyway */
+        sq_buf_appendf(b, "<tr><td>reason</td><td>");
+        for (const char *p = why; *p; p++) {
+            if (*p == '<')
+                sq_buf_appendf(b, "&lt;");
+            else if (*p == '&')
+                sq_buf_appendf(b, "&amp;");
+            else
+                sq_buf_append(b, p, 1);
+        }
+        sq_buf_appendf(b, "</td></tr>");
+    }
+    for (int m = 0; m < SQ_M__COUNT; m++)
+        sq_buf_appendf(b, "<tr><td>%s</td><td>%llu</td></tr>", sq_metrics_name((enum sq_metric)m),
+                       (unsigned long long)sq_metrics_get((enum sq_metric)m));
+    for (int r = 1; r < SQ_DLQ__COUNT; r++)
+        sq_buf_appendf(b, "<tr><td>dlq %s</td><td>%llu</td></tr>",
+                       sq_dlq_reason_name((enum sq_dlq_reason)r),
+                       (unsigned long long)sq_metrics_dlq_get((enum sq_dlq_reason)r));
+    sq_buf_appendf(b, "<tr><td>lag (all partitions)</td><td>%lld</td></tr></table>"
+                      "<p><a href=\"/metrics\">/metrics</a> &middot; "
+                      "<a href=\"/healthz\">/healthz</a> &middot; "
+                      "<a href=\"/readyz\">/readyz</a></p></body></html>\n",
+                   (long long)sq_metrics_lag_total());
 }
 
 static const struct sq_admin_route *sq_admin_route_find(const char *url,
@@ -263,7 +310,7 @@ static int sq_admin_bind(const char *listen_addr, const char *host, int port,
 struct sq_admin *sq_admin_new(const char *listen_addr, struct sq_err *err)
 {
     char host[256];
-    int port;
+    int port = 0;
     if (sq_admin_parse_listen(listen_addr, host, sizeof(host), &port, err) != SQ_OK)
         return NULL;
     int fd = sq_admin_bind(listen_addr, host, port, err);

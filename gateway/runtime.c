@@ -45,7 +45,12 @@ struct sq_turn {
     size_t outstanding;          /* outputs awaiting a delivery report */
     int64_t retry_at;            /* monotonic ms; 0 = now */
     int64_t backoff_ms;
+    int64_t wait_since;          /* monotonic ms the delivery wait began */
 };
+
+/* A produce not acknowledged for this long counts as failing: consumption
+ * pauses and /readyz says so until the deliveries come. */
+#define SQ_PRODUCE_SLOW_MS 5000
 
 struct sq_runtime {
     unsigned magic;
@@ -465,14 +470,18 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
             return;
         }
         t->phase = SQ_TURN_WAIT;
+        t->wait_since = sq_mono_ms();
         /* fall through */
     case SQ_TURN_WAIT:
         if (t->outstanding)
             rd_kafka_poll(rt->producer, wait_ms);
         else
             rd_kafka_poll(rt->producer, 0);
-        if (t->outstanding)
+        if (t->outstanding) {
+            if (sq_mono_ms() - t->wait_since > SQ_PRODUCE_SLOW_MS)
+                sq_rt_pause(rt, "kafka produce not acknowledged for 5 s");
             return;
+        }
         if (!sq_turn_review_deliveries(rt, t)) {
             t->phase = SQ_TURN_PRODUCE;
             return;
@@ -640,9 +649,22 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
         sq_error("incremental assign: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
-    if (later->cnt || rt->paused || rt->shutting_down) {
-        rd_kafka_topic_partition_list_t *pl = rt->paused || rt->shutting_down ? parts : later;
-        rd_kafka_pause_partitions(rt->consumer, pl);
+    /* librdkafka keeps a partition's pause flag across unassign and assign:
+     * set it explicitly for every partition we get. */
+    if (rt->paused || rt->shutting_down) {
+        rd_kafka_pause_partitions(rt->consumer, parts);
+    } else {
+        rd_kafka_topic_partition_list_t *run = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (int i = 0; i < parts->cnt; i++)
+            if (!rd_kafka_topic_partition_list_find(later, parts->elems[i].topic,
+                                                    parts->elems[i].partition))
+                rd_kafka_topic_partition_list_add(run, parts->elems[i].topic,
+                                                  parts->elems[i].partition);
+        if (run->cnt)
+            rd_kafka_resume_partitions(rt->consumer, run);
+        if (later->cnt)
+            rd_kafka_pause_partitions(rt->consumer, later);
+        rd_kafka_topic_partition_list_destroy(run);
     }
     rd_kafka_topic_partition_list_destroy(later);
     rt->assigned_once = true;

@@ -214,3 +214,36 @@ Test(delivery, sigterm_commits_everything, .timeout = 300)
     free(path);
     sq_stack_stop(&s);
 }
+
+Test(delivery, kafka_down_10s_mid_stream, .timeout = 400)
+{
+    const int valid = 30000;
+    const int seed = 51;
+    struct sq_stack s;
+    sq_stack_start(&s, 6, false);
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 2000);
+    struct progress_arg a = {&s, 4000};
+    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+
+    /* Every broker down: deliveries stall, so the instance pauses and
+     * reports not ready; nothing is applied or committed meanwhile. */
+    for (int b = 1; b <= 3; b++)
+        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_down %d", b), 0);
+    struct ready_arg r = {&s, 0, 503};
+    cr_assert(sq_h_wait_until(readyz_is, &r, 9000), "/readyz stayed ready with Kafka down");
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_paused"), 1);
+    sleep(3);
+    for (int b = 1; b <= 3; b++)
+        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_up %d", b), 0);
+
+    r.want = 200;
+    cr_assert(sq_h_wait_until(readyz_is, &r, 60000), "did not resume after Kafka came back");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}

@@ -361,11 +361,35 @@ Test(admin, healthz_ok)
     sq_admin_free(adm);
 }
 
+Test(admin, index_page_shows_state_and_counters)
+{
+    sq_metrics_reset();
+    sq_metrics_inc(SQ_M_PROCESSED, 4242);
+    sq_metrics_dlq_inc(SQ_DLQ_TOO_DEEP, 7);
+    sq_metrics_set_ready(false, "paused: redis <down>");
+    struct sq_admin *adm = start_admin();
+    struct http_resp r;
+    http_do(sq_admin_port(adm), "GET", "/", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.head.data, "text/html"));
+    cr_assert(strstr(r.body.data, "not ready"));
+    cr_assert(strstr(r.body.data, "redis &lt;down>"), "reason escaped: %s", r.body.data);
+    cr_assert(strstr(r.body.data, "<td>sq_processed_total</td><td>4242</td>"));
+    cr_assert(strstr(r.body.data, "<td>dlq too_deep</td><td>7</td>"));
+    cr_assert(strstr(r.body.data, "href=\"/metrics\""));
+    http_resp_fini(&r);
+    sq_metrics_set_ready(true, NULL);
+    http_do(sq_admin_port(adm), "GET", "/", &r);
+    cr_assert(strstr(r.body.data, "<p>ready</p>"));
+    http_resp_fini(&r);
+    sq_admin_free(adm);
+}
+
 Test(admin, not_found_and_method_not_allowed)
 {
     struct sq_admin *adm = start_admin();
     int port = sq_admin_port(adm);
-    const char *missing[] = {"/", "/nope", "/metrics/", "/metricsx", "/healthz/extra"};
+    const char *missing[] = {"/nope", "/metrics/", "/metricsx", "/healthz/extra"};
     for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
         struct http_resp r;
         http_do(port, "GET", missing[i], &r);
