@@ -117,6 +117,8 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     {.path = "admin.listen", .type = SQ_CFG_STR, .offset = OFF(admin_listen),
      .def = "127.0.0.1:9464", .check = check_listen, .env_short = "SQGATE_ADMIN",
      .help = "Admin HTTP address HOST:PORT (host name or IPv4); port 0 picks a free port."},
+    INT("dedupe.ttl_s", dedupe_ttl_s, "86400", 60, 31536000,
+        "An event_id seen again within this time is a duplicate, s."),
     INT("sla.short_abandon_s", sla_short_abandon_s, "5", 0, 86400,
         "An abandon with a wait below this is a short abandon (not a breach), s."),
     INT("retention.customer_days", retention_customer_days, "400", 1, 36500,

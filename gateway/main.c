@@ -13,6 +13,7 @@
 #include "demo.h"
 #include "gen.h"
 #include "log.h"
+#include "replay_cmd.h"
 #include "runtime.h"
 
 extern char **environ;
@@ -45,6 +46,7 @@ static void sq_usage(FILE *out)
             "  sqgate demo [--seconds N] [--rate N]\n"
             "  sqgate gen [--rate N] [--seconds N | --count N] [--customers N] [--seed N]\n"
             "             [--start T] [--malformed SHARE] [--duplicates SHARE] (--brokers B | -o FILE)\n"
+            "  sqgate replay [-c FILE] [--flush-timers] IN.ndjson|- [-o OUT.ndjson]\n"
             "  sqgate check-config -c FILE\n"
             "  sqgate version\n"
             "Every option also has an environment variable (SQGATE_BROKERS, SQGATE_REDIS,\n"
@@ -193,6 +195,8 @@ int main(int argc, char **argv)
         sq_install_signals();
         return sq_gen_main(argc - 2, argv + 2, &sq_stop_requested);
     }
+    if (strcmp(cmd, "replay") == 0)
+        return sq_replay_main(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)
         return sq_cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

@@ -10,23 +10,39 @@
 #include <sys/time.h>
 
 #include "sinks.h"
+#include "store.h"
 
 /* KEYS[1] = the partition's offset hash {offset, max_event_ms}.
  * ARGV[1] = expected stored offset ("" = none), ARGV[2] = batch's last
- * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4..] = ops.
- * Returns {1, stored} applied, {0, stored} already applied, {-1, stored}
- * fenced (another instance moved the offset). */
+ * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4..] = the
+ * batch's ops (processors/store.h; processors/store_mem.c applies the same
+ * ops in process and must keep the same meaning).
+ * Returns {1, stored, dup idx...} applied, {0, stored} already applied,
+ * {-1, stored} fenced (another instance moved the offset). */
 static const char sq_step_lua[] =
     "local cur = redis.call('HGET', KEYS[1], 'offset')\n"
     "local last = tonumber(ARGV[2])\n"
     "if cur and tonumber(cur) >= last then return {0, cur} end\n"
     "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
-    "local i = 4\n"
-    "while i <= #ARGV do\n"
+    "local res = {1, ARGV[2]}\n"
+    "local i, n, msg, skip = 4, #ARGV, 0, false\n"
+    "local width = {D = 4, C = 8, X = 2}\n"
+    "while i <= n do\n"
     "  local op = ARGV[i]\n"
-    "  if op == 'C' then\n"
-    "    local key, n, t, eid, tc, region, ttl = ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7]\n"
-    "    redis.call('HINCRBY', key, 'events_total', n)\n"
+    "  if op == 'M' then\n"
+    "    msg = ARGV[i+1]; skip = false; i = i + 2\n"
+    "  elseif skip then\n"
+    "    if op == 'H' then i = i + 4 + 2 * tonumber(ARGV[i+3])\n"
+    "    elseif width[op] then i = i + width[op]\n"
+    "    else return redis.error_reply('sqgate step: unknown op ' .. tostring(op)) end\n"
+    "  elseif op == 'D' then\n"
+    "    if redis.call('HSETNX', ARGV[i+1], ARGV[i+2], '1') == 0 then\n"
+    "      skip = true; res[#res + 1] = msg\n"
+    "    else redis.call('EXPIRE', ARGV[i+1], ARGV[i+3]) end\n"
+    "    i = i + 4\n"
+    "  elseif op == 'C' then\n"
+    "    local key, t, eid, tc, region, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7]\n"
+    "    redis.call('HINCRBY', key, 'events_total', ARGV[i+2])\n"
     "    local old = redis.call('HMGET', key, 'last_event_at', 'last_event_id', 'last_contact_at')\n"
     "    if (not old[1]) or t > old[1] or (t == old[1] and eid > (old[2] or '')) then\n"
     "      redis.call('HSET', key, 'last_event_at', t, 'last_event_id', eid)\n"
@@ -35,6 +51,13 @@ static const char sq_step_lua[] =
     "    if tc ~= '' and ((not old[3]) or tc > old[3]) then redis.call('HSET', key, 'last_contact_at', tc) end\n"
     "    if tonumber(ttl) > 0 then redis.call('EXPIRE', key, ttl) end\n"
     "    i = i + 8\n"
+    "  elseif op == 'H' then\n"
+    "    local k = tonumber(ARGV[i+3])\n"
+    "    for j = 0, k - 1 do redis.call('HSET', ARGV[i+1], ARGV[i+4+2*j], ARGV[i+5+2*j]) end\n"
+    "    if tonumber(ARGV[i+2]) > 0 then redis.call('EXPIRE', ARGV[i+1], ARGV[i+2]) end\n"
+    "    i = i + 4 + 2 * k\n"
+    "  elseif op == 'X' then\n"
+    "    redis.call('DEL', ARGV[i+1]); i = i + 2\n"
     "  else\n"
     "    return redis.error_reply('sqgate step: unknown op ' .. tostring(op))\n"
     "  end\n"
@@ -44,7 +67,7 @@ static const char sq_step_lua[] =
     "  local m = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
     "  if (not m) or tonumber(ARGV[3]) > tonumber(m) then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[3]) end\n"
     "end\n"
-    "return {1, ARGV[2]}\n";
+    "return res\n";
 
 struct sq_redis {
     char *host;          /* NULL for unix sockets */
@@ -303,11 +326,23 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
             sq_redis_drop(r);
             return SQ_ERR_TRANSIENT;
         }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
             rep->element[0]->type == REDIS_REPLY_INTEGER) {
             steps[i].result = (int)rep->element[0]->integer;
             const char *st = rep->element[1]->str;
             steps[i].stored = (st && *st) ? strtoll(st, NULL, 10) : -1;
+            free(steps[i].dups);
+            steps[i].dups = NULL;
+            steps[i].ndups = rep->elements - 2;
+            if (steps[i].ndups) {
+                steps[i].dups = sq_xmalloc(steps[i].ndups * sizeof *steps[i].dups);
+                for (size_t k = 0; k < steps[i].ndups; k++) {
+                    const redisReply *e = rep->element[2 + k];
+                    steps[i].dups[k] = e->type == REDIS_REPLY_STRING
+                                           ? strtoull(e->str, NULL, 10)
+                                           : (size_t)e->integer;
+                }
+            }
         } else {
             /* NOSCRIPT after a server restart, or a script error: the
              * connection is renewed (reloading the script) and the step
@@ -324,4 +359,30 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
         return SQ_ERR_TRANSIENT;
     }
     return SQ_OK;
+}
+
+int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err)
+{
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    for (size_t i = 0; i < reads->n; i++) {
+        const char *argv[3] = {"HGET", reads->v[i].key, reads->v[i].field};
+        redisAppendCommandArgv(r->c, 3, argv, NULL);
+    }
+    for (size_t i = 0; i < reads->n; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s",
+                       r->c->errstr[0] ? r->c->errstr : "connection lost");
+            sq_redis_drop(r);
+            return SQ_ERR_TRANSIENT;
+        }
+        free(reads->v[i].value);
+        reads->v[i].value = rep->type == REDIS_REPLY_STRING ? sq_xstrndup(rep->str, rep->len) : NULL;
+        if (rep->type == REDIS_REPLY_ERROR)
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s", rep->str);
+        freeReplyObject(rep);
+    }
+    return rc;
 }

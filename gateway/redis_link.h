@@ -44,6 +44,8 @@ struct sq_redis_step {
     /* result */
     int result;              /* 1 applied, 0 already applied (no-op), -1 fenced */
     int64_t stored;          /* the stored offset after the step */
+    size_t *dups;            /* indexes of messages found duplicate (owned, free()) */
+    size_t ndups;
 };
 
 /* Runs every step in one pipeline. Returns SQ_OK when every reply arrived
@@ -51,5 +53,9 @@ struct sq_redis_step {
  * dropped; outcomes unknown: run the same steps again). */
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                        struct sq_err *err);
+
+struct sq_store_reads;
+/* One pipelined round trip: HGET of every (key, field). */
+int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err);
 
 #endif

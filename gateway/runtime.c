@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "offsets.h"
 #include "redis_link.h"
+#include "store_redis.h"
 
 #define SQ_RUNTIME_MAGIC 0x53515254u /* "SQRT" */
 
@@ -58,6 +59,7 @@ struct sq_runtime {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     struct sq_redis *redis;
+    struct sq_store_redis store;
     struct sq_chain *chain;
     struct sq_parts parts;
     struct sq_turn *turn;
@@ -70,6 +72,8 @@ struct sq_runtime {
     int64_t last_metrics_mono;
     int64_t backoff_ms;          /* for partition init retries */
     int64_t init_retry_at;
+    int64_t chain_backoff_ms;    /* a chain read failed: retry the turn then */
+    int64_t chain_retry_at;
 };
 
 static struct sq_runtime *sq_rt_of(rd_kafka_t *rk)
@@ -197,6 +201,7 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
         p->backlog_n -= take;
         budget -= take;
         tp->batch.topic = p->topic;
+        tp->batch.store = &rt->store.base;
         tp->batch.partition = p->partition;
         tp->batch.n = take;
         tp->batch.msgs = sq_xcalloc(take, sizeof *tp->batch.msgs);
@@ -418,6 +423,8 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
         struct sq_redis_step *st = &steps[s];
         bool ours = st->result == 1 || (st->result == 0 && tp->step_unknown && st->stored == st->last);
         if (ours) {
+            if (st->ndups)
+                sq_batch_mark_duplicates(&tp->batch, st->dups, st->ndups);
             struct sq_chain_stats d;
             sq_chain_account(rt->chain, &tp->batch, &d);
             sq_metrics_inc(SQ_M_CONSUMED, d.consumed);
@@ -450,6 +457,8 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
             sq_kafka_seek(rt->consumer, p->topic, p->partition, st->stored + 1);
         }
     }
+    for (size_t k = 0; k < ns; k++)
+        free(steps[k].dups);
     free(steps);
     free(idx);
     return true;
@@ -819,7 +828,7 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
                 sq_rt_poll(rt, have ? 0 : (int)rt->st->batch_max_ms,
                            have >= batch_max ? 1 : batch_max - have);
             }
-            if (sq_parts_backlog_total(&rt->parts)) {
+            if (sq_parts_backlog_total(&rt->parts) && sq_mono_ms() >= rt->chain_retry_at) {
                 struct sq_err err;
                 sq_err_clear(&err);
                 rt->turn = sq_turn_start(rt, &err);
@@ -828,8 +837,16 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
                     rt->fatal = true;
                     break;
                 }
-                if (!rt->turn)
+                if (!rt->turn) {
+                    sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+                    rt->chain_backoff_ms = sq_backoff_next(rt->chain_backoff_ms, rt->st);
+                    rt->chain_retry_at = sq_mono_ms() + rt->chain_backoff_ms;
                     sq_rt_pause(rt, err.msg);
+                } else {
+                    rt->chain_backoff_ms = 0;
+                }
+            } else if (rt->paused && sq_parts_backlog_total(&rt->parts)) {
+                usleep(20000); /* waiting for the chain's retry time */
             }
             rd_kafka_poll(rt->producer, 0);
         } else {
@@ -891,6 +908,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_error("%s: %s", err.pointer, err.msg);
         return 2;
     }
+    sq_store_redis_init(&rt.store, rt.redis);
     rt.chain = sq_chain_new(st, &err);
     if (!rt.chain) {
         sq_error("%s", err.msg);

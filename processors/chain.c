@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "decode.h"
+#include "dedupe.h"
 #include "sinks.h"
+#include "store.h"
 #include "validate.h"
 
 /* SPEC 3: decode → validate → dedupe → enrich → score → aggregate / timers →
@@ -15,6 +17,7 @@
 static const struct sq_processor *const sq_chain_order[] = {
     &sq_proc_decode,
     &sq_proc_validate,
+    &sq_proc_dedupe,
     &sq_proc_sink_kafka,
     &sq_proc_sink_redis,
 };
@@ -67,7 +70,32 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
         if (rc != SQ_OK)
             return rc;
     }
+    sq_batch_assemble_ops(batch);
     return SQ_OK;
+}
+
+void sq_batch_assemble_ops(struct sq_batch *batch)
+{
+    sq_state_ops_reset(&batch->ops);
+    for (size_t i = 0; i < batch->n; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        if (!m->ops.argc || (m->verdict != SQ_VERDICT_PROCESSED))
+            continue;
+        sq_op_message(&batch->ops, i);
+        for (size_t k = 0; k < m->ops.argc; k++)
+            sq_state_ops_push(&batch->ops, m->ops.argv[k], m->ops.argvlen[k]);
+    }
+}
+
+void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (idx[k] >= batch->n)
+            continue;
+        struct sq_msg *m = &batch->msgs[idx[k]];
+        m->verdict = SQ_VERDICT_DUPLICATE;
+        sq_state_ops_reset(&m->ops);
+    }
 }
 
 static void *sq_chain_ctx_of(struct sq_chain *chain, const struct sq_processor *p)
@@ -93,10 +121,8 @@ void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size
     m->verdict = SQ_VERDICT_PENDING;
     sq_msg_dlq(m, SQ_DLQ_OUTPUT_REJECTED, "", "%s", why);
     sq_dlq_output_add(m, sq_sink_kafka_settings(sq_chain_ctx_of(chain, &sq_proc_sink_kafka)));
-    struct sq_err err;
-    sq_err_clear(&err);
-    sq_state_ops_reset(&batch->ops);
-    sq_proc_sink_redis.process(sq_chain_ctx_of(chain, &sq_proc_sink_redis), batch, &err);
+    sq_state_ops_reset(&m->ops);
+    sq_batch_assemble_ops(batch);
 }
 
 void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,
@@ -182,6 +208,7 @@ void sq_msg_fini(struct sq_msg *m)
     free(m->outputs);
     m->outputs = NULL;
     m->outputs_n = 0;
+    sq_state_ops_fini(&m->ops);
     m->schema = NULL;
     m->customer_id = NULL;
     m->event_ms = 0;

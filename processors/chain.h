@@ -32,6 +32,13 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
 void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size_t idx,
                             const char *why);
 
+/* Rebuilds batch->ops from the processed messages' own ops, each group
+ * opened by "M idx" (store.h). */
+void sq_batch_assemble_ops(struct sq_batch *batch);
+/* The state step found these messages already applied elsewhere (a
+ * duplicate event_id on another partition): they become duplicates. */
+void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t n);
+
 /* Adds the batch's outcomes to the totals once it is applied. Checks the
  * invariant that every message has a final verdict (aborts otherwise). */
 void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,

@@ -12,6 +12,8 @@
 #include "settings.h"
 #include "sq_common.h"
 
+struct sq_store;
+
 /* One Kafka output a message produces (scored record, DLQ copy, …). */
 struct sq_output {
     const char *topic;      /* borrowed from settings */
@@ -28,6 +30,19 @@ struct sq_output {
     int delivered;          /* 0 pending, 1 delivered */
     int err;                /* last rd_kafka_resp_err_t */
 };
+
+/* State changes as a flat argument list both store back ends apply (op
+ * codes in store.h). */
+struct sq_state_ops {
+    char **argv;            /* owned strings */
+    size_t *argvlen;
+    size_t argc, cap;
+};
+void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len);
+void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sq_state_ops_reset(struct sq_state_ops *ops);
+void sq_state_ops_fini(struct sq_state_ops *ops);
 
 /* One consumed message as the chain sees it. The input bytes are borrowed
  * from the consumer's message, which the gateway keeps until the batch ends. */
@@ -53,20 +68,8 @@ struct sq_msg {
 
     struct sq_output *outputs; /* owned array */
     size_t outputs_n;
+    struct sq_state_ops ops;   /* this message's state changes (store.h op codes) */
 };
-
-/* One Redis effect of a batch: a flat argument list the Redis step applies
- * (see gateway/redis_step.lua.h for the op codes). */
-struct sq_state_ops {
-    char **argv;            /* owned strings */
-    size_t *argvlen;
-    size_t argc, cap;
-};
-void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len);
-void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void sq_state_ops_reset(struct sq_state_ops *ops);
-void sq_state_ops_fini(struct sq_state_ops *ops);
 
 /* The messages of one partition in offset order, run through the chain
  * together. */
@@ -75,7 +78,8 @@ struct sq_batch {
     int32_t partition;
     struct sq_msg *msgs;
     size_t n;
-    struct sq_state_ops ops;   /* Redis effects of every processed message */
+    struct sq_state_ops ops;   /* the batch's state changes: "M idx" + each message's ops */
+    struct sq_store *store;    /* where processors read state (store.h) */
 };
 
 /* Marks a message for the DLQ with its reason and "POINTER MESSAGE" detail.

@@ -59,6 +59,7 @@ struct sq_settings {
 
     /* sla */
     int64_t sla_short_abandon_s;  /* sla.short_abandon_s, 5 */
+    int64_t dedupe_ttl_s;         /* dedupe.ttl_s, 86400 */
 
     /* retention */
     int64_t retention_customer_days;

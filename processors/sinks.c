@@ -99,72 +99,37 @@ const struct sq_processor sq_proc_sink_kafka = {
     .destroy = sq_sink_destroy,
 };
 
-/* One customer's coalesced change within a batch. */
-struct sq_cust_delta {
-    const char *id;
-    long n;
-    int64_t last_ms;
-    const char *last_event_id;
-    const char *region;
-    int64_t last_contact_ms; /* -1 none */
-};
-
-static int sq_later(int64_t t, const char *id, int64_t t0, const char *id0)
-{
-    return t > t0 || (t == t0 && strcmp(id, id0) > 0);
-}
-
+/* Each processed message's customer-hash change (op C of store.h), in the
+ * message's own ops so a message found duplicate by the state step leaves
+ * no trace. */
 static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
 {
     const struct sq_settings *st = ctx;
     (void)err;
-    /* Batches are small (runtime.batch_max_messages): a linear scan over the
-     * batch's distinct customers is cheaper than hashing. */
-    struct sq_cust_delta *d = sq_xcalloc(batch->n ? batch->n : 1, sizeof *d);
-    size_t dn = 0;
     for (size_t i = 0; i < batch->n; i++) {
         struct sq_msg *m = &batch->msgs[i];
         if (m->verdict != SQ_VERDICT_PROCESSED || !m->event || !m->customer_id ||
             !sq_is_scored_schema(m->schema))
             continue;
-        size_t k = 0;
-        while (k < dn && strcmp(d[k].id, m->customer_id) != 0)
-            k++;
         const char *eid = json_string_value(json_object_get(m->event, "event_id"));
         json_t *region = json_object_get(m->event, "region");
-        if (k == dn) {
-            d[dn] = (struct sq_cust_delta){.id = m->customer_id, .n = 0, .last_ms = INT64_MIN,
-                                            .last_event_id = "", .last_contact_ms = -1};
-            dn++;
-        }
-        d[k].n++;
-        if (sq_later(m->event_ms, eid, d[k].last_ms, d[k].last_event_id)) {
-            d[k].last_ms = m->event_ms;
-            d[k].last_event_id = eid;
-            d[k].region = json_is_string(region) ? json_string_value(region) : NULL;
-        }
-        if (strcmp(m->schema, "contact.v1") == 0 && m->event_ms > d[k].last_contact_ms)
-            d[k].last_contact_ms = m->event_ms;
-    }
-    for (size_t k = 0; k < dn; k++) {
-        char *esc = sq_key_escape_dup(d[k].id, strlen(d[k].id));
+        char *esc = sq_key_escape_dup(m->customer_id, strlen(m->customer_id));
         char t[SQ_TIME_BUFSZ], tc[SQ_TIME_BUFSZ] = "";
-        sq_time_format(d[k].last_ms, t);
-        if (d[k].last_contact_ms >= 0)
-            sq_time_format(d[k].last_contact_ms, tc);
-        sq_state_ops_push(&batch->ops, SQ_OP_CUSTOMER, 1);
-        sq_state_ops_pushf(&batch->ops, "%scust:%s", st->redis_prefix, esc);
-        sq_state_ops_pushf(&batch->ops, "%ld", d[k].n);
-        sq_state_ops_push(&batch->ops, t, strlen(t));
-        sq_state_ops_push(&batch->ops, d[k].last_event_id, strlen(d[k].last_event_id));
-        sq_state_ops_push(&batch->ops, tc, strlen(tc));
-        sq_state_ops_push(&batch->ops, d[k].region ? d[k].region : "",
-                          d[k].region ? strlen(d[k].region) : 0);
-        sq_state_ops_pushf(&batch->ops, "%lld",
-                           (long long)st->retention_customer_days * 86400LL);
+        sq_time_format(m->event_ms, t);
+        if (strcmp(m->schema, "contact.v1") == 0)
+            sq_time_format(m->event_ms, tc);
+        struct sq_state_ops *ops = &m->ops;
+        sq_state_ops_push(ops, SQ_OP_CUSTOMER, 1);
+        sq_state_ops_pushf(ops, "%scust:%s", st->redis_prefix, esc);
+        sq_state_ops_push(ops, "1", 1);
+        sq_state_ops_push(ops, t, strlen(t));
+        sq_state_ops_push(ops, eid ? eid : "", eid ? strlen(eid) : 0);
+        sq_state_ops_push(ops, tc, strlen(tc));
+        const char *rg = json_is_string(region) ? json_string_value(region) : "";
+        sq_state_ops_push(ops, rg, strlen(rg));
+        sq_state_ops_pushf(ops, "%lld", (long long)st->retention_customer_days * 86400LL);
         free(esc);
     }
-    free(d);
     return SQ_OK;
 }
 

@@ -1,0 +1,307 @@
+/* replay_cmd.c: `sqgate replay` (SPEC 11): the whole chain offline over
+ * NDJSON input, in file order, with the in-process state store and no
+ * Kafka. Each line is one message (an event, or an envelope {"topic",
+ * "key", "value"}); every output record becomes one output line. The same
+ * input always gives byte-identical output. */
+#include "replay_cmd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "config.h"
+#include "decode.h"
+#include "log.h"
+#include "store.h"
+
+extern char **environ;
+
+struct sq_replay {
+    struct sq_settings st;
+    struct sq_chain *chain;
+    struct sq_store_mem *store;
+    FILE *out;
+    struct sq_buf line_out;
+    uint64_t lines;
+};
+
+/* The input topic whose default schema is `schema`, else the first one. */
+static const char *sq_replay_topic_for(const struct sq_settings *st, const char *schema)
+{
+    for (size_t i = 0; schema && i < st->inputs_n; i++)
+        if (strcmp(st->inputs[i].schema, schema) == 0)
+            return st->inputs[i].name;
+    return st->inputs_n ? st->inputs[0].name : "sq.in.contacts";
+}
+
+static const char *sq_replay_default_schema(const struct sq_settings *st, const char *topic)
+{
+    for (size_t i = 0; i < st->inputs_n; i++)
+        if (strcmp(st->inputs[i].name, topic) == 0)
+            return st->inputs[i].schema;
+    return NULL;
+}
+
+/* A value that is not valid UTF-8 cannot be a JSON string: {"base64": …}. */
+static json_t *sq_replay_bytes_json(const char *p, size_t n)
+{
+    json_t *s = json_stringn(p, n);
+    if (s)
+        return s;
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    struct sq_buf b;
+    sq_buf_init(&b);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)p[i + 2];
+        char q[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63],
+                     i + 1 < n ? b64[(v >> 6) & 63] : '=', i + 2 < n ? b64[v & 63] : '='};
+        sq_buf_append(&b, q, 4);
+    }
+    json_t *o = json_pack("{s:s}", "base64", b.data ? b.data : "");
+    sq_buf_fini(&b);
+    return o;
+}
+
+/* Writes one output record as a replay line. */
+static void sq_replay_emit(struct sq_replay *rp, const struct sq_msg *m, const struct sq_output *o)
+{
+    json_t *headers = json_object();
+    json_object_set_new(headers, "sq-schema", json_string(o->schema));
+    json_object_set_new(headers, "sq-source", json_string(m->source));
+    if (o->error) {
+        json_object_set_new(headers, "sq-error", json_string(o->error));
+        json_object_set_new(headers, "sq-error-detail",
+                            sq_replay_bytes_json(o->error_detail ? o->error_detail : "",
+                                                 o->error_detail ? strlen(o->error_detail) : 0));
+    }
+    json_t *value;
+    if (o->error) {
+        value = o->value ? sq_replay_bytes_json(o->value, o->value_len) : json_null();
+    } else {
+        json_error_t jerr;
+        value = o->value ? json_loadb(o->value, o->value_len, 0, &jerr) : json_null();
+        if (!value)
+            value = sq_replay_bytes_json(o->value, o->value_len);
+    }
+    json_t *key = o->key ? sq_replay_bytes_json(o->key, o->key_len) : json_null();
+    json_t *rec = json_object();
+    json_object_set_new(rec, "topic", json_string(o->topic));
+    json_object_set_new(rec, "key", key);
+    json_object_set_new(rec, "headers", headers);
+    json_object_set_new(rec, "value", value);
+    char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    fputs(s, rp->out);
+    fputc('\n', rp->out);
+    free(s);
+    json_decref(rec);
+}
+
+/* Runs one input line through the chain as its own batch (partition 0,
+ * offset = line number) and applies its state changes. */
+static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, uint64_t lineno,
+                          struct sq_err *err)
+{
+    const char *topic = NULL, *key = NULL, *value = line;
+    size_t key_len = 0, value_len = len;
+    char *owned_value = NULL;
+    json_error_t jerr;
+    json_t *j = json_loadb(line, len, 0, &jerr);
+    json_t *jv;
+    if (json_is_object(j) && json_is_string(json_object_get(j, "topic")) &&
+        (jv = json_object_get(j, "value")) != NULL && !json_object_get(j, "event_id")) {
+        /* an envelope */
+        topic = json_string_value(json_object_get(j, "topic"));
+        json_t *jk = json_object_get(j, "key");
+        if (json_is_string(jk)) {
+            key = json_string_value(jk);
+            key_len = json_string_length(jk);
+        }
+        if (json_is_null(jv)) {
+            value = NULL;
+            value_len = 0;
+        } else if (json_is_string(jv)) {
+            value = json_string_value(jv);
+            value_len = json_string_length(jv);
+        } else {
+            owned_value = json_dumps(jv, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            value = owned_value;
+            value_len = strlen(owned_value);
+        }
+    } else {
+        const char *schema = json_is_object(j) ? json_string_value(json_object_get(j, "schema")) : NULL;
+        topic = sq_replay_topic_for(&rp->st, schema);
+        json_t *cid = json_is_object(j) ? json_object_get(j, "customer_id") : NULL;
+        if (json_is_string(cid)) {
+            key = json_string_value(cid);
+            key_len = json_string_length(cid);
+        }
+    }
+    struct sq_batch batch;
+    memset(&batch, 0, sizeof batch);
+    batch.topic = topic;
+    batch.partition = 0;
+    batch.store = sq_store_mem_base(rp->store);
+    batch.n = 1;
+    batch.msgs = sq_xcalloc(1, sizeof *batch.msgs);
+    struct sq_msg *m = &batch.msgs[0];
+    m->topic = topic;
+    m->partition = 0;
+    m->offset = (int64_t)lineno;
+    m->key = key;
+    m->key_len = key_len;
+    m->value = value;
+    m->value_len = value_len;
+    m->default_schema = sq_replay_default_schema(&rp->st, topic);
+    snprintf(m->source, sizeof m->source, "%s/0/%llu", topic, (unsigned long long)lineno);
+    int rc = sq_chain_run(rp->chain, &batch, err);
+    if (rc == SQ_OK) {
+        size_t *dups = NULL, nd = 0;
+        rc = sq_store_mem_apply(rp->store, &batch.ops, &dups, &nd, err);
+        sq_batch_mark_duplicates(&batch, dups, nd);
+        free(dups);
+    }
+    if (rc == SQ_OK) {
+        for (size_t i = 0; i < m->outputs_n; i++)
+            sq_replay_emit(rp, m, &m->outputs[i]);
+        sq_chain_account(rp->chain, &batch, NULL);
+    }
+    sq_batch_fini(&batch);
+    free(owned_value);
+    json_decref(j);
+    return rc;
+}
+
+static void sq_replay_summary(struct sq_replay *rp)
+{
+    const struct sq_chain_stats *cs = sq_chain_stats(rp->chain);
+    fprintf(stderr, "replay: consumed %llu, processed %llu, duplicates %llu",
+            (unsigned long long)cs->consumed, (unsigned long long)cs->processed,
+            (unsigned long long)cs->duplicates);
+    uint64_t dlq = 0;
+    for (int r = 0; r < SQ_DLQ__COUNT; r++)
+        dlq += cs->dlq[r];
+    fprintf(stderr, ", dlq %llu", (unsigned long long)dlq);
+    const char *sep = " (";
+    for (int r = 1; r < SQ_DLQ__COUNT; r++) {
+        if (!cs->dlq[r])
+            continue;
+        fprintf(stderr, "%s%s %llu", sep, sq_dlq_reason_name((enum sq_dlq_reason)r),
+                (unsigned long long)cs->dlq[r]);
+        sep = ", ";
+    }
+    fprintf(stderr, "%s\n", dlq ? ")" : "");
+}
+
+static void sq_replay_usage(FILE *f)
+{
+    fprintf(f, "usage: sqgate replay [-c FILE] [--flush-timers] IN.ndjson|- [-o OUT.ndjson]\n");
+}
+
+int sq_replay_main(int argc, char **argv)
+{
+    const char *cfg = NULL, *in_path = NULL, *out_path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            cfg = argv[++i];
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            out_path = argv[++i];
+        else if (strcmp(argv[i], "--flush-timers") == 0)
+            continue; /* timers: nothing is scheduled by this version's chain */
+        else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-") != 0) {
+            fprintf(stderr, "sqgate replay: unknown option %s\n", argv[i]);
+            sq_replay_usage(stderr);
+            return 2;
+        } else if (!in_path)
+            in_path = argv[i];
+        else {
+            sq_replay_usage(stderr);
+            return 2;
+        }
+    }
+    if (!in_path) {
+        sq_replay_usage(stderr);
+        return 2;
+    }
+    struct sq_replay rp;
+    memset(&rp, 0, sizeof rp);
+    struct sq_config_errors errs = {0};
+    if (sq_config_build(&rp.st, cfg, environ, &errs) != 0 || errs.n) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s\n", errs.msgs[i]);
+        sq_config_errors_fini(&errs);
+        sq_settings_free(&rp.st);
+        return 1;
+    }
+    FILE *in = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "r");
+    if (!in) {
+        fprintf(stderr, "sqgate replay: %s: %s\n", in_path, strerror(errno));
+        sq_settings_free(&rp.st);
+        return 2;
+    }
+    rp.out = out_path && strcmp(out_path, "-") != 0 ? fopen(out_path, "w") : stdout;
+    if (!rp.out) {
+        fprintf(stderr, "sqgate replay: %s: %s\n", out_path, strerror(errno));
+        if (in != stdin)
+            fclose(in);
+        sq_settings_free(&rp.st);
+        return 2;
+    }
+    struct sq_err err;
+    sq_err_clear(&err);
+    rp.chain = sq_chain_new(&rp.st, &err);
+    rp.store = sq_store_mem_new();
+    int code = 0;
+    if (!rp.chain) {
+        fprintf(stderr, "sqgate replay: %s\n", err.msg);
+        code = 2;
+    }
+    bool tty = isatty(2);
+    int64_t last_progress = sq_mono_ms();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (code == 0 && (n = getline(&line, &cap, in)) != -1) {
+        rp.lines++;
+        size_t len = (size_t)n;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue; /* blank lines are not messages */
+        if (sq_replay_line(&rp, line, len, rp.lines, &err) != SQ_OK) {
+            fprintf(stderr, "sqgate replay: line %llu: %s\n", (unsigned long long)rp.lines, err.msg);
+            code = 2;
+        }
+        if (tty && sq_mono_ms() - last_progress >= 1000) {
+            last_progress = sq_mono_ms();
+            fprintf(stderr, "\rreplay: %llu lines", (unsigned long long)rp.lines);
+        }
+    }
+    if (tty)
+        fprintf(stderr, "\r");
+    if (code == 0 && ferror(in)) {
+        fprintf(stderr, "sqgate replay: reading %s: %s\n", in_path, strerror(errno));
+        code = 2;
+    }
+    free(line);
+    if (fflush(rp.out) != 0 || ferror(rp.out)) {
+        fprintf(stderr, "sqgate replay: writing output: %s\n", strerror(errno));
+        code = 2;
+    }
+    if (rp.chain)
+        sq_replay_summary(&rp);
+    if (rp.out != stdout)
+        fclose(rp.out);
+    if (in != stdin)
+        fclose(in);
+    sq_chain_free(rp.chain);
+    sq_store_mem_free(rp.store);
+    sq_settings_free(&rp.st);
+    return code;
+}

@@ -1,0 +1,91 @@
+/* dedupe.c: the `dedupe` processor. An event whose (schema, event_id) was
+ * already applied within dedupe.ttl_s is a duplicate. Marks are written in
+ * the message's own state ops, so they become visible atomically with the
+ * message's other effects and the partition's applied offset: a crash
+ * replay of an unapplied message meets no mark, and a message at or below
+ * the applied offset never reaches the chain. One store read per batch. */
+#include "dedupe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "strmap.h"
+
+#define SQ_DEDUPE_SHARDS 1024
+
+static int sq_dedupe_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
+{
+    (void)err;
+    *ctx = (void *)st;
+    return SQ_OK;
+}
+
+void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
+                        int64_t event_ms, char **key, char **field)
+{
+    *field = sq_xasprintf("%s|%s", schema, event_id);
+    int64_t ttl_ms = st->dedupe_ttl_s * 1000;
+    int64_t slice = event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
+    unsigned shard = (unsigned)(sq_strhash(*field, strlen(*field)) % SQ_DEDUPE_SHARDS);
+    *key = sq_xasprintf("%sdd:%lld:%u", st->redis_prefix, (long long)slice, shard);
+}
+
+static int sq_dedupe_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
+{
+    const struct sq_settings *st = ctx;
+    struct sq_store_reads reads = {0};
+    size_t *read_of = sq_xcalloc(batch->n ? batch->n : 1, sizeof *read_of);
+    for (size_t i = 0; i < batch->n; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        read_of[i] = SIZE_MAX;
+        if (m->verdict != SQ_VERDICT_PENDING || !m->event)
+            continue; /* tombstones are never duplicates */
+        const char *eid = json_string_value(json_object_get(m->event, "event_id"));
+        if (!eid)
+            continue;
+        char *key, *field;
+        sq_dedupe_mark_dup(st, m->schema, eid, m->event_ms, &key, &field);
+        read_of[i] = sq_store_reads_add(&reads, key, field);
+        free(key);
+        free(field);
+    }
+    int rc = SQ_OK;
+    if (reads.n)
+        rc = sq_store_read(batch->store, &reads, err);
+    if (rc == SQ_OK) {
+        /* Marks of this batch are not in the store yet: remember them. */
+        struct sq_strmap seen;
+        sq_strmap_init(&seen);
+        for (size_t i = 0; i < batch->n; i++) {
+            if (read_of[i] == SIZE_MAX)
+                continue;
+            struct sq_msg *m = &batch->msgs[i];
+            struct sq_store_read *r = &reads.v[read_of[i]];
+            if (r->value || sq_strmap_get(&seen, r->field)) {
+                m->verdict = SQ_VERDICT_DUPLICATE;
+                continue;
+            }
+            sq_strmap_put(&seen, r->field, m);
+            sq_op_dedupe(&m->ops, r->key, r->field, st->dedupe_ttl_s * 2);
+        }
+        sq_strmap_fini(&seen);
+    }
+    free(read_of);
+    sq_store_reads_fini(&reads);
+    return rc;
+}
+
+static void sq_dedupe_destroy(void *ctx)
+{
+    (void)ctx;
+}
+
+const struct sq_processor sq_proc_dedupe = {
+    .name = "dedupe",
+    .init = sq_dedupe_init,
+    .process = sq_dedupe_process,
+    .flush = NULL,
+    .destroy = sq_dedupe_destroy,
+};

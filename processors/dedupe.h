@@ -1,0 +1,16 @@
+/* dedupe.h: the `dedupe` processor (SPEC 3). */
+#ifndef SQ_DEDUPE_H
+#define SQ_DEDUPE_H
+
+#include "processor.h"
+
+extern const struct sq_processor sq_proc_dedupe;
+
+/* The store key and field that mark (schema, event_id) as applied: ids are
+ * kept in bucketed hashes ({prefix}dd:{slice}:{shard}), not one key per id.
+ * slice = occurred_at / dedupe.ttl_s, so a redelivery (same event, same
+ * occurred_at) always meets its mark. key and field are malloc'd. */
+void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
+                        int64_t event_ms, char **key, char **field);
+
+#endif

@@ -1,0 +1,77 @@
+/* store.h: the state store the processors read through. Two back ends:
+ * Redis for `sqgate run` (gateway/store_redis.c: one pipelined round trip per
+ * read call, writes applied by the partition's atomic step) and in-process
+ * for `sqgate replay` and unit tests (processors/store_mem.c). Processors
+ * read once per batch and write by appending ops to batch->ops; both back
+ * ends apply the same ops with the same meaning. */
+#ifndef SQ_STORE_H
+#define SQ_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "processor.h"
+#include "sq_common.h"
+
+/* One (key, field) read. value is malloc'd by the store (NULL: absent) and
+ * released by the caller (sq_store_reads_fini). */
+struct sq_store_read {
+    char *key;
+    char *field;
+    char *value;
+};
+
+struct sq_store_reads {
+    struct sq_store_read *v;
+    size_t n, cap;
+};
+/* Adds a read (copies key and field) and returns its index. */
+size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char *field);
+void sq_store_reads_fini(struct sq_store_reads *r);
+
+struct sq_store;
+struct sq_store_vt {
+    /* Fills every value. SQ_OK, or SQ_ERR_TRANSIENT (retry the batch). */
+    int (*read)(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err);
+};
+struct sq_store {
+    const struct sq_store_vt *vt;
+};
+
+static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err)
+{
+    return s->vt->read(s, r, err);
+}
+
+/* The ops (flat arguments) both back ends apply, per message:
+ *   M idx                     start of message idx's ops
+ *   D key field ttl_s         dedupe mark: if field already exists in key,
+ *                             message idx is a duplicate: its remaining ops
+ *                             are skipped and idx is reported back
+ *   C key n t eid tc region ttl_s
+ *                             customer hash: events_total += n; last_event_at
+ *                             / last_event_id / region from the greatest
+ *                             (t, eid); last_contact_at = max(tc)
+ *   H key ttl_s n f1 v1 … fn vn   HSET fields (ttl_s 0: no expiry)
+ *   X key                     DEL key
+ * Op helpers append to batch->ops: */
+void sq_op_message(struct sq_state_ops *ops, size_t idx);
+void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, int64_t ttl_s);
+void sq_op_del(struct sq_state_ops *ops, const char *key);
+/* H with n field/value pairs given as a NULL-terminated list. */
+void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv);
+
+/* In-process back end. */
+struct sq_store_mem;
+struct sq_store_mem *sq_store_mem_new(void);
+void sq_store_mem_free(struct sq_store_mem *m);
+struct sq_store *sq_store_mem_base(struct sq_store_mem *m);
+/* Applies a batch's ops; message indexes found duplicate are returned in
+ * *dups (malloc'd, *ndups entries). Returns SQ_OK or SQ_ERR_FATAL on a bad
+ * op list (a bug). */
+int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, size_t **dups,
+                       size_t *ndups, struct sq_err *err);
+/* Direct access for tests and replay summaries: a field's value or NULL. */
+const char *sq_store_mem_hget(struct sq_store_mem *m, const char *key, const char *field);
+
+#endif
