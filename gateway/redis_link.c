@@ -26,7 +26,7 @@ static const char sq_step_lua[] =
     "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
     "local res = {1, ARGV[2]}\n"
     "local i, n, msg, skip = 4, #ARGV, 0, false\n"
-    "local width = {D = 4, C = 8, X = 2}\n"
+    "local width = {D = 4, C = 8, X = 2, R = 3, I = 5, Z = 6, Q = 6}\n"
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'M' then\n"
@@ -58,6 +58,33 @@ static const char sq_step_lua[] =
     "    i = i + 4 + 2 * k\n"
     "  elseif op == 'X' then\n"
     "    redis.call('DEL', ARGV[i+1]); i = i + 2\n"
+    "  elseif op == 'R' then\n"
+    "    redis.call('HDEL', ARGV[i+1], ARGV[i+2]); i = i + 3\n"
+    "  elseif op == 'I' then\n"
+    "    redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n"
+    "    if tonumber(ARGV[i+4]) > 0 then redis.call('EXPIRE', ARGV[i+1], ARGV[i+4]) end\n"
+    "    i = i + 5\n"
+    "  elseif op == 'Z' then\n"
+    "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n"
+    "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n"
+    "    if tonumber(ARGV[i+2]) > 0 then redis.call('EXPIRE', ARGV[i+1], ARGV[i+2]) end\n"
+    "    i = i + 6\n"
+    "  elseif op == 'Q' then\n"
+    "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n"
+    "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n"
+    "    local num, den, t0 = sc, 1, t\n"
+    "    if old[1] and old[2] and old[3] then\n"
+    "      num, den, t0 = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])\n"
+    "      if t >= t0 then\n"
+    "        local f = 2 ^ (-(t - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = t\n"
+    "      else\n"
+    "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n"
+    "      end\n"
+    "    end\n"
+    "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n"
+    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.17g', num / den))\n"
+    "    if tonumber(ARGV[i+5]) > 0 then redis.call('EXPIRE', key, ARGV[i+5]) end\n"
+    "    i = i + 6\n"
     "  else\n"
     "    return redis.error_reply('sqgate step: unknown op ' .. tostring(op))\n"
     "  end\n"
@@ -367,8 +394,9 @@ int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struc
     if (rc != SQ_OK)
         return rc;
     for (size_t i = 0; i < reads->n; i++) {
-        const char *argv[3] = {"HGET", reads->v[i].key, reads->v[i].field};
-        redisAppendCommandArgv(r->c, 3, argv, NULL);
+        const char *argv[3] = {reads->v[i].field ? "HGET" : "HGETALL", reads->v[i].key,
+                               reads->v[i].field};
+        redisAppendCommandArgv(r->c, reads->v[i].field ? 3 : 2, argv, NULL);
     }
     for (size_t i = 0; i < reads->n; i++) {
         redisReply *rep = NULL;
@@ -380,6 +408,15 @@ int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struc
         }
         free(reads->v[i].value);
         reads->v[i].value = rep->type == REDIS_REPLY_STRING ? sq_xstrndup(rep->str, rep->len) : NULL;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
+            /* HGETALL: a JSON object, fields sorted as the in-process store does */
+            json_t *o = json_object();
+            for (size_t k = 0; k + 1 < rep->elements; k += 2)
+                json_object_set_new(o, rep->element[k]->str,
+                                    json_stringn(rep->element[k + 1]->str, rep->element[k + 1]->len));
+            reads->v[i].value = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(o);
+        }
         if (rep->type == REDIS_REPLY_ERROR)
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s", rep->str);
         freeReplyObject(rep);

@@ -8,6 +8,7 @@
 
 #include "decode.h"
 #include "dedupe.h"
+#include "enrich.h"
 #include "sinks.h"
 #include "store.h"
 #include "validate.h"
@@ -18,6 +19,7 @@ static const struct sq_processor *const sq_chain_order[] = {
     &sq_proc_decode,
     &sq_proc_validate,
     &sq_proc_dedupe,
+    &sq_proc_enrich,
     &sq_proc_sink_kafka,
     &sq_proc_sink_redis,
 };

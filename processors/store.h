@@ -14,7 +14,8 @@
 #include "sq_common.h"
 
 /* One (key, field) read. value is malloc'd by the store (NULL: absent) and
- * released by the caller (sq_store_reads_fini). */
+ * released by the caller (sq_store_reads_fini). field NULL reads the whole
+ * hash: value is then a JSON object of its fields (NULL when absent). */
 struct sq_store_read {
     char *key;
     char *field;
@@ -54,10 +55,23 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
  *                             (t, eid); last_contact_at = max(tc)
  *   H key ttl_s n f1 v1 … fn vn   HSET fields (ttl_s 0: no expiry)
  *   X key                     DEL key
- * Op helpers append to batch->ops: */
+ *   R key field               HDEL key field
+ *   I key field n ttl_s       HINCRBY key field n
+ *   Z key ttl_s keep score member   ZADD, then keep only the `keep` highest
+ *   Q key t_ms s half_life_ms ttl_s   cx_index (SPEC 5) on the hash's fields
+ *                             cx_num, cx_den, cx_t0 (order-free decayed mean),
+ *                             and cx_index = cx_num / cx_den
+ * Op helpers append to an op list: */
 void sq_op_message(struct sq_state_ops *ops, size_t idx);
 void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, int64_t ttl_s);
 void sq_op_del(struct sq_state_ops *ops, const char *key);
+void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field);
+void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, int64_t n,
+                 int64_t ttl_s);
+void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
+                     int64_t score, const char *member);
+void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
+              int64_t half_life_ms, int64_t ttl_s);
 /* H with n field/value pairs given as a NULL-terminated list. */
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv);
 
@@ -73,5 +87,12 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
                        size_t *ndups, struct sq_err *err);
 /* Direct access for tests and replay summaries: a field's value or NULL. */
 const char *sq_store_mem_hget(struct sq_store_mem *m, const char *key, const char *field);
+/* The members of a sorted set, lowest score first, as a JSON array of
+ * strings (new reference; empty array when absent). */
+json_t *sq_store_mem_zrange(struct sq_store_mem *m, const char *key);
+
+/* The cx_index update both back ends perform (SPEC 5), on (num, den, t0). */
+void sq_cx_apply(double *num, double *den, int64_t *t0_ms, int have, int64_t t_ms, double s,
+                 int64_t half_life_ms);
 
 #endif

@@ -4,6 +4,7 @@
  * not modelled: a replay is one run over a log. */
 #include "store.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char 
         r->cap = r->cap ? r->cap * 2 : 64;
         r->v = sq_xrealloc(r->v, r->cap * sizeof *r->v);
     }
-    r->v[r->n] = (struct sq_store_read){sq_xstrdup(key), sq_xstrdup(field), NULL};
+    r->v[r->n] = (struct sq_store_read){sq_xstrdup(key), field ? sq_xstrdup(field) : NULL, NULL};
     return r->n++;
 }
 
@@ -51,6 +52,45 @@ void sq_op_del(struct sq_state_ops *ops, const char *key)
     sq_state_ops_push(ops, key, strlen(key));
 }
 
+void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field)
+{
+    sq_state_ops_push(ops, "R", 1);
+    sq_state_ops_push(ops, key, strlen(key));
+    sq_state_ops_push(ops, field, strlen(field));
+}
+
+void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, int64_t n,
+                 int64_t ttl_s)
+{
+    sq_state_ops_push(ops, "I", 1);
+    sq_state_ops_push(ops, key, strlen(key));
+    sq_state_ops_push(ops, field, strlen(field));
+    sq_state_ops_pushf(ops, "%lld", (long long)n);
+    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+}
+
+void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
+                     int64_t score, const char *member)
+{
+    sq_state_ops_push(ops, "Z", 1);
+    sq_state_ops_push(ops, key, strlen(key));
+    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+    sq_state_ops_pushf(ops, "%d", keep);
+    sq_state_ops_pushf(ops, "%lld", (long long)score);
+    sq_state_ops_push(ops, member, strlen(member));
+}
+
+void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
+              int64_t half_life_ms, int64_t ttl_s)
+{
+    sq_state_ops_push(ops, "Q", 1);
+    sq_state_ops_push(ops, key, strlen(key));
+    sq_state_ops_pushf(ops, "%lld", (long long)t_ms);
+    sq_state_ops_pushf(ops, "%.17g", score);
+    sq_state_ops_pushf(ops, "%lld", (long long)half_life_ms);
+    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+}
+
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv)
 {
     size_t n = 0;
@@ -66,9 +106,20 @@ void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const 
 
 /* ---- the in-process store ---------------------------------------------- */
 
+/* One key's value: a hash (field → char *) or a sorted set. */
+struct sq_zentry {
+    int64_t score;
+    char *member;
+};
+struct sq_mem_obj {
+    struct sq_strmap h;
+    struct sq_zentry *z;
+    size_t zn;
+};
+
 struct sq_store_mem {
     struct sq_store base;
-    struct sq_strmap keys; /* key → struct sq_strmap * of field → char * */
+    struct sq_strmap keys; /* key → struct sq_mem_obj * */
 };
 
 static void sq_free_value(const char *key, void *value, void *arg)
@@ -82,16 +133,43 @@ static void sq_free_hash(const char *key, void *value, void *arg)
 {
     (void)key;
     (void)arg;
-    struct sq_strmap *h = value;
-    sq_strmap_each(h, sq_free_value, NULL);
-    sq_strmap_fini(h);
-    free(h);
+    struct sq_mem_obj *o = value;
+    sq_strmap_each(&o->h, sq_free_value, NULL);
+    sq_strmap_fini(&o->h);
+    for (size_t i = 0; i < o->zn; i++)
+        free(o->z[i].member);
+    free(o->z);
+    free(o);
 }
 
 const char *sq_store_mem_hget(struct sq_store_mem *m, const char *key, const char *field)
 {
-    struct sq_strmap *h = sq_strmap_get(&m->keys, key);
-    return h ? sq_strmap_get(h, field) : NULL;
+    struct sq_mem_obj *o = sq_strmap_get(&m->keys, key);
+    return o ? sq_strmap_get(&o->h, field) : NULL;
+}
+
+json_t *sq_store_mem_zrange(struct sq_store_mem *m, const char *key)
+{
+    json_t *a = json_array();
+    struct sq_mem_obj *o = sq_strmap_get(&m->keys, key);
+    for (size_t i = 0; o && i < o->zn; i++)
+        json_array_append_new(a, json_string(o->z[i].member));
+    return a;
+}
+
+static void sq_add_field_json(const char *key, void *value, void *arg)
+{
+    json_object_set_new(arg, key, json_string(value));
+}
+
+/* A whole hash as a JSON object text, fields in byte order (deterministic). */
+static char *sq_hash_json_dup(struct sq_mem_obj *o)
+{
+    json_t *obj = json_object();
+    sq_strmap_each(&o->h, sq_add_field_json, obj);
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(obj);
+    return s;
 }
 
 static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err)
@@ -99,8 +177,15 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
     (void)err;
     struct sq_store_mem *m = (struct sq_store_mem *)s;
     for (size_t i = 0; i < r->n; i++) {
-        const char *v = sq_store_mem_hget(m, r->v[i].key, r->v[i].field);
         free(r->v[i].value);
+        r->v[i].value = NULL;
+        if (!r->v[i].field) {
+            struct sq_mem_obj *o = sq_strmap_get(&m->keys, r->v[i].key);
+            if (o && o->h.n)
+                r->v[i].value = sq_hash_json_dup(o);
+            continue;
+        }
+        const char *v = sq_store_mem_hget(m, r->v[i].key, r->v[i].field);
         r->v[i].value = v ? sq_xstrdup(v) : NULL;
     }
     return SQ_OK;
@@ -130,15 +215,73 @@ struct sq_store *sq_store_mem_base(struct sq_store_mem *m)
     return &m->base;
 }
 
+static struct sq_mem_obj *sq_obj_of(struct sq_store_mem *m, const char *key)
+{
+    struct sq_mem_obj *o = sq_strmap_get(&m->keys, key);
+    if (!o) {
+        o = sq_xcalloc(1, sizeof *o);
+        sq_strmap_init(&o->h);
+        sq_strmap_put(&m->keys, key, o);
+    }
+    return o;
+}
+
 static struct sq_strmap *sq_hash_of(struct sq_store_mem *m, const char *key)
 {
-    struct sq_strmap *h = sq_strmap_get(&m->keys, key);
-    if (!h) {
-        h = sq_xcalloc(1, sizeof *h);
-        sq_strmap_init(h);
-        sq_strmap_put(&m->keys, key, h);
+    return &sq_obj_of(m, key)->h;
+}
+
+static int sq_zcmp(const struct sq_zentry *a, int64_t score, const char *member)
+{
+    if (a->score != score)
+        return a->score < score ? -1 : 1;
+    return strcmp(a->member, member);
+}
+
+/* ZADD member score, then keep the `keep` highest entries. */
+static void sq_zadd_keep(struct sq_mem_obj *o, int64_t score, const char *member, size_t keep)
+{
+    for (size_t i = 0; i < o->zn; i++) {
+        if (strcmp(o->z[i].member, member) == 0) {
+            free(o->z[i].member);
+            memmove(&o->z[i], &o->z[i + 1], (o->zn - i - 1) * sizeof *o->z);
+            o->zn--;
+            break;
+        }
     }
-    return h;
+    size_t pos = o->zn;
+    while (pos > 0 && sq_zcmp(&o->z[pos - 1], score, member) > 0)
+        pos--;
+    o->z = sq_xrealloc(o->z, (o->zn + 1) * sizeof *o->z);
+    memmove(&o->z[pos + 1], &o->z[pos], (o->zn - pos) * sizeof *o->z);
+    o->z[pos] = (struct sq_zentry){score, sq_xstrdup(member)};
+    o->zn++;
+    if (o->zn > keep) {
+        size_t drop = o->zn - keep;
+        for (size_t i = 0; i < drop; i++)
+            free(o->z[i].member);
+        memmove(o->z, o->z + drop, keep * sizeof *o->z);
+        o->zn = keep;
+    }
+}
+
+void sq_cx_apply(double *num, double *den, int64_t *t0_ms, int have, int64_t t_ms, double s,
+                 int64_t half_life_ms)
+{
+    if (!have) {
+        *num = s;
+        *den = 1;
+        *t0_ms = t_ms;
+    } else if (t_ms >= *t0_ms) {
+        double f = pow(2.0, -(double)(t_ms - *t0_ms) / (double)half_life_ms);
+        *num = *num * f + s;
+        *den = *den * f + 1;
+        *t0_ms = t_ms;
+    } else {
+        double w = pow(2.0, -(double)(*t0_ms - t_ms) / (double)half_life_ms);
+        *num += w * s;
+        *den += w;
+    }
 }
 
 static void sq_hset(struct sq_strmap *h, const char *field, const char *value)
@@ -180,7 +323,9 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
         } else if (skip) {
             /* parse past the op without applying it */
             size_t len = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 8
-                       : strcmp(op, "X") == 0 ? 2 : 0;
+                       : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
+                       : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
+                       : strcmp(op, "Q") == 0 ? 6 : 0;
             if (strcmp(op, "H") == 0) {
                 NEED(4);
                 len = 4 + 2 * strtoull(a[i + 3], NULL, 10);
@@ -230,10 +375,49 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             i += 4 + 2 * k;
         } else if (strcmp(op, "X") == 0) {
             NEED(2);
-            struct sq_strmap *h = sq_strmap_del(&m->keys, a[i + 1]);
-            if (h)
-                sq_free_hash(NULL, h, NULL);
+            struct sq_mem_obj *o = sq_strmap_del(&m->keys, a[i + 1]);
+            if (o)
+                sq_free_hash(NULL, o, NULL);
             i += 2;
+        } else if (strcmp(op, "R") == 0) {
+            NEED(3);
+            struct sq_mem_obj *o = sq_strmap_get(&m->keys, a[i + 1]);
+            if (o)
+                free(sq_strmap_del(&o->h, a[i + 2]));
+            i += 3;
+        } else if (strcmp(op, "I") == 0) {
+            NEED(5);
+            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+            const char *old = sq_strmap_get(h, a[i + 2]);
+            char buf[32];
+            snprintf(buf, sizeof buf, "%lld",
+                     (old ? strtoll(old, NULL, 10) : 0) + strtoll(a[i + 3], NULL, 10));
+            sq_hset(h, a[i + 2], buf);
+            i += 5;
+        } else if (strcmp(op, "Z") == 0) {
+            NEED(6);
+            sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],
+                         (size_t)strtoull(a[i + 3], NULL, 10));
+            i += 6;
+        } else if (strcmp(op, "Q") == 0) {
+            NEED(6);
+            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+            const char *n0 = sq_strmap_get(h, "cx_num"), *d0 = sq_strmap_get(h, "cx_den"),
+                       *t0 = sq_strmap_get(h, "cx_t0");
+            double num = n0 ? strtod(n0, NULL) : 0, den = d0 ? strtod(d0, NULL) : 0;
+            int64_t t0ms = t0 ? strtoll(t0, NULL, 10) : 0;
+            sq_cx_apply(&num, &den, &t0ms, n0 && d0 && t0, strtoll(a[i + 2], NULL, 10),
+                        strtod(a[i + 3], NULL), strtoll(a[i + 4], NULL, 10));
+            char buf[40];
+            snprintf(buf, sizeof buf, "%.17g", num);
+            sq_hset(h, "cx_num", buf);
+            snprintf(buf, sizeof buf, "%.17g", den);
+            sq_hset(h, "cx_den", buf);
+            snprintf(buf, sizeof buf, "%lld", (long long)t0ms);
+            sq_hset(h, "cx_t0", buf);
+            snprintf(buf, sizeof buf, "%.17g", num / den);
+            sq_hset(h, "cx_index", buf);
+            i += 6;
         } else {
             return sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown op %s", op);
         }

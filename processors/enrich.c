@@ -1,0 +1,320 @@
+/* enrich.c: the `enrich` processor (SPEC 3). Keeps customer profiles from
+ * sq.in.profiles (upsert; a tombstone deletes) in {prefix}profile:{id} and
+ * active outages from sq.in.outages in {prefix}outages:active, and adds
+ * `enrichment` {tier, enterprise, region, during_outage, incidents} to every
+ * other event. Profiles are looked up through an in-process cache bounded in
+ * entries with a TTL; one store read per batch for the misses. */
+#include "enrich.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "strmap.h"
+
+/* A cached profile; tier "unknown" with found = false for no profile. */
+struct sq_profile {
+    bool found;
+    char tier[16];
+    bool enterprise;
+    char region[40];
+    int64_t expires_mono;
+};
+
+struct sq_enrich {
+    const struct sq_settings *st;
+    struct sq_strmap cache; /* customer id → struct sq_profile * */
+};
+
+static int sq_enrich_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
+{
+    (void)err;
+    struct sq_enrich *e = sq_xcalloc(1, sizeof *e);
+    e->st = st;
+    sq_strmap_init(&e->cache);
+    *ctx = e;
+    return SQ_OK;
+}
+
+static void sq_free_entry(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
+static void sq_enrich_cache_clear(struct sq_enrich *e)
+{
+    sq_strmap_each(&e->cache, sq_free_entry, NULL);
+    sq_strmap_fini(&e->cache);
+    sq_strmap_init(&e->cache);
+}
+
+static void sq_enrich_destroy(void *ctx)
+{
+    struct sq_enrich *e = ctx;
+    if (!e)
+        return;
+    sq_enrich_cache_clear(e);
+    free(e);
+}
+
+char *sq_enrich_profile_key_dup(const struct sq_settings *st, const char *customer_id)
+{
+    char *esc = sq_key_escape_dup(customer_id, strlen(customer_id));
+    char *k = sq_xasprintf("%sprofile:%s", st->redis_prefix, esc);
+    free(esc);
+    return k;
+}
+
+static void sq_enrich_cache_put(struct sq_enrich *e, const char *id, const struct sq_profile *p)
+{
+    if (e->cache.n >= (size_t)e->st->enrich_cache_entries)
+        sq_enrich_cache_clear(e); /* bounded: start over rather than grow */
+    struct sq_profile *c = sq_xmalloc(sizeof *c);
+    *c = *p;
+    c->expires_mono = sq_mono_ms() + e->st->enrich_cache_ttl_s * 1000;
+    free(sq_strmap_put(&e->cache, id, c));
+}
+
+static const struct sq_profile *sq_enrich_cache_get(struct sq_enrich *e, const char *id)
+{
+    struct sq_profile *p = sq_strmap_get(&e->cache, id);
+    if (p && p->expires_mono < sq_mono_ms()) {
+        free(sq_strmap_del(&e->cache, id));
+        return NULL;
+    }
+    return p;
+}
+
+static void sq_profile_from_event(json_t *ev, struct sq_profile *p)
+{
+    memset(p, 0, sizeof *p);
+    p->found = true;
+    const char *tier = json_string_value(json_object_get(ev, "tier"));
+    const char *region = json_string_value(json_object_get(ev, "region"));
+    snprintf(p->tier, sizeof p->tier, "%s", tier ? tier : "unknown");
+    p->enterprise = json_is_true(json_object_get(ev, "enterprise"));
+    snprintf(p->region, sizeof p->region, "%s", region ? region : "");
+}
+
+/* Profile upserts and tombstones: state ops, and the batch's own view. */
+static void sq_enrich_profile(struct sq_enrich *e, struct sq_msg *m, struct sq_strmap *overlay)
+{
+    const struct sq_settings *st = e->st;
+    char *id = NULL;
+    if (m->event && m->customer_id)
+        id = sq_xstrdup(m->customer_id);
+    else if (m->key)
+        id = sq_xstrndup(m->key, m->key_len);
+    if (!id)
+        return;
+    char *key = sq_enrich_profile_key_dup(st, id);
+    struct sq_profile *p = sq_xcalloc(1, sizeof *p);
+    sq_op_del(&m->ops, key);
+    if (m->event) {
+        sq_profile_from_event(m->event, p);
+        char tenure[32] = "", arpu[32] = "";
+        json_t *t = json_object_get(m->event, "tenure_months");
+        json_t *a = json_object_get(m->event, "arpu");
+        if (json_is_number(t))
+            sq_fmt_number(json_number_value(t), tenure);
+        if (json_is_number(a))
+            sq_fmt_number(json_number_value(a), arpu);
+        const char *fv[11];
+        int n = 0;
+        fv[n++] = "tier";
+        fv[n++] = p->tier;
+        fv[n++] = "enterprise";
+        fv[n++] = p->enterprise ? "true" : "false";
+        fv[n++] = "region";
+        fv[n++] = p->region;
+        if (*tenure) {
+            fv[n++] = "tenure_months";
+            fv[n++] = tenure;
+        }
+        if (*arpu) {
+            fv[n++] = "arpu";
+            fv[n++] = arpu;
+        }
+        fv[n] = NULL;
+        sq_op_hset(&m->ops, key, st->retention_customer_days * 86400, fv);
+    }
+    free(sq_strmap_put(overlay, id, p));
+    free(sq_strmap_del(&e->cache, id));
+    free(key);
+    free(id);
+}
+
+/* Outage started / ended: the active-outage hash and the batch's view. */
+static void sq_enrich_outage(struct sq_enrich *e, struct sq_msg *m, json_t *active)
+{
+    const char *incident = json_string_value(json_object_get(m->event, "incident_id"));
+    const char *status = json_string_value(json_object_get(m->event, "status"));
+    if (!incident || !status)
+        return;
+    char *key = sq_xasprintf("%soutages:active", e->st->redis_prefix);
+    if (strcmp(status, "started") == 0) {
+        char *js = json_dumps(m->event, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        const char *fv[] = {incident, js, NULL};
+        sq_op_hset(&m->ops, key, 0, fv);
+        json_object_set_new(active, incident, json_string(js));
+        free(js);
+    } else {
+        sq_op_hdel(&m->ops, key, incident);
+        json_object_del(active, incident);
+    }
+    free(key);
+}
+
+static bool sq_enrich_wants(const struct sq_msg *m)
+{
+    return m->verdict == SQ_VERDICT_PENDING && m->event && m->schema &&
+           strcmp(m->schema, "profile.v1") != 0 && strcmp(m->schema, "outage.v1") != 0;
+}
+
+/* Incident ids of active outages in region, sorted. */
+static json_t *sq_enrich_incidents(json_t *active, const char *region)
+{
+    json_t *ids = json_array();
+    if (!region || !*region)
+        return ids;
+    const char *id;
+    json_t *v;
+    json_object_foreach(active, id, v) {
+        json_error_t jerr;
+        json_t *o = json_loads(json_string_value(v), 0, &jerr);
+        const char *r = json_string_value(json_object_get(o, "region"));
+        if (r && strcmp(r, region) == 0) {
+            size_t k = 0;
+            while (k < json_array_size(ids) &&
+                   strcmp(json_string_value(json_array_get(ids, k)), id) < 0)
+                k++;
+            json_array_insert_new(ids, k, json_string(id));
+        }
+        json_decref(o);
+    }
+    return ids;
+}
+
+static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
+{
+    struct sq_enrich *e = ctx;
+    const struct sq_settings *st = e->st;
+    struct sq_store_reads reads = {0};
+    bool need_outages = false;
+    /* 1. Which profiles are not cached: one read for all of them, three
+     * fields per customer, in the order of `ids`. */
+    struct sq_strmap asked;
+    sq_strmap_init(&asked);
+    const char **ids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *ids);
+    size_t nids = 0;
+    for (size_t i = 0; i < batch->n; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        if (!sq_enrich_wants(m))
+            continue;
+        need_outages = true;
+        if (m->customer_id && !sq_enrich_cache_get(e, m->customer_id) &&
+            !sq_strmap_get(&asked, m->customer_id)) {
+            sq_strmap_put(&asked, m->customer_id, m);
+            ids[nids++] = m->customer_id;
+            char *key = sq_enrich_profile_key_dup(st, m->customer_id);
+            sq_store_reads_add(&reads, key, "tier");
+            sq_store_reads_add(&reads, key, "enterprise");
+            sq_store_reads_add(&reads, key, "region");
+            free(key);
+        }
+    }
+    sq_strmap_fini(&asked);
+    size_t outage_read = SIZE_MAX;
+    for (size_t i = 0; i < batch->n; i++)
+        if (batch->msgs[i].verdict == SQ_VERDICT_PENDING && batch->msgs[i].schema &&
+            strcmp(batch->msgs[i].schema, "outage.v1") == 0)
+            need_outages = true;
+    if (need_outages) {
+        char *okey = sq_xasprintf("%soutages:active", st->redis_prefix);
+        outage_read = sq_store_reads_add(&reads, okey, NULL);
+        free(okey);
+    }
+    int rc = reads.n ? sq_store_read(batch->store, &reads, err) : SQ_OK;
+    if (rc != SQ_OK) {
+        free(ids);
+        sq_store_reads_fini(&reads);
+        return rc;
+    }
+    for (size_t j = 0; j < nids; j++) {
+        const struct sq_store_read *r = &reads.v[3 * j];
+        struct sq_profile p;
+        memset(&p, 0, sizeof p);
+        p.found = r[0].value != NULL;
+        snprintf(p.tier, sizeof p.tier, "%s", r[0].value ? r[0].value : "unknown");
+        p.enterprise = r[1].value && strcmp(r[1].value, "true") == 0;
+        snprintf(p.region, sizeof p.region, "%s", r[2].value ? r[2].value : "");
+        sq_enrich_cache_put(e, ids[j], &p);
+    }
+    free(ids);
+    json_error_t jerr;
+    json_t *active = NULL;
+    if (outage_read != SIZE_MAX && reads.v[outage_read].value)
+        active = json_loads(reads.v[outage_read].value, 0, &jerr);
+    if (!json_is_object(active)) {
+        json_decref(active);
+        active = json_object();
+    }
+    sq_store_reads_fini(&reads);
+
+    /* 2. In offset order: reference data first changes the batch's view,
+     * then each event gets its enrichment. */
+    struct sq_strmap overlay;
+    sq_strmap_init(&overlay);
+    for (size_t i = 0; i < batch->n; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        if (m->verdict != SQ_VERDICT_PENDING || !m->schema)
+            continue;
+        if (strcmp(m->schema, "profile.v1") == 0) {
+            sq_enrich_profile(e, m, &overlay);
+            continue;
+        }
+        if (strcmp(m->schema, "outage.v1") == 0) {
+            if (m->event)
+                sq_enrich_outage(e, m, active);
+            continue;
+        }
+        if (!m->event)
+            continue;
+        const struct sq_profile *p = NULL;
+        struct sq_profile none;
+        memset(&none, 0, sizeof none);
+        snprintf(none.tier, sizeof none.tier, "unknown");
+        if (m->customer_id) {
+            p = sq_strmap_get(&overlay, m->customer_id);
+            if (!p)
+                p = sq_enrich_cache_get(e, m->customer_id);
+        }
+        if (!p)
+            p = &none;
+        const char *ev_region = json_string_value(json_object_get(m->event, "region"));
+        const char *region = ev_region ? ev_region : (p->found && *p->region ? p->region : NULL);
+        json_t *incidents = sq_enrich_incidents(active, region);
+        json_t *enr = json_object();
+        json_object_set_new(enr, "tier", json_string(p->found ? p->tier : "unknown"));
+        json_object_set_new(enr, "enterprise", json_boolean(p->found && p->enterprise));
+        json_object_set_new(enr, "region", region ? json_string(region) : json_null());
+        json_object_set_new(enr, "during_outage", json_boolean(json_array_size(incidents) > 0));
+        json_object_set_new(enr, "incidents", incidents);
+        json_object_set_new(m->event, "enrichment", enr);
+    }
+    sq_strmap_each(&overlay, sq_free_entry, NULL);
+    sq_strmap_fini(&overlay);
+    json_decref(active);
+    return SQ_OK;
+}
+
+const struct sq_processor sq_proc_enrich = {
+    .name = "enrich",
+    .init = sq_enrich_init,
+    .process = sq_enrich_process,
+    .flush = NULL,
+    .destroy = sq_enrich_destroy,
+};
