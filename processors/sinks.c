@@ -116,8 +116,10 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
         char *esc = sq_key_escape_dup(m->customer_id, strlen(m->customer_id));
         char t[SQ_TIME_BUFSZ], tc[SQ_TIME_BUFSZ] = "";
         sq_time_format(m->event_ms, t);
-        if (strcmp(m->schema, "contact.v1") == 0)
-            sq_time_format(m->event_ms, tc);
+        int64_t arrived_ms;
+        const char *arrived = json_string_value(json_object_get(m->event, "arrived_at"));
+        if (strcmp(m->schema, "contact.v1") == 0 && arrived && sq_time_parse(arrived, &arrived_ms) == 0)
+            sq_time_format(arrived_ms, tc); /* contacts_30d counts back from it (SPEC 15) */
         struct sq_state_ops *ops = &m->ops;
         sq_state_ops_push(ops, SQ_OP_CUSTOMER, 1);
         sq_state_ops_pushf(ops, "%scust:%s", st->redis_prefix, esc);
