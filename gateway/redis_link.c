@@ -26,7 +26,7 @@ static const char sq_step_lua[] =
     "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
     "local res = {1, ARGV[2]}\n"
     "local i, n, msg, skip = 4, #ARGV, 0, false\n"
-    "local width = {D = 4, C = 8, X = 2, R = 3, I = 5, Z = 6, Q = 6}\n"
+    "local width = {D = 4, C = 8, X = 2, R = 3, I = 5, Z = 6, Q = 6, G = 7}\n"
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'M' then\n"
@@ -69,6 +69,13 @@ static const char sq_step_lua[] =
     "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n"
     "    if tonumber(ARGV[i+2]) > 0 then redis.call('EXPIRE', ARGV[i+1], ARGV[i+2]) end\n"
     "    i = i + 6\n"
+    "  elseif op == 'G' then\n"
+    "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n"
+    "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n"
+    "      redis.call('HSET', ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])\n"
+    "    end\n"
+    "    if tonumber(ARGV[i+6]) > 0 then redis.call('EXPIRE', ARGV[i+1], ARGV[i+6]) end\n"
+    "    i = i + 7\n"
     "  elseif op == 'Q' then\n"
     "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n"
     "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n"
@@ -358,8 +365,7 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
             steps[i].result = (int)rep->element[0]->integer;
             const char *st = rep->element[1]->str;
             steps[i].stored = (st && *st) ? strtoll(st, NULL, 10) : -1;
-            free(steps[i].dups);
-            steps[i].dups = NULL;
+            steps[i].dups = NULL; /* a new array each time: the caller frees it */
             steps[i].ndups = rep->elements - 2;
             if (steps[i].ndups) {
                 steps[i].dups = sq_xmalloc(steps[i].ndups * sizeof *steps[i].dups);

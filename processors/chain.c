@@ -211,6 +211,8 @@ void sq_msg_fini(struct sq_msg *m)
     m->outputs = NULL;
     m->outputs_n = 0;
     sq_state_ops_fini(&m->ops);
+    json_decref(m->breach_records);
+    m->breach_records = NULL;
     m->schema = NULL;
     m->customer_id = NULL;
     m->event_ms = 0;

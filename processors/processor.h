@@ -69,6 +69,7 @@ struct sq_msg {
     struct sq_output *outputs; /* owned array */
     size_t outputs_n;
     struct sq_state_ops ops;   /* this message's state changes (store.h op codes) */
+    json_t *breach_records;    /* owned: sq.out.breaches records of this event, or NULL */
 };
 
 /* The messages of one partition in offset order, run through the chain

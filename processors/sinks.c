@@ -86,6 +86,15 @@ static int sq_sink_kafka_process(void *ctx, struct sq_batch *batch, struct sq_er
             char *key = m->customer_id ? sq_xstrdup(m->customer_id) : NULL;
             sq_msg_add_output(m, st->topic_scored, key, key ? strlen(key) : 0, val, len,
                               "scored.v1");
+            /* then its breaches, in SPEC 4's table order (SPEC 15) */
+            size_t bi;
+            json_t *br;
+            json_array_foreach(m->breach_records, bi, br) {
+                char *bv = json_dumps(br, JSON_COMPACT | JSON_REAL_PRECISION(15));
+                char *bk = m->customer_id ? sq_xstrdup(m->customer_id) : NULL;
+                sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv, strlen(bv),
+                                  "breach.v1");
+            }
         }
     }
     return SQ_OK;

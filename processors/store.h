@@ -58,6 +58,8 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
  *   R key field               HDEL key field
  *   I key field n ttl_s       HINCRBY key field n
  *   Z key ttl_s keep score member   ZADD, then keep only the `keep` highest
+ *   G key tf t vf v ttl_s     if (t, v) is later than the stored (tf, vf)
+ *                             (strings, byte order), HSET tf t vf v
  *   Q key t_ms s half_life_ms ttl_s   cx_index (SPEC 5) on the hash's fields
  *                             cx_num, cx_den, cx_t0 (order-free decayed mean),
  *                             and cx_index = cx_num / cx_den
@@ -70,6 +72,8 @@ void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, i
                  int64_t ttl_s);
 void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
                      int64_t score, const char *member);
+void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,
+                  const char *vfield, const char *v, int64_t ttl_s);
 void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
               int64_t half_life_ms, int64_t ttl_s);
 /* H with n field/value pairs given as a NULL-terminated list. */

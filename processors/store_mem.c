@@ -80,6 +80,18 @@ void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, i
     sq_state_ops_push(ops, member, strlen(member));
 }
 
+void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,
+                  const char *vfield, const char *v, int64_t ttl_s)
+{
+    sq_state_ops_push(ops, "G", 1);
+    sq_state_ops_push(ops, key, strlen(key));
+    sq_state_ops_push(ops, tfield, strlen(tfield));
+    sq_state_ops_push(ops, t, strlen(t));
+    sq_state_ops_push(ops, vfield, strlen(vfield));
+    sq_state_ops_push(ops, v, strlen(v));
+    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+}
+
 void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
               int64_t half_life_ms, int64_t ttl_s)
 {
@@ -325,7 +337,7 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             size_t len = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 8
                        : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
                        : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
-                       : strcmp(op, "Q") == 0 ? 6 : 0;
+                       : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7 : 0;
             if (strcmp(op, "H") == 0) {
                 NEED(4);
                 len = 4 + 2 * strtoull(a[i + 3], NULL, 10);
@@ -399,6 +411,15 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],
                          (size_t)strtoull(a[i + 3], NULL, 10));
             i += 6;
+        } else if (strcmp(op, "G") == 0) {
+            NEED(7);
+            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+            if (sq_later_str(a[i + 3], a[i + 5], sq_strmap_get(h, a[i + 2]),
+                             sq_strmap_get(h, a[i + 4]))) {
+                sq_hset(h, a[i + 2], a[i + 3]);
+                sq_hset(h, a[i + 4], a[i + 5]);
+            }
+            i += 7;
         } else if (strcmp(op, "Q") == 0) {
             NEED(6);
             struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
