@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@ enum sq_cfg_type {
     SQ_CFG_INT,  /* int64_t, within [min, max] */
     SQ_CFG_BOOL, /* bool */
     SQ_CFG_ENUM, /* char *, one of choices */
+    SQ_CFG_REAL, /* double, finite, within [rmin, rmax] */
 };
 
 /* Checks a string value beyond its type: returns 0, or -1 with msg filled. */
@@ -43,6 +45,7 @@ struct sq_cfg_key {
     size_t offset;          /* of the field in struct sq_settings */
     const char *def;        /* default in text form */
     int64_t min, max;       /* SQ_CFG_INT */
+    double rmin, rmax;      /* SQ_CFG_REAL */
     const char *choices;    /* SQ_CFG_ENUM: "a|b|c" */
     sq_cfg_check_fn check;  /* SQ_CFG_STR */
     const char *schema;     /* input topics: default schema; fills st->inputs */
@@ -66,6 +69,19 @@ static int check_listen(const char *v, char *msg, size_t msgsz);
       .help = "Input topic of " sch " events (their default schema); \"\" disables it." }
 #define INT(p, f, d, lo, hi, h) \
     { .path = p, .type = SQ_CFG_INT, .offset = OFF(f), .def = d, .min = lo, .max = hi, .help = h }
+#define REAL(p, f, d, lo, hi, h) \
+    { .path = p, .type = SQ_CFG_REAL, .offset = OFF(f), .def = d, .rmin = lo, .rmax = hi, .help = h }
+/* The answer-time target T of one channel (SPEC 4), for VIP customers or not. */
+#define ANSWER(ch, i, d, vd)                                                                 \
+    INT("sla.answer_s." ch, sla_answer_s[i], d, 1, 30 * 86400,                             \
+        "T of the " ch " channel: SLA_WAIT when a non-VIP customer's answered contact "     \
+        "waited more than this, major beyond 3T, s."),                                       \
+    INT("sla.answer_s_vip." ch, sla_answer_s_vip[i], vd, 1, 30 * 86400,                    \
+        "T of the " ch " channel for a VIP customer (tier diamond or gold, or enterprise), s.")
+#define WEIGHT(dim, i, d)                                                                    \
+    REAL("score.weights." dim, score_weights[i], d, 0, 1000,                                 \
+         "Weight of the " dim " dimension in quality_score; weights are renormalised over "  \
+         "the dimensions an event has.")
 
 static const struct sq_cfg_key sq_cfg_keys[] = {
     STR("brokers", brokers, "127.0.0.1:9092", check_brokers,
@@ -125,6 +141,76 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "An event_id seen again within this time is a duplicate, s."),
     INT("sla.short_abandon_s", sla_short_abandon_s, "5", 0, 86400,
         "An abandon with a wait below this is a short abandon (not a breach), s."),
+    ANSWER("voice", 0, "20", "10"),
+    ANSWER("chat", 1, "30", "30"),
+    ANSWER("app", 2, "30", "30"),
+    ANSWER("email", 3, "86400", "86400"),
+    ANSWER("sms", 4, "3600", "3600"),
+    ANSWER("store", 5, "900", "900"),
+    ANSWER("social", 6, "60", "60"),
+    INT("sla.max_transfers", sla_max_transfers, "2", 1, 1000,
+        "TRANSFER_CHAIN when a contact was transferred at least this many times."),
+    INT("fcr.window_h", fcr_window_h, "72", 0, 8760,
+        "REPEAT_CONTACT when the customer had a contact with the same reason that arrived "
+        "at most this long before (and strictly before) this one, h."),
+    INT("qa.min_score", qa_min_score, "60", 0, 100,
+        "QA_LOW when a QA review's score is below this."),
+    WEIGHT("reliability", 0, "0.32"),
+    WEIGHT("responsiveness", 1, "0.22"),
+    WEIGHT("assurance", 2, "0.19"),
+    WEIGHT("empathy", 3, "0.16"),
+    WEIGHT("tangibles", 4, "0.11"),
+    REAL("cx.half_life_days", cx_half_life_days, "30", 0.001, 36500,
+         "Half-life of the customer experience index cx_index (a time-decayed mean of the "
+         "customer's quality scores, in event time), days."),
+    INT("tickets.ack_h.complaint", tickets_ack_h[0], "24", 0, 8760,
+        "TICKET_ACK_LATE when a complaint ticket is acknowledged (or first resolved) "
+        "more than this after opened_at, h."),
+    INT("tickets.ack_h.fault", tickets_ack_h[1], "4", 0, 8760,
+        "TICKET_ACK_LATE when a fault ticket is acknowledged (or first resolved) "
+        "more than this after opened_at, h."),
+    INT("tickets.ack_h.inquiry", tickets_ack_h[2], "24", 0, 8760,
+        "TICKET_ACK_LATE when an inquiry ticket is acknowledged (or first resolved) "
+        "more than this after opened_at, h."),
+    INT("tickets.resolve_h.complaint.sev1", tickets_resolve_h[0][0], "120", 0, 8760,
+        "TICKET_OVERDUE when a severity 1 complaint ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.complaint.sev2", tickets_resolve_h[0][1], "120", 0, 8760,
+        "TICKET_OVERDUE when a severity 2 complaint ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.complaint.sev3", tickets_resolve_h[0][2], "120", 0, 8760,
+        "TICKET_OVERDUE when a severity 3 complaint ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.complaint.sev4", tickets_resolve_h[0][3], "120", 0, 8760,
+        "TICKET_OVERDUE when a severity 4 complaint ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.fault.sev1", tickets_resolve_h[1][0], "4", 0, 8760,
+        "TICKET_OVERDUE when a severity 1 fault ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.fault.sev2", tickets_resolve_h[1][1], "24", 0, 8760,
+        "TICKET_OVERDUE when a severity 2 fault ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.fault.sev3", tickets_resolve_h[1][2], "48", 0, 8760,
+        "TICKET_OVERDUE when a severity 3 fault ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.fault.sev4", tickets_resolve_h[1][3], "72", 0, 8760,
+        "TICKET_OVERDUE when a severity 4 fault ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.inquiry.sev1", tickets_resolve_h[2][0], "72", 0, 8760,
+        "TICKET_OVERDUE when a severity 1 inquiry ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.inquiry.sev2", tickets_resolve_h[2][1], "72", 0, 8760,
+        "TICKET_OVERDUE when a severity 2 inquiry ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.inquiry.sev3", tickets_resolve_h[2][2], "72", 0, 8760,
+        "TICKET_OVERDUE when a severity 3 inquiry ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("tickets.resolve_h.inquiry.sev4", tickets_resolve_h[2][3], "72", 0, 8760,
+        "TICKET_OVERDUE when a severity 4 inquiry ticket is not resolved this "
+        "long after its opening (opened_at, or the reopen), h."),
+    INT("windows.grace_s", windows_grace_s, "1800", 0, 7 * 86400,
+        "Grace for late events: the watermark is the greatest event time applied (the least "
+        "over partitions) minus this; timers and windows wait for it, s."),
     INT("retention.customer_days", retention_customer_days, "400", 1, 36500,
         "TTL of customer and ticket state in Redis, days."),
     {.path = "log.level", .type = SQ_CFG_ENUM, .offset = OFF(log_level), .def = "info",
@@ -136,6 +222,9 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
 #undef STR
 #undef INPUT
 #undef INT
+#undef REAL
+#undef ANSWER
+#undef WEIGHT
 
 #define SQ_CFG_NKEYS (sizeof sq_cfg_keys / sizeof sq_cfg_keys[0])
 
@@ -394,6 +483,21 @@ static int parse_int(const char *s, int64_t *out)
     return 0;
 }
 
+/* Decimal real, whole text, digits, sign, '.' and exponent only (no hex,
+ * inf or nan), finite: 0, or -1 when not. */
+static int parse_real(const char *s, double *out)
+{
+    if (!*s || strspn(s, "0123456789+-.eE") != strlen(s))
+        return -1;
+    errno = 0;
+    char *end;
+    double d = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(d))
+        return -1;
+    *out = d;
+    return 0;
+}
+
 static int parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
@@ -499,6 +603,21 @@ static int key_apply(struct sq_settings *st, const struct sq_cfg_key *k, const c
             return -1;
         }
         memcpy(field, &n, sizeof n);
+        return 0;
+    }
+    case SQ_CFG_REAL: {
+        double d = 0;
+        if (parse_real(v, &d) < 0) {
+            quote(v, q);
+            snprintf(msg, msgsz, "expected a number, got %s", q);
+            return -1;
+        }
+        if (d < k->rmin || d > k->rmax) {
+            quote(v, q);
+            snprintf(msg, msgsz, "must be between %g and %g, got %s", k->rmin, k->rmax, q);
+            return -1;
+        }
+        memcpy(field, &d, sizeof d);
         return 0;
     }
     case SQ_CFG_BOOL: {
@@ -737,6 +856,8 @@ static void type_text(const struct sq_cfg_key *k, char *out, size_t outsz)
         snprintf(out, outsz, "a scalar value");
     else if (k->type == SQ_CFG_INT)
         snprintf(out, outsz, "an integer");
+    else if (k->type == SQ_CFG_REAL)
+        snprintf(out, outsz, "a number");
     else if (k->type == SQ_CFG_BOOL)
         snprintf(out, outsz, "true or false");
     else if (k->type == SQ_CFG_ENUM)
@@ -1110,6 +1231,9 @@ void sq_config_dump_docs(FILE *out)
         switch (k->type) {
         case SQ_CFG_INT:
             fprintf(out, "int, %" PRId64 "..%" PRId64, k->min, k->max);
+            break;
+        case SQ_CFG_REAL:
+            fprintf(out, "real, %g..%g", k->rmin, k->rmax);
             break;
         case SQ_CFG_BOOL:
             fputs("bool", out);

@@ -63,6 +63,25 @@ struct sq_settings {
     int64_t enrich_cache_entries; /* enrich.cache_entries, 100000 */
     int64_t enrich_cache_ttl_s;   /* enrich.cache_ttl_s, 60 */
 
+    /* scoring thresholds (SPEC 4, 5). [ch] is enum sq_channel of score.h:
+     * voice, chat, app, email, sms, store, social; [dim] is enum sq_dim of
+     * breach.h: reliability, responsiveness, assurance, empathy, tangibles */
+    int64_t sla_answer_s[7];      /* sla.answer_s.{ch}: 20 30 30 86400 3600 900 60 */
+    int64_t sla_answer_s_vip[7];  /* sla.answer_s_vip.{ch}: voice 10, others as above */
+    int64_t sla_max_transfers;    /* sla.max_transfers, 2 */
+    int64_t fcr_window_h;         /* fcr.window_h, 72 */
+    int64_t qa_min_score;         /* qa.min_score, 60 */
+    double score_weights[5];      /* score.weights.{dim}: 0.32 0.22 0.19 0.16 0.11 */
+    double cx_half_life_days;     /* cx.half_life_days, 30 */
+
+    /* tickets: [kind] is enum sq_ticket_kind (complaint 0, fault 1, inquiry 2),
+     * [sev] is severity - 1 */
+    int64_t tickets_ack_h[3];        /* tickets.ack_h.{kind}: 24, 4, 24 */
+    int64_t tickets_resolve_h[3][4]; /* tickets.resolve_h.{kind}.sev{1..4} */
+
+    /* windows */
+    int64_t windows_grace_s;      /* windows.grace_s, 1800 */
+
     /* retention */
     int64_t retention_customer_days;
 
