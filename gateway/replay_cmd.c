@@ -15,6 +15,7 @@
 #include "config.h"
 #include "decode.h"
 #include "log.h"
+#include "sinks.h"
 #include "store.h"
 
 extern char **environ;
@@ -74,7 +75,7 @@ static void sq_replay_emit(struct sq_replay *rp, const struct sq_msg *m, const s
 {
     json_t *headers = json_object();
     json_object_set_new(headers, "sq-schema", json_string(o->schema));
-    json_object_set_new(headers, "sq-source", json_string(m->source));
+    json_object_set_new(headers, "sq-source", json_string(o->source ? o->source : m->source));
     if (o->error) {
         json_object_set_new(headers, "sq-error", json_string(o->error));
         json_object_set_new(headers, "sq-error-detail",
@@ -178,6 +179,27 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     return rc;
 }
 
+/* End of input: the timers due by the greatest event time fire (all of
+ * them with --flush-timers); their breaches are the last output lines. */
+static int sq_replay_end(struct sq_replay *rp, bool all, struct sq_err *err)
+{
+    struct sq_msg carrier;
+    memset(&carrier, 0, sizeof carrier);
+    int rc = sq_chain_flush_timers(rp->chain, sq_store_mem_base(rp->store), all, &carrier, err);
+    if (rc == SQ_OK && carrier.ops.argc) {
+        size_t *dups = NULL, nd = 0;
+        rc = sq_store_mem_apply(rp->store, &carrier.ops, &dups, &nd, err);
+        free(dups);
+    }
+    if (rc == SQ_OK) {
+        sq_timer_outputs_add(&carrier, &rp->st);
+        for (size_t i = 0; i < carrier.outputs_n; i++)
+            sq_replay_emit(rp, &carrier, &carrier.outputs[i]);
+    }
+    sq_msg_fini(&carrier);
+    return rc;
+}
+
 static void sq_replay_summary(struct sq_replay *rp)
 {
     const struct sq_chain_stats *cs = sq_chain_stats(rp->chain);
@@ -207,13 +229,14 @@ static void sq_replay_usage(FILE *f)
 int sq_replay_main(int argc, char **argv)
 {
     const char *cfg = NULL, *in_path = NULL, *out_path = NULL;
+    bool flush_all = false;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             cfg = argv[++i];
         else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             out_path = argv[++i];
         else if (strcmp(argv[i], "--flush-timers") == 0)
-            continue; /* timers: nothing is scheduled by this version's chain */
+            flush_all = true;
         else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-") != 0) {
             fprintf(stderr, "sqgate replay: unknown option %s\n", argv[i]);
             sq_replay_usage(stderr);
@@ -285,6 +308,10 @@ int sq_replay_main(int argc, char **argv)
     }
     if (tty)
         fprintf(stderr, "\r");
+    if (code == 0 && rp.chain && sq_replay_end(&rp, flush_all, &err) != SQ_OK) {
+        fprintf(stderr, "sqgate replay: end of input: %s\n", err.msg);
+        code = 2;
+    }
     if (code == 0 && ferror(in)) {
         fprintf(stderr, "sqgate replay: reading %s: %s\n", in_path, strerror(errno));
         code = 2;

@@ -249,7 +249,7 @@ static rd_kafka_resp_err_t sq_produce_one(struct sq_runtime *rt, struct sq_outpu
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(5);
     rd_kafka_header_add(h, "sq-schema", -1, o->schema, -1);
-    rd_kafka_header_add(h, "sq-source", -1, source, -1);
+    rd_kafka_header_add(h, "sq-source", -1, o->source ? o->source : source, -1);
     if (o->error) {
         rd_kafka_header_add(h, "sq-error", -1, o->error, -1);
         rd_kafka_header_add(h, "sq-error-detail", -1, o->error_detail ? o->error_detail : "", -1);

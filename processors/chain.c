@@ -9,6 +9,7 @@
 #include "decode.h"
 #include "dedupe.h"
 #include "enrich.h"
+#include "score_stage.h"
 #include "sinks.h"
 #include "store.h"
 #include "validate.h"
@@ -20,6 +21,7 @@ static const struct sq_processor *const sq_chain_order[] = {
     &sq_proc_validate,
     &sq_proc_dedupe,
     &sq_proc_enrich,
+    &sq_proc_score,
     &sq_proc_sink_kafka,
     &sq_proc_sink_redis,
 };
@@ -116,6 +118,7 @@ void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size
         free(m->outputs[i].key);
         free(m->outputs[i].value);
         free(m->outputs[i].error_detail);
+        free(m->outputs[i].source);
     }
     free(m->outputs);
     m->outputs = NULL;
@@ -206,6 +209,7 @@ void sq_msg_fini(struct sq_msg *m)
         free(m->outputs[i].key);
         free(m->outputs[i].value);
         free(m->outputs[i].error_detail);
+        free(m->outputs[i].source);
     }
     free(m->outputs);
     m->outputs = NULL;
@@ -213,6 +217,8 @@ void sq_msg_fini(struct sq_msg *m)
     sq_state_ops_fini(&m->ops);
     json_decref(m->breach_records);
     m->breach_records = NULL;
+    json_decref(m->timer_records);
+    m->timer_records = NULL;
     m->schema = NULL;
     m->customer_id = NULL;
     m->event_ms = 0;
@@ -285,4 +291,11 @@ void sq_state_ops_fini(struct sq_state_ops *ops)
     ops->argv = NULL;
     ops->argvlen = NULL;
     ops->cap = 0;
+}
+
+int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool all,
+                          struct sq_msg *carrier, struct sq_err *err)
+{
+    return sq_score_stage_flush_timers(sq_chain_ctx_of(chain, &sq_proc_score), store, all, carrier,
+                                       err);
 }

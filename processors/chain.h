@@ -45,6 +45,12 @@ void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,
                       struct sq_chain_stats *delta);
 const struct sq_chain_stats *sq_chain_stats(const struct sq_chain *chain);
 
+struct sq_store;
+/* End of input (replay): fires the timers due by the greatest event time
+ * seen, or all of them; outputs (timer_records) and ops go on carrier. */
+int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool all,
+                          struct sq_msg *carrier, struct sq_err *err);
+
 /* Frees chain results of every message (event, outputs, verdict) so the
  * batch can be run again, keeping the input bytes. */
 void sq_batch_reset(struct sq_batch *batch);

@@ -26,6 +26,7 @@ struct sq_output {
     const char *error;      /* static reason name or NULL */
     char *error_detail;     /* owned or NULL */
     bool truncated;         /* sq-truncated: true (DLQ value dropped) */
+    char *source;           /* owned sq-source when not the message's (watermark/…) */
     /* delivery state, kept by the gateway */
     int delivered;          /* 0 pending, 1 delivered */
     int err;                /* last rd_kafka_resp_err_t */
@@ -70,6 +71,8 @@ struct sq_msg {
     size_t outputs_n;
     struct sq_state_ops ops;   /* this message's state changes (store.h op codes) */
     json_t *breach_records;    /* owned: sq.out.breaches records of this event, or NULL */
+    json_t *timer_records;     /* owned: [{source, key, record}] of timer breaches this
+                                * message's watermark move fired, or NULL */
 };
 
 /* The messages of one partition in offset order, run through the chain

@@ -34,6 +34,20 @@ static int sq_is_scored_schema(const char *schema)
                       strcmp(schema, "survey.v1") == 0 || strcmp(schema, "qa_review.v1") == 0);
 }
 
+void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(m->timer_records, i, t) {
+        char *bv = json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+        const char *k = json_string_value(json_object_get(t, "key"));
+        char *bk = k ? sq_xstrdup(k) : NULL;
+        struct sq_output *o = sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv,
+                                                strlen(bv), "breach.v1");
+        o->source = sq_xstrdup(json_string_value(json_object_get(t, "source")));
+    }
+}
+
 void sq_dlq_output_add(struct sq_msg *m, const struct sq_settings *st)
 {
     char *key = m->key ? sq_xstrndup(m->key, m->key_len) : NULL;
@@ -95,6 +109,7 @@ static int sq_sink_kafka_process(void *ctx, struct sq_batch *batch, struct sq_er
                 sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv, strlen(bv),
                                   "breach.v1");
             }
+            sq_timer_outputs_add(m, st);
         }
     }
     return SQ_OK;

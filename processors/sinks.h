@@ -15,6 +15,9 @@ const struct sq_settings *sq_sink_kafka_settings(void *ctx);
  * sq-error-detail and sq-source headers. */
 void sq_dlq_output_add(struct sq_msg *m, const struct sq_settings *st);
 
+/* Adds the timer breaches a message carries (after its own breaches). */
+void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st);
+
 /* Op codes of the state ops the Redis sink emits (gateway/redis_step.c
  * applies them inside the partition's atomic step). */
 #define SQ_OP_CUSTOMER "C" /* key, n, last_event_at, last_event_id, last_contact_at|"", region|"", ttl_s */

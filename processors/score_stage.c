@@ -1,0 +1,497 @@
+/* score_stage.c: the `score` processor (SPEC 3-5). For each contact, ticket,
+ * survey and QA review: breaches and dimension scores (rules in score.c and
+ * tickets.c), the customer's contact history (REPEAT_CONTACT, contacts_30d),
+ * ticket state, overdue timers fired by the watermark (timers.c), the breach
+ * records for sq.out.breaches, and the customer-hash changes (breaches,
+ * open_tickets, cx_index). One store read per batch for histories and
+ * tickets. */
+#include "score_stage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "derive.h"
+#include "score.h"
+#include "store.h"
+#include "strmap.h"
+#include "tickets.h"
+#include "timers.h"
+
+#define SQ_HISTORY_KEEP_MS (30LL * 86400 * 1000) /* contacts_30d */
+#define SQ_BREACHES_KEPT 100                     /* sq:cust:{id}:breaches */
+
+/* The stage's own state: overdue timers and the watermark that fires them,
+ * and which customer each armed ticket belongs to. */
+struct sq_score_stage {
+    const struct sq_settings *st;
+    struct sq_timers timers;
+    struct sq_watermark wm;
+    struct sq_strmap ticket_cust; /* ticket_id → customer id (char *) */
+};
+
+static int sq_score_stage_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
+{
+    (void)err;
+    struct sq_score_stage *ss = sq_xcalloc(1, sizeof *ss);
+    ss->st = st;
+    sq_timers_init(&ss->timers);
+    sq_watermark_init(&ss->wm, st->windows_grace_s * 1000);
+    sq_strmap_init(&ss->ticket_cust);
+    *ctx = ss;
+    return SQ_OK;
+}
+
+static void sq_free_str(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
+static void sq_score_stage_destroy(void *ctx)
+{
+    struct sq_score_stage *ss = ctx;
+    if (!ss)
+        return;
+    sq_timers_fini(&ss->timers);
+    sq_strmap_each(&ss->ticket_cust, sq_free_str, NULL);
+    sq_strmap_fini(&ss->ticket_cust);
+    free(ss);
+}
+
+static char *sq_cust_key_dup(const struct sq_settings *st, const char *id, const char *suffix)
+{
+    char *esc = sq_key_escape_dup(id, strlen(id));
+    char *k = sq_xasprintf("%scust:%s%s", st->redis_prefix, esc, suffix);
+    free(esc);
+    return k;
+}
+
+static char *sq_hist_key_dup(const struct sq_settings *st, const char *id)
+{
+    char *esc = sq_key_escape_dup(id, strlen(id));
+    char *k = sq_xasprintf("%shist:%s", st->redis_prefix, esc);
+    free(esc);
+    return k;
+}
+
+static void sq_json_decref_each(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    json_decref(value);
+}
+
+static bool sq_is_contact(const struct sq_msg *m)
+{
+    return m->schema && strcmp(m->schema, "contact.v1") == 0;
+}
+
+static void sq_ctx_of(json_t *ev, struct sq_customer_ctx *c)
+{
+    json_t *enr = json_object_get(ev, "enrichment");
+    c->tier = json_string_value(json_object_get(enr, "tier"));
+    if (!c->tier)
+        c->tier = "unknown";
+    c->enterprise = json_is_true(json_object_get(enr, "enterprise"));
+    c->region = json_string_value(json_object_get(enr, "region"));
+}
+
+/* The customer's contacts already processed: [[arrived_ms, "reason"], …],
+ * oldest first. Counts this contact's repeats (same reason, 0 < Δ ≤ window)
+ * and appends it, dropping entries older than 30 days before the newest. */
+static int sq_history_add(json_t *hist, int64_t arrived_ms, const char *reason, int64_t window_ms,
+                          int64_t *contacts_30d, int64_t *latest_ms)
+{
+    int in_window = 1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(hist, i, e) {
+        int64_t t = json_integer_value(json_array_get(e, 0));
+        const char *r = json_string_value(json_array_get(e, 1));
+        int64_t d = arrived_ms - t;
+        if (d > 0 && d <= window_ms && r && strcmp(r, reason) == 0)
+            in_window++;
+    }
+    /* insert in arrival order */
+    size_t pos = json_array_size(hist);
+    while (pos > 0 && json_integer_value(json_array_get(json_array_get(hist, pos - 1), 0)) > arrived_ms)
+        pos--;
+    json_array_insert_new(hist, pos, json_pack("[I,s]", (json_int_t)arrived_ms, reason));
+    int64_t newest = json_integer_value(json_array_get(json_array_get(hist, json_array_size(hist) - 1), 0));
+    while (json_array_size(hist) &&
+           json_integer_value(json_array_get(json_array_get(hist, 0), 0)) <= newest - SQ_HISTORY_KEEP_MS)
+        json_array_remove(hist, 0);
+    *contacts_30d = (int64_t)json_array_size(hist);
+    *latest_ms = newest;
+    return in_window;
+}
+
+static char *sq_ticket_key_dup(const struct sq_settings *st, const char *ticket_id)
+{
+    char *esc = sq_key_escape_dup(ticket_id, strlen(ticket_id));
+    char *k = sq_xasprintf("%sticket:%s", st->redis_prefix, esc);
+    free(esc);
+    return k;
+}
+
+/* One breach: its record (kept for the sinks), the customer's breach set,
+ * breaches_total and last_breach_*. */
+static json_t *sq_breach_apply(const struct sq_settings *st, struct sq_state_ops *ops,
+                               const struct sq_breach *b, const char *event_id,
+                               const char *customer_id, const struct sq_customer_ctx *cust,
+                               json_t *ev, int64_t detected_ms)
+{
+    json_t *rec = sq_breach_record(b, event_id, customer_id, cust, ev, detected_ms);
+    char *ckey = sq_cust_key_dup(st, customer_id, "");
+    char *zkey = sq_cust_key_dup(st, customer_id, ":breaches");
+    int64_t ttl = st->retention_customer_days * 86400;
+    char *js = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    sq_op_zadd_keep(ops, zkey, ttl, SQ_BREACHES_KEPT, b->occurred_ms, js);
+    char at[SQ_TIME_BUFSZ];
+    sq_time_format(b->occurred_ms, at);
+    sq_op_latest(ops, ckey, "last_breach_at", at, "last_breach_code", sq_breach_code_name(b->code),
+                 ttl);
+    sq_op_hincr(ops, ckey, "breaches_total", 1, ttl);
+    free(js);
+    free(ckey);
+    free(zkey);
+    return rec;
+}
+
+static void sq_add_record(struct sq_msg *m, json_t *rec)
+{
+    if (!m->breach_records)
+        m->breach_records = json_array();
+    json_array_append_new(m->breach_records, rec);
+}
+
+/* The batch's view of tickets: loaded once, updated in offset order. */
+struct sq_ticket_view {
+    struct sq_strmap map; /* ticket_id → struct sq_ticket * */
+};
+
+static struct sq_ticket *sq_ticket_view_get(struct sq_ticket_view *v, const char *id)
+{
+    struct sq_ticket *t = sq_strmap_get(&v->map, id);
+    if (!t) {
+        t = sq_xcalloc(1, sizeof *t);
+        sq_strmap_put(&v->map, id, t);
+    }
+    return t;
+}
+
+/* Reads the stored state of tickets not yet in the view. */
+static int sq_ticket_view_load(struct sq_ticket_view *v, const struct sq_settings *st,
+                               struct sq_store *store, const char *const *ids, size_t n,
+                               struct sq_err *err)
+{
+    struct sq_store_reads reads = {0};
+    const char **want = sq_xcalloc(n ? n : 1, sizeof *want);
+    size_t nw = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sq_strmap_get(&v->map, ids[i]))
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nw && !dup; k++)
+            dup = strcmp(want[k], ids[i]) == 0;
+        if (dup)
+            continue;
+        want[nw++] = ids[i];
+        char *key = sq_ticket_key_dup(st, ids[i]);
+        sq_store_reads_add(&reads, key, "s");
+        free(key);
+    }
+    int rc = nw ? sq_store_read(store, &reads, err) : SQ_OK;
+    for (size_t k = 0; rc == SQ_OK && k < nw; k++) {
+        struct sq_ticket *t = sq_ticket_view_get(v, want[k]);
+        if (reads.v[k].value && sq_ticket_load(t, reads.v[k].value) != 0)
+            memset(t, 0, sizeof *t); /* unreadable state: start the ticket afresh */
+    }
+    free(want);
+    sq_store_reads_fini(&reads);
+    return rc;
+}
+
+static void sq_ticket_view_fini(struct sq_ticket_view *v)
+{
+    sq_strmap_each(&v->map, sq_free_str, NULL);
+    sq_strmap_fini(&v->map);
+}
+
+static void sq_ticket_save(const struct sq_settings *st, struct sq_state_ops *ops,
+                           const struct sq_ticket *t)
+{
+    char *key = sq_ticket_key_dup(st, t->ticket_id);
+    char *dump = sq_ticket_dump(t);
+    const char *fv[] = {"s", dump, NULL};
+    sq_op_hset(ops, key, st->retention_customer_days * 86400, fv);
+    free(dump);
+    free(key);
+}
+
+/* Applies one ticket.v1 event; returns its score (has_quality false when
+ * this event does not score the ticket). */
+static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *view,
+                            struct sq_msg *m, const struct sq_customer_ctx *cust,
+                            struct sq_score *sc)
+{
+    const struct sq_settings *st = ss->st;
+    const char *tid = json_string_value(json_object_get(m->event, "ticket_id"));
+    const char *eid = json_string_value(json_object_get(m->event, "event_id"));
+    if (!tid || !eid)
+        return;
+    struct sq_ticket *t = sq_ticket_view_get(view, tid);
+    struct sq_ticket_effects fx;
+    memset(&fx, 0, sizeof fx);
+    if (sq_ticket_apply(t, st, m->event, m->event_ms, eid, cust->tier, cust->enterprise,
+                        cust->region, &fx) != 0)
+        return;
+    json_t *codes = json_array();
+    for (int i = 0; i < fx.n_breaches; i++) {
+        struct sq_customer_ctx bc = {fx.src[i].cust.tier, fx.src[i].cust.enterprise,
+                                     fx.src[i].cust.region[0] ? fx.src[i].cust.region : NULL};
+        json_array_append_new(codes, json_string(sq_breach_code_name(fx.breaches[i].code)));
+        sq_add_record(m, sq_breach_apply(st, &m->ops, &fx.breaches[i], fx.src[i].event_id,
+                                         m->customer_id, &bc, m->event, m->event_ms));
+    }
+    json_object_set_new(m->event, "breaches", codes);
+    if (fx.scored) {
+        sc->has[SQ_DIM_RESPONSIVENESS] = true;
+        sc->dim[SQ_DIM_RESPONSIVENESS] = fx.responsiveness;
+        sc->has[SQ_DIM_RELIABILITY] = true;
+        sc->dim[SQ_DIM_RELIABILITY] = fx.reliability;
+        sq_score_finish(st, sc);
+    }
+    if (fx.open_delta) {
+        char *ck = sq_cust_key_dup(st, m->customer_id, "");
+        sq_op_hincr(&m->ops, ck, "open_tickets", fx.open_delta, st->retention_customer_days * 86400);
+        free(ck);
+    }
+    if (fx.timer_set) {
+        sq_timers_set(&ss->timers, tid, fx.timer_due_ms, fx.timer_opening);
+        free(sq_strmap_put(&ss->ticket_cust, tid, sq_xstrdup(m->customer_id)));
+    }
+    if (fx.timer_cancel)
+        sq_timers_cancel(&ss->timers, tid);
+    sq_ticket_save(st, &m->ops, t);
+    sq_ticket_effects_fini(&fx);
+}
+
+/* Fires every armed timer due strictly before limit_ms (SPEC 3: the
+ * watermark strictly past the due time), in (due, ticket_id) order. The
+ * breaches ride on `carrier` (the message that moved the watermark) with
+ * sq-source watermark/{limit}. */
+static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view,
+                          struct sq_store *store, int64_t limit_ms, int64_t wm_ms,
+                          struct sq_msg *carrier, struct sq_err *err)
+{
+    const struct sq_settings *st = ss->st;
+    struct sq_timer_due due;
+    while (sq_timers_pop_due(&ss->timers, limit_ms, &due)) {
+        const char *ids[1] = {due.key};
+        int rc = sq_ticket_view_load(view, st, store, ids, 1, err);
+        if (rc != SQ_OK) {
+            sq_timers_set(&ss->timers, due.key, due.due_ms, due.opening); /* retried later */
+            sq_timer_due_fini(&due);
+            return rc;
+        }
+        struct sq_ticket *t = sq_ticket_view_get(view, due.key);
+        const char *cid = sq_strmap_get(&ss->ticket_cust, due.key);
+        struct sq_breach b;
+        memset(&b, 0, sizeof b);
+        if (cid && sq_ticket_timer_fire(t, st, due.due_ms, due.opening, &b)) {
+            struct sq_customer_ctx bc = {t->cur.cust.tier, t->cur.cust.enterprise,
+                                         t->cur.cust.region[0] ? t->cur.cust.region : NULL};
+            json_t *rec = sq_breach_apply(st, &carrier->ops, &b, t->cur.event_id, cid, &bc, NULL,
+                                          b.occurred_ms);
+            if (!carrier->timer_records)
+                carrier->timer_records = json_array();
+            char src[64];
+            snprintf(src, sizeof src, "watermark/%lld", (long long)wm_ms);
+            json_array_append_new(carrier->timer_records,
+                                  json_pack("{s:s, s:s, s:o}", "source", src, "key", cid,
+                                            "record", rec));
+            sq_ticket_save(st, &carrier->ops, t);
+        }
+        sq_breach_fini(&b);
+        free(sq_strmap_del(&ss->ticket_cust, due.key));
+        sq_timer_due_fini(&due);
+    }
+    return SQ_OK;
+}
+
+/* The event time that feeds the watermark (SPEC 6): a contact's arrived_at,
+ * else occurred_at. */
+static int64_t sq_watermark_time(const struct sq_msg *m)
+{
+    int64_t t = m->event_ms;
+    if (sq_is_contact(m)) {
+        const char *a = json_string_value(json_object_get(m->event, "arrived_at"));
+        if (a)
+            sq_time_parse(a, &t);
+    }
+    return t;
+}
+
+static bool sq_is_scored_kind(const struct sq_msg *m)
+{
+    return m->schema && (strcmp(m->schema, "contact.v1") == 0 || strcmp(m->schema, "ticket.v1") == 0 ||
+                         strcmp(m->schema, "survey.v1") == 0 || strcmp(m->schema, "qa_review.v1") == 0);
+}
+
+static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
+{
+    struct sq_score_stage *ss = ctx;
+    const struct sq_settings *st = ss->st;
+    /* 1. contact histories and ticket states of the batch, one read each */
+    struct sq_store_reads reads = {0};
+    struct sq_strmap hist; /* customer id → json_t * history (the batch's view) */
+    sq_strmap_init(&hist);
+    struct sq_ticket_view view;
+    sq_strmap_init(&view.map);
+    const char **tids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *tids);
+    size_t ntids = 0;
+    struct sq_strmap asked;
+    sq_strmap_init(&asked);
+    for (size_t i = 0; i < batch->n; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        if (m->verdict != SQ_VERDICT_PENDING || !m->event || !m->customer_id)
+            continue;
+        if (m->schema && strcmp(m->schema, "ticket.v1") == 0) {
+            const char *tid = json_string_value(json_object_get(m->event, "ticket_id"));
+            if (tid)
+                tids[ntids++] = tid;
+            continue;
+        }
+        if (!sq_is_contact(m) || sq_strmap_get(&asked, m->customer_id))
+            continue;
+        sq_strmap_put(&asked, m->customer_id, m);
+        char *k = sq_hist_key_dup(st, m->customer_id);
+        sq_store_reads_add(&reads, k, "contacts");
+        free(k);
+    }
+    sq_strmap_fini(&asked);
+    int rc = reads.n ? sq_store_read(batch->store, &reads, err) : SQ_OK;
+    if (rc == SQ_OK)
+        rc = sq_ticket_view_load(&view, st, batch->store, tids, ntids, err);
+    free(tids);
+    if (rc != SQ_OK) {
+        sq_store_reads_fini(&reads);
+        sq_strmap_fini(&hist);
+        sq_ticket_view_fini(&view);
+        return rc;
+    }
+    size_t next_read = 0;
+    for (size_t i = 0; i < batch->n && next_read < reads.n; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        if (m->verdict != SQ_VERDICT_PENDING || !m->event || !sq_is_contact(m) || !m->customer_id ||
+            sq_strmap_get(&hist, m->customer_id))
+            continue;
+        json_error_t jerr;
+        const char *v = reads.v[next_read++].value;
+        json_t *h = v ? json_loads(v, 0, &jerr) : NULL;
+        if (!json_is_array(h)) {
+            json_decref(h);
+            h = json_array();
+        }
+        sq_strmap_put(&hist, m->customer_id, h);
+    }
+    sq_store_reads_fini(&reads);
+
+    /* 2. score each event in offset order; after each, fire the timers the
+     * watermark has passed */
+    for (size_t i = 0; i < batch->n && rc == SQ_OK; i++) {
+        struct sq_msg *m = &batch->msgs[i];
+        if (m->verdict != SQ_VERDICT_PENDING || !m->event || !m->schema || !m->customer_id ||
+            !sq_is_scored_kind(m))
+            continue;
+        struct sq_customer_ctx cust;
+        sq_ctx_of(m->event, &cust);
+        struct sq_breach_list bl;
+        memset(&bl, 0, sizeof bl);
+        struct sq_score sc;
+        memset(&sc, 0, sizeof sc);
+        if (sq_is_contact(m)) {
+            struct sq_contact_derived d;
+            if (sq_contact_derive(m->event, st, &d) != 0)
+                continue; /* validate guarantees the times */
+            const char *reason = json_string_value(json_object_get(m->event, "reason"));
+            int64_t arrived_ms = sq_watermark_time(m);
+            json_t *h = sq_strmap_get(&hist, m->customer_id);
+            int64_t c30 = 0, latest = 0;
+            int repeat = sq_history_add(h, arrived_ms, reason ? reason : "",
+                                        st->fcr_window_h * 3600000LL, &c30, &latest);
+            sq_score_contact(st, m->event, m->event_ms, &d, &cust, repeat, &bl, &sc);
+            json_object_set_new(m->event, "derived", sq_contact_derived_json(&d));
+            char *hk = sq_hist_key_dup(st, m->customer_id);
+            char *hs = json_dumps(h, JSON_COMPACT);
+            char c30s[24];
+            snprintf(c30s, sizeof c30s, "%lld", (long long)c30);
+            const char *fv[] = {"contacts", hs, NULL};
+            sq_op_hset(&m->ops, hk, st->retention_customer_days * 86400, fv);
+            char *ck = sq_cust_key_dup(st, m->customer_id, "");
+            const char *cf[] = {"contacts_30d", c30s, NULL};
+            sq_op_hset(&m->ops, ck, st->retention_customer_days * 86400, cf);
+            free(ck);
+            free(hk);
+            free(hs);
+        } else if (strcmp(m->schema, "survey.v1") == 0) {
+            sq_score_survey(st, m->event, m->event_ms, &cust, &bl, &sc);
+        } else if (strcmp(m->schema, "qa_review.v1") == 0) {
+            sq_score_qa(st, m->event, m->event_ms, &cust, &bl, &sc);
+        } else {
+            sq_score_ticket(ss, &view, m, &cust, &sc);
+        }
+        if (strcmp(m->schema, "ticket.v1") != 0) {
+            const char *eid = json_string_value(json_object_get(m->event, "event_id"));
+            json_t *codes = json_array();
+            for (int k = 0; k < bl.n; k++) {
+                json_array_append_new(codes, json_string(sq_breach_code_name(bl.v[k].code)));
+                sq_add_record(m, sq_breach_apply(st, &m->ops, &bl.v[k], eid, m->customer_id,
+                                                 &cust, m->event, m->event_ms));
+            }
+            json_object_set_new(m->event, "breaches", codes);
+        }
+        json_object_set_new(m->event, "score", sq_score_json(&sc));
+        if (sc.has_quality) {
+            char *ck = sq_cust_key_dup(st, m->customer_id, "");
+            sq_op_cx(&m->ops, ck, m->event_ms, sq_round1(sc.quality),
+                     (int64_t)(st->cx_half_life_days * 86400000.0),
+                     st->retention_customer_days * 86400);
+            free(ck);
+        }
+        sq_breach_list_fini(&bl);
+        int64_t wm;
+        if (sq_watermark_observe(&ss->wm, sq_watermark_time(m)) && sq_watermark_get(&ss->wm, &wm))
+            rc = sq_fire_timers(ss, &view, batch->store, wm, wm, m, err);
+    }
+    sq_strmap_each(&hist, sq_json_decref_each, NULL);
+    sq_strmap_fini(&hist);
+    sq_ticket_view_fini(&view);
+    return rc;
+}
+
+int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, struct sq_msg *carrier,
+                                struct sq_err *err)
+{
+    struct sq_score_stage *ss = ctx;
+    if (!ss->wm.has_event)
+        return SQ_OK;
+    struct sq_ticket_view view;
+    sq_strmap_init(&view.map);
+    /* a timer fires when its due time <= the greatest event time seen */
+    int64_t limit = all ? INT64_MAX : ss->wm.max_event_ms + 1;
+    int rc = sq_fire_timers(ss, &view, store, limit, ss->wm.max_event_ms, carrier, err);
+    sq_ticket_view_fini(&view);
+    return rc;
+}
+
+const struct sq_processor sq_proc_score = {
+    .name = "score",
+    .init = sq_score_stage_init,
+    .process = sq_score_stage_process,
+    .flush = NULL,
+    .destroy = sq_score_stage_destroy,
+};
