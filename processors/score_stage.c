@@ -413,8 +413,9 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         memset(&bl, 0, sizeof bl);
         struct sq_score sc;
         memset(&sc, 0, sizeof sc);
+        struct sq_contact_derived d;
+        bool has_derived = false;
         if (sq_is_contact(m)) {
-            struct sq_contact_derived d;
             if (sq_contact_derive(m->event, st, &d) != 0)
                 continue; /* validate guarantees the times */
             const char *reason = json_string_value(json_object_get(m->event, "reason"));
@@ -424,7 +425,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             int repeat = sq_history_add(h, arrived_ms, reason ? reason : "",
                                         st->fcr_window_h * 3600000LL, &c30, &latest);
             sq_score_contact(st, m->event, m->event_ms, &d, &cust, repeat, &bl, &sc);
-            json_object_set_new(m->event, "derived", sq_contact_derived_json(&d));
+            has_derived = true;
             char *hk = sq_hist_key_dup(st, m->customer_id);
             char *hs = json_dumps(h, JSON_COMPACT);
             char c30s[24];
@@ -454,7 +455,13 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             }
             json_object_set_new(m->event, "breaches", codes);
         }
+        /* SPEC 8's order: event, enrichment, score, breaches, derived */
+        json_t *codes = json_incref(json_object_get(m->event, "breaches"));
+        json_object_del(m->event, "breaches");
         json_object_set_new(m->event, "score", sq_score_json(&sc));
+        json_object_set_new(m->event, "breaches", codes ? codes : json_array());
+        if (has_derived)
+            json_object_set_new(m->event, "derived", sq_contact_derived_json(&d));
         if (sc.has_quality) {
             char *ck = sq_cust_key_dup(st, m->customer_id, "");
             sq_op_cx(&m->ops, ck, m->event_ms, sq_round1(sc.quality),
