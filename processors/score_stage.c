@@ -304,8 +304,10 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
         if (cid && sq_ticket_timer_fire(t, st, due.due_ms, due.opening, &b)) {
             struct sq_customer_ctx bc = {t->cur.cust.tier, t->cur.cust.enterprise,
                                          t->cur.cust.region[0] ? t->cur.cust.region : NULL};
-            json_t *rec = sq_breach_apply(st, &carrier->ops, &b, t->cur.event_id, cid, &bc, NULL,
+            json_t *tev = json_pack("{s:s}", "ticket_id", due.key); /* the record names its ticket */
+            json_t *rec = sq_breach_apply(st, &carrier->ops, &b, t->cur.event_id, cid, &bc, tev,
                                           b.occurred_ms);
+            json_decref(tev);
             if (!carrier->timer_records)
                 carrier->timer_records = json_array();
             char src[64];
