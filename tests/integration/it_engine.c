@@ -1,0 +1,270 @@
+/* it_engine.c: the quality engine offline and online. `sqgate replay` of the
+ * same generated events twice gives byte-identical output; the same events
+ * through `sqgate run` (mock cluster, redis-server) give the same set of
+ * breach records and the same customer hashes, also when the instance is
+ * killed with SIGKILL mid-stream and restarted. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq_stack.h"
+#include "sq_common.h"
+#include "strmap.h"
+
+#define GEN_START "2026-11-20T08:00:00Z"
+
+/* Runs sqgate with args (NULL-terminated) and waits for exit 0. */
+static void run_sqgate(const char *const *args, int timeout_ms)
+{
+    struct sq_h_proc p;
+    cr_assert_eq(sq_h_spawn(&p, args, NULL, NULL), 0);
+    int status = 0;
+    cr_assert_eq(sq_h_wait_exit(&p, timeout_ms, &status), 0, "sqgate %s timed out", args[0]);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sqgate %s failed: see %s", args[0],
+              p.log_path);
+}
+
+static char *gen_file(const char *name, const char *count, const char *customers)
+{
+    char *path = sq_h_tmp_path(name);
+    const char *const args[] = {"gen", "--count", count, "--seed", "42", "--customers", customers,
+                                "--start", GEN_START, "--profiles", "0", "-o", path, NULL};
+    run_sqgate(args, 120000);
+    return path;
+}
+
+static char *replay_file(const char *in, const char *name)
+{
+    char *out = sq_h_tmp_path(name);
+    const char *const args[] = {"replay", in, "-o", out, NULL};
+    run_sqgate(args, 300000);
+    return out;
+}
+
+Test(engine, replay_100k_twice_byte_identical, .timeout = 600)
+{
+    char *in = gen_file("gen100k.ndjson", "100000", "10000");
+    char *a = replay_file(in, "r1.ndjson");
+    char *b = replay_file(in, "r2.ndjson");
+    size_t la, lb;
+    char *da = sq_h_read_file(a, &la), *db = sq_h_read_file(b, &lb);
+    cr_assert_not_null(da);
+    cr_assert_gt(la, 1000000, "replay wrote output");
+    cr_assert_eq(la, lb);
+    cr_assert(memcmp(da, db, la) == 0, "two replays of the same input differ");
+    cr_assert(strstr(da, "\"sq.out.breaches\""), "breaches were scored");
+    free(da);
+    free(db);
+    free(in);
+    free(a);
+    free(b);
+}
+
+/* What the replay says each customer hash must hold. */
+struct expect {
+    long events;     /* scored records */
+    long breaches;   /* breach records */
+    double num, den; /* cx accumulation (SPEC 5) */
+    int64_t t0;
+    bool cx;
+};
+
+static void cx_add(struct expect *e, int64_t t, double s)
+{
+    const double hl = 30.0 * 86400000.0;
+    if (!e->cx) {
+        e->num = s;
+        e->den = 1;
+        e->t0 = t;
+        e->cx = true;
+    } else if (t >= e->t0) {
+        double f = pow(2.0, -(double)(t - e->t0) / hl);
+        e->num = e->num * f + s;
+        e->den = e->den * f + 1;
+        e->t0 = t;
+    } else {
+        double w = pow(2.0, -(double)(e->t0 - t) / hl);
+        e->num += w * s;
+        e->den += w;
+    }
+}
+
+static void free_entry(const char *k, void *v, void *arg)
+{
+    (void)k;
+    (void)arg;
+    free(v);
+}
+
+/* Reads the replay output: breach ids into `ids` (id → 1) and the expected
+ * customer state into `cust`. */
+static void load_replay(const char *path, struct sq_strmap *ids, struct sq_strmap *cust)
+{
+    size_t len;
+    char *data = sq_h_read_file(path, &len);
+    cr_assert_not_null(data);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        json_error_t jerr;
+        json_t *rec = json_loadb(line, (size_t)(nl - line), 0, &jerr);
+        cr_assert_not_null(rec, "replay line: %s", jerr.text);
+        const char *topic = json_string_value(json_object_get(rec, "topic"));
+        json_t *v = json_object_get(rec, "value");
+        const char *cid = json_string_value(json_object_get(v, "customer_id"));
+        if (cid && (strcmp(topic, "sq.out.scored") == 0 || strcmp(topic, "sq.out.breaches") == 0)) {
+            struct expect *e = sq_strmap_get(cust, cid);
+            if (!e) {
+                e = calloc(1, sizeof *e);
+                sq_strmap_put(cust, cid, e);
+            }
+            if (strcmp(topic, "sq.out.breaches") == 0) {
+                e->breaches++;
+                sq_strmap_put(ids, json_string_value(json_object_get(v, "breach_id")), ids);
+            } else {
+                e->events++;
+                json_t *qs = json_object_get(json_object_get(v, "score"), "quality_score");
+                int64_t t;
+                if (json_is_number(qs) &&
+                    sq_time_parse(json_string_value(json_object_get(v, "occurred_at")), &t) == 0)
+                    cx_add(e, t, json_number_value(qs));
+            }
+        }
+        json_decref(rec);
+        line = nl + 1;
+    }
+    free(data);
+}
+
+/* Envelopes of sq.in.contacts as kcat "KEY<TAB>VALUE" lines. */
+static char *envelopes_to_tsv(const char *path)
+{
+    char *out = sq_h_tmp_path("contacts.tsv");
+    FILE *f = fopen(out, "w");
+    size_t len;
+    char *data = sq_h_read_file(path, &len);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        json_error_t jerr;
+        json_t *env = json_loadb(line, (size_t)(nl - line), 0, &jerr);
+        json_t *v = json_object_get(env, "value");
+        const char *key = json_string_value(json_object_get(env, "key"));
+        cr_assert_str_eq(json_string_value(json_object_get(env, "topic")), "sq.in.contacts");
+        char *val = json_is_string(v) ? strdup(json_string_value(v))
+                                      : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        cr_assert_null(strpbrk(val, "\t\n"), "value fits a kcat line");
+        fprintf(f, "%s\t%s\n", key ? key : "", val);
+        free(val);
+        json_decref(env);
+        line = nl + 1;
+    }
+    free(data);
+    fclose(f);
+    return out;
+}
+
+struct cmp_ctx {
+    redisContext *c;
+    int bad;
+};
+
+/* One customer hash in Redis against the replay's expectation. */
+static void compare_customer(const char *id, void *value, void *arg)
+{
+    struct cmp_ctx *cc = arg;
+    const struct expect *e = value;
+    redisReply *r = redisCommand(cc->c, "HMGET sq:cust:%s events_total breaches_total cx_index", id);
+    long ev = r->element[0]->str ? strtol(r->element[0]->str, NULL, 10) : 0;
+    long bt = r->element[1]->str ? strtol(r->element[1]->str, NULL, 10) : 0;
+    double cx = r->element[2]->str ? strtod(r->element[2]->str, NULL) : NAN;
+    double want_cx = e->cx ? e->num / e->den : NAN;
+    bool cx_ok = e->cx ? fabs(cx - want_cx) <= 1e-9 * fabs(want_cx) + 1e-12 : isnan(cx);
+    if (ev != e->events || bt != e->breaches || !cx_ok) {
+        if (cc->bad < 5)
+            fprintf(stderr, "%s: events %ld/%ld breaches %ld/%ld cx %.17g/%.17g\n", id, ev,
+                    e->events, bt, e->breaches, cx, want_cx);
+        cc->bad++;
+    }
+    freeReplyObject(r);
+}
+
+struct progress {
+    struct sq_stack *s;
+    int64_t want;
+};
+
+static bool applied_at_least(void *arg)
+{
+    struct progress *p = arg;
+    return sq_stack_applied_total(p->s, "sq.in.contacts") >= p->want;
+}
+
+/* The same events through `sqgate run`, optionally killed mid-stream. */
+static void run_matches_replay(bool kill_mid_stream)
+{
+    char *in = gen_file("gen.ndjson", "20000", "2000");
+    char *rep = replay_file(in, "replay.ndjson");
+    struct sq_strmap want_ids, cust;
+    sq_strmap_init(&want_ids);
+    sq_strmap_init(&cust);
+    load_replay(rep, &want_ids, &cust);
+    cr_assert_gt(want_ids.n, 1000);
+
+    struct sq_stack s;
+    sq_stack_start(&s, 6, false);
+    char *tsv = envelopes_to_tsv(in);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", tsv), 0);
+    const char *const sets[] = {"runtime.batch_max_messages=200", NULL};
+    sq_stack_start_instance(&s, 0, sets, NULL);
+    if (kill_mid_stream) {
+        struct progress p = {&s, 20000 / 3};
+        cr_assert(sq_h_wait_until(applied_at_least, &p, 120000));
+        sq_h_kill(&s.inst[0], SIGKILL);
+        cr_assert_eq(sq_h_wait_exit(&s.inst[0], 10000, NULL), 0);
+        cr_assert_lt(sq_stack_applied_total(&s, "sq.in.contacts"), 20000, "killed mid-stream");
+        sq_stack_start_instance(&s, 1, sets, NULL);
+    }
+    cr_assert(sq_stack_wait_applied(&s, "sq.in.contacts", 180000));
+
+    /* the same set of breach records (repeats after a crash carry the same id) */
+    struct sq_h_records br;
+    cr_assert_eq(sq_h_topic_read_all(s.kafka.bootstrap, "sq.out.breaches", &br, 60000), 0);
+    struct sq_strmap got;
+    sq_strmap_init(&got);
+    for (size_t i = 0; i < br.n; i++) {
+        json_error_t jerr;
+        json_t *v = json_loadb(br.v[i].value, br.v[i].value_len, 0, &jerr);
+        const char *id = json_string_value(json_object_get(v, "breach_id"));
+        cr_assert_not_null(sq_strmap_get(&want_ids, id), "breach %s not in the replay", id);
+        sq_strmap_put(&got, id, &got);
+        json_decref(v);
+    }
+    cr_assert_eq(got.n, want_ids.n, "run has %zu distinct breaches, replay %zu", got.n, want_ids.n);
+    sq_h_records_fini(&br);
+
+    /* the same customer hashes */
+    struct cmp_ctx cc = {sq_h_redis_connect(&s.redis), 0};
+    sq_strmap_each(&cust, compare_customer, &cc);
+    redisFree(cc.c);
+    cr_assert_eq(cc.bad, 0, "%d customer hashes differ from the replay", cc.bad);
+
+    sq_strmap_fini(&got);
+    sq_strmap_each(&cust, free_entry, NULL);
+    sq_strmap_fini(&cust);
+    sq_strmap_fini(&want_ids);
+    free(tsv);
+    free(rep);
+    free(in);
+    sq_stack_stop(&s);
+}
+
+Test(engine, run_matches_replay, .timeout = 600)
+{
+    run_matches_replay(false);
+}
+
+Test(engine, run_killed_mid_stream_matches_replay, .timeout = 600)
+{
+    run_matches_replay(true);
+}
