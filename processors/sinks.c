@@ -151,8 +151,15 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
         sq_state_ops_push(ops, t, strlen(t));
         sq_state_ops_push(ops, eid ? eid : "", eid ? strlen(eid) : 0);
         sq_state_ops_push(ops, tc, strlen(tc));
-        const char *rg = json_is_string(region) ? json_string_value(region) : "";
+        /* tier and region as enrichment saw them (the profile's region when
+         * the event has none) */
+        json_t *enr = json_object_get(m->event, "enrichment");
+        json_t *er = json_object_get(enr, "region");
+        const char *rg = json_is_string(er) ? json_string_value(er)
+                         : json_is_string(region) ? json_string_value(region) : "";
+        const char *tier = json_string_value(json_object_get(enr, "tier"));
         sq_state_ops_push(ops, rg, strlen(rg));
+        sq_state_ops_push(ops, tier ? tier : "", tier ? strlen(tier) : 0);
         sq_state_ops_pushf(ops, "%lld", (long long)st->retention_customer_days * 86400LL);
         free(esc);
     }

@@ -20,6 +20,6 @@ void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st);
 
 /* Op codes of the state ops the Redis sink emits (gateway/redis_step.c
  * applies them inside the partition's atomic step). */
-#define SQ_OP_CUSTOMER "C" /* key, n, last_event_at, last_event_id, last_contact_at|"", region|"", ttl_s */
+#define SQ_OP_CUSTOMER "C" /* key, n, last_event_at, last_event_id, last_contact_at|"", region|"", tier|"", ttl_s */
 
 #endif

@@ -49,9 +49,9 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
  *   D key field ttl_s         dedupe mark: if field already exists in key,
  *                             message idx is a duplicate: its remaining ops
  *                             are skipped and idx is reported back
- *   C key n t eid tc region ttl_s
+ *   C key n t eid tc region tier ttl_s
  *                             customer hash: events_total += n; last_event_at
- *                             / last_event_id / region from the greatest
+ *                             / last_event_id / region / tier from the greatest
  *                             (t, eid); last_contact_at = max(tc)
  *   H key ttl_s n f1 v1 … fn vn   HSET fields (ttl_s 0: no expiry)
  *   X key                     DEL key

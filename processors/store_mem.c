@@ -334,7 +334,7 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             i += 2;
         } else if (skip) {
             /* parse past the op without applying it */
-            size_t len = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 8
+            size_t len = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 9
                        : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
                        : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
                        : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7 : 0;
@@ -359,7 +359,7 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             sq_hset(h, a[i + 2], "1");
             i += 4;
         } else if (strcmp(op, "C") == 0) {
-            NEED(8);
+            NEED(9);
             struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
             const char *old_total = sq_strmap_get(h, "events_total");
             char buf[32];
@@ -372,11 +372,13 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
                 sq_hset(h, "last_event_id", a[i + 4]);
                 if (*a[i + 6])
                     sq_hset(h, "region", a[i + 6]);
+                if (*a[i + 7])
+                    sq_hset(h, "tier", a[i + 7]);
             }
             const char *tc0 = sq_strmap_get(h, "last_contact_at");
             if (*a[i + 5] && (!tc0 || strcmp(a[i + 5], tc0) > 0))
                 sq_hset(h, "last_contact_at", a[i + 5]);
-            i += 8;
+            i += 9;
         } else if (strcmp(op, "H") == 0) {
             NEED(4);
             size_t k = strtoull(a[i + 3], NULL, 10);

@@ -170,6 +170,7 @@ Test(chain, one_outcome_per_message_and_outputs)
     cr_assert_str_eq(sq_store_mem_hget(f.store, "sq:cust:cust-1", "last_contact_at"),
                      "2026-11-25T11:00:00.000Z", "the latest contact's arrived_at");
     cr_assert_str_eq(sq_store_mem_hget(f.store, "sq:cust:cust-1", "region"), "GD-SZ");
+    cr_assert_str_eq(sq_store_mem_hget(f.store, "sq:cust:cust-1", "tier"), "unknown");
     cr_assert_null(sq_store_mem_hget(f.store, "sq:cust:cust-2", "events_total"),
                    "a DLQ message changes no state");
 

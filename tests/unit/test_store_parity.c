@@ -16,8 +16,8 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
     sq_state_ops_push(ops, "C", 1);
     const char *c[] = {"sq:cust:a", "1", "2026-11-25T10:00:00.000Z", "e1",
-                       "2026-11-25T09:59:00.000Z", "GD-SZ", "1000"};
-    for (int i = 0; i < 7; i++)
+                       "2026-11-25T09:59:00.000Z", "GD-SZ", "gold", "1000"};
+    for (int i = 0; i < 8; i++)
         sq_state_ops_push(ops, c[i], strlen(c[i]));
     const char *fv[] = {"contacts_30d", "3", "note", "x:y|z", NULL};
     sq_op_hset(ops, "sq:cust:a", 1000, fv);
@@ -45,7 +45,7 @@ static void build_ops(struct sq_state_ops *ops)
 }
 
 static const char *const fields[] = {"events_total", "last_event_at", "last_event_id",
-                                     "last_contact_at", "region", "contacts_30d", "note",
+                                     "last_contact_at", "region", "tier", "contacts_30d", "note",
                                      "breaches_total", "last_breach_at", "last_breach_code",
                                      "cx_num", "cx_den", "cx_t0", "cx_index", "M", NULL};
 
