@@ -72,6 +72,7 @@ struct sq_runtime {
     int64_t last_metrics_mono;
     int64_t backoff_ms;          /* for partition init retries */
     int64_t init_retry_at;
+    bool init_paused;            /* paused because applied offsets could not be read */
     int64_t chain_backoff_ms;    /* a chain read failed: retry the turn then */
     int64_t chain_retry_at;
 };
@@ -586,7 +587,11 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
     int64_t now = sq_mono_ms();
     if (now < rt->init_retry_at)
         return;
-    bool any_failed = false;
+    bool any_failed = false, any_pending = false;
+    for (size_t i = 0; i < rt->parts.n; i++)
+        any_pending |= rt->parts.v[i]->need_init;
+    if (!any_pending)
+        return;
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
         if (!p->need_init)
@@ -611,10 +616,14 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
         rt->backoff_ms = sq_backoff_next(rt->backoff_ms, rt->st);
         rt->init_retry_at = now + rt->backoff_ms;
         sq_rt_pause(rt, "redis unreachable: applied offsets unknown");
+        rt->init_paused = true;
     } else {
+        /* Resume only what this function paused; a pause for another reason
+         * (a chain read or a Redis step failing) ends when its turn does. */
         rt->backoff_ms = 0;
-        if (rt->paused && !rt->turn)
+        if (rt->paused && !rt->turn && rt->init_paused)
             sq_rt_resume(rt);
+        rt->init_paused = false;
     }
 }
 
