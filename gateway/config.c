@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 #include <yaml.h>
 
+#include "kpi.h"
 #include "sq_common.h"
 
 extern char **environ;
@@ -60,6 +61,7 @@ static int check_input_topic(const char *v, char *msg, size_t msgsz);
 static int check_redis_url(const char *v, char *msg, size_t msgsz);
 static int check_prefix(const char *v, char *msg, size_t msgsz);
 static int check_listen(const char *v, char *msg, size_t msgsz);
+static int check_windows(const char *v, char *msg, size_t msgsz);
 
 #define OFF(field) offsetof(struct sq_settings, field)
 #define STR(p, f, d, chk, h) \
@@ -211,6 +213,21 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     INT("windows.grace_s", windows_grace_s, "1800", 0, 7 * 86400,
         "Grace for late events: the watermark is the greatest event time applied (the least "
         "over partitions) minus this; timers and windows wait for it, s."),
+    STR("windows.sizes", windows_sizes, "15m,1h", check_windows,
+        "Tumbling KPI window sizes, comma-separated, each a number with unit s, m, h or d, "
+        "aligned to the UTC epoch (1s..31d, at most 8)."),
+    INT("windows.max_lateness_s", windows_max_lateness_s, "604800", 0, 366 * 86400,
+        "An event whose KPI window ended more than this before the watermark is scored but "
+        "not aggregated (sq_too_late_total); keep it below kpi.ttl_s, s."),
+    {.path = "kpi.enabled", .type = SQ_CFG_BOOL, .offset = OFF(kpi_enabled), .def = "true",
+     .help = "Windowed KPI counters and KPI records (the aggregate processor); false turns "
+             "both off."},
+    {.path = "kpi.service_level_mode", .type = SQ_CFG_ENUM, .offset = OFF(kpi_service_level_mode),
+     .def = "abandons_against", .choices = "abandons_against|abandons_ignored|abandons_met",
+     .help = "How service_level treats abandons beyond the short-abandon threshold: in the "
+             "denominator, left out, or counted as met when within T."},
+    INT("kpi.ttl_s", kpi_ttl_s, "691200", 60, 3660 * 86400,
+        "TTL of the KPI counter hashes sq:kpi:* in Redis, s."),
     INT("retention.customer_days", retention_customer_days, "400", 1, 36500,
         "TTL of customer and ticket state in Redis, days."),
     {.path = "log.level", .type = SQ_CFG_ENUM, .offset = OFF(log_level), .def = "info",
@@ -465,6 +482,13 @@ static int check_redis_url(const char *v, char *msg, size_t msgsz)
 static int check_listen(const char *v, char *msg, size_t msgsz)
 {
     return check_hostport(v, strlen(v), 0, msg, msgsz);
+}
+
+/* windows.sizes: the list kpi.h parses ("15m,1h"). */
+static int check_windows(const char *v, char *msg, size_t msgsz)
+{
+    struct sq_kpi_windows w;
+    return sq_kpi_windows_parse(v, &w, msg, msgsz);
 }
 
 /* Base-10 integer, whole text, no spaces: 0; -1 not a number; -2 overflow. */

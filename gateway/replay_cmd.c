@@ -180,12 +180,15 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
 }
 
 /* End of input: the timers due by the greatest event time fire (all of
- * them with --flush-timers); their breaches are the last output lines. */
+ * them with --flush-timers), then every window closes (SPEC 15: timers
+ * before windows); their breaches and KPI records are the last lines. */
 static int sq_replay_end(struct sq_replay *rp, bool all, struct sq_err *err)
 {
     struct sq_msg carrier;
     memset(&carrier, 0, sizeof carrier);
     int rc = sq_chain_flush_timers(rp->chain, sq_store_mem_base(rp->store), all, &carrier, err);
+    if (rc == SQ_OK)
+        rc = sq_chain_flush_windows(rp->chain, sq_store_mem_base(rp->store), &carrier, err);
     if (rc == SQ_OK && carrier.ops.argc) {
         size_t *dups = NULL, nd = 0;
         rc = sq_store_mem_apply(rp->store, &carrier.ops, &dups, &nd, err);
@@ -193,6 +196,7 @@ static int sq_replay_end(struct sq_replay *rp, bool all, struct sq_err *err)
     }
     if (rc == SQ_OK) {
         sq_timer_outputs_add(&carrier, &rp->st);
+        sq_kpi_outputs_add(&carrier, &rp->st);
         for (size_t i = 0; i < carrier.outputs_n; i++)
             sq_replay_emit(rp, &carrier, &carrier.outputs[i]);
     }
@@ -278,6 +282,7 @@ int sq_replay_main(int argc, char **argv)
     }
     struct sq_err err;
     sq_err_clear(&err);
+    rp.st.replay_mode = true; /* windows close in process */
     rp.chain = sq_chain_new(&rp.st, &err);
     rp.store = sq_store_mem_new();
     int code = 0;

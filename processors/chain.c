@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "decode.h"
 #include "dedupe.h"
 #include "enrich.h"
@@ -22,6 +23,7 @@ static const struct sq_processor *const sq_chain_order[] = {
     &sq_proc_dedupe,
     &sq_proc_enrich,
     &sq_proc_score,
+    &sq_proc_aggregate,
     &sq_proc_sink_kafka,
     &sq_proc_sink_redis,
 };
@@ -219,6 +221,9 @@ void sq_msg_fini(struct sq_msg *m)
     m->breach_records = NULL;
     json_decref(m->timer_records);
     m->timer_records = NULL;
+    json_decref(m->kpi_records);
+    m->kpi_records = NULL;
+    m->ticket_opened_now = m->ticket_resolved_now = m->ticket_regulator_now = false;
     m->schema = NULL;
     m->customer_id = NULL;
     m->event_ms = 0;
@@ -298,4 +303,15 @@ int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool a
 {
     return sq_score_stage_flush_timers(sq_chain_ctx_of(chain, &sq_proc_score), store, all, carrier,
                                        err);
+}
+
+int sq_chain_flush_windows(struct sq_chain *chain, struct sq_store *store, struct sq_msg *carrier,
+                           struct sq_err *err)
+{
+    return sq_aggregate_flush(sq_chain_ctx_of(chain, &sq_proc_aggregate), store, carrier, err);
+}
+
+uint64_t sq_chain_too_late_total(struct sq_chain *chain)
+{
+    return sq_aggregate_too_late_total(sq_chain_ctx_of(chain, &sq_proc_aggregate));
 }

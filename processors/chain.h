@@ -51,6 +51,15 @@ struct sq_store;
 int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool all,
                           struct sq_msg *carrier, struct sq_err *err);
 
+/* End of input (replay), after sq_chain_flush_timers on the same carrier:
+ * the counters of the carrier's timer breaches go on its ops and, with
+ * settings.replay_mode, every window still open or dirty closes, its KPI
+ * records on carrier->kpi_records (sq_kpi_outputs_add makes the outputs). */
+int sq_chain_flush_windows(struct sq_chain *chain, struct sq_store *store, struct sq_msg *carrier,
+                           struct sq_err *err);
+/* Events too late to aggregate so far (SPEC 6's sq_too_late_total). */
+uint64_t sq_chain_too_late_total(struct sq_chain *chain);
+
 /* Frees chain results of every message (event, outputs, verdict) so the
  * batch can be run again, keeping the input bytes. */
 void sq_batch_reset(struct sq_batch *batch);

@@ -73,6 +73,12 @@ struct sq_msg {
     json_t *breach_records;    /* owned: sq.out.breaches records of this event, or NULL */
     json_t *timer_records;     /* owned: [{source, key, record}] of timer breaches this
                                 * message's watermark move fired, or NULL */
+    json_t *kpi_records;       /* owned: [{source, key, record}] of the KPI records the
+                                * windows this message's watermark move closed, or NULL */
+    /* ticket.v1 facts of this event for the KPI counters (set by score) */
+    bool ticket_opened_now;    /* first `opened`: tickets_opened, complaints */
+    bool ticket_resolved_now;  /* tickets_resolved, once per opening */
+    bool ticket_regulator_now; /* regulator_escalations, once per ticket */
 };
 
 /* The messages of one partition in offset order, run through the chain

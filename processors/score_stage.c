@@ -248,6 +248,9 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
     if (sq_ticket_apply(t, st, m->event, m->event_ms, eid, cust->tier, cust->enterprise,
                         cust->region, &fx) != 0)
         return;
+    m->ticket_opened_now = fx.opened_now; /* for aggregate's ticket counters */
+    m->ticket_resolved_now = fx.resolved_now;
+    m->ticket_regulator_now = fx.regulator_now;
     json_t *codes = json_array();
     for (int i = 0; i < fx.n_breaches; i++) {
         struct sq_customer_ctx bc = {fx.src[i].cust.tier, fx.src[i].cust.enterprise,

@@ -4,6 +4,7 @@
 #ifndef SQ_SETTINGS_H
 #define SQ_SETTINGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -79,8 +80,17 @@ struct sq_settings {
     int64_t tickets_ack_h[3];        /* tickets.ack_h.{kind}: 24, 4, 24 */
     int64_t tickets_resolve_h[3][4]; /* tickets.resolve_h.{kind}.sev{1..4} */
 
-    /* windows */
+    /* windows and KPIs (SPEC 6) */
     int64_t windows_grace_s;      /* windows.grace_s, 1800 */
+    char *windows_sizes;          /* windows.sizes, "15m,1h" (kpi.h parses it) */
+    int64_t windows_max_lateness_s; /* windows.max_lateness_s, 604800 */
+    bool kpi_enabled;             /* kpi.enabled, true */
+    char *kpi_service_level_mode; /* kpi.service_level_mode, abandons_against */
+    int64_t kpi_ttl_s;            /* kpi.ttl_s, 691200 */
+    /* Not a config key: set by `sqgate replay` before sq_chain_new. Windows
+     * close in process (aggregate emits KPI records) only then; `run` needs
+     * SPEC 6's shared watermark and closer lease for that. */
+    bool replay_mode;
 
     /* retention */
     int64_t retention_customer_days;

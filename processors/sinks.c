@@ -1,6 +1,7 @@
 /* sinks.c: the two sinks. sink_kafka turns each finished message into its
- * Kafka outputs (sq.out.scored, sq.out.dlq); sink_redis coalesces the
- * batch's customer-hash changes into state ops (SPEC 8, 9). */
+ * Kafka outputs (sq.out.scored, sq.out.breaches, sq.out.kpi, sq.out.dlq);
+ * sink_redis coalesces the batch's customer-hash changes into state ops
+ * (SPEC 8, 9). */
 #include "sinks.h"
 
 #include <math.h>
@@ -44,6 +45,20 @@ void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st)
         char *bk = k ? sq_xstrdup(k) : NULL;
         struct sq_output *o = sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv,
                                                 strlen(bv), "breach.v1");
+        o->source = sq_xstrdup(json_string_value(json_object_get(t, "source")));
+    }
+}
+
+void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(m->kpi_records, i, t) {
+        char *v = json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+        const char *k = json_string_value(json_object_get(t, "key"));
+        char *key = k ? sq_xstrdup(k) : NULL;
+        struct sq_output *o = sq_msg_add_output(m, st->topic_kpi, key, key ? strlen(key) : 0, v,
+                                                strlen(v), "kpi.v1");
         o->source = sq_xstrdup(json_string_value(json_object_get(t, "source")));
     }
 }
@@ -110,6 +125,7 @@ static int sq_sink_kafka_process(void *ctx, struct sq_batch *batch, struct sq_er
                                   "breach.v1");
             }
             sq_timer_outputs_add(m, st);
+            sq_kpi_outputs_add(m, st); /* SPEC 15: after the timer breaches */
         }
     }
     return SQ_OK;

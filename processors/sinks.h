@@ -17,6 +17,9 @@ void sq_dlq_output_add(struct sq_msg *m, const struct sq_settings *st);
 
 /* Adds the timer breaches a message carries (after its own breaches). */
 void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st);
+/* Adds the KPI records a message carries (kpi_records: after its timer
+ * breaches) to topics.kpi, schema kpi.v1, with their own sq-source. */
+void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st);
 
 /* Op codes of the state ops the Redis sink emits (gateway/redis_step.c
  * applies them inside the partition's atomic step). */

@@ -1,0 +1,307 @@
+/* kpi.c: SPEC 6's counter and KPI tables, the KPI formulas, window sizes
+ * and alignment, cell keys and the sq.out.kpi record. Pure: no I/O, no
+ * state; processors/aggregate.c and gateway/config.c call it. */
+#include "kpi.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "derive.h"
+#include "sq_common.h"
+
+static const char *const sq_kpi_counter_names[SQ_KC__COUNT] = {
+#define SQ_KPI_X(e, name) #name,
+    SQ_KPI_COUNTERS(SQ_KPI_X)
+#undef SQ_KPI_X
+};
+
+static const char *const sq_kpi_names[SQ_KPI__COUNT] = {
+#define SQ_KPI_X(e, name) #name,
+    SQ_KPI_KPIS(SQ_KPI_X)
+#undef SQ_KPI_X
+};
+
+static const char *const sq_kpi_dim_names[SQ_KD__COUNT] = {
+    "queue", "region", "channel", "agent", "tier", "all",
+};
+
+static const char *const sq_sl_mode_names[] = {
+    "abandons_against", "abandons_ignored", "abandons_met",
+};
+
+const char *sq_kpi_counter_name(enum sq_kpi_counter c)
+{
+    return (unsigned)c < SQ_KC__COUNT ? sq_kpi_counter_names[c] : NULL;
+}
+
+const char *sq_kpi_name(enum sq_kpi k)
+{
+    return (unsigned)k < SQ_KPI__COUNT ? sq_kpi_names[k] : NULL;
+}
+
+const char *sq_kpi_dim_name(enum sq_kpi_dim d)
+{
+    return (unsigned)d < SQ_KD__COUNT ? sq_kpi_dim_names[d] : NULL;
+}
+
+int sq_kpi_counter_parse(const char *name)
+{
+    for (int i = 0; i < SQ_KC__COUNT; i++)
+        if (strcmp(sq_kpi_counter_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int sq_sl_mode_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof sq_sl_mode_names / sizeof sq_sl_mode_names[0]; i++)
+        if (name && strcmp(sq_sl_mode_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* num / den, or false when den is not positive. */
+static bool sq_ratio(int64_t num, int64_t den, double *out)
+{
+    if (den <= 0)
+        return false;
+    *out = (double)num / (double)den;
+    return true;
+}
+
+bool sq_kpi_value(const struct sq_kpi_counters *c, enum sq_kpi k, enum sq_sl_mode mode,
+                  double *out)
+{
+    const int64_t *v = c->v;
+    int64_t d = v[SQ_KC_OFFERED] - v[SQ_KC_SHORT_ABANDONED] - v[SQ_KC_CALLBACK_REQUESTS];
+    int64_t long_abandons = v[SQ_KC_ABANDONED] - v[SQ_KC_SHORT_ABANDONED];
+    int64_t answered = v[SQ_KC_ANSWERED];
+    switch (k) {
+    case SQ_KPI_SERVICE_LEVEL:
+        switch (mode) {
+        case SQ_SL_ABANDONS_IGNORED:
+            return sq_ratio(v[SQ_KC_ANSWERED_IN_SLA], d - long_abandons, out);
+        case SQ_SL_ABANDONS_MET:
+            return sq_ratio(v[SQ_KC_ANSWERED_IN_SLA] + v[SQ_KC_ABANDONED_IN_SLA], d, out);
+        case SQ_SL_ABANDONS_AGAINST:
+            break;
+        }
+        return sq_ratio(v[SQ_KC_ANSWERED_IN_SLA], d, out);
+    case SQ_KPI_ABANDON_RATE:
+        return sq_ratio(long_abandons, d, out);
+    case SQ_KPI_ASA_S:
+        return sq_ratio(v[SQ_KC_WAIT_ANSWERED_MS_SUM], answered * 1000, out);
+    case SQ_KPI_AHT_S:
+        return sq_ratio(v[SQ_KC_HANDLE_MS_SUM], answered * 1000, out);
+    case SQ_KPI_FCR_RATE:
+        return sq_ratio(answered - v[SQ_KC_REPEAT], answered, out);
+    case SQ_KPI_TRANSFER_RATE:
+        return sq_ratio(v[SQ_KC_TRANSFERS_SUM], answered, out);
+    case SQ_KPI_CSAT_AVG:
+        return sq_ratio(v[SQ_KC_CSAT_SUM], v[SQ_KC_CSAT_N], out);
+    case SQ_KPI_NPS:
+        return sq_ratio(100 * (v[SQ_KC_NPS_PROMOTERS] - v[SQ_KC_NPS_DETRACTORS]), v[SQ_KC_NPS_N],
+                        out);
+    case SQ_KPI_QA_AVG:
+        return sq_ratio(v[SQ_KC_QA_SCORE_MILLI_SUM], v[SQ_KC_QA_N] * 1000, out);
+    case SQ_KPI_QUALITY_SCORE_AVG: {
+        double tenths;
+        if (!sq_ratio(v[SQ_KC_QUALITY_SCORE_DECI_SUM], v[SQ_KC_QUALITY_SCORE_N], &tenths))
+            return false;
+        *out = round(tenths) / 10;
+        return true;
+    }
+    case SQ_KPI__COUNT:
+        break;
+    }
+    return false;
+}
+
+/* ---- windows ----------------------------------------------------------- */
+
+#define SQ_KPI_MIN_WINDOW_MS 1000LL
+#define SQ_KPI_MAX_WINDOW_MS (31LL * 86400 * 1000)
+
+static void sq_window_label(int64_t size_ms, char out[16])
+{
+    int64_t s = size_ms / 1000;
+    if (s % 86400 == 0)
+        snprintf(out, 16, "%lldd", (long long)(s / 86400));
+    else if (s % 3600 == 0)
+        snprintf(out, 16, "%lldh", (long long)(s / 3600));
+    else if (s % 60 == 0)
+        snprintf(out, 16, "%lldm", (long long)(s / 60));
+    else
+        snprintf(out, 16, "%llds", (long long)s);
+}
+
+/* One item "15m" (trimmed to [p, end)) to ms, or -1 with msg filled. */
+static int64_t sq_window_item_ms(const char *p, const char *end, char *msg, size_t msgsz)
+{
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    while (end > p && isspace((unsigned char)end[-1]))
+        end--;
+    size_t len = (size_t)(end - p);
+    if (len == 0) {
+        snprintf(msg, msgsz, "empty window size");
+        return -1;
+    }
+    int64_t n = 0;
+    const char *q = p;
+    while (q < end && *q >= '0' && *q <= '9') {
+        if (n > 1000000000LL) {
+            snprintf(msg, msgsz, "window size \"%.*s\" is too large", (int)len, p);
+            return -1;
+        }
+        n = n * 10 + (*q - '0');
+        q++;
+    }
+    int64_t unit = 0;
+    if (q > p && q + 1 == end) {
+        switch (*q) {
+        case 's': unit = 1000; break;
+        case 'm': unit = 60000; break;
+        case 'h': unit = 3600000; break;
+        case 'd': unit = 86400000; break;
+        default: break;
+        }
+    }
+    if (!unit) {
+        snprintf(msg, msgsz,
+                 "window size \"%.*s\" is not a number with unit s, m, h or d (e.g. 15m)",
+                 (int)(len > 40 ? 40 : len), p);
+        return -1;
+    }
+    int64_t ms = n * unit;
+    if (ms < SQ_KPI_MIN_WINDOW_MS || ms > SQ_KPI_MAX_WINDOW_MS) {
+        snprintf(msg, msgsz, "window size \"%.*s\" must be between 1s and 31d", (int)len, p);
+        return -1;
+    }
+    return ms;
+}
+
+int sq_kpi_windows_parse(const char *text, struct sq_kpi_windows *out, char *msg, size_t msgsz)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        int64_t ms = sq_window_item_ms(p, end, msg, msgsz);
+        if (ms < 0)
+            return -1;
+        if (out->n == SQ_KPI_MAX_WINDOWS) {
+            snprintf(msg, msgsz, "at most %d window sizes", SQ_KPI_MAX_WINDOWS);
+            return -1;
+        }
+        /* insert sorted, smallest first */
+        size_t pos = out->n;
+        for (size_t i = 0; i < out->n; i++) {
+            if (out->v[i].size_ms == ms) {
+                snprintf(msg, msgsz, "window size %s given twice", out->v[i].label);
+                return -1;
+            }
+        }
+        while (pos > 0 && out->v[pos - 1].size_ms > ms) {
+            out->v[pos] = out->v[pos - 1];
+            pos--;
+        }
+        out->v[pos].size_ms = ms;
+        sq_window_label(ms, out->v[pos].label);
+        out->n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int64_t sq_kpi_window_start_ms(int64_t t_ms, int64_t size_ms)
+{
+    int64_t q = t_ms / size_ms;
+    if (t_ms % size_ms < 0)
+        q--;
+    return q * size_ms;
+}
+
+/* Epoch seconds of a window start (starts are whole seconds: sizes are). */
+static long long sq_start_s(int64_t start_ms)
+{
+    return (long long)(start_ms / 1000);
+}
+
+char *sq_kpi_redis_key_dup(const char *prefix, enum sq_kpi_dim dim, const char *key,
+                           const struct sq_kpi_window *w, int64_t start_ms)
+{
+    char *esc = sq_key_escape_dup(key, strlen(key));
+    char *k = sq_xasprintf("%skpi:%s:%s:%s:%lld", prefix, sq_kpi_dim_name(dim), esc, w->label,
+                           sq_start_s(start_ms));
+    free(esc);
+    return k;
+}
+
+char *sq_kpi_kafka_key_dup(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_window *w,
+                           int64_t start_ms)
+{
+    char *esc = sq_key_escape_dup(key, strlen(key));
+    char *k = sq_xasprintf("%s|%s|%s|%lld", sq_kpi_dim_name(dim), esc, w->label,
+                           sq_start_s(start_ms));
+    free(esc);
+    return k;
+}
+
+int sq_kpi_counters_add_hash(struct sq_kpi_counters *c, json_t *hash)
+{
+    int rc = 0;
+    const char *field;
+    json_t *val;
+    json_object_foreach(hash, field, val) {
+        int i = sq_kpi_counter_parse(field);
+        if (i < 0)
+            continue;
+        const char *s = json_string_value(val);
+        char *end = NULL;
+        errno = 0;
+        long long n = s ? strtoll(s, &end, 10) : 0;
+        if (!s || end == s || *end || errno) {
+            rc = -1;
+            continue;
+        }
+        c->v[i] += n;
+    }
+    return rc;
+}
+
+json_t *sq_kpi_record(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_window *w,
+                      int64_t start_ms, int64_t revision, const struct sq_kpi_counters *c,
+                      enum sq_sl_mode mode)
+{
+    char start[SQ_TIME_BUFSZ], end[SQ_TIME_BUFSZ];
+    sq_time_format(start_ms, start);
+    sq_time_format(start_ms + w->size_ms, end);
+    json_t *counters = json_object();
+    for (int i = 0; i < SQ_KC__COUNT; i++)
+        json_object_set_new(counters, sq_kpi_counter_names[i], json_integer(c->v[i]));
+    json_t *kpis = json_object();
+    for (int k = 0; k < SQ_KPI__COUNT; k++) {
+        double v;
+        json_object_set_new(kpis, sq_kpi_names[k],
+                            sq_kpi_value(c, (enum sq_kpi)k, mode, &v) ? sq_json_number(v)
+                                                                      : json_null());
+    }
+    json_t *rec = json_object();
+    json_object_set_new(rec, "dimension", json_string(sq_kpi_dim_name(dim)));
+    json_object_set_new(rec, "key", json_string(key));
+    json_object_set_new(rec, "window", json_string(w->label));
+    json_object_set_new(rec, "start", json_string(start));
+    json_object_set_new(rec, "end", json_string(end));
+    json_object_set_new(rec, "revision", json_integer(revision));
+    json_object_set_new(rec, "counters", counters);
+    json_object_set_new(rec, "kpis", kpis);
+    return rec;
+}
