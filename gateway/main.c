@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "convert_cmd.h"
 #include "demo.h"
 #include "gen.h"
 #include "log.h"
@@ -47,6 +48,7 @@ static void sq_usage(FILE *out)
             "  sqgate gen [--rate N] [--seconds N | --count N] [--customers N] [--seed N]\n"
             "             [--start T] [--malformed SHARE] [--duplicates SHARE] (--brokers B | -o FILE)\n"
             "  sqgate replay [-c FILE] [--flush-timers] IN.ndjson|- [-o OUT.ndjson]\n"
+            "  sqgate convert DATASET FILE|- [-o OUT.ndjson] [--profiles] [--at TIME]\n"
             "  sqgate check-config -c FILE\n"
             "  sqgate version\n"
             "Every option also has an environment variable (SQGATE_BROKERS, SQGATE_REDIS,\n"
@@ -197,6 +199,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "replay") == 0)
         return sq_replay_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "convert") == 0)
+        return sq_convert_main(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)
         return sq_cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
