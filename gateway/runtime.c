@@ -575,6 +575,13 @@ static bool sq_part_read_applied(struct sq_runtime *rt, struct sq_part *p)
             rt->fatal = true;
         return false;
     }
+    /* In-process state of the partition (armed timers) from the store. */
+    rc = sq_chain_partition_assigned(rt->chain, &rt->store.base, p->topic, p->partition, &err);
+    if (rc != SQ_OK) {
+        sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+        sq_warn("%s/%d: cannot load its timers: %s", p->topic, (int)p->partition, err.msg);
+        return false;
+    }
     p->applied = applied;
     p->need_init = false;
     return true;
@@ -717,6 +724,7 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
             for (size_t k = 0; k < rt->turn->n; k++)
                 if (rt->turn->tp[k].part == p)
                     rt->turn->tp[k].part = NULL;
+        sq_chain_partition_revoked(rt->chain, p->topic, p->partition);
         sq_metrics_partition_remove(p->topic, p->partition);
         sq_info("revoked %s/%d%s (applied %lld)", p->topic, (int)p->partition,
                 lost ? " (lost)" : "", (long long)p->applied);

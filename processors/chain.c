@@ -315,3 +315,15 @@ uint64_t sq_chain_too_late_total(struct sq_chain *chain)
 {
     return sq_aggregate_too_late_total(sq_chain_ctx_of(chain, &sq_proc_aggregate));
 }
+
+int sq_chain_partition_assigned(struct sq_chain *chain, struct sq_store *store, const char *topic,
+                                int32_t partition, struct sq_err *err)
+{
+    return sq_score_stage_partition_assigned(sq_chain_ctx_of(chain, &sq_proc_score), store, topic,
+                                             partition, err);
+}
+
+void sq_chain_partition_revoked(struct sq_chain *chain, const char *topic, int32_t partition)
+{
+    sq_score_stage_partition_revoked(sq_chain_ctx_of(chain, &sq_proc_score), topic, partition);
+}

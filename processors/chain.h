@@ -46,6 +46,12 @@ void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,
 const struct sq_chain_stats *sq_chain_stats(const struct sq_chain *chain);
 
 struct sq_store;
+/* Partition lifecycle in `run`: state a processor keeps per partition in
+ * process (armed timers) is loaded on assignment and dropped on revoke. */
+int sq_chain_partition_assigned(struct sq_chain *chain, struct sq_store *store, const char *topic,
+                                int32_t partition, struct sq_err *err);
+void sq_chain_partition_revoked(struct sq_chain *chain, const char *topic, int32_t partition);
+
 /* End of input (replay): fires the timers due by the greatest event time
  * seen, or all of them; outputs (timer_records) and ops go on carrier. */
 int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool all,

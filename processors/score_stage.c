@@ -27,8 +27,34 @@ struct sq_score_stage {
     const struct sq_settings *st;
     struct sq_timers timers;
     struct sq_watermark wm;
-    struct sq_strmap ticket_cust; /* ticket_id → customer id (char *) */
+    struct sq_strmap ticket_cust; /* ticket_id → struct sq_armed * */
 };
+
+/* Who an armed timer belongs to: the customer (for the breach record) and
+ * the partition's timer hash that persists it (so another instance, or this
+ * one after a restart, re-arms it on assignment). */
+struct sq_armed {
+    char *customer_id;
+    char *timers_key;
+};
+
+static void sq_armed_free(struct sq_armed *a)
+{
+    if (!a)
+        return;
+    free(a->customer_id);
+    free(a->timers_key);
+    free(a);
+}
+
+/* {prefix}timers:{topic}:{partition}: ticket_id → "due_ms|opening|customer" */
+static char *sq_timers_key_dup(const struct sq_settings *st, const char *topic, int32_t partition)
+{
+    char *t = sq_key_escape_dup(topic, strlen(topic));
+    char *k = sq_xasprintf("%stimers:%s:%d", st->redis_prefix, t, (int)partition);
+    free(t);
+    return k;
+}
 
 static int sq_score_stage_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
 {
@@ -49,13 +75,20 @@ static void sq_free_str(const char *key, void *value, void *arg)
     free(value);
 }
 
+static void sq_free_armed(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    sq_armed_free(value);
+}
+
 static void sq_score_stage_destroy(void *ctx)
 {
     struct sq_score_stage *ss = ctx;
     if (!ss)
         return;
     sq_timers_fini(&ss->timers);
-    sq_strmap_each(&ss->ticket_cust, sq_free_str, NULL);
+    sq_strmap_each(&ss->ticket_cust, sq_free_armed, NULL);
     sq_strmap_fini(&ss->ticket_cust);
     free(ss);
 }
@@ -234,8 +267,8 @@ static void sq_ticket_save(const struct sq_settings *st, struct sq_state_ops *op
 /* Applies one ticket.v1 event; returns its score (has_quality false when
  * this event does not score the ticket). */
 static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *view,
-                            struct sq_msg *m, const struct sq_customer_ctx *cust,
-                            struct sq_score *sc)
+                            const struct sq_batch *batch, struct sq_msg *m,
+                            const struct sq_customer_ctx *cust, struct sq_score *sc)
 {
     const struct sq_settings *st = ss->st;
     const char *tid = json_string_value(json_object_get(m->event, "ticket_id"));
@@ -272,12 +305,26 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
         sq_op_hincr(&m->ops, ck, "open_tickets", fx.open_delta, st->retention_customer_days * 86400);
         free(ck);
     }
-    if (fx.timer_set) {
-        sq_timers_set(&ss->timers, tid, fx.timer_due_ms, fx.timer_opening);
-        free(sq_strmap_put(&ss->ticket_cust, tid, sq_xstrdup(m->customer_id)));
+    if (fx.timer_set || fx.timer_cancel) {
+        char *tk = sq_timers_key_dup(st, batch->topic ? batch->topic : m->topic, m->partition);
+        if (fx.timer_set) {
+            sq_timers_set(&ss->timers, tid, fx.timer_due_ms, fx.timer_opening);
+            struct sq_armed *a = sq_xcalloc(1, sizeof *a);
+            a->customer_id = sq_xstrdup(m->customer_id);
+            a->timers_key = sq_xstrdup(tk);
+            sq_armed_free(sq_strmap_put(&ss->ticket_cust, tid, a));
+            char *v = sq_xasprintf("%lld|%d|%s", (long long)fx.timer_due_ms, fx.timer_opening,
+                                   m->customer_id);
+            const char *fv[] = {tid, v, NULL};
+            sq_op_hset(&m->ops, tk, st->retention_customer_days * 86400, fv);
+            free(v);
+        } else {
+            sq_timers_cancel(&ss->timers, tid);
+            sq_armed_free(sq_strmap_del(&ss->ticket_cust, tid));
+            sq_op_hdel(&m->ops, tk, tid);
+        }
+        free(tk);
     }
-    if (fx.timer_cancel)
-        sq_timers_cancel(&ss->timers, tid);
     sq_ticket_save(st, &m->ops, t);
     sq_ticket_effects_fini(&fx);
 }
@@ -301,7 +348,8 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
             return rc;
         }
         struct sq_ticket *t = sq_ticket_view_get(view, due.key);
-        const char *cid = sq_strmap_get(&ss->ticket_cust, due.key);
+        const struct sq_armed *armed = sq_strmap_get(&ss->ticket_cust, due.key);
+        const char *cid = armed ? armed->customer_id : NULL;
         struct sq_breach b;
         memset(&b, 0, sizeof b);
         if (cid && sq_ticket_timer_fire(t, st, due.due_ms, due.opening, &b)) {
@@ -320,8 +368,10 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
                                             "record", rec));
             sq_ticket_save(st, &carrier->ops, t);
         }
+        if (armed)
+            sq_op_hdel(&carrier->ops, armed->timers_key, due.key);
         sq_breach_fini(&b);
-        free(sq_strmap_del(&ss->ticket_cust, due.key));
+        sq_armed_free(sq_strmap_del(&ss->ticket_cust, due.key));
         sq_timer_due_fini(&due);
     }
     return SQ_OK;
@@ -448,7 +498,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         } else if (strcmp(m->schema, "qa_review.v1") == 0) {
             sq_score_qa(st, m->event, m->event_ms, &cust, &bl, &sc);
         } else {
-            sq_score_ticket(ss, &view, m, &cust, &sc);
+            sq_score_ticket(ss, &view, batch, m, &cust, &sc);
         }
         if (strcmp(m->schema, "ticket.v1") != 0) {
             const char *eid = json_string_value(json_object_get(m->event, "event_id"));
@@ -483,6 +533,71 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
     sq_strmap_fini(&hist);
     sq_ticket_view_fini(&view);
     return rc;
+}
+
+int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const char *topic,
+                                      int32_t partition, struct sq_err *err)
+{
+    struct sq_score_stage *ss = ctx;
+    char *tk = sq_timers_key_dup(ss->st, topic, partition);
+    struct sq_store_reads reads = {0};
+    sq_store_reads_add(&reads, tk, NULL);
+    int rc = sq_store_read(store, &reads, err);
+    json_error_t jerr;
+    json_t *all = rc == SQ_OK && reads.v[0].value ? json_loads(reads.v[0].value, 0, &jerr) : NULL;
+    const char *tid;
+    json_t *v;
+    json_object_foreach(all, tid, v) {
+        const char *s = json_string_value(v);
+        char *end;
+        long long due = s ? strtoll(s, &end, 10) : 0;
+        if (!s || *end != '|')
+            continue;
+        int opening = (int)strtol(end + 1, &end, 10);
+        if (*end != '|')
+            continue;
+        sq_timers_set(&ss->timers, tid, due, opening);
+        struct sq_armed *a = sq_xcalloc(1, sizeof *a);
+        a->customer_id = sq_xstrdup(end + 1);
+        a->timers_key = sq_xstrdup(tk);
+        sq_armed_free(sq_strmap_put(&ss->ticket_cust, tid, a));
+    }
+    json_decref(all);
+    sq_store_reads_fini(&reads);
+    free(tk);
+    return rc;
+}
+
+struct sq_revoke_ctx {
+    struct sq_score_stage *ss;
+    const char *timers_key;
+    char **drop;
+    size_t n;
+};
+
+static void sq_collect_partition(const char *key, void *value, void *arg)
+{
+    struct sq_revoke_ctx *rc = arg;
+    const struct sq_armed *a = value;
+    if (strcmp(a->timers_key, rc->timers_key) == 0) {
+        rc->drop = sq_xrealloc(rc->drop, (rc->n + 1) * sizeof *rc->drop);
+        rc->drop[rc->n++] = sq_xstrdup(key);
+    }
+}
+
+void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition)
+{
+    struct sq_score_stage *ss = ctx;
+    char *tk = sq_timers_key_dup(ss->st, topic, partition);
+    struct sq_revoke_ctx rc = {ss, tk, NULL, 0};
+    sq_strmap_each(&ss->ticket_cust, sq_collect_partition, &rc);
+    for (size_t i = 0; i < rc.n; i++) {
+        sq_timers_cancel(&ss->timers, rc.drop[i]);
+        sq_armed_free(sq_strmap_del(&ss->ticket_cust, rc.drop[i]));
+        free(rc.drop[i]);
+    }
+    free(rc.drop);
+    free(tk);
 }
 
 int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, struct sq_msg *carrier,

@@ -2,6 +2,8 @@
 #ifndef SQ_SCORE_STAGE_H
 #define SQ_SCORE_STAGE_H
 
+#include <stdint.h>
+
 #include "processor.h"
 
 extern const struct sq_processor sq_proc_score;
@@ -12,5 +14,12 @@ struct sq_store;
  * state changes go on `carrier`, a message with no input of its own. */
 int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, struct sq_msg *carrier,
                                 struct sq_err *err);
+
+/* A partition was assigned: re-arm its persisted overdue timers (its
+ * {prefix}timers:{topic}:{partition} hash). */
+int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const char *topic,
+                                      int32_t partition, struct sq_err *err);
+/* A partition was revoked: its timers are the next owner's. */
+void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition);
 
 #endif

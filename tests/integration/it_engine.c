@@ -268,3 +268,66 @@ Test(engine, run_killed_mid_stream_matches_replay, .timeout = 600)
 {
     run_matches_replay(true);
 }
+
+/* Overdue timers armed before a crash fire after the restart: they persist
+ * with the partition's state and are re-armed on assignment. */
+Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
+{
+    struct sq_stack s;
+    sq_stack_start(&s, 3, false);
+    char *tickets = sq_h_tmp_path("tickets.tsv");
+    FILE *f = fopen(tickets, "w");
+    const int n = 30;
+    for (int i = 0; i < n; i++)
+        fprintf(f,
+                "tc-%d\t{\"schema\":\"ticket.v1\",\"event_id\":\"to-%d\",\"occurred_at\":"
+                "\"2026-11-25T10:00:00Z\",\"customer_id\":\"tc-%d\",\"region\":\"GD-SZ\","
+                "\"ticket_id\":\"T-%d\",\"kind\":\"fault\",\"category\":\"network_quality\","
+                "\"severity\":1,\"status\":\"opened\"}\n",
+                i, i, i, i);
+    fclose(f);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.tickets", tickets), 0);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    cr_assert(sq_stack_wait_applied(&s, "sq.in.tickets", 60000));
+    cr_assert_eq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.breaches"), 0, "nothing due yet");
+    sq_h_kill(&s.inst[0], SIGKILL);
+    cr_assert_eq(sq_h_wait_exit(&s.inst[0], 10000, NULL), 0);
+
+    /* after the restart, events 5 h later move the watermark past every
+     * deadline (opened + 4 h for a sev 1 fault) on every partition */
+    char *later = sq_h_tmp_path("later.tsv");
+    f = fopen(later, "w");
+    for (int i = 0; i < n; i++)
+        fprintf(f,
+                "tc-%d\t{\"schema\":\"ticket.v1\",\"event_id\":\"tl-%d\",\"occurred_at\":"
+                "\"2026-11-25T15:00:00Z\",\"customer_id\":\"tc-%d\",\"region\":\"GD-SZ\","
+                "\"ticket_id\":\"L-%d\",\"kind\":\"inquiry\",\"category\":\"billing\","
+                "\"severity\":4,\"status\":\"opened\"}\n",
+                i, i, i, i);
+    fclose(f);
+    sq_stack_start_instance(&s, 1, NULL, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 1, 30000));
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.tickets", later), 0);
+    cr_assert(sq_stack_wait_applied(&s, "sq.in.tickets", 60000));
+    struct sq_h_records br;
+    cr_assert_eq(sq_h_topic_read_all(s.kafka.bootstrap, "sq.out.breaches", &br, 30000), 0);
+    int overdue = 0;
+    for (size_t i = 0; i < br.n; i++) {
+        json_error_t jerr;
+        json_t *v = json_loadb(br.v[i].value, br.v[i].value_len, 0, &jerr);
+        if (strcmp(json_string_value(json_object_get(v, "code")), "TICKET_OVERDUE") == 0) {
+            overdue++;
+            cr_assert_str_eq(json_string_value(json_object_get(v, "occurred_at")),
+                             "2026-11-25T14:00:00.000Z");
+            cr_assert_str_eq(json_string_value(json_object_get(v, "severity")), "critical");
+            const char *src = json_string_value(json_object_get(br.v[i].headers, "sq-source"));
+            cr_assert(src && strncmp(src, "watermark/", 10) == 0);
+        }
+        json_decref(v);
+    }
+    cr_assert_eq(overdue, n, "%d of %d overdue tickets fired after the restart", overdue, n);
+    sq_h_records_fini(&br);
+    free(tickets);
+    free(later);
+    sq_stack_stop(&s);
+}
