@@ -555,3 +555,21 @@ int sq_convert_main(int argc, char **argv)
     sq_conv_in_free(in);
     return rc;
 }
+
+int sq_conv_each_csv_row(struct sq_conv *cv, const char *dataset, const char *header,
+                         int (*fn)(struct sq_conv *cv, struct sq_conv_row *row))
+{
+    int rc = sq_conv_header(cv, dataset, header);
+    if (rc != SQ_CONV_OK)
+        return rc;
+    struct sq_conv_row row;
+    sq_conv_row_init(&row);
+    int r;
+    while ((r = sq_conv_next_row(cv, ',', true, &row)) == 1)
+        if (fn(cv, &row) != 0) {
+            r = -1;
+            break;
+        }
+    sq_conv_row_fini(&row);
+    return r < 0 ? SQ_CONV_FAILED : SQ_CONV_OK;
+}

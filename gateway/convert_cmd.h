@@ -113,6 +113,11 @@ int sq_conv_header(struct sq_conv *cv, const char *dataset, const char *header);
  * ("bad_text", "bad_quotes") and the next one read. Returns 1, 0 at the
  * end, -1 on a read error (cv->err filled). */
 int sq_conv_next_row(struct sq_conv *cv, char sep, bool quoted, struct sq_conv_row *row);
+/* The whole loop of a comma-separated, quoted data set: checks the header,
+ * then calls fn for every row until it fails. Returns SQ_CONV_OK, the
+ * header's code, or SQ_CONV_FAILED. */
+int sq_conv_each_csv_row(struct sq_conv *cv, const char *dataset, const char *header,
+                         int (*fn)(struct sq_conv *cv, struct sq_conv_row *row));
 /* Counts the current row as skipped for `reason` (a static string). */
 void sq_conv_skip(struct sq_conv *cv, const char *reason);
 /* Writes {"topic": topic, "key": key, "value": event} as one line and

@@ -218,17 +218,5 @@ static int sq_comcast_row(struct sq_conv *cv, struct sq_conv_row *row)
 
 int sq_convert_comcast(struct sq_conv *cv)
 {
-    int rc = sq_conv_header(cv, "comcast_complaints", SQ_COMCAST_HEADER);
-    if (rc != SQ_CONV_OK)
-        return rc;
-    struct sq_conv_row row;
-    sq_conv_row_init(&row);
-    int r;
-    while ((r = sq_conv_next_row(cv, ',', true, &row)) == 1)
-        if (sq_comcast_row(cv, &row) != 0) {
-            r = -1;
-            break;
-        }
-    sq_conv_row_fini(&row);
-    return r < 0 ? SQ_CONV_FAILED : SQ_CONV_OK;
+    return sq_conv_each_csv_row(cv, "comcast_complaints", SQ_COMCAST_HEADER, sq_comcast_row);
 }
