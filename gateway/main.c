@@ -16,6 +16,7 @@
 #include "log.h"
 #include "replay_cmd.h"
 #include "runtime.h"
+#include "validate_cmd.h"
 
 extern char **environ;
 
@@ -48,6 +49,7 @@ static void sq_usage(FILE *out)
             "  sqgate gen [--rate N] [--seconds N | --count N] [--customers N] [--seed N]\n"
             "             [--start T] [--malformed SHARE] [--duplicates SHARE] (--brokers B | -o FILE)\n"
             "  sqgate replay [-c FILE] [--flush-timers] IN.ndjson|- [-o OUT.ndjson]\n"
+            "  sqgate validate [--schema NAME|PATH] [--map URI=DIR]... FILE.ndjson|-\n"
             "  sqgate convert DATASET FILE|- [-o OUT.ndjson] [--profiles] [--at TIME]\n"
             "  sqgate check-config -c FILE\n"
             "  sqgate version\n"
@@ -199,6 +201,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "replay") == 0)
         return sq_replay_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "validate") == 0)
+        return sq_validate_main(argc - 2, argv + 2);
     if (strcmp(cmd, "convert") == 0)
         return sq_convert_main(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)

@@ -1,12 +1,14 @@
 /* it_pipeline.c: end to end on real parts. 10,000 messages produced with kcat
  * (100 malformed of every decode kind) into a 6-partition topic: exactly
- * 9,900 scored records, 100 DLQ records with the right reasons and the
- * original bytes, the customer hashes in Redis, and /metrics adding up. */
+ * 9,900 scored records, each valid against schemas/scored.v1.json, 100 DLQ
+ * records with the right reasons and the original bytes, the customer
+ * hashes in Redis, and /metrics adding up. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sq_stack.h"
+#include "sq_validate_helper.h"
 
 #define VALID 9900
 #define MALFORMED 100
@@ -81,6 +83,18 @@ Test(pipeline, kcat_10k_with_malformed, .timeout = 300)
     long nrec = 0;
     cr_assert_eq(sq_stack_check_scored(&s, 1, VALID, &nrec), 0);
     cr_assert_eq(nrec, VALID);
+    /* ... and every one follows schemas/scored.v1.json */
+    struct sq_h_records scored;
+    cr_assert_eq(sq_h_topic_read_all(s.kafka.bootstrap, "sq.out.scored", &scored, 60000), 0);
+    cr_assert_eq(scored.n, VALID);
+    for (size_t i = 0; i < scored.n; i++) {
+        char why[1024];
+        cr_assert_eq(sq_h_validate_record("scored.v1", scored.v[i].value, scored.v[i].value_len,
+                                          why, sizeof why),
+                     0, "scored record %zu (key %s) is not a valid scored.v1: %s\n%s", i,
+                     scored.v[i].key ? scored.v[i].key : "(none)", why, scored.v[i].value);
+    }
+    sq_h_records_fini(&scored);
 
     /* DLQ: the original bytes, key and reason of each malformed message. */
     char **keys, **vals;
