@@ -55,6 +55,14 @@ Test(engine, replay_100k_twice_byte_identical, .timeout = 600)
     cr_assert_eq(la, lb);
     cr_assert(memcmp(da, db, la) == 0, "two replays of the same input differ");
     cr_assert(strstr(da, "\"sq.out.breaches\""), "breaches were scored");
+    /* every scored, breach and KPI record valid against schemas/ */
+    struct sq_h_proc chk;
+    const char *const cargs[] = {a, NULL};
+    cr_assert_eq(sq_h_spawn_exe(&chk, SQ_BUILD_DIR "/sq-check-outputs", cargs, NULL, NULL), 0);
+    int status = 0;
+    cr_assert_eq(sq_h_wait_exit(&chk, 300000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "invalid output records: see %s",
+              chk.log_path);
     free(da);
     free(db);
     free(in);
