@@ -158,28 +158,6 @@ bad_byte:
     return SQ_DLQ_BAD_UTF8;
 }
 
-/* Copies jansson's error text for a header: control bytes become '?', and
- * the copy ends before any incomplete UTF-8 sequence left by its
- * truncation. */
-static void sq_decode_clean_text(char *out, size_t outsz, const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    size_t len = strlen(text), i = 0, o = 0;
-    while (i < len && o + 4 < outsz) {
-        if (p[i] >= 0x80) {
-            size_t n = sq_utf8_seq_len(p + i, len - i);
-            if (n == 0)
-                break;
-            memcpy(out + o, p + i, n);
-            o += n;
-            i += n;
-            continue;
-        }
-        out[o++] = (p[i] < 0x20 || p[i] == 0x7F) ? '?' : (char)p[i];
-        i++;
-    }
-    out[o] = '\0';
-}
 
 static const char *sq_json_type_name(const json_t *j)
 {
@@ -237,7 +215,7 @@ enum sq_dlq_reason sq_decode_bytes(const char *buf, size_t len, const struct sq_
         if (code == json_error_null_character) /* jansson names its flag */
             snprintf(text, sizeof text, "NUL character (\\u0000) in a string");
         else
-            sq_decode_clean_text(text, sizeof text, jerr.text);
+            sq_utf8_clean_copy(text, sizeof text, jerr.text);
         /* Defensive: the scan above already caught both of these. */
         if (code == json_error_invalid_utf8)
             r = SQ_DLQ_BAD_UTF8;

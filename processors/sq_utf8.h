@@ -44,4 +44,9 @@ static inline size_t sq_utf8_seq_len(const unsigned char *p, size_t avail)
  * len when all of s[0..len) is valid UTF-8. */
 size_t sq_utf8_invalid_at(const char *s, size_t len);
 
+/* Copies text for a header or log line: control bytes become '?' and the
+ * copy stops before an incomplete UTF-8 sequence (text cut by its producer),
+ * so the result is always valid UTF-8 and NUL-terminated within outsz. */
+void sq_utf8_clean_copy(char *out, size_t outsz, const char *text);
+
 #endif

@@ -87,27 +87,6 @@ static const struct sq_jsv *sq_validate_find(const struct sq_validate *vd, const
     return NULL;
 }
 
-/* Copies validator text into a header-safe form: control bytes become '?'
- * and the copy stops before an incomplete UTF-8 sequence. */
-static void sq_validate_clean(char *out, size_t outsz, const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    size_t len = strlen(text), i = 0, o = 0;
-    while (i < len && o + 5 < outsz) {
-        if (p[i] >= 0x80) {
-            size_t n = sq_utf8_seq_len(p + i, len - i);
-            if (n == 0)
-                break;
-            memcpy(out + o, p + i, n);
-            o += n;
-            i += n;
-            continue;
-        }
-        out[o++] = (p[i] < 0x20 || p[i] == 0x7F) ? '?' : (char)p[i];
-        i++;
-    }
-    out[o] = '\0';
-}
 
 /* A time field already checked by the schema (format date-time), read by
  * sq_time_parse; 0, or -1 after sending m to the DLQ. */
@@ -157,8 +136,8 @@ static int sq_validate_process(void *ctx, struct sq_batch *batch, struct sq_err 
         memset(&je, 0, sizeof je);
         if (!sq_jsv_validate(jsv, m->event, &je)) {
             char ptr[sizeof je.instance], msg[sizeof je.msg];
-            sq_validate_clean(ptr, sizeof ptr, je.instance);
-            sq_validate_clean(msg, sizeof msg, je.msg);
+            sq_utf8_clean_copy(ptr, sizeof ptr, je.instance);
+            sq_utf8_clean_copy(msg, sizeof msg, je.msg);
             sq_msg_dlq(m, SQ_DLQ_SCHEMA_VIOLATION, ptr, "%s", msg);
             continue;
         }
