@@ -1,7 +1,9 @@
 /* bench_engine.c: the quality engine's figures, from one run on this
  * machine: `sqgate replay` events/s on the generated mix beside the time to
- * only parse the same events with jansson; Redis bytes per dedupe id; and
- * in-process bytes per cached profile and per open ticket.
+ * only parse the same events with jansson; the same replay with KPI
+ * aggregation on (the default) and off (`kpi.enabled: false`), each the
+ * fastest of three alternating runs; Redis bytes per dedupe id and per KPI
+ * hash; and in-process bytes per cached profile and per open ticket.
  * Usage: bench_engine [--events N] [--sqgate PATH] */
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +24,7 @@
 #include "config.h"
 #include "dedupe.h"
 #include "gen.h"
+#include "kpi.h"
 #include "redis_link.h"
 #include "store.h"
 
@@ -86,13 +89,17 @@ static double sq_bench_parse_only(const struct sq_bench_events *ev)
     return sq_bench_now() - t0;
 }
 
-static double sq_bench_replay(const char *sqgate, const char *in)
+/* One `sqgate replay` of in, with the config file cfg when not NULL. */
+static double sq_bench_replay(const char *sqgate, const char *in, const char *cfg)
 {
     double t0 = sq_bench_now();
     pid_t pid = fork();
     if (pid == 0) {
         freopen("/dev/null", "w", stderr);
-        execl(sqgate, sqgate, "replay", in, "-o", "/dev/null", (char *)NULL);
+        if (cfg)
+            execl(sqgate, sqgate, "replay", "-c", cfg, in, "-o", "/dev/null", (char *)NULL);
+        else
+            execl(sqgate, sqgate, "replay", in, "-o", "/dev/null", (char *)NULL);
         _exit(127);
     }
     int status;
@@ -104,7 +111,30 @@ static double sq_bench_replay(const char *sqgate, const char *in)
     return sq_bench_now() - t0;
 }
 
-/* ---- Redis bytes per dedupe id ---------------------------------------- */
+/* ---- replay with KPI aggregation on versus off ------------------------ */
+
+/* The fastest of three runs each, on and off alternating, so that a load
+ * that comes and goes on the machine weighs on both alike. */
+static void sq_bench_replay_kpi(const char *sqgate, const char *in, double *on, double *off)
+{
+    char cfg[] = "/tmp/sq-bench-kpi-XXXXXX";
+    int fd = mkstemp(cfg);
+    FILE *f = fdopen(fd, "w");
+    fputs("kpi:\n  enabled: false\n", f);
+    fclose(f);
+    *on = *off = -1;
+    for (int i = 0; i < 3; i++) {
+        double t = sq_bench_replay(sqgate, in, NULL);
+        if (*on < 0 || t < *on)
+            *on = t;
+        t = sq_bench_replay(sqgate, in, cfg);
+        if (*off < 0 || t < *off)
+            *off = t;
+    }
+    unlink(cfg);
+}
+
+/* ---- Redis bytes per dedupe id and per KPI hash ----------------------- */
 
 static int sq_bench_free_port(void)
 {
@@ -127,7 +157,9 @@ static long long sq_bench_used_memory(redisContext *c)
     return v;
 }
 
-static double sq_bench_dedupe_bytes(long ids)
+/* Starts a redis-server with nothing saved on a free port: the connection,
+ * *pid and *port, or NULL when it did not come up. */
+static redisContext *sq_bench_redis_start(pid_t *pidp, int *portp)
 {
     int port = sq_bench_free_port();
     char ports[16];
@@ -152,8 +184,28 @@ static double sq_bench_dedupe_bytes(long ids)
     if (!c) {
         fprintf(stderr, "bench: redis-server did not start\n");
         kill(pid, SIGKILL);
-        return -1;
+        waitpid(pid, NULL, 0);
+        return NULL;
     }
+    *pidp = pid;
+    *portp = port;
+    return c;
+}
+
+static void sq_bench_redis_stop(redisContext *c, pid_t pid)
+{
+    redisFree(c);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+static double sq_bench_dedupe_bytes(long ids)
+{
+    pid_t pid;
+    int port;
+    redisContext *c = sq_bench_redis_start(&pid, &port);
+    if (!c)
+        return -1;
     struct sq_settings st;
     sq_settings_defaults(&st);
     char url[64];
@@ -184,11 +236,79 @@ static double sq_bench_dedupe_bytes(long ids)
     }
     long long after = sq_bench_used_memory(c);
     sq_redis_free(r);
-    redisFree(c);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    sq_bench_redis_stop(c, pid);
     sq_settings_free(&st);
     return (double)(after - before) / (double)ids;
+}
+
+/* A 15m queue cell with a few dozen contacts: the 15 counters such a cell
+ * has non-zero, written as aggregate.c writes them (HINCRBY, kpi.ttl_s). */
+static void sq_bench_kpi_cell(struct sq_state_ops *ops, const struct sq_settings *st,
+                              const struct sq_kpi_window *w, long k)
+{
+    static const struct {
+        enum sq_kpi_counter c;
+        int64_t base, per;
+    } cell[] = {
+        {SQ_KC_OFFERED, 24, 1},          {SQ_KC_ANSWERED, 21, 1},
+        {SQ_KC_ANSWERED_IN_SLA, 17, 1},  {SQ_KC_ABANDONED, 3, 0},
+        {SQ_KC_SHORT_ABANDONED, 1, 0},   {SQ_KC_ABANDONED_IN_SLA, 1, 0},
+        {SQ_KC_WAIT_ANSWERED_MS_SUM, 310000, 14000},
+        {SQ_KC_HANDLE_MS_SUM, 5600000, 270000},
+        {SQ_KC_TRANSFERS_SUM, 2, 0},     {SQ_KC_REPEAT, 4, 0},
+        {SQ_KC_RESOLVED, 17, 1},         {SQ_KC_CSAT_SUM, 19, 0},
+        {SQ_KC_CSAT_N, 5, 0},            {SQ_KC_QUALITY_SCORE_DECI_SUM, 17600, 780},
+        {SQ_KC_QUALITY_SCORE_N, 21, 1},
+    };
+    /* 50 queues, each with one cell per 15 minutes. */
+    char queue[32];
+    snprintf(queue, sizeof queue, "queue-%02ld", k % 50);
+    int64_t start = 1795600800000LL + (k / 50) * w->size_ms;
+    char *key = sq_kpi_redis_key_dup(st->redis_prefix, SQ_KD_QUEUE, queue, w, start);
+    for (size_t i = 0; i < sizeof cell / sizeof cell[0]; i++)
+        sq_op_hincr(ops, key, sq_kpi_counter_name(cell[i].c), cell[i].base + cell[i].per * (k % 17),
+                    st->kpi_ttl_s);
+    free(key);
+}
+
+static double sq_bench_kpi_bytes(long hashes)
+{
+    pid_t pid;
+    int port;
+    redisContext *c = sq_bench_redis_start(&pid, &port);
+    if (!c)
+        return -1;
+    struct sq_settings st;
+    sq_settings_defaults(&st);
+    struct sq_kpi_windows win;
+    char msg[128];
+    sq_kpi_windows_parse("15m", &win, msg, sizeof msg);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_redis *r = sq_redis_new(url, "sq:", 5000, &err);
+    sq_redis_ensure(r, &err);
+    long long before = sq_bench_used_memory(c);
+    int64_t off = -1;
+    for (long i = 0; i < hashes; i += 1000) {
+        struct sq_state_ops ops = {0};
+        for (long k = i; k < i + 1000 && k < hashes; k++) {
+            sq_op_message(&ops, (size_t)(k - i));
+            sq_bench_kpi_cell(&ops, &st, &win.v[0], k);
+        }
+        struct sq_redis_step s = {.offset_key = "sq:off:bench:t:0", .expected = off,
+                                  .last = off + 1000, .max_event_ms = -1, .ops = &ops};
+        sq_redis_run_steps(r, &s, 1, &err);
+        free(s.dups);
+        off += 1000;
+        sq_state_ops_fini(&ops);
+    }
+    long long after = sq_bench_used_memory(c);
+    sq_redis_free(r);
+    sq_bench_redis_stop(c, pid);
+    sq_settings_free(&st);
+    return (double)(after - before) / (double)hashes;
 }
 
 /* ---- in-process bytes per cached profile and per open ticket ---------- */
@@ -272,7 +392,8 @@ int main(int argc, char **argv)
     struct sq_bench_events ev = {0};
     sq_bench_generate(path, events, &ev);
     double parse = sq_bench_parse_only(&ev);
-    double replay = sq_bench_replay(sqgate, path);
+    double replay, replay_off;
+    sq_bench_replay_kpi(sqgate, path, &replay, &replay_off);
     unlink(path);
 
     struct sq_settings st;
@@ -285,13 +406,20 @@ int main(int argc, char **argv)
     sq_chain_free(chain);
     sq_settings_free(&st);
     double per_id = sq_bench_dedupe_bytes(100000);
+    double per_kpi = sq_bench_kpi_bytes(20000);
 
     printf("| figure | value |\n|---|---|\n");
     printf("| events (generated mix: contacts, profiles, 1%% malformed, 1%% duplicates) | %ld |\n", events);
     printf("| jansson parse only | %.0f events/s |\n", (double)events / parse);
-    printf("| sqgate replay (whole chain, in-process store) | %.0f events/s |\n", (double)events / replay);
+    printf("| sqgate replay (whole chain, in-process store; KPI aggregation on, the default) "
+           "| %.0f events/s |\n", (double)events / replay);
+    printf("| sqgate replay, KPI aggregation off (`kpi.enabled: false`) | %.0f events/s |\n",
+           (double)events / replay_off);
+    printf("| replay KPI on / KPI off | %.2f |\n", replay_off / replay);
     printf("| replay / parse-only | %.2f |\n", parse / replay);
     printf("| Redis bytes per dedupe id (100k ids) | %.1f |\n", per_id);
+    printf("| Redis bytes per KPI hash (20k 15m queue cells, 15 counters each) | %.1f |\n",
+           per_kpi);
     printf("| in-process bytes per cached profile (50k customers) | %.1f |\n", per_profile);
     printf("| in-process bytes per open ticket (50k tickets: timer + owner) | %.1f |\n", per_ticket);
     for (size_t i = 0; i < ev.n; i++)
