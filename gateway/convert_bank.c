@@ -1,8 +1,11 @@
 /* convert_bank.c: `sqgate convert anonymous_bank`: the Anonymous Bank call
  * log of 1999 (shared/data/README.md section 1) to contact.v1, one event
- * per call that reached the agent queue or an agent, in file order; with
+ * per call that reached the agent queue or an agent, in event-time order
+ * (the file is not: a replay judges lateness by the order it reads) unless
+ * --file-order; with
  * --profiles a profile.v1 per identified customer comes first. Clock times
  * are Israel local time, turned into RFC 3339 with the 1999 offsets. */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "convert_cmd.h"
+#include "sq_common.h"
 #include "strmap.h"
 
 #define SQ_BANK_HEADER                                                                        \
@@ -160,23 +164,67 @@ static int sq_bank_emit_profiles(struct sq_conv *cv, const struct sq_bank_profil
     return 0;
 }
 
-/* Appends the spooled contacts to the output. */
-static int sq_bank_copy(struct sq_conv *cv, FILE *from, FILE *to)
+/* One spooled contact line. */
+struct sq_bank_line {
+    int64_t t_ms;  /* occurred_at */
+    size_t seq;    /* file order, for ties */
+    size_t off, len;
+};
+
+static int sq_bank_line_cmp(const void *a, const void *b)
 {
-    char buf[65536];
-    size_t n;
-    rewind(from);
-    while ((n = fread(buf, 1, sizeof buf, from)) > 0) {
-        if (fwrite(buf, 1, n, to) != n) {
-            sq_err_set(cv->err, SQ_ERR_FATAL, "", "writing output: %s", strerror(errno));
+    const struct sq_bank_line *x = a, *y = b;
+    if (x->t_ms != y->t_ms)
+        return x->t_ms < y->t_ms ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* occurred_at of one envelope line written by sq_conv_emit. */
+static int sq_bank_line_time(const char *line, size_t len, int64_t *t_ms)
+{
+    static const char key[] = "\"occurred_at\":\"";
+    const char *p = memmem(line, len, key, sizeof key - 1);
+    if (!p)
+        return -1;
+    p += sizeof key - 1;
+    const char *q = memchr(p, '"', len - (size_t)(p - line));
+    if (!q || q - p >= 64)
+        return -1;
+    char buf[64];
+    memcpy(buf, p, (size_t)(q - p));
+    buf[q - p] = '\0';
+    return sq_time_parse(buf, t_ms);
+}
+
+/* Writes the spooled contact lines (buf, n bytes) to `to` sorted by
+ * occurred_at, file order among equal times. */
+static int sq_bank_write_sorted(struct sq_conv *cv, const char *buf, size_t n, FILE *to)
+{
+    size_t cap = 1024, cnt = 0;
+    struct sq_bank_line *v = sq_xmalloc(cap * sizeof *v);
+    for (size_t off = 0; off < n;) {
+        const char *nl = memchr(buf + off, '\n', n - off);
+        size_t len = nl ? (size_t)(nl - (buf + off)) + 1 : n - off;
+        if (cnt == cap)
+            v = sq_xrealloc(v, (cap *= 2) * sizeof *v);
+        v[cnt] = (struct sq_bank_line){0, cnt, off, len};
+        if (sq_bank_line_time(buf + off, len, &v[cnt].t_ms) != 0) {
+            free(v);
+            sq_err_set(cv->err, SQ_ERR_FATAL, "", "spooled contact %zu has no occurred_at", cnt);
             return -1;
         }
+        cnt++;
+        off += len;
     }
-    if (ferror(from)) {
-        sq_err_set(cv->err, SQ_ERR_FATAL, "", "reading the spool file: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    qsort(v, cnt, sizeof *v, sq_bank_line_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < cnt && rc == 0; i++)
+        if (fwrite(buf + v[i].off, 1, v[i].len, to) != v[i].len) {
+            sq_err_set(cv->err, SQ_ERR_FATAL, "", "writing output: %s", strerror(errno));
+            rc = -1;
+        }
+    free(v);
+    return rc;
 }
 
 /* ---- one row --------------------------------------------------------------- */
@@ -271,19 +319,21 @@ int sq_convert_bank(struct sq_conv *cv)
     if (rc != SQ_CONV_OK)
         return rc;
     struct sq_bank_profiles profiles, *pr = NULL;
-    FILE *out = cv->out, *spool = NULL;
+    /* Contacts are spooled in memory, to be written in event-time order
+     * (after the profiles, which are known only at the end). */
+    char *spool_buf = NULL;
+    size_t spool_len = 0;
+    FILE *out = cv->out, *spool = open_memstream(&spool_buf, &spool_len);
+    if (!spool) {
+        sq_err_set(cv->err, SQ_ERR_FATAL, "", "creating the spool: %s", strerror(errno));
+        return SQ_CONV_FAILED;
+    }
     if (cv->opts->profiles) {
-        /* Profiles go first but are known only at the end: spool contacts. */
-        spool = tmpfile();
-        if (!spool) {
-            sq_err_set(cv->err, SQ_ERR_FATAL, "", "creating a spool file: %s", strerror(errno));
-            return SQ_CONV_FAILED;
-        }
         memset(&profiles, 0, sizeof profiles);
         sq_strmap_init(&profiles.index);
         pr = &profiles;
-        cv->out = spool;
     }
+    cv->out = spool;
     struct sq_conv_row row;
     sq_conv_row_init(&row);
     int r;
@@ -295,17 +345,23 @@ int sq_convert_bank(struct sq_conv *cv)
     }
     rc = r < 0 ? SQ_CONV_FAILED : SQ_CONV_OK;
     cv->out = out;
-    if (pr) {
-        if (rc == SQ_CONV_OK && fflush(spool) != 0) {
-            sq_err_set(cv->err, SQ_ERR_FATAL, "", "writing the spool file: %s", strerror(errno));
-            rc = SQ_CONV_FAILED;
-        }
-        if (rc == SQ_CONV_OK &&
-            (sq_bank_emit_profiles(cv, pr) != 0 || sq_bank_copy(cv, spool, out) != 0))
-            rc = SQ_CONV_FAILED;
-        fclose(spool);
-        sq_bank_profiles_fini(pr);
+    if (fclose(spool) != 0 && rc == SQ_CONV_OK) {
+        sq_err_set(cv->err, SQ_ERR_FATAL, "", "writing the spool: %s", strerror(errno));
+        rc = SQ_CONV_FAILED;
     }
+    if (rc == SQ_CONV_OK && pr && sq_bank_emit_profiles(cv, pr) != 0)
+        rc = SQ_CONV_FAILED;
+    if (rc == SQ_CONV_OK && cv->opts->file_order && spool_len > 0 &&
+        fwrite(spool_buf, 1, spool_len, out) != spool_len) {
+        sq_err_set(cv->err, SQ_ERR_FATAL, "", "writing output: %s", strerror(errno));
+        rc = SQ_CONV_FAILED;
+    }
+    if (rc == SQ_CONV_OK && !cv->opts->file_order &&
+        sq_bank_write_sorted(cv, spool_buf, spool_len, out) != 0)
+        rc = SQ_CONV_FAILED;
+    free(spool_buf);
+    if (pr)
+        sq_bank_profiles_fini(pr);
     sq_conv_row_fini(&row);
     return rc;
 }

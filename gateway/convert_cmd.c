@@ -476,7 +476,7 @@ void sq_convert_stats_print(const struct sq_convert_stats *st, FILE *f)
 
 static void sq_convert_usage(FILE *f)
 {
-    fprintf(f, "usage: sqgate convert DATASET FILE|- [-o OUT.ndjson] [--profiles] [--at TIME]\n"
+    fprintf(f, "usage: sqgate convert DATASET FILE|- [-o OUT.ndjson] [--profiles] [--file-order] [--at TIME]\n"
                "  DATASET: one of");
     for (size_t i = 0; i < SQ_CONV_NSETS; i++)
         fprintf(f, " %s%s", sq_conv_sets[i].name, sq_conv_sets[i].fn ? "" : " (not supported yet)");
@@ -495,6 +495,8 @@ int sq_convert_main(int argc, char **argv)
             opts.at = argv[++i];
         } else if (strcmp(a, "--profiles") == 0) {
             opts.profiles = true;
+        } else if (strcmp(a, "--file-order") == 0) {
+            opts.file_order = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             sq_convert_usage(stdout);
             return 0;

@@ -49,6 +49,7 @@ void sq_conv_in_free(struct sq_conv_in *in);
 
 struct sq_convert_opts {
     bool profiles;  /* anonymous_bank: profile.v1 events first (README 1) */
+    bool file_order; /* anonymous_bank: contacts in row order, not event-time order */
     const char *at; /* RFC 3339: the instant of timeless data sets; NULL = default */
 };
 

@@ -9,45 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sq_gen.h"
 #include "sq_stack.h"
 #include "sq_common.h"
 #include "strmap.h"
 
-#define GEN_START "2026-11-20T08:00:00Z"
-
-/* Runs sqgate with args (NULL-terminated) and waits for exit 0. */
-static void run_sqgate(const char *const *args, int timeout_ms)
-{
-    struct sq_h_proc p;
-    cr_assert_eq(sq_h_spawn(&p, args, NULL, NULL), 0);
-    int status = 0;
-    cr_assert_eq(sq_h_wait_exit(&p, timeout_ms, &status), 0, "sqgate %s timed out", args[0]);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sqgate %s failed: see %s", args[0],
-              p.log_path);
-}
-
-static char *gen_file(const char *name, const char *count, const char *customers)
-{
-    char *path = sq_h_tmp_path(name);
-    const char *const args[] = {"gen", "--count", count, "--seed", "42", "--customers", customers,
-                                "--start", GEN_START, "--profiles", "0", "-o", path, NULL};
-    run_sqgate(args, 120000);
-    return path;
-}
-
-static char *replay_file(const char *in, const char *name)
-{
-    char *out = sq_h_tmp_path(name);
-    const char *const args[] = {"replay", in, "-o", out, NULL};
-    run_sqgate(args, 300000);
-    return out;
-}
-
 Test(engine, replay_100k_twice_byte_identical, .timeout = 600)
 {
-    char *in = gen_file("gen100k.ndjson", "100000", "10000");
-    char *a = replay_file(in, "r1.ndjson");
-    char *b = replay_file(in, "r2.ndjson");
+    char *in = sq_gen_file("gen100k.ndjson", "100000", "10000");
+    char *a = sq_gen_replay_file(in, "r1.ndjson");
+    char *b = sq_gen_replay_file(in, "r2.ndjson");
     size_t la, lb;
     char *da = sq_h_read_file(a, &la), *db = sq_h_read_file(b, &lb);
     cr_assert_not_null(da);
@@ -145,33 +116,6 @@ static void load_replay(const char *path, struct sq_strmap *ids, struct sq_strma
     free(data);
 }
 
-/* Envelopes of sq.in.contacts as kcat "KEY<TAB>VALUE" lines. */
-static char *envelopes_to_tsv(const char *path)
-{
-    char *out = sq_h_tmp_path("contacts.tsv");
-    FILE *f = fopen(out, "w");
-    size_t len;
-    char *data = sq_h_read_file(path, &len);
-    for (char *line = data; line < data + len;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        json_error_t jerr;
-        json_t *env = json_loadb(line, (size_t)(nl - line), 0, &jerr);
-        json_t *v = json_object_get(env, "value");
-        const char *key = json_string_value(json_object_get(env, "key"));
-        cr_assert_str_eq(json_string_value(json_object_get(env, "topic")), "sq.in.contacts");
-        char *val = json_is_string(v) ? strdup(json_string_value(v))
-                                      : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
-        cr_assert_null(strpbrk(val, "\t\n"), "value fits a kcat line");
-        fprintf(f, "%s\t%s\n", key ? key : "", val);
-        free(val);
-        json_decref(env);
-        line = nl + 1;
-    }
-    free(data);
-    fclose(f);
-    return out;
-}
-
 struct cmp_ctx {
     redisContext *c;
     int bad;
@@ -211,8 +155,8 @@ static bool applied_at_least(void *arg)
 /* The same events through `sqgate run`, optionally killed mid-stream. */
 static void run_matches_replay(bool kill_mid_stream)
 {
-    char *in = gen_file("gen.ndjson", "20000", "2000");
-    char *rep = replay_file(in, "replay.ndjson");
+    char *in = sq_gen_file("gen.ndjson", "20000", "2000");
+    char *rep = sq_gen_replay_file(in, "replay.ndjson");
     struct sq_strmap want_ids, cust;
     sq_strmap_init(&want_ids);
     sq_strmap_init(&cust);
@@ -221,7 +165,7 @@ static void run_matches_replay(bool kill_mid_stream)
 
     struct sq_stack s;
     sq_stack_start(&s, 6, false);
-    char *tsv = envelopes_to_tsv(in);
+    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
     cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", tsv), 0);
     const char *const sets[] = {"runtime.batch_max_messages=200", NULL};
     sq_stack_start_instance(&s, 0, sets, NULL);

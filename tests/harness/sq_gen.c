@@ -1,0 +1,202 @@
+/* sq_gen.c: generated and replayed event files for integration tests, and
+ * the check of sq:kpi hashes in Redis against a replay's KPI records. */
+#define _GNU_SOURCE /* memmem */
+#include "sq_gen.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+void sq_gen_run_sqgate(const char *const *args, int timeout_ms)
+{
+    struct sq_h_proc p;
+    cr_assert_eq(sq_h_spawn(&p, args, NULL, NULL), 0);
+    int status = 0;
+    cr_assert_eq(sq_h_wait_exit(&p, timeout_ms, &status), 0, "sqgate %s timed out", args[0]);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sqgate %s failed: see %s", args[0],
+              p.log_path);
+}
+
+char *sq_gen_file(const char *name, const char *count, const char *customers)
+{
+    char *path = sq_h_tmp_path(name);
+    const char *const args[] = {"gen", "--count", count, "--seed", "42", "--customers", customers,
+                                "--start", SQ_GEN_START, "--profiles", "0", "-o", path, NULL};
+    sq_gen_run_sqgate(args, 120000);
+    return path;
+}
+
+char *sq_gen_replay_file(const char *in, const char *name)
+{
+    char *out = sq_h_tmp_path(name);
+    const char *const args[] = {"replay", in, "-o", out, NULL};
+    sq_gen_run_sqgate(args, 300000);
+    return out;
+}
+
+char *sq_gen_envelopes_to_tsv(const char *path, const char *name)
+{
+    char *out = sq_h_tmp_path(name);
+    FILE *f = fopen(out, "w");
+    cr_assert_not_null(f);
+    size_t len;
+    char *data = sq_h_read_file(path, &len);
+    cr_assert_not_null(data);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        json_error_t jerr;
+        json_t *env = json_loadb(line, (size_t)(nl - line), 0, &jerr);
+        cr_assert_not_null(env, "envelope: %s", jerr.text);
+        json_t *v = json_object_get(env, "value");
+        const char *key = json_string_value(json_object_get(env, "key"));
+        cr_assert_str_eq(json_string_value(json_object_get(env, "topic")), "sq.in.contacts");
+        char *val = json_is_string(v) ? strdup(json_string_value(v))
+                                      : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        cr_assert_null(strpbrk(val, "\t\n"), "value fits a kcat line");
+        fprintf(f, "%s\t%s\n", key ? key : "", val);
+        free(val);
+        json_decref(env);
+        line = nl + 1;
+    }
+    free(data);
+    fclose(f);
+    return out;
+}
+
+struct sq_gen_cell {
+    json_int_t revision;
+    json_t *counters;
+};
+
+void sq_gen_load_kpi_records(const char *replay_path, struct sq_strmap *cells)
+{
+    sq_strmap_init(cells);
+    size_t len;
+    char *data = sq_h_read_file(replay_path, &len);
+    cr_assert_not_null(data);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        const char *start = line;
+        size_t n = (size_t)(nl - line);
+        line = nl + 1;
+        if (!memmem(start, n, "\"sq.out.kpi\"", 12))
+            continue;
+        json_error_t jerr;
+        json_t *rec = json_loadb(start, n, 0, &jerr);
+        cr_assert_not_null(rec, "replay line: %s", jerr.text);
+        const char *key = json_string_value(json_object_get(rec, "key"));
+        json_t *v = json_object_get(rec, "value");
+        cr_assert_not_null(key);
+        /* Kafka key dim|key|window|start -> Redis sq:kpi:dim:key:window:start
+         * (':' and '|' inside the key are percent-encoded in both). */
+        char rkey[512];
+        int w = snprintf(rkey, sizeof rkey, "sq:kpi:%s", key);
+        cr_assert(w > 0 && (size_t)w < sizeof rkey);
+        for (char *p = rkey; *p; p++)
+            if (*p == '|')
+                *p = ':';
+        json_int_t rev = json_integer_value(json_object_get(v, "revision"));
+        struct sq_gen_cell *c = sq_strmap_get(cells, rkey);
+        if (!c) {
+            c = calloc(1, sizeof *c);
+            sq_strmap_put(cells, rkey, c);
+        }
+        if (!c->counters || rev > c->revision) {
+            json_decref(c->counters);
+            c->counters = json_incref(json_object_get(v, "counters"));
+            c->revision = rev;
+        }
+        json_decref(rec);
+    }
+    free(data);
+}
+
+long long sq_gen_cell_counter(const void *cell, const char *name)
+{
+    const struct sq_gen_cell *c = cell;
+    return json_integer_value(json_object_get(c->counters, name));
+}
+
+static void sq_gen_cell_free(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    struct sq_gen_cell *c = value;
+    json_decref(c->counters);
+    free(c);
+}
+
+void sq_gen_kpi_records_fini(struct sq_strmap *cells)
+{
+    sq_strmap_each(cells, sq_gen_cell_free, NULL);
+    sq_strmap_fini(cells);
+}
+
+struct sq_gen_cmp {
+    redisContext *c;
+    int bad;
+    size_t with_hash; /* cells with a non-zero counter */
+};
+
+static void sq_gen_bad(struct sq_gen_cmp *x, const char *fmt, const char *key, const char *field,
+                       long long got, long long want)
+{
+    if (x->bad++ < 5) {
+        fprintf(stderr, fmt, key, field, got, want);
+        fputc('\n', stderr);
+    }
+}
+
+static void sq_gen_cell_compare(const char *key, void *value, void *arg)
+{
+    struct sq_gen_cmp *x = arg;
+    const struct sq_gen_cell *cell = value;
+    redisReply *r = redisCommand(x->c, "HGETALL %s", key);
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY, "HGETALL %s", key);
+    size_t nonzero = 0;
+    const char *name;
+    json_t *jv;
+    json_object_foreach(cell->counters, name, jv) {
+        long long want = json_integer_value(jv), got = 0;
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            if (strcmp(r->element[i]->str, name) == 0)
+                got = strtoll(r->element[i + 1]->str, NULL, 10);
+        if (want != 0)
+            nonzero++;
+        if (got != want)
+            sq_gen_bad(x, "%s %s: Redis %lld, replay %lld", key, name, got, want);
+    }
+    if (r->elements / 2 != nonzero)
+        sq_gen_bad(x, "%s%s: Redis has %lld fields, replay %lld non-zero counters", key, "",
+                   (long long)(r->elements / 2), (long long)nonzero);
+    if (nonzero > 0)
+        x->with_hash++;
+    freeReplyObject(r);
+}
+
+int sq_gen_compare_kpi_hashes(redisContext *c, struct sq_strmap *cells)
+{
+    struct sq_gen_cmp x = {c, 0, 0};
+    sq_strmap_each(cells, sq_gen_cell_compare, &x);
+    int bad_cells = x.bad;
+    /* no hash beyond the replay's cells */
+    size_t in_redis = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH sq:kpi:* COUNT 1000", cursor);
+        cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        in_redis += r->element[1]->elements;
+        if (in_redis > 0 && in_redis == r->element[1]->elements && x.bad > 0)
+            fprintf(stderr, "a key in Redis: %s\n", r->element[1]->element[0]->str);
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    if (in_redis != x.with_hash) {
+        x.bad = 0; /* print this one */
+        sq_gen_bad(&x, "%s%s: %lld sq:kpi hashes in Redis, %lld cells in the replay", "", "",
+                   (long long)in_redis, (long long)x.with_hash);
+        x.bad = bad_cells + 1;
+    }
+    return x.bad;
+}

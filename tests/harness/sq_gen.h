@@ -1,0 +1,36 @@
+/* sq_gen.h: generated and replayed event files for integration tests:
+ * `sqgate gen` and `sqgate replay` runs, envelopes turned into kcat input,
+ * and the final KPI records of a replay checked against sq:kpi hashes in
+ * Redis (SPEC 6: N instances, killed at will, give one instance's counters). */
+#ifndef SQ_GEN_H
+#define SQ_GEN_H
+
+#include "sq_harness.h"
+#include "strmap.h"
+
+#define SQ_GEN_START "2026-11-20T08:00:00Z"
+
+/* Runs sqgate with args (NULL-terminated, args[0] the subcommand) and
+ * asserts exit 0 within timeout_ms. */
+void sq_gen_run_sqgate(const char *const *args, int timeout_ms);
+/* `sqgate gen` of count contacts over customers customers (seed 42, no
+ * profiles) into tmpdir/name; returns the path (malloc'd). */
+char *sq_gen_file(const char *name, const char *count, const char *customers);
+/* `sqgate replay in` into tmpdir/name; returns the path (malloc'd). */
+char *sq_gen_replay_file(const char *in, const char *name);
+/* The sq.in.contacts envelopes of path as kcat "KEY<TAB>VALUE" lines in
+ * tmpdir/name; returns the path (malloc'd). */
+char *sq_gen_envelopes_to_tsv(const char *path, const char *name);
+
+/* The final KPI record (highest revision) per window cell of a replay
+ * output: Redis key (prefix "sq:") -> counters (json_t *, owned). */
+void sq_gen_load_kpi_records(const char *replay_path, struct sq_strmap *cells);
+void sq_gen_kpi_records_fini(struct sq_strmap *cells);
+/* Counter `name` of one cell (a value of that map), 0 when absent. */
+long long sq_gen_cell_counter(const void *cell, const char *name);
+/* Compares every sq:kpi hash in Redis with cells: the same keys (cells
+ * whose counters are all 0 have no hash) and the same non-zero counters.
+ * Returns the number of differences, printing the first few. */
+int sq_gen_compare_kpi_hashes(redisContext *c, struct sq_strmap *cells);
+
+#endif
