@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "sq_common.h"
+#include "sq_gen.h"
 #include "sq_harness.h"
 #include "strmap.h"
 
@@ -238,24 +239,72 @@ static void print_tally(const struct tally *q)
             q->answered ? q->wait_answered / (double)q->answered : 0.0);
 }
 
-static void assert_tally_eq(const struct tally *got, const struct tally *want)
+/* src names where got comes from ("scored" records, "KPI" records). */
+static void assert_tally_eq(const struct tally *got, const struct tally *want, const char *src)
 {
     const char *q = want->queue[0] ? want->queue : "all";
-    cr_assert_eq(got->offered, want->offered, "%s offered: scored %" PRIu64 ", raw %" PRIu64, q,
+    cr_assert_eq(got->offered, want->offered, "%s offered: %s %" PRIu64 ", raw %" PRIu64, q, src,
                  got->offered, want->offered);
-    cr_assert_eq(got->answered, want->answered, "%s answered: scored %" PRIu64 ", raw %" PRIu64,
-                 q, got->answered, want->answered);
+    cr_assert_eq(got->answered, want->answered, "%s answered: %s %" PRIu64 ", raw %" PRIu64,
+                 q, src, got->answered, want->answered);
     cr_assert_eq(got->abandoned, want->abandoned,
-                 "%s abandoned: scored %" PRIu64 ", raw %" PRIu64, q, got->abandoned,
+                 "%s abandoned: %s %" PRIu64 ", raw %" PRIu64, q, src, got->abandoned,
                  want->abandoned);
     cr_assert_eq(got->short_abandons, want->short_abandons,
-                 "%s short abandons: scored %" PRIu64 ", raw %" PRIu64, q, got->short_abandons,
+                 "%s short abandons: %s %" PRIu64 ", raw %" PRIu64, q, src, got->short_abandons,
                  want->short_abandons);
     cr_assert_eq(got->wait_answered, want->wait_answered,
-                 "%s sum of answered waits: scored %.0f s, raw %.0f s", q, got->wait_answered,
+                 "%s sum of answered waits: %s %.0f s, raw %.0f s", q, src, got->wait_answered,
                  want->wait_answered);
-    cr_assert_eq(got->handle, want->handle, "%s sum of handle times: scored %.0f s, raw %.0f s",
-                 q, got->handle, want->handle);
+    cr_assert_eq(got->handle, want->handle, "%s sum of handle times: %s %.0f s, raw %.0f s",
+                 q, src, got->handle, want->handle);
+}
+
+/* The replay's hourly KPI records of the queue and all dimensions, summed
+ * per queue (each window's highest revision). */
+struct kpi_sum_arg {
+    struct tallies *t;
+    uint64_t wait_ms[17], handle_ms[17]; /* per tally: q[0..15], all = 16 */
+};
+
+static void kpi_sum_cell(const char *key, void *cell, void *arg)
+{
+    struct kpi_sum_arg *a = arg;
+    struct tally *q;
+    size_t idx;
+    char queue[8];
+    int end = 0; /* set only when ":1h:" matched too */
+    if (strncmp(key, "sq:kpi:all:*:1h:", 16) == 0) {
+        q = &a->t->all;
+        idx = 16;
+    } else if (sscanf(key, "sq:kpi:queue:%7[^:]:1h:%n", queue, &end) == 1 && end > 0) {
+        q = tally_for(a->t, queue);
+        idx = (size_t)(q - a->t->q);
+    } else {
+        return;
+    }
+    q->offered += (uint64_t)sq_gen_cell_counter(cell, "offered");
+    q->answered += (uint64_t)sq_gen_cell_counter(cell, "answered");
+    q->abandoned += (uint64_t)sq_gen_cell_counter(cell, "abandoned");
+    q->short_abandons += (uint64_t)sq_gen_cell_counter(cell, "short_abandoned");
+    a->wait_ms[idx] += (uint64_t)sq_gen_cell_counter(cell, "wait_answered_ms_sum");
+    a->handle_ms[idx] += (uint64_t)sq_gen_cell_counter(cell, "handle_ms_sum");
+}
+
+static void kpi_bank(const char *replay, struct tallies *t)
+{
+    memset(t, 0, sizeof *t);
+    struct sq_strmap cells;
+    sq_gen_load_kpi_records(replay, &cells);
+    struct kpi_sum_arg a = {.t = t};
+    sq_strmap_each(&cells, kpi_sum_cell, &a);
+    sq_gen_kpi_records_fini(&cells);
+    for (size_t i = 0; i < t->n; i++) {
+        t->q[i].wait_answered = (double)a.wait_ms[i] / 1000.0;
+        t->q[i].handle = (double)a.handle_ms[i] / 1000.0;
+    }
+    t->all.wait_answered = (double)a.wait_ms[16] / 1000.0;
+    t->all.handle = (double)a.handle_ms[16] / 1000.0;
 }
 
 Test(realdata, anonymous_bank_february_1999_totals, .timeout = 300)
@@ -291,10 +340,17 @@ Test(realdata, anonymous_bank_february_1999_totals, .timeout = 300)
     fprintf(stderr, "  sum of answered waits %.0f s, of handle times %.0f s\n",
             want.all.wait_answered, want.all.handle);
 
-    assert_tally_eq(&got.all, &want.all);
+    assert_tally_eq(&got.all, &want.all, "scored");
     cr_assert_eq(got.n, want.n, "queues: scored %zu, raw %zu", got.n, want.n);
     for (size_t i = 0; i < want.n; i++)
-        assert_tally_eq(tally_for(&got, want.q[i].queue), &want.q[i]);
+        assert_tally_eq(tally_for(&got, want.q[i].queue), &want.q[i], "scored");
+    /* the KPI counters of the month's hourly windows, per queue and all */
+    struct tallies kpi;
+    kpi_bank(scored, &kpi);
+    assert_tally_eq(&kpi.all, &want.all, "KPI");
+    cr_assert_eq(kpi.n, want.n, "queues: KPI %zu, raw %zu", kpi.n, want.n);
+    for (size_t i = 0; i < want.n; i++)
+        assert_tally_eq(tally_for(&kpi, want.q[i].queue), &want.q[i], "KPI");
     cr_assert_eq(want.all.offered, want.all.answered + want.all.abandoned);
 
     free(raw);
