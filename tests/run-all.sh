@@ -30,7 +30,10 @@ run_suite() { # name, build dir, cmake args...
 
 mkdir -p build-tests
 run_suite "release" build-tests/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSQ_FAULTS=ON
-run_suite "asan+ubsan" build-tests/sanitize -DCMAKE_BUILD_TYPE=Debug -DSQ_SANITIZE=ON -DSQ_FAULTS=ON
+# -O1, as the ASan documentation advises: about twice the speed of -O0 with
+# the same reports, which keeps the whole run well inside CI's budget.
+run_suite "asan+ubsan" build-tests/sanitize -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" \
+  -DSQ_SANITIZE=ON -DSQ_FAULTS=ON
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

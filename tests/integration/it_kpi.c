@@ -89,8 +89,8 @@ static void expect_hashes_of_replay(struct sq_stack *s, const char *replay, long
 
 Test(kpi, three_instances_one_killed_twice_match_replay, .timeout = 600)
 {
-    const int total = 24000;
-    char *in = sq_gen_file("gen.ndjson", "24000", "2000");
+    const int total = 12000;
+    char *in = sq_gen_file("gen.ndjson", "12000", "1000");
     char *rep = sq_gen_replay_file(in, "replay.ndjson");
     struct sq_stack s;
     sq_stack_start(&s, 12, false);
