@@ -117,12 +117,17 @@ static double sq_bench_replay(const char *sqgate, const char *in, const char *cf
  * that comes and goes on the machine weighs on both alike. */
 static void sq_bench_replay_kpi(const char *sqgate, const char *in, double *on, double *off)
 {
-    char cfg[] = "/tmp/sq-bench-kpi-XXXXXX";
-    int fd = mkstemp(cfg);
-    FILE *f = fdopen(fd, "w");
-    fputs("kpi:\n  enabled: false\n", f);
-    fclose(f);
     *on = *off = -1;
+    char cfg[] = "/tmp/sq-bench-kpi-XXXXXX"; /* mkstemp's template */
+    int fd = mkstemp(cfg);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    bool bad = !f || fputs("kpi:\n  enabled: false\n", f) < 0;
+    if (f && fclose(f) != 0)
+        bad = true;
+    if (bad) {
+        fprintf(stderr, "bench_engine: writing %s: %s\n", cfg, strerror(errno));
+        return;
+    }
     for (int i = 0; i < 3; i++) {
         double t = sq_bench_replay(sqgate, in, NULL);
         if (*on < 0 || t < *on)
@@ -199,7 +204,12 @@ static void sq_bench_redis_stop(redisContext *c, pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-static double sq_bench_dedupe_bytes(long ids)
+/* Redis bytes per item: n items, each added to a step's ops by add(), in
+ * steps of 1,000 on a fresh redis-server, as the runtime writes them. */
+typedef void sq_bench_add_fn(struct sq_state_ops *ops, const struct sq_settings *st, long k,
+                             void *ctx);
+
+static double sq_bench_redis_bytes(long n, sq_bench_add_fn *add, void *ctx)
 {
     pid_t pid;
     int port;
@@ -216,16 +226,11 @@ static double sq_bench_dedupe_bytes(long ids)
     sq_redis_ensure(r, &err);
     long long before = sq_bench_used_memory(c);
     int64_t off = -1;
-    for (long i = 0; i < ids; i += 1000) {
+    for (long i = 0; i < n; i += 1000) {
         struct sq_state_ops ops = {0};
-        for (long k = i; k < i + 1000 && k < ids; k++) {
-            char eid[64], *key, *field;
-            snprintf(eid, sizeof eid, "c-7-%ld", k);
-            sq_dedupe_mark_dup(&st, "contact.v1", eid, 1795600000000LL + k * 50, &key, &field);
+        for (long k = i; k < i + 1000 && k < n; k++) {
             sq_op_message(&ops, (size_t)(k - i));
-            sq_op_dedupe(&ops, key, field, st.dedupe_ttl_s * 2);
-            free(key);
-            free(field);
+            add(&ops, &st, k, ctx);
         }
         struct sq_redis_step s = {.offset_key = "sq:off:bench:t:0", .expected = off,
                                   .last = off + 1000, .max_event_ms = -1, .ops = &ops};
@@ -238,7 +243,25 @@ static double sq_bench_dedupe_bytes(long ids)
     sq_redis_free(r);
     sq_bench_redis_stop(c, pid);
     sq_settings_free(&st);
-    return (double)(after - before) / (double)ids;
+    return (double)(after - before) / (double)n;
+}
+
+/* One dedupe mark, as the dedupe processor writes it. */
+static void sq_bench_add_dedupe(struct sq_state_ops *ops, const struct sq_settings *st, long k,
+                                void *ctx)
+{
+    (void)ctx;
+    char eid[64], *key, *field;
+    snprintf(eid, sizeof eid, "c-7-%ld", k);
+    sq_dedupe_mark_dup(st, "contact.v1", eid, 1795600000000LL + k * 50, &key, &field);
+    sq_op_dedupe(ops, key, field, st->dedupe_ttl_s * 2);
+    free(key);
+    free(field);
+}
+
+static double sq_bench_dedupe_bytes(long ids)
+{
+    return sq_bench_redis_bytes(ids, sq_bench_add_dedupe, NULL);
 }
 
 /* A 15m queue cell with a few dozen contacts: the 15 counters such a cell
@@ -271,44 +294,18 @@ static void sq_bench_kpi_cell(struct sq_state_ops *ops, const struct sq_settings
     free(key);
 }
 
+static void sq_bench_add_kpi(struct sq_state_ops *ops, const struct sq_settings *st, long k,
+                             void *ctx)
+{
+    sq_bench_kpi_cell(ops, st, ctx, k);
+}
+
 static double sq_bench_kpi_bytes(long hashes)
 {
-    pid_t pid;
-    int port;
-    redisContext *c = sq_bench_redis_start(&pid, &port);
-    if (!c)
-        return -1;
-    struct sq_settings st;
-    sq_settings_defaults(&st);
     struct sq_kpi_windows win;
     char msg[128];
     sq_kpi_windows_parse("15m", &win, msg, sizeof msg);
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
-    struct sq_err err;
-    sq_err_clear(&err);
-    struct sq_redis *r = sq_redis_new(url, "sq:", 5000, &err);
-    sq_redis_ensure(r, &err);
-    long long before = sq_bench_used_memory(c);
-    int64_t off = -1;
-    for (long i = 0; i < hashes; i += 1000) {
-        struct sq_state_ops ops = {0};
-        for (long k = i; k < i + 1000 && k < hashes; k++) {
-            sq_op_message(&ops, (size_t)(k - i));
-            sq_bench_kpi_cell(&ops, &st, &win.v[0], k);
-        }
-        struct sq_redis_step s = {.offset_key = "sq:off:bench:t:0", .expected = off,
-                                  .last = off + 1000, .max_event_ms = -1, .ops = &ops};
-        sq_redis_run_steps(r, &s, 1, &err);
-        free(s.dups);
-        off += 1000;
-        sq_state_ops_fini(&ops);
-    }
-    long long after = sq_bench_used_memory(c);
-    sq_redis_free(r);
-    sq_bench_redis_stop(c, pid);
-    sq_settings_free(&st);
-    return (double)(after - before) / (double)hashes;
+    return sq_bench_redis_bytes(hashes, sq_bench_add_kpi, &win.v[0]);
 }
 
 /* ---- in-process bytes per cached profile and per open ticket ---------- */
