@@ -1,4 +1,4 @@
-/* metrics.c: the gateway's counters, the latency histogram and the gauges
+/* metrics.c: the gateway's counters, the latency histograms and the gauges
  * behind /metrics and /readyz. Counters and the histogram are relaxed C11
  * atomics (the pipeline thread never waits for the HTTP thread); the
  * partition table and the not-ready reason sit under one mutex. */
@@ -28,11 +28,36 @@ static const struct sq_metric_def {
 static _Atomic uint64_t sq_counters[SQ_M__COUNT];
 static _Atomic uint64_t sq_dlq_counts[SQ_DLQ__COUNT];
 
-static const double sq_lat_bounds[SQ_METRICS_LATENCY_NBOUNDS] = {
-    SQ_METRICS_LATENCY_BOUNDS};
-/* Per bucket (not cumulative: render adds them up); last = above every bound. */
-static _Atomic uint64_t sq_lat_buckets[SQ_METRICS_LATENCY_NBOUNDS + 1];
-static _Atomic uint64_t sq_lat_sum_ns; /* 2^64 ns = 584 years of latency */
+/* A histogram of seconds: its bounds, per-bucket counts (not cumulative:
+ * render adds them up; the last bucket is above every bound) and sum. */
+#define SQ_HIST_MAX_BOUNDS 16
+struct sq_hist {
+    const char *name;
+    const char *help;
+    const double *bounds;
+    size_t nbounds;
+    _Atomic uint64_t buckets[SQ_HIST_MAX_BOUNDS + 1];
+    _Atomic uint64_t sum_ns; /* 2^64 ns = 584 years of latency */
+};
+_Static_assert(SQ_METRICS_LATENCY_NBOUNDS <= SQ_HIST_MAX_BOUNDS, "latency bounds");
+_Static_assert(SQ_METRICS_E2E_NBOUNDS <= SQ_HIST_MAX_BOUNDS, "end-to-end bounds");
+
+static const double sq_lat_bounds[SQ_METRICS_LATENCY_NBOUNDS] = {SQ_METRICS_LATENCY_BOUNDS};
+static const double sq_e2e_bounds[SQ_METRICS_E2E_NBOUNDS] = {SQ_METRICS_E2E_BOUNDS};
+
+static struct sq_hist sq_lat = {
+    .name = "sq_processing_latency_seconds",
+    .help = "Time from a message's arrival to the end of its processing, in seconds",
+    .bounds = sq_lat_bounds,
+    .nbounds = SQ_METRICS_LATENCY_NBOUNDS,
+};
+static struct sq_hist sq_e2e = {
+    .name = "sq_end_to_end_latency_seconds",
+    .help = "Time from an input message's Kafka timestamp to the end of its processing "
+            "(outputs delivered, Redis step applied), in seconds",
+    .bounds = sq_e2e_bounds,
+    .nbounds = SQ_METRICS_E2E_NBOUNDS,
+};
 
 static atomic_bool sq_paused;
 static atomic_bool sq_ready;
@@ -88,17 +113,34 @@ uint64_t sq_metrics_dlq_get(enum sq_dlq_reason r)
     return atomic_load_explicit(&sq_dlq_counts[r], memory_order_relaxed);
 }
 
-void sq_metrics_observe_latency(double seconds)
+static void sq_hist_observe(struct sq_hist *h, double seconds)
 {
     if (!(seconds > 0)) /* negative, zero or NaN */
         seconds = 0;
     size_t i = 0;
-    while (i < SQ_METRICS_LATENCY_NBOUNDS && seconds > sq_lat_bounds[i])
+    while (i < h->nbounds && seconds > h->bounds[i])
         i++;
-    atomic_fetch_add_explicit(&sq_lat_buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
     double ns = seconds * 1e9;
     uint64_t add = ns >= 1.8e19 ? UINT64_C(18000000000000000000) : (uint64_t)llround(ns);
-    atomic_fetch_add_explicit(&sq_lat_sum_ns, add, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ns, add, memory_order_relaxed);
+}
+
+static void sq_hist_reset(struct sq_hist *h)
+{
+    for (size_t i = 0; i <= h->nbounds; i++)
+        atomic_store(&h->buckets[i], 0);
+    atomic_store(&h->sum_ns, 0);
+}
+
+void sq_metrics_observe_latency(double seconds)
+{
+    sq_hist_observe(&sq_lat, seconds);
+}
+
+void sq_metrics_observe_end_to_end(double seconds)
+{
+    sq_hist_observe(&sq_e2e, seconds);
 }
 
 /* Index of (topic, partition) in the sorted table, or where it would go. */
@@ -238,23 +280,21 @@ static void sq_metrics_family(struct sq_buf *out, const char *name, const char *
     sq_buf_appendf(out, "\n# TYPE %s %s\n", name, type);
 }
 
-static void sq_metrics_render_latency(struct sq_buf *out)
+static void sq_hist_render(struct sq_buf *out, struct sq_hist *h)
 {
-    static const char name[] = "sq_processing_latency_seconds";
-    uint64_t counts[SQ_METRICS_LATENCY_NBOUNDS + 1];
-    for (size_t i = 0; i <= SQ_METRICS_LATENCY_NBOUNDS; i++)
-        counts[i] = atomic_load_explicit(&sq_lat_buckets[i], memory_order_relaxed);
-    uint64_t sum_ns = atomic_load_explicit(&sq_lat_sum_ns, memory_order_relaxed);
+    const char *name = h->name;
+    uint64_t counts[SQ_HIST_MAX_BOUNDS + 1];
+    for (size_t i = 0; i <= h->nbounds; i++)
+        counts[i] = atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+    uint64_t sum_ns = atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
 
-    sq_metrics_family(
-        out, name, "histogram",
-        "Time from a message's arrival to the end of its processing, in seconds");
+    sq_metrics_family(out, name, "histogram", h->help);
     uint64_t cum = 0;
-    for (size_t i = 0; i <= SQ_METRICS_LATENCY_NBOUNDS; i++) {
+    for (size_t i = 0; i <= h->nbounds; i++) {
         cum += counts[i];
         char le[32];
-        if (i < SQ_METRICS_LATENCY_NBOUNDS)
-            sq_fmt_number(sq_lat_bounds[i], le);
+        if (i < h->nbounds)
+            sq_fmt_number(h->bounds[i], le);
         else
             snprintf(le, sizeof(le), "+Inf");
         sq_buf_appendf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le, cum);
@@ -312,7 +352,8 @@ void sq_metrics_render(struct sq_buf *out)
                        atomic_load_explicit(&sq_dlq_counts[r], memory_order_relaxed));
     }
 
-    sq_metrics_render_latency(out);
+    sq_hist_render(out, &sq_lat);
+    sq_hist_render(out, &sq_e2e);
 
     pthread_mutex_lock(&sq_m.mu);
     sq_metrics_render_locked(out);
@@ -336,9 +377,8 @@ void sq_metrics_reset(void)
         atomic_store(&sq_counters[m], 0);
     for (int r = 0; r < SQ_DLQ__COUNT; r++)
         atomic_store(&sq_dlq_counts[r], 0);
-    for (size_t i = 0; i <= SQ_METRICS_LATENCY_NBOUNDS; i++)
-        atomic_store(&sq_lat_buckets[i], 0);
-    atomic_store(&sq_lat_sum_ns, 0);
+    sq_hist_reset(&sq_lat);
+    sq_hist_reset(&sq_e2e);
     atomic_store(&sq_paused, false);
 
     pthread_mutex_lock(&sq_m.mu);

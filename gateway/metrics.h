@@ -42,6 +42,12 @@ enum sq_metric {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 #define SQ_METRICS_LATENCY_NBOUNDS 11
 
+/* Upper bounds (seconds) of the end-to-end latency histogram, +Inf implied:
+ * finer below 10 ms, where a healthy gateway sits. */
+#define SQ_METRICS_E2E_BOUNDS                                                            \
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
+#define SQ_METRICS_E2E_NBOUNDS 16
+
 /* Counters: lock-free (relaxed atomics), callable from any thread. */
 void sq_metrics_inc(enum sq_metric m, uint64_t n);
 uint64_t sq_metrics_get(enum sq_metric m);
@@ -55,6 +61,10 @@ uint64_t sq_metrics_dlq_get(enum sq_dlq_reason r);
 
 /* sq_processing_latency_seconds: one observation (negative or NaN counts as 0). */
 void sq_metrics_observe_latency(double seconds);
+/* sq_end_to_end_latency_seconds: one observation of the time from an input
+ * message's Kafka timestamp to the end of its processing (negative or NaN
+ * counts as 0). */
+void sq_metrics_observe_end_to_end(double seconds);
 
 /* Per-partition gauges. -1 = unknown; sq_partition_lag (high watermark −
  * committed) is shown only when both are known, sq_partition_committed_offset

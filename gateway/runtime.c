@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -376,6 +377,14 @@ static bool sq_turn_review_deliveries(struct sq_runtime *rt, struct sq_turn *t)
     return all_done;
 }
 
+/* Wall-clock time in seconds, to compare with Kafka message timestamps. */
+static double sq_wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* One Redis step per partition batch, all in one pipeline. */
 static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
 {
@@ -418,6 +427,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
     }
     SQ_FAULT("after_redis_step");
     int64_t now = sq_mono_ms();
+    double wall = sq_wall_seconds();
     for (size_t s = 0; s < ns; s++) {
         struct sq_turn_part *tp = &t->tp[idx[s]];
         struct sq_part *p = tp->part;
@@ -434,8 +444,13 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
             for (int r = 0; r < SQ_DLQ__COUNT; r++)
                 if (d.dlq[r])
                     sq_metrics_dlq_inc((enum sq_dlq_reason)r, d.dlq[r]);
-            for (size_t j = 0; j < tp->n; j++)
+            for (size_t j = 0; j < tp->n; j++) {
+                const rd_kafka_message_t *rkm = tp->fetched[j].rkm;
                 sq_metrics_observe_latency((double)(now - tp->fetched[j].fetched_mono_ms) / 1000.0);
+                int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+                if (ts > 0)
+                    sq_metrics_observe_end_to_end(wall - (double)ts / 1000.0);
+            }
             sq_metrics_inc(SQ_M_BATCHES, 1);
             sq_part_applied(p, st->last);
         } else if (st->result == 0) {

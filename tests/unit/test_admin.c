@@ -484,11 +484,12 @@ Test(admin, exposition_format_valid)
         cr_assert(end != rest + 1 && *end == '\0', "bad value in %s", line);
         nsamples++;
     }
-    /* counters + dlq + histogram + lag + committed + ready + paused + build_info */
-    cr_assert_eq(nfamilies, SQ_M__COUNT + 7);
+    /* counters + dlq + 2 histograms + lag + committed + ready + paused + build_info */
+    cr_assert_eq(nfamilies, SQ_M__COUNT + 8);
     /* + buckets with +Inf, _sum, _count; lag, committed, ready, paused, build_info */
     cr_assert_eq(nsamples, SQ_M__COUNT + (SQ_DLQ__COUNT - 1) +
-                               (SQ_METRICS_LATENCY_NBOUNDS + 3) + 5);
+                               (SQ_METRICS_LATENCY_NBOUNDS + 3) +
+                               (SQ_METRICS_E2E_NBOUNDS + 3) + 5);
     sq_buf_fini(&out);
 }
 
