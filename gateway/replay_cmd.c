@@ -70,7 +70,19 @@ static json_t *sq_replay_bytes_json(const char *p, size_t n)
     return o;
 }
 
-/* Writes one output record as a replay line. */
+/* A non-DLQ value that is not an object (not expected: every record is
+ * one): as JSON when it parses, else as bytes. */
+static json_t *sq_replay_record_json(const char *p, size_t n)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(p, n, JSON_DECODE_ANY, &jerr);
+    return v ? v : sq_replay_bytes_json(p, n);
+}
+
+/* Writes one output record as a replay line: {"topic","key","headers",
+ * "value"}. A record's value is compact JSON already (sinks dump it with the
+ * same flags), so it is copied as it is; anything else is a string or
+ * {"base64"}. */
 static void sq_replay_emit(struct sq_replay *rp, const struct sq_msg *m, const struct sq_output *o)
 {
     json_t *headers = json_object();
@@ -82,24 +94,30 @@ static void sq_replay_emit(struct sq_replay *rp, const struct sq_msg *m, const s
                             sq_replay_bytes_json(o->error_detail ? o->error_detail : "",
                                                  o->error_detail ? strlen(o->error_detail) : 0));
     }
-    json_t *value;
-    if (o->error) {
-        value = o->value ? sq_replay_bytes_json(o->value, o->value_len) : json_null();
-    } else {
-        json_error_t jerr;
-        value = o->value ? json_loadb(o->value, o->value_len, 0, &jerr) : json_null();
-        if (!value)
-            value = sq_replay_bytes_json(o->value, o->value_len);
-    }
+    bool raw = !o->error && o->value && o->value_len && o->value[0] == '{';
+    json_t *value = NULL;
+    if (!raw)
+        value = !o->value ? json_null()
+                : o->error ? sq_replay_bytes_json(o->value, o->value_len)
+                           : sq_replay_record_json(o->value, o->value_len);
     json_t *key = o->key ? sq_replay_bytes_json(o->key, o->key_len) : json_null();
     json_t *rec = json_object();
     json_object_set_new(rec, "topic", json_string(o->topic));
     json_object_set_new(rec, "key", key);
     json_object_set_new(rec, "headers", headers);
-    json_object_set_new(rec, "value", value);
+    if (value)
+        json_object_set_new(rec, "value", value);
     char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    fputs(s, rp->out);
-    fputc('\n', rp->out);
+    size_t n = strlen(s);
+    if (raw) {
+        fwrite(s, 1, n - 1, rp->out); /* without the closing brace */
+        fputs(",\"value\":", rp->out);
+        fwrite(o->value, 1, o->value_len, rp->out);
+        fputs("}\n", rp->out);
+    } else {
+        fwrite(s, 1, n, rp->out);
+        fputc('\n', rp->out);
+    }
     free(s);
     json_decref(rec);
 }

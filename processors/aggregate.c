@@ -1,7 +1,7 @@
 /* aggregate.c: the `aggregate` processor (SPEC 6). Each processed contact,
  * ticket, survey and QA review adds its counters (kpi.h) to its window cells
- * (dimension, key, window, start) as HINCRBY ops in its own ops, so a
- * duplicate found by the state step adds nothing. In replay_mode it also
+ * (dimension, key, window, start) as one HINCRBY-each op per cell in its
+ * own ops, so a duplicate found by the state step adds nothing. In replay_mode it also
  * closes windows: when its watermark passes a cell's end, the cell's KPI
  * record rides on the message that moved the watermark; a late event marks
  * a closed cell dirty and the next move re-emits it (revision + 1). */
@@ -467,10 +467,16 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
         const struct sq_agg_touch *t = &tl->v[k];
         const struct sq_kpi_window *w = &ag->win.v[t->win];
         char *rkey = sq_kpi_redis_key_dup(st->redis_prefix, t->dim, t->key, w, t->start_ms);
+        const char *fields[SQ_KC__COUNT];
+        int64_t by[SQ_KC__COUNT];
+        size_t nf = 0;
         for (int i = 0; i < SQ_KC__COUNT; i++)
-            if (t->c.v[i])
-                sq_op_hincr(&m->ops, rkey, sq_kpi_counter_name((enum sq_kpi_counter)i),
-                            t->c.v[i], st->kpi_ttl_s);
+            if (t->c.v[i]) {
+                fields[nf] = sq_kpi_counter_name((enum sq_kpi_counter)i);
+                by[nf++] = t->c.v[i];
+            }
+        if (nf)
+            sq_op_hincr_each(&m->ops, rkey, st->kpi_ttl_s, nf, fields, by);
         free(rkey);
         if (!pending)
             continue;

@@ -88,8 +88,7 @@ void sq_batch_assemble_ops(struct sq_batch *batch)
         if (!m->ops.argc || (m->verdict != SQ_VERDICT_PROCESSED))
             continue;
         sq_op_message(&batch->ops, i);
-        for (size_t k = 0; k < m->ops.argc; k++)
-            sq_state_ops_push(&batch->ops, m->ops.argv[k], m->ops.argvlen[k]);
+        sq_state_ops_append(&batch->ops, &m->ops);
     }
 }
 
@@ -248,54 +247,6 @@ void sq_batch_fini(struct sq_batch *batch)
     batch->msgs = NULL;
     batch->n = 0;
     sq_state_ops_fini(&batch->ops);
-}
-
-void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len)
-{
-    if (ops->argc == ops->cap) {
-        ops->cap = ops->cap ? ops->cap * 2 : 64;
-        ops->argv = sq_xrealloc(ops->argv, ops->cap * sizeof *ops->argv);
-        ops->argvlen = sq_xrealloc(ops->argvlen, ops->cap * sizeof *ops->argvlen);
-    }
-    ops->argv[ops->argc] = sq_xstrndup(s, len);
-    ops->argvlen[ops->argc] = len;
-    ops->argc++;
-}
-
-void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof buf) {
-        sq_state_ops_push(ops, buf, (size_t)n);
-        return;
-    }
-    char *big = sq_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sq_state_ops_push(ops, big, (size_t)n);
-    free(big);
-}
-
-void sq_state_ops_reset(struct sq_state_ops *ops)
-{
-    for (size_t i = 0; i < ops->argc; i++)
-        free(ops->argv[i]);
-    ops->argc = 0;
-}
-
-void sq_state_ops_fini(struct sq_state_ops *ops)
-{
-    sq_state_ops_reset(ops);
-    free(ops->argv);
-    free(ops->argvlen);
-    ops->argv = NULL;
-    ops->argvlen = NULL;
-    ops->cap = 0;
 }
 
 int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool all,

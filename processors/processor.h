@@ -33,15 +33,23 @@ struct sq_output {
 };
 
 /* State changes as a flat argument list both store back ends apply (op
- * codes in store.h). */
+ * codes in store.h). The strings live in chunks the list owns (one
+ * allocation for many arguments); argv[i] is NUL-terminated and stays valid
+ * until reset or fini. processors/state_ops.c. */
+struct sq_ops_chunk;
 struct sq_state_ops {
-    char **argv;            /* owned strings */
+    char **argv;            /* into chunk */
     size_t *argvlen;
     size_t argc, cap;
+    struct sq_ops_chunk *chunk; /* newest first */
 };
 void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len);
+void sq_state_ops_push_str(struct sq_state_ops *ops, const char *s);
+void sq_state_ops_push_i64(struct sq_state_ops *ops, int64_t v);
 void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends every argument of from. */
+void sq_state_ops_append(struct sq_state_ops *ops, const struct sq_state_ops *from);
 void sq_state_ops_reset(struct sq_state_ops *ops);
 void sq_state_ops_fini(struct sq_state_ops *ops);
 

@@ -51,6 +51,22 @@ char *sq_xstrndup(const char *s, size_t n)
     return p;
 }
 
+size_t sq_i64_format(char *buf, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return n;
+}
+
 char *sq_xasprintf(const char *fmt, ...)
 {
     va_list ap;

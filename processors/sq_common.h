@@ -14,6 +14,9 @@ void *sq_xcalloc(size_t count, size_t size);
 void *sq_xrealloc(void *p, size_t n);
 char *sq_xstrdup(const char *s);
 char *sq_xstrndup(const char *s, size_t n);
+/* Writes v in decimal, NUL-terminated, into buf (24 bytes are enough);
+ * returns its length. printf's %lld without the format parsing. */
+size_t sq_i64_format(char *buf, int64_t v);
 char *sq_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* What an error means for the caller: a data error goes to the DLQ, a

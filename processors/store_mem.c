@@ -35,72 +35,85 @@ void sq_store_reads_fini(struct sq_store_reads *r)
 void sq_op_message(struct sq_state_ops *ops, size_t idx)
 {
     sq_state_ops_push(ops, "M", 1);
-    sq_state_ops_pushf(ops, "%zu", idx);
+    sq_state_ops_push_i64(ops, (int64_t)idx);
 }
 
 void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, int64_t ttl_s)
 {
     sq_state_ops_push(ops, "D", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_push(ops, field, strlen(field));
-    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_str(ops, field);
+    sq_state_ops_push_i64(ops, ttl_s);
 }
 
 void sq_op_del(struct sq_state_ops *ops, const char *key)
 {
     sq_state_ops_push(ops, "X", 1);
-    sq_state_ops_push(ops, key, strlen(key));
+    sq_state_ops_push_str(ops, key);
 }
 
 void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field)
 {
     sq_state_ops_push(ops, "R", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_push(ops, field, strlen(field));
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_str(ops, field);
 }
 
 void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, int64_t n,
                  int64_t ttl_s)
 {
     sq_state_ops_push(ops, "I", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_push(ops, field, strlen(field));
-    sq_state_ops_pushf(ops, "%lld", (long long)n);
-    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_str(ops, field);
+    sq_state_ops_push_i64(ops, n);
+    sq_state_ops_push_i64(ops, ttl_s);
+}
+
+void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, size_t n,
+                      const char *const *fields, const int64_t *by)
+{
+    sq_state_ops_push(ops, "K", 1);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_i64(ops, ttl_s);
+    sq_state_ops_push_i64(ops, (int64_t)n);
+    for (size_t i = 0; i < n; i++) {
+        sq_state_ops_push_str(ops, fields[i]);
+        sq_state_ops_push_i64(ops, by[i]);
+    }
 }
 
 void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
                      int64_t score, const char *member)
 {
     sq_state_ops_push(ops, "Z", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
-    sq_state_ops_pushf(ops, "%d", keep);
-    sq_state_ops_pushf(ops, "%lld", (long long)score);
-    sq_state_ops_push(ops, member, strlen(member));
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_i64(ops, ttl_s);
+    sq_state_ops_push_i64(ops, keep);
+    sq_state_ops_push_i64(ops, score);
+    sq_state_ops_push_str(ops, member);
 }
 
 void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,
                   const char *vfield, const char *v, int64_t ttl_s)
 {
     sq_state_ops_push(ops, "G", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_push(ops, tfield, strlen(tfield));
-    sq_state_ops_push(ops, t, strlen(t));
-    sq_state_ops_push(ops, vfield, strlen(vfield));
-    sq_state_ops_push(ops, v, strlen(v));
-    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_str(ops, tfield);
+    sq_state_ops_push_str(ops, t);
+    sq_state_ops_push_str(ops, vfield);
+    sq_state_ops_push_str(ops, v);
+    sq_state_ops_push_i64(ops, ttl_s);
 }
 
 void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
               int64_t half_life_ms, int64_t ttl_s)
 {
     sq_state_ops_push(ops, "Q", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_pushf(ops, "%lld", (long long)t_ms);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_i64(ops, t_ms);
     sq_state_ops_pushf(ops, "%.17g", score);
-    sq_state_ops_pushf(ops, "%lld", (long long)half_life_ms);
-    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
+    sq_state_ops_push_i64(ops, half_life_ms);
+    sq_state_ops_push_i64(ops, ttl_s);
 }
 
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv)
@@ -109,11 +122,11 @@ void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const 
     while (fv[2 * n])
         n++;
     sq_state_ops_push(ops, "H", 1);
-    sq_state_ops_push(ops, key, strlen(key));
-    sq_state_ops_pushf(ops, "%lld", (long long)ttl_s);
-    sq_state_ops_pushf(ops, "%zu", n);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_i64(ops, ttl_s);
+    sq_state_ops_push_i64(ops, (int64_t)n);
     for (size_t i = 0; i < 2 * n; i++)
-        sq_state_ops_push(ops, fv[i], strlen(fv[i]));
+        sq_state_ops_push_str(ops, fv[i]);
 }
 
 /* ---- the in-process store ---------------------------------------------- */
@@ -301,6 +314,18 @@ static void sq_hset(struct sq_strmap *h, const char *field, const char *value)
     free(sq_strmap_put(h, field, sq_xstrdup(value)));
 }
 
+/* HINCRBY: the field's integer value plus by (in place when it fits). */
+static void sq_hincr(struct sq_strmap *h, const char *field, long long by)
+{
+    char *old = sq_strmap_get(h, field);
+    char buf[24];
+    size_t n = sq_i64_format(buf, (old ? strtoll(old, NULL, 10) : 0) + by);
+    if (old && n <= strlen(old))
+        memcpy(old, buf, n + 1);
+    else
+        sq_hset(h, field, buf);
+}
+
 /* (t, eid) later than the stored pair? Strings compare as the Lua script's
  * `>` does (byte order). */
 static int sq_later_str(const char *t, const char *eid, const char *t0, const char *eid0)
@@ -338,7 +363,7 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
                        : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
                        : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
                        : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7 : 0;
-            if (strcmp(op, "H") == 0) {
+            if (strcmp(op, "H") == 0 || strcmp(op, "K") == 0) {
                 NEED(4);
                 len = 4 + 2 * strtoull(a[i + 3], NULL, 10);
             }
@@ -402,12 +427,16 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
         } else if (strcmp(op, "I") == 0) {
             NEED(5);
             struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            const char *old = sq_strmap_get(h, a[i + 2]);
-            char buf[32];
-            snprintf(buf, sizeof buf, "%lld",
-                     (old ? strtoll(old, NULL, 10) : 0) + strtoll(a[i + 3], NULL, 10));
-            sq_hset(h, a[i + 2], buf);
+            sq_hincr(h, a[i + 2], strtoll(a[i + 3], NULL, 10));
             i += 5;
+        } else if (strcmp(op, "K") == 0) {
+            NEED(4);
+            size_t k = strtoull(a[i + 3], NULL, 10);
+            NEED(4 + 2 * k);
+            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+            for (size_t j = 0; j < k; j++)
+                sq_hincr(h, a[i + 4 + 2 * j], strtoll(a[i + 5 + 2 * j], NULL, 10));
+            i += 4 + 2 * k;
         } else if (strcmp(op, "Z") == 0) {
             NEED(6);
             sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],

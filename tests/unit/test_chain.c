@@ -2,6 +2,8 @@
  * sink builds scored and DLQ records, the Redis sink coalesces customer
  * changes per batch, and the outcome counters add up. */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,4 +284,45 @@ Test(chain, duplicate_found_by_the_state_step_leaves_no_trace)
     cr_assert_eq(delta.duplicates, 1);
     cr_assert_eq(delta.processed, 0);
     teardown(&f);
+}
+
+/* The op list keeps every argument intact across its chunks: many small
+ * ones, one larger than a chunk, numbers at the extremes, and again after a
+ * reset reuses the storage. */
+Test(state_ops, arguments_survive_chunk_growth_and_reset)
+{
+    struct sq_state_ops ops = {0};
+    char big[100000];
+    memset(big, 'b', sizeof big);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 5000; i++)
+            sq_state_ops_pushf(&ops, "arg-%d", i);
+        sq_state_ops_push(&ops, big, sizeof big);
+        sq_state_ops_push_i64(&ops, INT64_MIN);
+        sq_state_ops_push_i64(&ops, 0);
+        sq_state_ops_push_i64(&ops, -42);
+        sq_state_ops_push(&ops, "", 0);
+        cr_assert_eq(ops.argc, 5005);
+        for (int i = 0; i < 5000; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "arg-%d", i);
+            cr_assert_str_eq(ops.argv[i], want);
+            cr_assert_eq(ops.argvlen[i], strlen(want));
+        }
+        cr_assert_eq(ops.argvlen[5000], sizeof big);
+        cr_assert_eq(memcmp(ops.argv[5000], big, sizeof big), 0);
+        cr_assert_eq(ops.argv[5000][sizeof big], '\0');
+        cr_assert_str_eq(ops.argv[5001], "-9223372036854775808");
+        cr_assert_str_eq(ops.argv[5002], "0");
+        cr_assert_str_eq(ops.argv[5003], "-42");
+        cr_assert_str_eq(ops.argv[5004], "");
+        struct sq_state_ops copy = {0};
+        sq_state_ops_append(&copy, &ops);
+        cr_assert_eq(copy.argc, ops.argc);
+        cr_assert_str_eq(copy.argv[4999], "arg-4999");
+        sq_state_ops_fini(&copy);
+        sq_state_ops_reset(&ops);
+        cr_assert_eq(ops.argc, 0);
+    }
+    sq_state_ops_fini(&ops);
 }

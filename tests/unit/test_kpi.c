@@ -386,15 +386,20 @@ Test(aggregate, run_mode_counts_in_ops_and_closes_nothing)
                      "1");
     cr_assert_null(sq_store_mem_hget(f.store, "sq:kpi:agent:*:15m:1795600800", "offered"),
                    "no agent_id, no agent dimension");
-    /* the ops name the TTL kpi.ttl_s */
+    /* the ops name the TTL kpi.ttl_s: one HINCRBY-each op per cell */
     const struct sq_state_ops *ops = &f.batch.msgs[0].ops;
     bool seen = false;
-    for (size_t k = 0; k + 4 < ops->argc; k++)
-        if (strcmp(ops->argv[k], "I") == 0 && strcmp(ops->argv[k + 1], q15) == 0 &&
-            strcmp(ops->argv[k + 2], "offered") == 0) {
-            cr_assert_str_eq(ops->argv[k + 3], "1");
-            cr_assert_str_eq(ops->argv[k + 4], "691200");
-            seen = true;
+    for (size_t k = 0; k + 3 < ops->argc; k++)
+        if (strcmp(ops->argv[k], "K") == 0 && strcmp(ops->argv[k + 1], q15) == 0) {
+            cr_assert_eq(seen, false, "one op per cell");
+            cr_assert_str_eq(ops->argv[k + 2], "691200");
+            size_t n = strtoull(ops->argv[k + 3], NULL, 10);
+            cr_assert(k + 4 + 2 * n <= ops->argc);
+            for (size_t j = 0; j < n; j++)
+                if (strcmp(ops->argv[k + 4 + 2 * j], "offered") == 0) {
+                    cr_assert_str_eq(ops->argv[k + 5 + 2 * j], "1");
+                    seen = true;
+                }
         }
     cr_assert(seen, "no HINCRBY of offered on %s", q15);
     agg_teardown(&f);

@@ -22,6 +22,10 @@ static void build_ops(struct sq_state_ops *ops)
     const char *fv[] = {"contacts_30d", "3", "note", "x:y|z", NULL};
     sq_op_hset(ops, "sq:cust:a", 1000, fv);
     sq_op_hincr(ops, "sq:cust:a", "breaches_total", 2, 1000);
+    const char *kf[] = {"offered", "answered"};
+    const int64_t kb[] = {3, 1}, kb2[] = {4, -1};
+    sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb);
+    sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb2);
     sq_op_latest(ops, "sq:cust:a", "last_breach_at", "2026-11-25T10:00:00.000Z",
                  "last_breach_code", "SLA_WAIT", 1000);
     sq_op_latest(ops, "sq:cust:a", "last_breach_at", "2026-11-25T10:00:00.000Z",
@@ -40,6 +44,7 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_message(ops, 1);
     sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
     sq_op_hincr(ops, "sq:cust:a", "breaches_total", 50, 1000);
+    sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb);
     const char *fv2[] = {"M", "D", NULL};
     sq_op_hset(ops, "sq:cust:a", 1000, fv2);
 }
@@ -47,7 +52,8 @@ static void build_ops(struct sq_state_ops *ops)
 static const char *const fields[] = {"events_total", "last_event_at", "last_event_id",
                                      "last_contact_at", "region", "tier", "contacts_30d", "note",
                                      "breaches_total", "last_breach_at", "last_breach_code",
-                                     "cx_num", "cx_den", "cx_t0", "cx_index", "M", NULL};
+                                     "cx_num", "cx_den", "cx_t0", "cx_index", "M", "offered",
+                                     "answered", NULL};
 
 Test(store, redis_step_and_memory_agree, .timeout = 60)
 {
@@ -89,6 +95,8 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     }
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_code"), "SLA_WAIT");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "2");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "offered"), "7");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "answered"), "0");
     redisReply *rep = redisCommand(c, "ZRANGE sq:cust:a:breaches 0 -1");
     json_t *z = sq_store_mem_zrange(mem, "sq:cust:a:breaches");
     cr_assert_eq(rep->elements, 2);
