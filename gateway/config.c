@@ -219,6 +219,10 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     INT("windows.max_lateness_s", windows_max_lateness_s, "604800", 0, 366 * 86400,
         "An event whose KPI window ended more than this before the watermark is scored but "
         "not aggregated (sq_too_late_total); keep it below kpi.ttl_s, s."),
+    INT("windows.idle_s", windows_idle_s, "30", 1, 86400,
+        "A partition whose applied offset reached its end and that fetched nothing for this "
+        "long is idle: it no longer holds the watermark back (when all are, the watermark "
+        "follows the wall clock), s."),
     {.path = "kpi.enabled", .type = SQ_CFG_BOOL, .offset = OFF(kpi_enabled), .def = "true",
      .help = "Windowed KPI counters and KPI records (the aggregate processor); false turns "
              "both off."},

@@ -28,7 +28,10 @@
     X(FENCED, "sq_fenced_total",                                                         \
       "Partition steps refused because another instance moved the offset")               \
     X(REBALANCES, "sq_rebalances_total", "Partition assignments and revocations")        \
-    X(BATCHES, "sq_batches_total", "Partition batches applied")
+    X(BATCHES, "sq_batches_total", "Partition batches applied")                          \
+    X(KPI_RECORDS, "sq_kpi_records_total",                                               \
+      "KPI records delivered to sq.out.kpi while holding the closer lease")              \
+    X(CLOSER_LEASES, "sq_closer_leases_total", "Times this instance took the closer lease")
 
 enum sq_metric {
 #define SQ_X(e, name, help) SQ_M_##e,

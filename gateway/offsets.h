@@ -27,6 +27,7 @@ struct sq_part {
     struct sq_fetched *backlog;
     size_t backlog_n, backlog_cap;
     int64_t last_fetch_mono_ms;
+    int64_t idle_marked_mono_ms; /* when the closer was told it is idle, 0 = not */
 };
 
 struct sq_parts {

@@ -12,7 +12,9 @@
 #include "sinks.h"
 #include "store.h"
 
-/* KEYS[1] = the partition's offset hash {offset, max_event_ms}.
+/* KEYS[1] = the partition's offset hash {offset, max_event_ms}; KEYS[2],
+ * KEYS[3] = the watermark's zsets {prefix}wm:parts and {prefix}wm:idle
+ * (member: the offset hash's key, score: its max_event_ms; gateway/closer.c).
  * ARGV[1] = expected stored offset ("" = none), ARGV[2] = batch's last
  * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4..] = the
  * batch's ops (processors/store.h; processors/store_mem.c applies the same
@@ -26,7 +28,7 @@ static const char sq_step_lua[] =
     "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
     "local res = {1, ARGV[2]}\n"
     "local i, n, msg, skip = 4, #ARGV, 0, false\n"
-    "local width = {D = 4, C = 9, X = 2, R = 3, I = 5, Z = 6, Q = 6, G = 7}\n"
+    "local width = {D = 4, C = 9, X = 2, R = 3, I = 5, Z = 6, Q = 6, G = 7, W = 4}\n"
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
     "  if op == 'M' then\n"
@@ -69,6 +71,12 @@ static const char sq_step_lua[] =
     "    for j = 0, k - 1 do redis.call('HINCRBY', ARGV[i+1], ARGV[i+4+2*j], ARGV[i+5+2*j]) end\n"
     "    if tonumber(ARGV[i+2]) > 0 then redis.call('EXPIRE', ARGV[i+1], ARGV[i+2]) end\n"
     "    i = i + 4 + 2 * k\n"
+    "  elseif op == 'W' then\n"
+    "    local p, c = ARGV[i+1], ARGV[i+2]\n"
+    "    redis.call('HINCRBY', p .. 'win:gen', c, 1)\n"
+    "    if redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n"
+    "    else redis.call('ZADD', p .. 'win:open', 'NX', ARGV[i+3], c) end\n"
+    "    i = i + 4\n"
     "  elseif op == 'Z' then\n"
     "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n"
     "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n"
@@ -106,6 +114,11 @@ static const char sq_step_lua[] =
     "  local m = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
     "  if (not m) or tonumber(ARGV[3]) > tonumber(m) then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[3]) end\n"
     "end\n"
+    "local mx = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
+    "if mx then\n"
+    "  redis.call('ZADD', KEYS[2], mx, KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "end\n"
     "return res\n";
 
 struct sq_redis {
@@ -118,6 +131,8 @@ struct sq_redis {
     redisContext *c;
     char sha[41];
     char *epoch;         /* the epoch value seen at first connect */
+    char *wm_parts_key;  /* {prefix}wm:parts */
+    char *wm_idle_key;   /* {prefix}wm:idle */
 };
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
@@ -125,6 +140,8 @@ struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeo
 {
     struct sq_redis *r = sq_xcalloc(1, sizeof *r);
     r->prefix = sq_xstrdup(prefix);
+    r->wm_parts_key = sq_xasprintf("%swm:parts", prefix);
+    r->wm_idle_key = sq_xasprintf("%swm:idle", prefix);
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
     if (strncmp(url, "unix://", 7) == 0 && url[7] == '/') {
         r->unix_path = sq_xstrdup(url + 7);
@@ -177,6 +194,8 @@ void sq_redis_free(struct sq_redis *r)
     free(r->unix_path);
     free(r->prefix);
     free(r->epoch);
+    free(r->wm_parts_key);
+    free(r->wm_idle_key);
     free(r);
 }
 
@@ -326,7 +345,7 @@ int sq_redis_read_applied(struct sq_redis *r, const char *offset_key, int64_t *a
 
 static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s)
 {
-    size_t argc = 7 + s->ops->argc;
+    size_t argc = 9 + s->ops->argc;
     const char **argv = sq_xmalloc(argc * sizeof *argv);
     size_t *lens = sq_xmalloc(argc * sizeof *lens);
     char expected[24] = "", last[24], maxev[24] = "";
@@ -335,13 +354,14 @@ static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step 
     snprintf(last, sizeof last, "%lld", (long long)s->last);
     if (s->max_event_ms >= 0)
         snprintf(maxev, sizeof maxev, "%lld", (long long)s->max_event_ms);
-    argv[0] = "EVALSHA"; argv[1] = r->sha; argv[2] = "1"; argv[3] = s->offset_key;
-    argv[4] = expected; argv[5] = last; argv[6] = maxev;
-    for (size_t i = 0; i < 7; i++)
+    argv[0] = "EVALSHA"; argv[1] = r->sha; argv[2] = "3"; argv[3] = s->offset_key;
+    argv[4] = r->wm_parts_key; argv[5] = r->wm_idle_key;
+    argv[6] = expected; argv[7] = last; argv[8] = maxev;
+    for (size_t i = 0; i < 9; i++)
         lens[i] = strlen(argv[i]);
     for (size_t i = 0; i < s->ops->argc; i++) {
-        argv[7 + i] = s->ops->argv[i];
-        lens[7 + i] = s->ops->argvlen[i];
+        argv[9 + i] = s->ops->argv[i];
+        lens[9 + i] = s->ops->argvlen[i];
     }
     redisAppendCommandArgv(r->c, (int)argc, argv, lens);
     free(argv);
@@ -432,5 +452,68 @@ int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struc
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s", rep->str);
         freeReplyObject(rep);
     }
+    return rc;
+}
+
+const char *sq_redis_prefix(const struct sq_redis *r)
+{
+    return r->prefix;
+}
+
+void sq_redis_strs_fini(struct sq_redis_strs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* One reply element as an owned string (NULL for nil). */
+static char *sq_redis_elem_dup(const redisReply *e)
+{
+    if (e->type == REDIS_REPLY_INTEGER)
+        return sq_xasprintf("%lld", (long long)e->integer);
+    if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
+        return sq_xstrndup(e->str, e->len);
+    return NULL;
+}
+
+int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
+                  size_t nargs, const char *const *args, struct sq_redis_strs *out,
+                  struct sq_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    size_t argc = 3 + nkeys + nargs;
+    const char **argv = sq_xmalloc(argc * sizeof *argv);
+    char nk[24];
+    snprintf(nk, sizeof nk, "%zu", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = nk;
+    for (size_t i = 0; i < nkeys; i++)
+        argv[3 + i] = keys[i];
+    for (size_t i = 0; i < nargs; i++)
+        argv[3 + nkeys + i] = args[i];
+    redisReply *rep = sq_redis_cmd(r, err, (int)argc, argv, NULL);
+    free(argv);
+    if (!rep)
+        return SQ_ERR_TRANSIENT;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis script: %s", rep->str);
+    } else if (rep->type == REDIS_REPLY_ARRAY) {
+        out->v = sq_xcalloc(rep->elements ? rep->elements : 1, sizeof *out->v);
+        out->n = rep->elements;
+        for (size_t i = 0; i < rep->elements; i++)
+            out->v[i] = sq_redis_elem_dup(rep->element[i]);
+    } else {
+        out->v = sq_xcalloc(1, sizeof *out->v);
+        out->n = 1;
+        out->v[0] = sq_redis_elem_dup(rep);
+    }
+    freeReplyObject(rep);
     return rc;
 }

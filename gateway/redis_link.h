@@ -58,4 +58,20 @@ struct sq_store_reads;
 /* One pipelined round trip: HGET of every (key, field). */
 int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err);
 
+/* The key prefix (redis.prefix). */
+const char *sq_redis_prefix(const struct sq_redis *r);
+
+/* A script's reply flattened: an array's elements (or the one value) as
+ * owned strings, integers in decimal, nil as NULL. */
+struct sq_redis_strs {
+    char **v;
+    size_t n;
+};
+void sq_redis_strs_fini(struct sq_redis_strs *s);
+/* EVAL script with its keys and arguments. SQ_OK with *out filled (release
+ * it), or SQ_ERR_TRANSIENT (unreachable, or the script failed). */
+int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
+                  size_t nargs, const char *const *args, struct sq_redis_strs *out,
+                  struct sq_err *err);
+
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "closer.h"
 #include "faults.h"
 #include "kafka.h"
 #include "log.h"
@@ -62,6 +63,7 @@ struct sq_runtime {
     struct sq_redis *redis;
     struct sq_store_redis store;
     struct sq_chain *chain;
+    struct sq_closer *closer;    /* window close (SPEC 6); NULL with kpi.enabled false */
     struct sq_parts parts;
     struct sq_turn *turn;
     bool assigned_once;
@@ -395,11 +397,18 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
         struct sq_turn_part *tp = &t->tp[i];
         if (tp->dropped || !tp->n)
             continue;
+        /* SPEC 6: the partition's greatest applied event time (profiles
+         * do not count), kept by the step for the shared watermark */
         int64_t maxev = -1;
-        for (size_t j = 0; j < tp->batch.n; j++)
-            if (tp->batch.msgs[j].verdict == SQ_VERDICT_PROCESSED &&
-                tp->batch.msgs[j].event_ms > maxev)
-                maxev = tp->batch.msgs[j].event_ms;
+        for (size_t j = 0; j < tp->batch.n; j++) {
+            const struct sq_msg *m = &tp->batch.msgs[j];
+            if (m->verdict != SQ_VERDICT_PROCESSED || !m->event || !m->schema ||
+                strcmp(m->schema, "profile.v1") == 0)
+                continue;
+            int64_t et = sq_msg_event_time(m);
+            if (et > maxev)
+                maxev = et;
+        }
         steps[ns] = (struct sq_redis_step){
             .offset_key = tp->part->offset_key,
             .expected = tp->part->applied,
@@ -805,6 +814,27 @@ static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
     }
 }
 
+/* SPEC 6: a partition is idle when its applied offset reached its end and
+ * nothing was fetched from it for windows.idle_s; a paused one never is.
+ * The closer is told once per idle spell (the next step ends it). */
+static void sq_rt_check_idle(struct sq_runtime *rt, struct sq_part *p, int64_t hi, int64_t now)
+{
+    bool idle = rt->closer && !rt->paused && !p->need_init && hi >= 0 &&
+                p->applied + 1 >= hi && p->backlog_n == 0 &&
+                now - p->last_fetch_mono_ms >= rt->st->windows_idle_s * 1000;
+    if (!idle) {
+        if (p->last_fetch_mono_ms > p->idle_marked_mono_ms)
+            p->idle_marked_mono_ms = 0;
+        return;
+    }
+    if (p->idle_marked_mono_ms)
+        return;
+    struct sq_err err;
+    sq_err_clear(&err);
+    if (sq_closer_mark_idle(rt->closer, p->offset_key, &err) == SQ_OK)
+        p->idle_marked_mono_ms = now;
+}
+
 static void sq_rt_metrics(struct sq_runtime *rt)
 {
     int64_t now = sq_mono_ms();
@@ -817,6 +847,7 @@ static void sq_rt_metrics(struct sq_runtime *rt)
         if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
             hi = -1;
         sq_metrics_partition_set(p->topic, p->partition, hi, p->committed);
+        sq_rt_check_idle(rt, p, hi, now);
     }
 }
 
@@ -901,6 +932,8 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         }
         sq_rt_commit(rt, false);
         sq_rt_metrics(rt);
+        if (rt->closer && !rt->shutting_down)
+            sq_closer_tick(rt->closer);
     }
     return rt->fatal ? 2 : 0;
 }
@@ -969,6 +1002,11 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_error("%s", err.msg);
         goto out;
     }
+    if (st->kpi_enabled && !(rt.closer = sq_closer_new(st, rt.redis, &rt.store.base, rt.chain,
+                                                       &err))) {
+        sq_error("kafka producer (closer): %s", err.msg);
+        goto out;
+    }
     if (sq_redis_ensure(rt.redis, &err) != SQ_OK)
         sq_warn("%s (will retry)", err.msg);
     if (sq_kafka_subscribe(rt.consumer, st, &err) != SQ_OK) {
@@ -995,6 +1033,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
             (unsigned long long)cs->consumed, (unsigned long long)cs->processed,
             (unsigned long long)cs->duplicates, (unsigned long long)dlq);
 out:
+    sq_closer_free(rt.closer);
     if (rt.consumer)
         rd_kafka_destroy(rt.consumer);
     if (rt.producer)

@@ -4,7 +4,9 @@
  * own ops, so a duplicate found by the state step adds nothing. In replay_mode it also
  * closes windows: when its watermark passes a cell's end, the cell's KPI
  * record rides on the message that moved the watermark; a late event marks
- * a closed cell dirty and the next move re-emits it (revision + 1). */
+ * a closed cell dirty and the next move re-emits it (revision + 1). In
+ * `run` it marks each touched cell with a W op instead; the closer lease
+ * holder (gateway/closer.c) closes and re-emits from Redis. */
 #include "aggregate.h"
 
 #include <math.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "derive.h"
 #include "kpi.h"
 #include "score.h"
@@ -458,7 +461,8 @@ static void sq_free_value(const char *key, void *value, void *arg)
 
 /* Writes m's touches as HINCRBY ops into m->ops and, when closing windows
  * (pending != NULL), marks the cells touched (queued for close: a closed
- * one becomes dirty) and adds the increments to pending. */
+ * one becomes dirty) and adds the increments to pending; in `run` each
+ * touch is a W op instead, for the closer. */
 static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
                          const struct sq_agg_touches *tl, struct sq_strmap *pending)
 {
@@ -478,9 +482,13 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
         if (nf)
             sq_op_hincr_each(&m->ops, rkey, st->kpi_ttl_s, nf, fields, by);
         free(rkey);
-        if (!pending)
-            continue;
         char *id = sq_kpi_kafka_key_dup(t->dim, t->key, w, t->start_ms);
+        if (!pending) {
+            /* run: the closer lease holder closes windows (gateway/closer.c) */
+            sq_op_window_touch(&m->ops, st->redis_prefix, id, t->start_ms + w->size_ms);
+            free(id);
+            continue;
+        }
         struct sq_agg_cell *cell = sq_strmap_get(&ag->cells, id);
         if (!cell) {
             cell = sq_xcalloc(1, sizeof *cell);
@@ -630,19 +638,6 @@ static bool sq_is_aggregated_kind(const struct sq_msg *m)
             strcmp(m->schema, "survey.v1") == 0 || strcmp(m->schema, "qa_review.v1") == 0);
 }
 
-/* The event time of SPEC 6 (window and watermark): a contact's arrived_at,
- * else occurred_at. */
-static int64_t sq_agg_event_time(const struct sq_msg *m)
-{
-    int64_t t = m->event_ms;
-    if (sq_is_contact(m)) {
-        const char *a = sq_str(m->event, "arrived_at");
-        if (a)
-            sq_time_parse(a, &t);
-    }
-    return t;
-}
-
 static void sq_pending_fini(struct sq_strmap *pending)
 {
     sq_strmap_each(pending, sq_free_value, NULL);
@@ -671,14 +666,15 @@ static int sq_aggregate_process(void *ctx, struct sq_batch *batch, struct sq_err
         struct sq_contact_derived d;
         if (sq_is_contact(m) && sq_contact_derive(m->event, ag->st, &d) != 0)
             continue; /* as score: validate guarantees the times */
-        int64_t t = sq_agg_event_time(m);
+        int64_t t = sq_msg_event_time(m);
         tl.n = 0;
         sq_agg_message(ag, m, sq_is_contact(m) ? &d : NULL, t, &tl);
         sq_agg_write(ag, m, &tl, ag->emit ? &pending : NULL);
-        /* Only replay has SPEC 6's watermark (one partition, in order). In
-         * `run` this instance's greatest event time over its partitions is
-         * not it: judging lateness by it would drop the counters of a
-         * partition fetched behind the others, so nothing is judged late. */
+        /* Replay's watermark is its own (one partition, in order). In
+         * `run` it is the shared one the closer computes, handed in by
+         * sq_aggregate_set_watermark: this instance's greatest event time
+         * over its partitions is not it (a partition fetched behind the
+         * others would lose its counters). */
         int64_t wm;
         if (ag->emit && sq_watermark_observe(&ag->wm, t) && sq_watermark_get(&ag->wm, &wm))
             sq_agg_close_due(ag, wm, wm, m, &pending, &cl);
@@ -690,6 +686,13 @@ static int sq_aggregate_process(void *ctx, struct sq_batch *batch, struct sq_err
     if (ag->emit)
         sq_agg_prune(ag);
     return rc;
+}
+
+void sq_aggregate_set_watermark(void *ctx, int64_t wm_ms)
+{
+    struct sq_aggregate *ag = ctx;
+    if (ag && !ag->emit)
+        sq_watermark_raise(&ag->wm, wm_ms);
 }
 
 int sq_aggregate_flush(void *ctx, struct sq_store *store, struct sq_msg *carrier,

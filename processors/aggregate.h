@@ -2,7 +2,8 @@
  * per (dimension, key, window, start) as HINCRBY ops in each message's own
  * ops, and, in `sqgate replay` (settings.replay_mode), window close: the
  * KPI records for sq.out.kpi, riding on the message whose watermark move
- * closed them. Runs right after score in processors/chain.c. */
+ * closed them; in `run`, W ops naming the touched cells for the closer
+ * (gateway/closer.c). Runs right after score in processors/chain.c. */
 #ifndef SQ_AGGREGATE_H
 #define SQ_AGGREGATE_H
 
@@ -22,6 +23,10 @@ struct sq_store;
  * error. ctx is the processor's. */
 int sq_aggregate_flush(void *ctx, struct sq_store *store, struct sq_msg *carrier,
                        struct sq_err *err);
+
+/* `run`: the shared watermark (SPEC 6) as the closer last computed or read
+ * it; lateness is judged against it. Never lowers it. */
+void sq_aggregate_set_watermark(void *ctx, int64_t wm_ms);
 
 /* Events (and TICKET_OVERDUE breaches) not aggregated because their window
  * ended more than windows.max_lateness_s before the watermark: SPEC 6's

@@ -262,6 +262,22 @@ int sq_chain_flush_windows(struct sq_chain *chain, struct sq_store *store, struc
     return sq_aggregate_flush(sq_chain_ctx_of(chain, &sq_proc_aggregate), store, carrier, err);
 }
 
+int64_t sq_msg_event_time(const struct sq_msg *m)
+{
+    int64_t t = m->event_ms;
+    if (m->schema && strcmp(m->schema, "contact.v1") == 0) {
+        const char *a = json_string_value(json_object_get(m->event, "arrived_at"));
+        if (a)
+            sq_time_parse(a, &t);
+    }
+    return t;
+}
+
+void sq_chain_set_watermark(struct sq_chain *chain, int64_t wm_ms)
+{
+    sq_aggregate_set_watermark(sq_chain_ctx_of(chain, &sq_proc_aggregate), wm_ms);
+}
+
 uint64_t sq_chain_too_late_total(struct sq_chain *chain)
 {
     return sq_aggregate_too_late_total(sq_chain_ctx_of(chain, &sq_proc_aggregate));

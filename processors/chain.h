@@ -63,6 +63,13 @@ int sq_chain_flush_timers(struct sq_chain *chain, struct sq_store *store, bool a
  * records on carrier->kpi_records (sq_kpi_outputs_add makes the outputs). */
 int sq_chain_flush_windows(struct sq_chain *chain, struct sq_store *store, struct sq_msg *carrier,
                            struct sq_err *err);
+/* The event time of SPEC 6 (window assignment and watermark): a contact's
+ * arrived_at, else occurred_at (m->event_ms). */
+int64_t sq_msg_event_time(const struct sq_msg *m);
+
+/* `run`: the shared watermark (SPEC 6) the closer computed or read; KPI
+ * lateness is judged against it. */
+void sq_chain_set_watermark(struct sq_chain *chain, int64_t wm_ms);
 /* Events too late to aggregate so far (SPEC 6's sq_too_late_total). */
 uint64_t sq_chain_too_late_total(struct sq_chain *chain);
 

@@ -255,6 +255,72 @@ char *sq_kpi_kafka_key_dup(enum sq_kpi_dim dim, const char *key, const struct sq
     return k;
 }
 
+/* One hex digit's value, or -1. */
+static int sq_hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int sq_kpi_cell_parse(const char *id, struct sq_kpi_cell *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *bar1 = strchr(id, '|');
+    const char *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+    const char *bar3 = bar2 ? strchr(bar2 + 1, '|') : NULL;
+    if (!bar3 || strchr(bar3 + 1, '|'))
+        return -1;
+    int dim = -1;
+    for (int d = 0; d < SQ_KD__COUNT; d++)
+        if (strlen(sq_kpi_dim_names[d]) == (size_t)(bar1 - id) &&
+            strncmp(sq_kpi_dim_names[d], id, (size_t)(bar1 - id)) == 0)
+            dim = d;
+    char label[sizeof out->window.label];
+    size_t ll = (size_t)(bar3 - bar2 - 1);
+    if (dim < 0 || ll == 0 || ll >= sizeof label)
+        return -1;
+    memcpy(label, bar2 + 1, ll);
+    label[ll] = '\0';
+    struct sq_kpi_windows ws;
+    char msg[128];
+    if (sq_kpi_windows_parse(label, &ws, msg, sizeof msg) != 0 || ws.n != 1 ||
+        strcmp(ws.v[0].label, label) != 0)
+        return -1;
+    char *end;
+    long long start_s = strtoll(bar3 + 1, &end, 10);
+    if (end == bar3 + 1 || *end || start_s % (ws.v[0].size_ms / 1000) != 0)
+        return -1;
+    size_t kl = (size_t)(bar2 - bar1 - 1);
+    char *key = sq_xmalloc(kl + 1);
+    size_t o = 0;
+    for (const char *p = bar1 + 1; p < bar2; p++) {
+        if (*p != '%') {
+            key[o++] = *p;
+            continue;
+        }
+        int hi = p + 2 < bar2 ? sq_hex_value(p[1]) : -1, lo = hi >= 0 ? sq_hex_value(p[2]) : -1;
+        if (lo < 0) {
+            free(key);
+            return -1;
+        }
+        key[o++] = (char)(hi * 16 + lo);
+        p += 2;
+    }
+    key[o] = '\0';
+    out->dim = (enum sq_kpi_dim)dim;
+    out->key = key;
+    out->window = ws.v[0];
+    out->start_ms = start_s * 1000;
+    out->end_ms = out->start_ms + ws.v[0].size_ms;
+    return 0;
+}
+
+void sq_kpi_cell_fini(struct sq_kpi_cell *c)
+{
+    free(c->key);
+    c->key = NULL;
+}
+
 int sq_kpi_counters_add_hash(struct sq_kpi_counters *c, json_t *hash)
 {
     int rc = 0;

@@ -145,6 +145,19 @@ char *sq_kpi_redis_key_dup(const char *prefix, enum sq_kpi_dim dim, const char *
 char *sq_kpi_kafka_key_dup(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_window *w,
                            int64_t start_ms);
 
+/* A window cell named by its Kafka key (as sq_kpi_kafka_key_dup writes it):
+ * the closer of `run` knows cells by that name only. */
+struct sq_kpi_cell {
+    enum sq_kpi_dim dim;
+    char *key;                  /* raw (unescaped), owned */
+    struct sq_kpi_window window;
+    int64_t start_ms, end_ms;
+};
+/* Parses "{dimension}|{escaped key}|{window}|{start s}". Returns 0 (release
+ * with sq_kpi_cell_fini), or -1 when id is not such a name. */
+int sq_kpi_cell_parse(const char *id, struct sq_kpi_cell *out);
+void sq_kpi_cell_fini(struct sq_kpi_cell *c);
+
 /* Adds a stored KPI hash (a JSON object of field → decimal string, as a
  * whole-hash store read returns it) to c; unknown fields are ignored.
  * Returns 0, or -1 when a counter's value is not an integer (it counts 0). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "derive.h"
 #include "score.h"
 #include "store.h"
@@ -377,19 +378,6 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
     return SQ_OK;
 }
 
-/* The event time that feeds the watermark (SPEC 6): a contact's arrived_at,
- * else occurred_at. */
-static int64_t sq_watermark_time(const struct sq_msg *m)
-{
-    int64_t t = m->event_ms;
-    if (sq_is_contact(m)) {
-        const char *a = json_string_value(json_object_get(m->event, "arrived_at"));
-        if (a)
-            sq_time_parse(a, &t);
-    }
-    return t;
-}
-
 static bool sq_is_scored_kind(const struct sq_msg *m)
 {
     return m->schema && (strcmp(m->schema, "contact.v1") == 0 || strcmp(m->schema, "ticket.v1") == 0 ||
@@ -474,7 +462,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             if (sq_contact_derive(m->event, st, &d) != 0)
                 continue; /* validate guarantees the times */
             const char *reason = json_string_value(json_object_get(m->event, "reason"));
-            int64_t arrived_ms = sq_watermark_time(m);
+            int64_t arrived_ms = sq_msg_event_time(m);
             json_t *h = sq_strmap_get(&hist, m->customer_id);
             int64_t c30 = 0, latest = 0;
             int repeat = sq_history_add(h, arrived_ms, reason ? reason : "",
@@ -526,7 +514,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         }
         sq_breach_list_fini(&bl);
         int64_t wm;
-        if (sq_watermark_observe(&ss->wm, sq_watermark_time(m)) && sq_watermark_get(&ss->wm, &wm))
+        if (sq_watermark_observe(&ss->wm, sq_msg_event_time(m)) && sq_watermark_get(&ss->wm, &wm))
             rc = sq_fire_timers(ss, &view, batch->store, wm, wm, m, err);
     }
     sq_strmap_each(&hist, sq_json_decref_each, NULL);

@@ -84,12 +84,14 @@ struct sq_settings {
     int64_t windows_grace_s;      /* windows.grace_s, 1800 */
     char *windows_sizes;          /* windows.sizes, "15m,1h" (kpi.h parses it) */
     int64_t windows_max_lateness_s; /* windows.max_lateness_s, 604800 */
+    int64_t windows_idle_s;       /* windows.idle_s, 30 */
     bool kpi_enabled;             /* kpi.enabled, true */
     char *kpi_service_level_mode; /* kpi.service_level_mode, abandons_against */
     int64_t kpi_ttl_s;            /* kpi.ttl_s, 691200 */
     /* Not a config key: set by `sqgate replay` before sq_chain_new. Windows
-     * close in process (aggregate emits KPI records) only then; `run` needs
-     * SPEC 6's shared watermark and closer lease for that. */
+     * close in process (aggregate emits KPI records) only then; in `run` the
+     * closer lease holder closes them (gateway/closer.c) from the watermark
+     * shared through Redis, and aggregate only marks the cells it touches. */
     bool replay_mode;
 
     /* retention */

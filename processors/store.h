@@ -58,6 +58,11 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
  *   R key field               HDEL key field
  *   I key field n ttl_s       HINCRBY key field n
  *   K key ttl_s n f1 b1 … fn bn   HINCRBY key fi bi for each pair
+ *   W prefix cell end_ms      a KPI window cell was touched (SPEC 6, run):
+ *                             HINCRBY {prefix}win:gen cell 1; if the cell
+ *                             was emitted ({prefix}win:rev has it) SADD
+ *                             {prefix}win:dirty cell, else ZADD NX
+ *                             {prefix}win:open end_ms cell (gateway/closer.c)
  *   Z key ttl_s keep score member   ZADD, then keep only the `keep` highest
  *   G key tf t vf v ttl_s     if (t, v) is later than the stored (tf, vf)
  *                             (strings, byte order), HSET tf t vf v
@@ -73,6 +78,8 @@ void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, i
                  int64_t ttl_s);
 void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, size_t n,
                       const char *const *fields, const int64_t *by);
+void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char *cell,
+                        int64_t end_ms);
 void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
                      int64_t score, const char *member);
 void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,

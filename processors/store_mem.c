@@ -82,6 +82,15 @@ void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, 
     }
 }
 
+void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char *cell,
+                        int64_t end_ms)
+{
+    sq_state_ops_push(ops, "W", 1);
+    sq_state_ops_push_str(ops, prefix);
+    sq_state_ops_push_str(ops, cell);
+    sq_state_ops_push_i64(ops, end_ms);
+}
+
 void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
                      int64_t score, const char *member)
 {
@@ -326,6 +335,27 @@ static void sq_hincr(struct sq_strmap *h, const char *field, long long by)
         sq_hset(h, field, buf);
 }
 
+/* The W op, as the step script does it with a zset and a set: here
+ * win:open and win:dirty are hashes (cell -> end ms, cell -> "1"). */
+static void sq_window_touch(struct sq_store_mem *m, const char *prefix, const char *cell,
+                            const char *end_ms)
+{
+    char *k = sq_xasprintf("%swin:gen", prefix);
+    sq_hincr(sq_hash_of(m, k), cell, 1);
+    free(k);
+    k = sq_xasprintf("%swin:rev", prefix);
+    struct sq_mem_obj *rev = sq_strmap_get(&m->keys, k);
+    bool emitted = rev && sq_strmap_get(&rev->h, cell);
+    free(k);
+    k = sq_xasprintf(emitted ? "%swin:dirty" : "%swin:open", prefix);
+    struct sq_strmap *h = sq_hash_of(m, k);
+    if (emitted)
+        sq_hset(h, cell, "1");
+    else if (!sq_strmap_get(h, cell))
+        sq_hset(h, cell, end_ms);
+    free(k);
+}
+
 /* (t, eid) later than the stored pair? Strings compare as the Lua script's
  * `>` does (byte order). */
 static int sq_later_str(const char *t, const char *eid, const char *t0, const char *eid0)
@@ -362,7 +392,8 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             size_t len = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 9
                        : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
                        : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
-                       : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7 : 0;
+                       : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7
+                       : strcmp(op, "W") == 0 ? 4 : 0;
             if (strcmp(op, "H") == 0 || strcmp(op, "K") == 0) {
                 NEED(4);
                 len = 4 + 2 * strtoull(a[i + 3], NULL, 10);
@@ -437,6 +468,10 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             for (size_t j = 0; j < k; j++)
                 sq_hincr(h, a[i + 4 + 2 * j], strtoll(a[i + 5 + 2 * j], NULL, 10));
             i += 4 + 2 * k;
+        } else if (strcmp(op, "W") == 0) {
+            NEED(4);
+            sq_window_touch(m, a[i + 1], a[i + 2], a[i + 3]);
+            i += 4;
         } else if (strcmp(op, "Z") == 0) {
             NEED(6);
             sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],

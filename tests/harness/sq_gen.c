@@ -200,3 +200,109 @@ int sq_gen_compare_kpi_hashes(redisContext *c, struct sq_strmap *cells)
     }
     return x.bad;
 }
+
+/* ---- final KPI records (highest revision per key) ------------------------ */
+
+/* Keeps rec for key unless a higher revision is there; of equal revisions
+ * the later wins (a closer that crashed before recording repeats one). */
+static void sq_gen_final_put(struct sq_strmap *m, const char *key, json_t *rec)
+{
+    json_t *old = sq_strmap_get(m, key);
+    json_int_t rev = json_integer_value(json_object_get(rec, "revision"));
+    if (old && json_integer_value(json_object_get(old, "revision")) > rev)
+        return;
+    json_decref(sq_strmap_put(m, key, json_incref(rec)));
+}
+
+void sq_gen_load_final_kpi_replay(const char *replay_path, struct sq_strmap *out)
+{
+    sq_strmap_init(out);
+    size_t len;
+    char *data = sq_h_read_file(replay_path, &len);
+    cr_assert_not_null(data);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        const char *start = line;
+        size_t n = (size_t)(nl - line);
+        line = nl + 1;
+        if (!memmem(start, n, "\"sq.out.kpi\"", 12))
+            continue;
+        json_error_t jerr;
+        json_t *env = json_loadb(start, n, 0, &jerr);
+        cr_assert_not_null(env, "replay line: %s", jerr.text);
+        const char *key = json_string_value(json_object_get(env, "key"));
+        cr_assert_not_null(key);
+        sq_gen_final_put(out, key, json_object_get(env, "value"));
+        json_decref(env);
+    }
+    free(data);
+}
+
+int sq_gen_load_final_kpi_topic(const char *bootstrap, const char *topic, struct sq_strmap *out)
+{
+    sq_strmap_init(out);
+    struct sq_h_records recs;
+    int rc = sq_h_topic_read_all(bootstrap, topic, &recs, 60000);
+    for (size_t i = 0; rc == 0 && i < recs.n; i++) {
+        json_error_t jerr;
+        json_t *v = recs.v[i].value ? json_loadb(recs.v[i].value, recs.v[i].value_len, 0, &jerr)
+                                    : NULL;
+        cr_assert_not_null(v, "a KPI record that is not JSON");
+        cr_assert_not_null(recs.v[i].key, "a KPI record without a key");
+        sq_gen_final_put(out, recs.v[i].key, v);
+        json_decref(v);
+    }
+    sq_h_records_fini(&recs);
+    return rc;
+}
+
+struct sq_gen_final_cmp {
+    struct sq_strmap *other;
+    int bad;
+    bool print;
+};
+
+static void sq_gen_final_cmp_one(const char *key, void *value, void *arg)
+{
+    struct sq_gen_final_cmp *x = arg;
+    json_t *want = value, *got = sq_strmap_get(x->other, key);
+    static const char *const same[] = {"dimension", "key", "window", "start", "end",
+                                       "counters", "kpis"};
+    bool ok = got != NULL;
+    for (size_t i = 0; ok && i < sizeof same / sizeof *same; i++)
+        ok = json_equal(json_object_get(want, same[i]), json_object_get(got, same[i]));
+    if (ok)
+        return;
+    if (x->print && x->bad < 3) {
+        char *w = json_dumps(want, JSON_COMPACT), *g = got ? json_dumps(got, JSON_COMPACT) : NULL;
+        fprintf(stderr, "KPI record %s\n  want %s\n  got  %s\n", key, w, g ? g : "(none)");
+        free(w);
+        free(g);
+    }
+    x->bad++;
+}
+
+int sq_gen_compare_final_kpi(struct sq_strmap *want, struct sq_strmap *got, bool print)
+{
+    struct sq_gen_final_cmp x = {got, 0, print};
+    sq_strmap_each(want, sq_gen_final_cmp_one, &x);
+    if (got->n > want->n) {
+        if (print)
+            fprintf(stderr, "%zu KPI keys in the topic, %zu in the replay\n", got->n, want->n);
+        x.bad += (int)(got->n - want->n);
+    }
+    return x.bad;
+}
+
+static void sq_gen_json_decref_each(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    json_decref(value);
+}
+
+void sq_gen_final_kpi_fini(struct sq_strmap *m)
+{
+    sq_strmap_each(m, sq_gen_json_decref_each, NULL);
+    sq_strmap_fini(m);
+}

@@ -1,7 +1,9 @@
 /* sq_gen.h: generated and replayed event files for integration tests:
  * `sqgate gen` and `sqgate replay` runs, envelopes turned into kcat input,
  * and the final KPI records of a replay checked against sq:kpi hashes in
- * Redis (SPEC 6: N instances, killed at will, give one instance's counters). */
+ * Redis and against the KPI records `sqgate run` wrote to sq.out.kpi (SPEC
+ * 6: N instances, killed at will, give one instance's counters and final
+ * records). */
 #ifndef SQ_GEN_H
 #define SQ_GEN_H
 
@@ -32,5 +34,16 @@ long long sq_gen_cell_counter(const void *cell, const char *name);
  * whose counters are all 0 have no hash) and the same non-zero counters.
  * Returns the number of differences, printing the first few. */
 int sq_gen_compare_kpi_hashes(redisContext *c, struct sq_strmap *cells);
+
+/* The final KPI record (highest revision; of equal ones the later) per
+ * Kafka key: key -> record (json_t *, owned). From a replay output, or read
+ * from a topic (returns 0, or -1 when the topic could not be read whole). */
+void sq_gen_load_final_kpi_replay(const char *replay_path, struct sq_strmap *out);
+int sq_gen_load_final_kpi_topic(const char *bootstrap, const char *topic, struct sq_strmap *out);
+/* Differences between want and got in dimension, key, window, start, end,
+ * counters and kpis (SPEC 6: revision may differ), keys missing from got
+ * or extra in it; prints the first few when print. */
+int sq_gen_compare_final_kpi(struct sq_strmap *want, struct sq_strmap *got, bool print);
+void sq_gen_final_kpi_fini(struct sq_strmap *m);
 
 #endif

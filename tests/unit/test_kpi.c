@@ -186,6 +186,36 @@ Test(kpi, keys_escape_ids)
     free(k2);
 }
 
+/* The closer knows cells by their Kafka key only: parsing gives back the
+ * dimension, the raw key, the window and its bounds; anything else is not
+ * a cell. */
+Test(kpi, cell_names_parse_back)
+{
+    struct sq_kpi_windows w;
+    char msg[256];
+    cr_assert_eq(sq_kpi_windows_parse("15m,1h", &w, msg, sizeof msg), 0);
+    char *k = sq_kpi_kafka_key_dup(SQ_KD_AGENT, "x|y\n%:", &w.v[1], 1795600800000LL);
+    struct sq_kpi_cell c;
+    cr_assert_eq(sq_kpi_cell_parse(k, &c), 0);
+    cr_assert_eq(c.dim, SQ_KD_AGENT);
+    cr_assert_str_eq(c.key, "x|y\n%:");
+    cr_assert_str_eq(c.window.label, "1h");
+    cr_assert_eq(c.window.size_ms, 3600000);
+    cr_assert_eq(c.start_ms, 1795600800000LL);
+    cr_assert_eq(c.end_ms, 1795604400000LL);
+    sq_kpi_cell_fini(&c);
+    free(k);
+    cr_assert_eq(sq_kpi_cell_parse("all|*|15m|1795600800", &c), 0);
+    cr_assert_eq(c.dim, SQ_KD_ALL);
+    sq_kpi_cell_fini(&c);
+    static const char *const bad[] = {
+        "", "all|*|15m", "all|*|15m|1795600800|x", "team|a|15m|1795600800",
+        "queue|a|15x|1795600800", "queue|a|60m|1795600800", "queue|a|15m|1795600801",
+        "queue|a|15m|", "queue|a%G1|15m|1795600800", "queue|a%4|15m|1795600800", NULL};
+    for (int i = 0; bad[i]; i++)
+        cr_assert_eq(sq_kpi_cell_parse(bad[i], &c), -1, "%s", bad[i]);
+}
+
 /* ---- the record --------------------------------------------------------- */
 
 Test(kpi, record_json)

@@ -26,6 +26,12 @@ static void build_ops(struct sq_state_ops *ops)
     const int64_t kb[] = {3, 1}, kb2[] = {4, -1};
     sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb);
     sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb2);
+    /* window cells: one new (twice: NX keeps the first end), one emitted */
+    const char *rev[] = {"all|*|1h|1795597200", "1", NULL};
+    sq_op_hset(ops, "sq:win:rev", 0, rev);
+    sq_op_window_touch(ops, "sq:", "queue|billing|15m|1795600800", 1795601700000LL);
+    sq_op_window_touch(ops, "sq:", "queue|billing|15m|1795600800", 1795609999000LL);
+    sq_op_window_touch(ops, "sq:", "all|*|1h|1795597200", 1795600800000LL);
     sq_op_latest(ops, "sq:cust:a", "last_breach_at", "2026-11-25T10:00:00.000Z",
                  "last_breach_code", "SLA_WAIT", 1000);
     sq_op_latest(ops, "sq:cust:a", "last_breach_at", "2026-11-25T10:00:00.000Z",
@@ -105,6 +111,25 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
         cr_assert_str_eq(rep->element[i]->str, json_string_value(json_array_get(z, i)));
     cr_assert_str_eq(rep->element[0]->str, "{\"b\":2}", "the 2 highest kept");
     json_decref(z);
+    freeReplyObject(rep);
+    /* the W op: touches counted, the new cell open with its first end, the
+     * emitted one dirty (the memory store keeps both sets as hashes) */
+    rep = redisCommand(c, "HGET sq:win:gen queue|billing|15m|1795600800");
+    cr_assert_str_eq(rep->str, "2");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:win:gen", "queue|billing|15m|1795600800"), "2");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "ZSCORE sq:win:open queue|billing|15m|1795600800");
+    cr_assert_str_eq(rep->str, "1795601700000");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:win:open", "queue|billing|15m|1795600800"),
+                     "1795601700000");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SISMEMBER sq:win:dirty all|*|1h|1795597200");
+    cr_assert_eq(rep->integer, 1);
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:win:dirty", "all|*|1h|1795597200"), "1");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "ZSCORE sq:win:open all|*|1h|1795597200");
+    cr_assert_eq(rep->type, REDIS_REPLY_NIL, "an emitted cell is not open again");
+    cr_assert_null(sq_store_mem_hget(mem, "sq:win:open", "all|*|1h|1795597200"));
     freeReplyObject(rep);
     rep = redisCommand(c, "EXISTS sq:gone");
     cr_assert_eq(rep->integer, 0);

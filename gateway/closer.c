@@ -1,0 +1,541 @@
+/* closer.c: window close in `sqgate run` (SPEC 6; closer.h says what). The
+ * Redis side, all under {prefix}:
+ *   lease:closer, lease:closer:token  the lease (instance id, TTL 10 s) and
+ *                                      its fencing token (INCR per taking)
+ *   wm:parts, wm:idle                  zsets of partition offset keys scored
+ *                                      by their greatest applied event time
+ *                                      (written by the partition step)
+ *   wm                                 the watermark, only ever raised
+ *   win:open                           zset: cells never emitted, by end
+ *   win:gen                            hash: cell -> touches (W ops)
+ *   win:rev                            hash: cell -> last emitted revision
+ *   win:dirty                          set: emitted cells touched since
+ *   win:closed                         zset: emitted cells by end (pruning)
+ * A close round reads candidates with their touch count, reads their
+ * counters, produces the records and waits for every delivery report, then
+ * a fenced step records the revisions; a cell touched after its read stays
+ * (or becomes) dirty, so its next record carries the newer counters. A
+ * crash between produce and step repeats records with the same revision. */
+#include "closer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka.h"
+#include "kpi.h"
+#include "log.h"
+#include "metrics.h"
+
+#define SQ_CLOSER_ROUND 1000      /* cells per close round */
+#define SQ_CLOSER_BUDGET_MS 3000  /* close rounds per tick stop after this */
+#define SQ_CLOSER_WAIT_MS 10000   /* bound on a round's delivery reports */
+
+static const char sq_lease_lua[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur == ARGV[1] then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "  return {1, redis.call('GET', KEYS[2]) or '0'}\n"
+    "end\n"
+    "if cur then return {0, ''} end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "return {2, redis.call('INCR', KEYS[2])}\n";
+
+static const char sq_release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+/* SPEC 6: the least greatest-event-time over partitions not idle, minus
+ * grace; the wall clock minus grace when every partition is idle; never
+ * back; undefined until some event was applied. */
+static const char sq_watermark_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end\n"
+    "local cand\n"
+    "local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')\n"
+    "if first[1] then cand = tonumber(first[2]) - tonumber(ARGV[3])\n"
+    "elseif redis.call('ZCARD', KEYS[4]) > 0 then cand = tonumber(ARGV[2]) - tonumber(ARGV[3]) end\n"
+    "local stored = redis.call('GET', KEYS[2])\n"
+    "if cand and ((not stored) or cand > tonumber(stored)) then\n"
+    "  stored = string.format('%.0f', cand)\n"
+    "  redis.call('SET', KEYS[2], stored)\n"
+    "end\n"
+    "if not stored then return {0, ''} end\n"
+    "return {1, stored}\n";
+
+static const char sq_get_lua[] = "return redis.call('GET', KEYS[1])\n";
+
+/* Cells to close: never emitted with end <= watermark, then dirty ones;
+ * each as (cell, touches, last revision). */
+static const char sq_candidates_lua[] =
+    "local out, max = {}, tonumber(ARGV[2])\n"
+    "local open = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, max)\n"
+    "for _, c in ipairs(open) do\n"
+    "  out[#out + 1] = c\n"
+    "  out[#out + 1] = redis.call('HGET', KEYS[3], c) or '0'\n"
+    "  out[#out + 1] = redis.call('HGET', KEYS[4], c) or '0'\n"
+    "end\n"
+    "if max - #open > 0 then\n"
+    "  for _, c in ipairs(redis.call('SRANDMEMBER', KEYS[2], max - #open)) do\n"
+    "    out[#out + 1] = c\n"
+    "    out[#out + 1] = redis.call('HGET', KEYS[3], c) or '0'\n"
+    "    out[#out + 1] = redis.call('HGET', KEYS[4], c) or '0'\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* Records the round: ARGV = token, prune_before, then (cell, touches read,
+ * revision, end) per cell. */
+static const char sq_commit_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end\n"
+    "for i = 3, #ARGV, 4 do\n"
+    "  local c, g, r, e = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]\n"
+    "  if tonumber(r) > tonumber(redis.call('HGET', KEYS[5], c) or '0') then\n"
+    "    redis.call('HSET', KEYS[5], c, r)\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[2], c)\n"
+    "  redis.call('ZADD', KEYS[6], e, c)\n"
+    "  if (redis.call('HGET', KEYS[4], c) or '0') == g then redis.call('SREM', KEYS[3], c)\n"
+    "  else redis.call('SADD', KEYS[3], c) end\n"
+    "end\n"
+    "local old = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[2], 'LIMIT', 0, 1000)\n"
+    "for _, c in ipairs(old) do\n"
+    "  redis.call('HDEL', KEYS[5], c)\n"
+    "  redis.call('HDEL', KEYS[4], c)\n"
+    "  redis.call('SREM', KEYS[3], c)\n"
+    "  redis.call('ZREM', KEYS[6], c)\n"
+    "end\n"
+    "return 1\n";
+
+static const char sq_idle_lua[] =
+    "local mx = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
+    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "if mx then redis.call('ZADD', KEYS[3], mx, KEYS[1]) end\n"
+    "return 1\n";
+
+enum { SQ_K_LEASE, SQ_K_TOKEN, SQ_K_WM, SQ_K_PARTS, SQ_K_IDLE, SQ_K_OPEN, SQ_K_GEN, SQ_K_REV,
+       SQ_K_DIRTY, SQ_K_CLOSED, SQ_K__COUNT };
+static const char *const sq_key_suffix[SQ_K__COUNT] = {
+    "lease:closer", "lease:closer:token", "wm", "wm:parts", "wm:idle",
+    "win:open", "win:gen", "win:rev", "win:dirty", "win:closed",
+};
+
+struct sq_closer {
+    const struct sq_settings *st;
+    struct sq_redis *redis;
+    struct sq_store *store;
+    struct sq_chain *chain;
+    rd_kafka_t *producer;
+    enum sq_sl_mode mode;
+    char id[160];
+    char *key[SQ_K__COUNT];
+    bool holder;
+    char token[32];
+    int64_t next_tick;
+    int64_t last_warn;
+    size_t outstanding;        /* delivery reports awaited */
+};
+
+/* One cell of a close round. */
+struct sq_close_cell {
+    char *id;                  /* borrowed from the candidates reply */
+    const char *touches;       /* borrowed */
+    int64_t revision;          /* the one this round emits */
+    struct sq_kpi_cell cell;
+    bool parsed;
+    int delivered;             /* 0 waiting, 1 done, -1 failed */
+};
+
+static void sq_closer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    (void)opaque;
+    struct sq_closer *c = rd_kafka_opaque(rk);
+    struct sq_close_cell *cc = rkm->_private;
+    if (cc)
+        cc->delivered = rkm->err ? -1 : 1;
+    if (rkm->err)
+        sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+    if (c->outstanding)
+        c->outstanding--;
+}
+
+static void sq_closer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
+    sq_warn("kafka (closer): %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *redis,
+                                struct sq_store *store, struct sq_chain *chain,
+                                struct sq_err *err)
+{
+    struct sq_closer *c = sq_xcalloc(1, sizeof *c);
+    c->st = st;
+    c->redis = redis;
+    c->store = store;
+    c->chain = chain;
+    int mode = st->kpi_service_level_mode ? sq_sl_mode_parse(st->kpi_service_level_mode) : 0;
+    c->mode = mode < 0 ? SQ_SL_ABANDONS_AGAINST : (enum sq_sl_mode)mode;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(c->id, sizeof c->id, "%s:%d:%08x", host, (int)getpid(),
+             (unsigned)(sq_now_ms() ^ ((uint64_t)rand() << 16)));
+    for (int k = 0; k < SQ_K__COUNT; k++)
+        c->key[k] = sq_xasprintf("%s%s", st->redis_prefix, sq_key_suffix[k]);
+    struct sq_kafka_callbacks cbs = {.opaque = c, .delivery = sq_closer_dr_cb,
+                                     .error = sq_closer_error_cb};
+    c->producer = sq_kafka_producer_new(st, &cbs, err);
+    if (!c->producer) {
+        sq_closer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+const char *sq_closer_id(const struct sq_closer *c)
+{
+    return c->id;
+}
+
+static int sq_closer_eval(struct sq_closer *c, const char *script, size_t nkeys,
+                          const char *const *keys, size_t nargs, const char *const *args,
+                          struct sq_redis_strs *out, struct sq_err *err)
+{
+    return sq_redis_eval(c->redis, script, nkeys, keys, nargs, args, out, err);
+}
+
+void sq_closer_free(struct sq_closer *c)
+{
+    if (!c)
+        return;
+    if (c->holder) {
+        struct sq_err err;
+        sq_err_clear(&err);
+        struct sq_redis_strs out;
+        const char *keys[] = {c->key[SQ_K_LEASE]};
+        const char *args[] = {c->id};
+        if (sq_closer_eval(c, sq_release_lua, 1, keys, 1, args, &out, &err) == SQ_OK) {
+            sq_info("closer lease given up");
+            sq_redis_strs_fini(&out);
+        }
+    }
+    if (c->producer) {
+        rd_kafka_flush(c->producer, 5000);
+        rd_kafka_destroy(c->producer);
+    }
+    for (int k = 0; k < SQ_K__COUNT; k++)
+        free(c->key[k]);
+    free(c);
+}
+
+int sq_closer_mark_idle(struct sq_closer *c, const char *offset_key, struct sq_err *err)
+{
+    const char *keys[] = {offset_key, c->key[SQ_K_PARTS], c->key[SQ_K_IDLE]};
+    struct sq_redis_strs out;
+    int rc = sq_closer_eval(c, sq_idle_lua, 3, keys, 0, NULL, &out, err);
+    if (rc == SQ_OK)
+        sq_redis_strs_fini(&out);
+    return rc;
+}
+
+/* Renews or takes the lease; c->holder says the outcome. */
+static int sq_closer_lease(struct sq_closer *c, struct sq_err *err)
+{
+    const char *keys[] = {c->key[SQ_K_LEASE], c->key[SQ_K_TOKEN]};
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%d", SQ_CLOSER_LEASE_MS);
+    const char *args[] = {c->id, ttl};
+    struct sq_redis_strs out;
+    int rc = sq_closer_eval(c, sq_lease_lua, 2, keys, 2, args, &out, err);
+    if (rc != SQ_OK)
+        return rc;
+    bool was = c->holder;
+    c->holder = out.n == 2 && out.v[0] && strcmp(out.v[0], "0") != 0;
+    if (c->holder)
+        snprintf(c->token, sizeof c->token, "%s", out.v[1] ? out.v[1] : "");
+    if (c->holder && out.v[0] && strcmp(out.v[0], "2") == 0) {
+        sq_info("closer lease taken (fencing token %s): this instance closes KPI windows",
+                c->token);
+        sq_metrics_inc(SQ_M_CLOSER_LEASES, 1);
+    } else if (was && !c->holder) {
+        sq_warn("closer lease lost: another instance closes KPI windows");
+    }
+    sq_redis_strs_fini(&out);
+    return SQ_OK;
+}
+
+/* The holder's watermark step: 1 defined (*wm), 0 undefined, -1 fenced. */
+static int sq_closer_watermark(struct sq_closer *c, int64_t *wm, struct sq_err *err)
+{
+    const char *keys[] = {c->key[SQ_K_TOKEN], c->key[SQ_K_WM], c->key[SQ_K_PARTS],
+                          c->key[SQ_K_IDLE]};
+    char now[24], grace[24];
+    snprintf(now, sizeof now, "%lld", (long long)sq_now_ms());
+    snprintf(grace, sizeof grace, "%lld", (long long)c->st->windows_grace_s * 1000);
+    const char *args[] = {c->token, now, grace};
+    struct sq_redis_strs out;
+    int rc = sq_closer_eval(c, sq_watermark_lua, 4, keys, 3, args, &out, err);
+    if (rc != SQ_OK)
+        return -2;
+    int res = out.n == 2 && out.v[0] ? atoi(out.v[0]) : 0;
+    if (res == 1)
+        *wm = strtoll(out.v[1], NULL, 10);
+    sq_redis_strs_fini(&out);
+    return res;
+}
+
+/* A non-holder only reads the watermark (for lateness). */
+static void sq_closer_read_watermark(struct sq_closer *c, struct sq_err *err)
+{
+    const char *keys[] = {c->key[SQ_K_WM]};
+    struct sq_redis_strs out;
+    if (sq_closer_eval(c, sq_get_lua, 1, keys, 0, NULL, &out, err) != SQ_OK)
+        return;
+    if (out.n == 1 && out.v[0])
+        sq_chain_set_watermark(c->chain, strtoll(out.v[0], NULL, 10));
+    sq_redis_strs_fini(&out);
+}
+
+/* SPEC 15's close order: window end, window size, dimension, key bytes. */
+static int sq_close_cell_cmp(const void *pa, const void *pb)
+{
+    const struct sq_close_cell *a = pa, *b = pb;
+    if (a->parsed != b->parsed)
+        return a->parsed ? -1 : 1;
+    if (!a->parsed)
+        return strcmp(a->id, b->id);
+    if (a->cell.end_ms != b->cell.end_ms)
+        return a->cell.end_ms < b->cell.end_ms ? -1 : 1;
+    if (a->cell.window.size_ms != b->cell.window.size_ms)
+        return a->cell.window.size_ms < b->cell.window.size_ms ? -1 : 1;
+    if (a->cell.dim != b->cell.dim)
+        return a->cell.dim < b->cell.dim ? -1 : 1;
+    return strcmp(a->cell.key, b->cell.key);
+}
+
+static rd_kafka_resp_err_t sq_closer_produce(struct sq_closer *c, struct sq_close_cell *cc,
+                                             const char *value, const char *source)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    rd_kafka_header_add(h, "sq-schema", -1, "kpi.v1", -1);
+    rd_kafka_header_add(h, "sq-source", -1, source, -1);
+    rd_kafka_resp_err_t e;
+    int spins = 0;
+    while ((e = rd_kafka_producev(c->producer, RD_KAFKA_V_TOPIC(c->st->topic_kpi),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(cc->id, strlen(cc->id)),
+                                  RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(cc),
+                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+           ++spins < 500)
+        rd_kafka_poll(c->producer, 10);
+    if (e)
+        rd_kafka_headers_destroy(h);
+    else
+        c->outstanding++;
+    return e;
+}
+
+/* Waits for every delivery report of the round (bounded); on timeout the
+ * rest is purged so no report can arrive after the round's memory is gone.
+ * True when every record was delivered. */
+static bool sq_closer_await(struct sq_closer *c, struct sq_close_cell *v, size_t n)
+{
+    int64_t deadline = sq_mono_ms() + SQ_CLOSER_WAIT_MS;
+    while (c->outstanding && sq_mono_ms() < deadline)
+        rd_kafka_poll(c->producer, 50);
+    if (c->outstanding) {
+        rd_kafka_purge(c->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        while (c->outstanding)
+            rd_kafka_poll(c->producer, 50);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].parsed && v[i].delivered != 1)
+            return false;
+    return true;
+}
+
+/* Reads the cells' counters, produces their records, waits for them. */
+static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n, int64_t wm,
+                          struct sq_err *err)
+{
+    struct sq_store_reads reads = {0};
+    size_t *read_of = sq_xcalloc(n ? n : 1, sizeof *read_of);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].parsed)
+            continue;
+        char *rkey = sq_kpi_redis_key_dup(c->st->redis_prefix, v[i].cell.dim, v[i].cell.key,
+                                          &v[i].cell.window, v[i].cell.start_ms);
+        read_of[i] = sq_store_reads_add(&reads, rkey, NULL);
+        free(rkey);
+    }
+    int rc = reads.n ? sq_store_read(c->store, &reads, err) : SQ_OK;
+    char source[64];
+    snprintf(source, sizeof source, "watermark/%lld", (long long)wm);
+    for (size_t i = 0; rc == SQ_OK && i < n; i++) {
+        if (!v[i].parsed)
+            continue;
+        struct sq_kpi_counters cnt;
+        memset(&cnt, 0, sizeof cnt);
+        const char *stored = reads.v[read_of[i]].value;
+        if (stored) {
+            json_error_t jerr;
+            json_t *h = json_loads(stored, 0, &jerr);
+            sq_kpi_counters_add_hash(&cnt, h);
+            json_decref(h);
+        }
+        json_t *rec = sq_kpi_record(v[i].cell.dim, v[i].cell.key, &v[i].cell.window,
+                                    v[i].cell.start_ms, v[i].revision, &cnt, c->mode);
+        char *val = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        json_decref(rec);
+        rd_kafka_resp_err_t e = sq_closer_produce(c, &v[i], val, source);
+        free(val);
+        if (e) {
+            v[i].delivered = -1;
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "produce to %s: %s", c->st->topic_kpi,
+                            rd_kafka_err2str(e));
+        }
+    }
+    sq_store_reads_fini(&reads);
+    free(read_of);
+    bool all = sq_closer_await(c, v, n);
+    if (rc == SQ_OK && !all)
+        rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "KPI records not acknowledged by %s",
+                        c->st->topic_kpi);
+    return rc;
+}
+
+/* Records the round in Redis (fenced). 1 done, -1 fenced. */
+static int sq_closer_commit(struct sq_closer *c, struct sq_close_cell *v, size_t n, int64_t wm,
+                            struct sq_err *err)
+{
+    const char *keys[] = {c->key[SQ_K_TOKEN], c->key[SQ_K_OPEN], c->key[SQ_K_DIRTY],
+                          c->key[SQ_K_GEN], c->key[SQ_K_REV], c->key[SQ_K_CLOSED]};
+    size_t nargs = 2 + 4 * n;
+    const char **args = sq_xcalloc(nargs, sizeof *args);
+    char (*nums)[2][24] = sq_xcalloc(n ? n : 1, sizeof *nums);
+    char prune[24];
+    snprintf(prune, sizeof prune, "%lld",
+             (long long)(wm - c->st->windows_max_lateness_s * 1000));
+    args[0] = c->token;
+    args[1] = prune;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)v[i].revision);
+        snprintf(nums[i][1], sizeof nums[i][1], "%lld",
+                 (long long)(v[i].parsed ? v[i].cell.end_ms : 0));
+        args[2 + 4 * i] = v[i].id;
+        args[3 + 4 * i] = v[i].touches;
+        args[4 + 4 * i] = nums[i][0];
+        args[5 + 4 * i] = nums[i][1];
+    }
+    struct sq_redis_strs out;
+    int rc = sq_closer_eval(c, sq_commit_lua, 6, keys, nargs, args, &out, err);
+    free(args);
+    free(nums);
+    if (rc != SQ_OK)
+        return -2;
+    int res = out.n == 1 && out.v[0] ? atoi(out.v[0]) : 0;
+    sq_redis_strs_fini(&out);
+    return res;
+}
+
+/* One close round: returns the number of cells closed (0: nothing to do),
+ * or -1 (error or fenced: stop this tick). */
+static long sq_closer_round(struct sq_closer *c, int64_t wm, struct sq_err *err)
+{
+    const char *keys[] = {c->key[SQ_K_OPEN], c->key[SQ_K_DIRTY], c->key[SQ_K_GEN],
+                          c->key[SQ_K_REV]};
+    char wms[24], max[24];
+    snprintf(wms, sizeof wms, "%lld", (long long)wm);
+    snprintf(max, sizeof max, "%d", SQ_CLOSER_ROUND);
+    const char *args[] = {wms, max};
+    struct sq_redis_strs out;
+    if (sq_closer_eval(c, sq_candidates_lua, 4, keys, 2, args, &out, err) != SQ_OK)
+        return -1;
+    size_t n = out.n / 3;
+    if (!n) {
+        sq_redis_strs_fini(&out);
+        return 0;
+    }
+    struct sq_close_cell *v = sq_xcalloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[i].id = out.v[3 * i] ? out.v[3 * i] : "";
+        v[i].touches = out.v[3 * i + 1] ? out.v[3 * i + 1] : "0";
+        v[i].revision = (out.v[3 * i + 2] ? strtoll(out.v[3 * i + 2], NULL, 10) : 0) + 1;
+        v[i].parsed = sq_kpi_cell_parse(v[i].id, &v[i].cell) == 0;
+        if (!v[i].parsed) {
+            sq_warn("closer: dropping the unknown window cell \"%s\"", v[i].id);
+            v[i].revision = 0;
+        }
+    }
+    qsort(v, n, sizeof *v, sq_close_cell_cmp);
+    long closed = -1;
+    if (sq_closer_emit(c, v, n, wm, err) == SQ_OK) {
+        int res = sq_closer_commit(c, v, n, wm, err);
+        if (res == 1) {
+            closed = (long)n;
+            for (size_t i = 0; i < n; i++)
+                if (v[i].parsed)
+                    sq_metrics_inc(SQ_M_KPI_RECORDS, 1);
+        } else if (res == -1) {
+            sq_warn("closer: fenced (another instance holds the lease now)");
+            c->holder = false;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].parsed)
+            sq_kpi_cell_fini(&v[i].cell);
+    free(v);
+    sq_redis_strs_fini(&out);
+    return closed;
+}
+
+static void sq_closer_warn(struct sq_closer *c, const struct sq_err *err)
+{
+    int64_t now = sq_mono_ms();
+    if (now - c->last_warn >= 10000) {
+        sq_warn("closer: %s (retrying)", err->msg);
+        c->last_warn = now;
+    }
+}
+
+void sq_closer_tick(struct sq_closer *c)
+{
+    rd_kafka_poll(c->producer, 0);
+    int64_t now = sq_mono_ms();
+    if (now < c->next_tick)
+        return;
+    c->next_tick = now + SQ_CLOSER_TICK_MS;
+    struct sq_err err;
+    sq_err_clear(&err);
+    if (sq_closer_lease(c, &err) != SQ_OK) {
+        sq_closer_warn(c, &err);
+        return;
+    }
+    if (!c->holder) {
+        sq_closer_read_watermark(c, &err);
+        return;
+    }
+    int64_t wm = 0;
+    int res = sq_closer_watermark(c, &wm, &err);
+    if (res == -1) {
+        sq_warn("closer: fenced (another instance holds the lease now)");
+        c->holder = false;
+        return;
+    }
+    if (res == -2)
+        sq_closer_warn(c, &err);
+    if (res != 1)
+        return;
+    sq_chain_set_watermark(c->chain, wm);
+    int64_t until = sq_mono_ms() + SQ_CLOSER_BUDGET_MS;
+    long got;
+    do {
+        got = sq_closer_round(c, wm, &err);
+        if (got < 0 && c->holder)
+            sq_closer_warn(c, &err);
+    } while (got == SQ_CLOSER_ROUND && sq_mono_ms() < until);
+}
