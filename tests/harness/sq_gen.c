@@ -22,7 +22,9 @@ char *sq_gen_file(const char *name, const char *count, const char *customers)
 {
     char *path = sq_h_tmp_path(name);
     const char *const args[] = {"gen", "--count", count, "--seed", "42", "--customers", customers,
-                                "--start", SQ_GEN_START, "--profiles", "0", "-o", path, NULL};
+                                "--start", SQ_GEN_START, "--profiles", "0", "--tickets", "0",
+                                "--surveys", "0", "--qa", "0", "--outages", "0", "-o", path,
+                                NULL};
     sq_gen_run_sqgate(args, 120000);
     return path;
 }

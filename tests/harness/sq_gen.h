@@ -15,8 +15,12 @@
 /* Runs sqgate with args (NULL-terminated, args[0] the subcommand) and
  * asserts exit 0 within timeout_ms. */
 void sq_gen_run_sqgate(const char *const *args, int timeout_ms);
-/* `sqgate gen` of count contacts over customers customers (seed 42, no
- * profiles) into tmpdir/name; returns the path (malloc'd). */
+/* `sqgate gen` of count contacts over customers customers (seed 42; of the
+ * other event types none, so every message is for sq.in.contacts: gen's
+ * default malformed messages and duplicates go there too) into
+ * tmpdir/name; returns the path (malloc'd). The tests that count offered
+ * contacts against scored records (it_kpi) rely on it; sq_mix.h gives
+ * every event type. */
 char *sq_gen_file(const char *name, const char *count, const char *customers);
 /* `sqgate replay in` into tmpdir/name; returns the path (malloc'd). */
 char *sq_gen_replay_file(const char *in, const char *name);
