@@ -1,31 +1,45 @@
-/* it_engine.c: the quality engine offline and online. `sqgate replay` of the
- * same generated events twice gives byte-identical output; the same events
- * through `sqgate run` (mock cluster, redis-server) give the same set of
- * breach records and the same customer hashes, also when the instance is
- * killed with SIGKILL mid-stream and restarted. */
+/* it_engine.c: the quality engine offline and online, on generated input of
+ * every event type. `sqgate replay` of the same events twice gives
+ * byte-identical output, every record valid against schemas/; the same
+ * events through `sqgate run` (mock cluster, redis-server, one topic per
+ * event type) give the same set of breach records, the same customer
+ * hashes and the same sq:kpi hashes, also when the instance is killed with
+ * SIGKILL mid-stream and restarted. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sq_gen.h"
+#include "sq_mix.h"
 #include "sq_stack.h"
 #include "sq_common.h"
 #include "strmap.h"
 
+/* The default mix of `sqgate gen`: every event type, profiles and outages
+ * included, malformed messages and duplicates. */
 Test(engine, replay_100k_twice_byte_identical, .timeout = 600)
 {
-    char *in = sq_gen_file("gen100k.ndjson", "100000", "10000");
-    char *a = sq_gen_replay_file(in, "r1.ndjson");
-    char *b = sq_gen_replay_file(in, "r2.ndjson");
+    struct sq_mix m;
+    sq_mix_gen(&m, "gen100k.ndjson", "100000", "10000", SQ_GEN_START, NULL);
+    cr_assert_eq(m.n, 6, "every input topic has messages");
+    char *a = sq_gen_replay_file(m.path, "r1.ndjson");
+    char *b = sq_gen_replay_file(m.path, "r2.ndjson");
     size_t la, lb;
     char *da = sq_h_read_file(a, &la), *db = sq_h_read_file(b, &lb);
     cr_assert_not_null(da);
     cr_assert_gt(la, 1000000, "replay wrote output");
     cr_assert_eq(la, lb);
     cr_assert(memcmp(da, db, la) == 0, "two replays of the same input differ");
-    cr_assert(strstr(da, "\"sq.out.breaches\""), "breaches were scored");
+    /* every event type scored, breaches of each kind of event */
+    static const char *const seen[] = {
+        "\"schema\":\"ticket.v1\"", "\"schema\":\"survey.v1\"", "\"schema\":\"qa_review.v1\"",
+        "\"code\":\"SLA_WAIT\"", "\"code\":\"TICKET_REOPENED\"",
+        "\"code\":\"SURVEY_DETRACTOR\"", "\"code\":\"QA_LOW\"", "\"during_outage\":true"};
+    for (size_t i = 0; i < sizeof seen / sizeof *seen; i++)
+        cr_assert(strstr(da, seen[i]), "no %s in the replay output", seen[i]);
     /* every scored, breach and KPI record valid against schemas/ */
     struct sq_h_proc chk;
     const char *const cargs[] = {a, NULL};
@@ -36,7 +50,7 @@ Test(engine, replay_100k_twice_byte_identical, .timeout = 600)
               chk.log_path);
     free(da);
     free(db);
-    free(in);
+    sq_mix_fini(&m);
     free(a);
     free(b);
 }
@@ -143,71 +157,92 @@ static void compare_customer(const char *id, void *value, void *arg)
 
 struct progress {
     struct sq_stack *s;
+    const struct sq_mix *m;
     int64_t want;
 };
 
 static bool applied_at_least(void *arg)
 {
     struct progress *p = arg;
-    return sq_stack_applied_total(p->s, "sq.in.contacts") >= p->want;
+    return sq_mix_applied_total(p->s, p->m) >= p->want;
 }
 
-/* The same events through `sqgate run`, optionally killed mid-stream. */
+/* The same events through `sqgate run`, optionally killed mid-stream.
+ * Every event type but profiles and outages: SPEC 6 promises run = replay
+ * provided profiles and outages do not change while the compared events
+ * are processed (run reads each topic at its own pace, so a profile or
+ * outage would meet other events than in the replay's file order). The
+ * events start two hours ago, so no ticket deadline (4 h at least) has
+ * passed by any watermark, the wall clock's included: run and replay fire
+ * no overdue timer, whatever run's watermark does once its partitions go
+ * idle. */
 static void run_matches_replay(bool kill_mid_stream)
 {
-    char *in = sq_gen_file("gen.ndjson", "20000", "2000");
-    char *rep = sq_gen_replay_file(in, "replay.ndjson");
-    struct sq_strmap want_ids, cust;
+    char start[40];
+    sq_mix_time_ago(start, sizeof start, 2 * 3600);
+    const char *const mix[] = {"--profiles", "0", "--outages", "0", NULL};
+    struct sq_mix m;
+    sq_mix_gen(&m, "gen.ndjson", "20000", "2000", start, mix);
+    cr_assert_eq(m.n, 4, "contacts, tickets, surveys and QA reviews");
+    char *rep = sq_gen_replay_file(m.path, "replay.ndjson");
+    struct sq_strmap want_ids, cust, cells;
     sq_strmap_init(&want_ids);
     sq_strmap_init(&cust);
     load_replay(rep, &want_ids, &cust);
     cr_assert_gt(want_ids.n, 1000);
+    sq_gen_load_kpi_records(rep, &cells);
 
     struct sq_stack s;
     sq_stack_start(&s, 6, false);
-    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
-    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", tsv), 0);
+    sq_mix_produce(&m, s.kafka.bootstrap);
     const char *const sets[] = {"runtime.batch_max_messages=200", NULL};
     sq_stack_start_instance(&s, 0, sets, NULL);
     if (kill_mid_stream) {
-        struct progress p = {&s, 20000 / 3};
+        struct progress p = {&s, &m, m.total / 3};
         cr_assert(sq_h_wait_until(applied_at_least, &p, 120000));
         sq_h_kill(&s.inst[0], SIGKILL);
         cr_assert_eq(sq_h_wait_exit(&s.inst[0], 10000, NULL), 0);
-        cr_assert_lt(sq_stack_applied_total(&s, "sq.in.contacts"), 20000, "killed mid-stream");
+        cr_assert_lt(sq_mix_applied_total(&s, &m), m.total, "killed mid-stream");
         sq_stack_start_instance(&s, 1, sets, NULL);
     }
-    cr_assert(sq_stack_wait_applied(&s, "sq.in.contacts", 180000));
+    cr_assert(sq_mix_wait_applied(&s, &m, 180000));
 
     /* the same set of breach records (repeats after a crash carry the same id) */
     struct sq_h_records br;
     cr_assert_eq(sq_h_topic_read_all(s.kafka.bootstrap, "sq.out.breaches", &br, 60000), 0);
     struct sq_strmap got;
     sq_strmap_init(&got);
+    int unknown = 0;
     for (size_t i = 0; i < br.n; i++) {
         json_error_t jerr;
         json_t *v = json_loadb(br.v[i].value, br.v[i].value_len, 0, &jerr);
         const char *id = json_string_value(json_object_get(v, "breach_id"));
-        cr_assert_not_null(sq_strmap_get(&want_ids, id), "breach %s not in the replay", id);
+        if (!sq_strmap_get(&want_ids, id) && unknown++ < 5)
+            fprintf(stderr, "breach not in the replay: %.*s\n", (int)br.v[i].value_len,
+                    br.v[i].value);
         sq_strmap_put(&got, id, &got);
         json_decref(v);
     }
+    cr_assert_eq(unknown, 0, "%d breach records of the run are not in the replay", unknown);
     cr_assert_eq(got.n, want_ids.n, "run has %zu distinct breaches, replay %zu", got.n, want_ids.n);
     sq_h_records_fini(&br);
 
-    /* the same customer hashes */
+    /* the same customer hashes and KPI counters */
     struct cmp_ctx cc = {sq_h_redis_connect(&s.redis), 0};
     sq_strmap_each(&cust, compare_customer, &cc);
-    redisFree(cc.c);
     cr_assert_eq(cc.bad, 0, "%d customer hashes differ from the replay", cc.bad);
+    int bad = sq_gen_compare_kpi_hashes(cc.c, &cells);
+    cr_assert_eq(bad, 0, "%d differences between sq:kpi hashes and the replay's %zu KPI records",
+                 bad, cells.n);
+    redisFree(cc.c);
 
     sq_strmap_fini(&got);
     sq_strmap_each(&cust, free_entry, NULL);
     sq_strmap_fini(&cust);
     sq_strmap_fini(&want_ids);
-    free(tsv);
+    sq_gen_kpi_records_fini(&cells);
     free(rep);
-    free(in);
+    sq_mix_fini(&m);
     sq_stack_stop(&s);
 }
 
