@@ -12,8 +12,9 @@
  *   win:dirty                          set: emitted cells touched since
  *   win:closed                         zset: emitted cells by end (pruning)
  * A close round reads candidates with their touch count, reads their
- * counters, produces the records and waits for every delivery report, then
- * a fenced step records the revisions; a cell touched after its read stays
+ * counters and produces the records; the pipeline loop goes on meanwhile
+ * and, once every delivery report is in, a fenced step records the
+ * revisions; a cell touched after its read stays
  * (or becomes) dirty, so its next record carries the newer counters. A
  * crash between produce and step repeats records with the same revision. */
 #include "closer.h"
@@ -30,8 +31,7 @@
 #include "metrics.h"
 
 #define SQ_CLOSER_ROUND 1000      /* cells per close round */
-#define SQ_CLOSER_BUDGET_MS 3000  /* close rounds per tick stop after this */
-#define SQ_CLOSER_WAIT_MS 10000   /* bound on a round's delivery reports */
+#define SQ_CLOSER_WAIT_MS 30000   /* a round's records unacknowledged this long are purged */
 
 static const char sq_lease_lua[] =
     "local cur = redis.call('GET', KEYS[1])\n"
@@ -135,6 +135,13 @@ struct sq_closer {
     int64_t next_tick;
     int64_t last_warn;
     size_t outstanding;        /* delivery reports awaited */
+    /* the round in flight: records produced, awaiting their reports */
+    struct sq_close_cell *round;
+    size_t round_n;
+    struct sq_redis_strs round_out;  /* owns the cells' id and touches */
+    int64_t round_wm;
+    int64_t round_deadline;    /* monotonic ms: purge what is still queued */
+    bool round_purged;
 };
 
 /* One cell of a close round. */
@@ -207,6 +214,17 @@ static int sq_closer_eval(struct sq_closer *c, const char *script, size_t nkeys,
     return sq_redis_eval(c->redis, script, nkeys, keys, nargs, args, out, err);
 }
 
+static void sq_closer_round_free(struct sq_closer *c)
+{
+    for (size_t i = 0; i < c->round_n; i++)
+        if (c->round[i].parsed)
+            sq_kpi_cell_fini(&c->round[i].cell);
+    free(c->round);
+    sq_redis_strs_fini(&c->round_out);
+    c->round = NULL;
+    c->round_n = 0;
+}
+
 void sq_closer_free(struct sq_closer *c)
 {
     if (!c)
@@ -224,8 +242,14 @@ void sq_closer_free(struct sq_closer *c)
     }
     if (c->producer) {
         rd_kafka_flush(c->producer, 5000);
+        if (c->round) {
+            rd_kafka_purge(c->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            for (int i = 0; c->outstanding && i < 100; i++)
+                rd_kafka_poll(c->producer, 10); /* the purged reports, before the round goes */
+        }
         rd_kafka_destroy(c->producer);
     }
+    sq_closer_round_free(c);
     for (int k = 0; k < SQ_K__COUNT; k++)
         free(c->key[k]);
     free(c);
@@ -322,16 +346,10 @@ static rd_kafka_resp_err_t sq_closer_produce(struct sq_closer *c, struct sq_clos
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "sq-schema", -1, "kpi.v1", -1);
     rd_kafka_header_add(h, "sq-source", -1, source, -1);
-    rd_kafka_resp_err_t e;
-    int spins = 0;
-    while ((e = rd_kafka_producev(c->producer, RD_KAFKA_V_TOPIC(c->st->topic_kpi),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(cc->id, strlen(cc->id)),
-                                  RD_KAFKA_V_VALUE((void *)value, strlen(value)),
-                                  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(cc),
-                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-           ++spins < 500)
-        rd_kafka_poll(c->producer, 10);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        c->producer, RD_KAFKA_V_TOPIC(c->st->topic_kpi), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(cc->id, strlen(cc->id)), RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(cc), RD_KAFKA_V_END);
     if (e)
         rd_kafka_headers_destroy(h);
     else
@@ -339,26 +357,8 @@ static rd_kafka_resp_err_t sq_closer_produce(struct sq_closer *c, struct sq_clos
     return e;
 }
 
-/* Waits for every delivery report of the round (bounded); on timeout the
- * rest is purged so no report can arrive after the round's memory is gone.
- * True when every record was delivered. */
-static bool sq_closer_await(struct sq_closer *c, struct sq_close_cell *v, size_t n)
-{
-    int64_t deadline = sq_mono_ms() + SQ_CLOSER_WAIT_MS;
-    while (c->outstanding && sq_mono_ms() < deadline)
-        rd_kafka_poll(c->producer, 50);
-    if (c->outstanding) {
-        rd_kafka_purge(c->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        while (c->outstanding)
-            rd_kafka_poll(c->producer, 50);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (v[i].parsed && v[i].delivered != 1)
-            return false;
-    return true;
-}
-
-/* Reads the cells' counters, produces their records, waits for them. */
+/* Reads the cells' counters and produces their records (the reports come
+ * through sq_closer_tick's polls). */
 static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n, int64_t wm,
                           struct sq_err *err)
 {
@@ -401,10 +401,6 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
     }
     sq_store_reads_fini(&reads);
     free(read_of);
-    bool all = sq_closer_await(c, v, n);
-    if (rc == SQ_OK && !all)
-        rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "KPI records not acknowledged by %s",
-                        c->st->topic_kpi);
     return rc;
 }
 
@@ -442,9 +438,10 @@ static int sq_closer_commit(struct sq_closer *c, struct sq_close_cell *v, size_t
     return res;
 }
 
-/* One close round: returns the number of cells closed (0: nothing to do),
- * or -1 (error or fenced: stop this tick). */
-static long sq_closer_round(struct sq_closer *c, int64_t wm, struct sq_err *err)
+/* Starts a close round: reads the candidates and their counters and
+ * produces the records. Returns the number of cells (0: nothing to close),
+ * or -1 on an error (err filled). */
+static long sq_closer_round_start(struct sq_closer *c, int64_t wm, struct sq_err *err)
 {
     const char *keys[] = {c->key[SQ_K_OPEN], c->key[SQ_K_DIRTY], c->key[SQ_K_GEN],
                           c->key[SQ_K_REV]};
@@ -472,25 +469,52 @@ static long sq_closer_round(struct sq_closer *c, int64_t wm, struct sq_err *err)
         }
     }
     qsort(v, n, sizeof *v, sq_close_cell_cmp);
-    long closed = -1;
-    if (sq_closer_emit(c, v, n, wm, err) == SQ_OK) {
-        int res = sq_closer_commit(c, v, n, wm, err);
+    c->round = v;
+    c->round_n = n;
+    c->round_out = out;
+    c->round_wm = wm;
+    c->round_deadline = sq_mono_ms() + SQ_CLOSER_WAIT_MS;
+    c->round_purged = false;
+    /* On an error the records produced so far still report back: the round
+     * ends (unrecorded) once they have. */
+    return sq_closer_emit(c, v, n, wm, err) == SQ_OK ? (long)n : -1;
+}
+
+/* Ends the round once every report is in: records it when every record was
+ * delivered and the lease is still ours. Returns the number of cells
+ * recorded, 0 when the round was dropped, -1 while reports are awaited. */
+static long sq_closer_round_finish(struct sq_closer *c, struct sq_err *err)
+{
+    if (c->outstanding) {
+        if (!c->round_purged && sq_mono_ms() >= c->round_deadline) {
+            /* unacknowledged for too long: give them up, retry later */
+            rd_kafka_purge(c->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            c->round_purged = true;
+        }
+        return -1;
+    }
+    bool all = true;
+    for (size_t i = 0; i < c->round_n; i++)
+        if (c->round[i].parsed && c->round[i].delivered != 1)
+            all = false;
+    long done = 0;
+    if (!all) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "KPI records not acknowledged by %s",
+                   c->st->topic_kpi);
+    } else if (c->holder) {
+        int res = sq_closer_commit(c, c->round, c->round_n, c->round_wm, err);
         if (res == 1) {
-            closed = (long)n;
-            for (size_t i = 0; i < n; i++)
-                if (v[i].parsed)
+            done = (long)c->round_n;
+            for (size_t i = 0; i < c->round_n; i++)
+                if (c->round[i].parsed)
                     sq_metrics_inc(SQ_M_KPI_RECORDS, 1);
         } else if (res == -1) {
             sq_warn("closer: fenced (another instance holds the lease now)");
             c->holder = false;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        if (v[i].parsed)
-            sq_kpi_cell_fini(&v[i].cell);
-    free(v);
-    sq_redis_strs_fini(&out);
-    return closed;
+    sq_closer_round_free(c);
+    return done;
 }
 
 static void sq_closer_warn(struct sq_closer *c, const struct sq_err *err)
@@ -505,12 +529,20 @@ static void sq_closer_warn(struct sq_closer *c, const struct sq_err *err)
 void sq_closer_tick(struct sq_closer *c)
 {
     rd_kafka_poll(c->producer, 0);
+    struct sq_err err;
+    sq_err_clear(&err);
+    if (c->round) {
+        long done = sq_closer_round_finish(c, &err);
+        if (done == SQ_CLOSER_ROUND)
+            c->next_tick = 0; /* more may be due: go on at once */
+        else if (done == 0 && err.msg[0])
+            sq_closer_warn(c, &err);
+        sq_err_clear(&err);
+    }
     int64_t now = sq_mono_ms();
     if (now < c->next_tick)
         return;
     c->next_tick = now + SQ_CLOSER_TICK_MS;
-    struct sq_err err;
-    sq_err_clear(&err);
     if (sq_closer_lease(c, &err) != SQ_OK) {
         sq_closer_warn(c, &err);
         return;
@@ -519,6 +551,8 @@ void sq_closer_tick(struct sq_closer *c)
         sq_closer_read_watermark(c, &err);
         return;
     }
+    if (c->round)
+        return; /* reports still awaited */
     int64_t wm = 0;
     int res = sq_closer_watermark(c, &wm, &err);
     if (res == -1) {
@@ -531,11 +565,6 @@ void sq_closer_tick(struct sq_closer *c)
     if (res != 1)
         return;
     sq_chain_set_watermark(c->chain, wm);
-    int64_t until = sq_mono_ms() + SQ_CLOSER_BUDGET_MS;
-    long got;
-    do {
-        got = sq_closer_round(c, wm, &err);
-        if (got < 0 && c->holder)
-            sq_closer_warn(c, &err);
-    } while (got == SQ_CLOSER_ROUND && sq_mono_ms() < until);
+    if (sq_closer_round_start(c, wm, &err) < 0)
+        sq_closer_warn(c, &err);
 }
