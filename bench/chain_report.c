@@ -1,0 +1,161 @@
+/* chain_report.c: prints bench_chain's results as one Markdown table of
+ * figure | value | target (see chain_report.h). */
+#include "chain_report.h"
+
+#include <math.h>
+#include <stdio.h>
+
+const struct sq_cb_config_def sq_cb_configs[SQ_CB__CONFIGS] = {
+    [SQ_CB_P1] = {1, 10000},
+    [SQ_CB_P6] = {SQ_CB_MAIN_PARTITIONS, 10000},
+    [SQ_CB_P24] = {24, 10000},
+    [SQ_CB_P6_1M] = {SQ_CB_MAIN_PARTITIONS, 1000000},
+};
+
+static double sq_cb_ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+static void sq_cb_ms(char *buf, size_t sz, double s)
+{
+    if (isnan(s))
+        snprintf(buf, sz, "n/a");
+    else if (isinf(s))
+        snprintf(buf, sz, "> 60 s");
+    else if (s >= 1)
+        snprintf(buf, sz, "%.2f s", s);
+    else
+        snprintf(buf, sz, "%.1f ms", s * 1e3);
+}
+
+static void sq_cb_print_cpu(const struct sq_cb_window *w)
+{
+    double s = w->secs > 0 ? w->secs : 1, cores = w->total > 0 ? w->total / s : 0;
+    double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
+    printf("| machine CPU over that step's %.0f s, in cores of %.0f | sqgate %.2f, redis-server "
+           "%.2f, broker+generator %.2f, other processes %.2f, idle %.2f | |\n",
+           w->secs, cores, w->cpu_sqgate / s, w->cpu_redis / s, w->cpu_self / s,
+           (other > 0 ? other : 0) / s, (w->total - w->busy) / s);
+}
+
+static void sq_cb_print_chain(const struct sq_cb_results *res)
+{
+    const struct sq_cb_main *m = &res->main;
+    const struct sq_cb_saturated *p6 = &res->sat[SQ_CB_P6];
+    printf("| full chain, sustained: highest paced rate with consumer lag bounded "
+           "(%d partitions, 10k customers) | %.0f events/s%s | ≥ 50,000 (floor 20,000) |\n",
+           SQ_CB_MAIN_PARTITIONS, m->sustained,
+           m->generator_bound ? " (generator/broker bound)" : "");
+    printf("| ramp steps, events/s (%.0f s each, the last %.0f s measured) | %s | |\n",
+           res->step_s, res->step_s - res->warm_s, m->steps);
+    sq_cb_print_cpu(&m->best);
+    printf("| full chain, saturated: backlog kept ahead (%d partitions, 10k customers) "
+           "| %.0f events/s | |\n", SQ_CB_MAIN_PARTITIONS, p6->rate);
+    printf("| plain librdkafka consumer, same topic (%ld messages) | %.0f events/s | |\n",
+           m->consumed_msgs, m->consume);
+    printf("| same consumer + jansson parse of every message | %.0f events/s | |\n",
+           m->consume_parse);
+    printf("| full chain sustained / consume+parse | %.3f | ≥ 0.35 |\n",
+           sq_cb_ratio(m->sustained, m->consume_parse));
+}
+
+static void sq_cb_print_replay(const struct sq_cb_replay *rp)
+{
+    printf("| `sqgate replay` of %ld generated events (the chain's first %ld) | %.0f events/s "
+           "| |\n", rp->events, rp->events, rp->replay);
+    printf("| jansson parse-only, same events | %.0f events/s | |\n", rp->parse);
+    printf("| replay / parse-only | %.3f | ≥ 0.5 |\n", sq_cb_ratio(rp->replay, rp->parse));
+}
+
+static void sq_cb_print_latency(const char *label, const struct sq_cb_latency *l,
+                                const char *target)
+{
+    if (!l->measured)
+        return;
+    char p50[32], p99[32];
+    sq_cb_ms(p50, sizeof p50, l->p50);
+    sq_cb_ms(p99, sizeof p99, l->p99);
+    printf("| end-to-end latency p50 / p99 %s (%.0f events/s in) | %s / %s%s | %s |\n", label,
+           l->achieved, p50, p99, l->sustained ? "" : " (lag grew: queueing included)", target);
+}
+
+static void sq_cb_print_latencies(const struct sq_cb_main *m)
+{
+    sq_cb_print_latency("at 10,000 events/s", &m->lat10k, "p99 ≤ 20 ms");
+    sq_cb_print_latency("at the sustained step", &m->lat_best, "");
+    sq_cb_print_latency("at half the sustained rate", &m->lat_half, "");
+    char p50[32], p99[32];
+    sq_cb_ms(p50, sizeof p50, m->transport_p50);
+    sq_cb_ms(p99, sizeof p99, m->transport_p99);
+    printf("| transport alone: plain consumer, produce → receipt p50 / p99 at 10,000 events/s "
+           "(exact) | %s / %s | |\n", p50, p99);
+}
+
+static void sq_cb_print_rss(const struct sq_cb_results *res)
+{
+    const struct sq_cb_main *m = &res->main;
+    const struct sq_cb_saturated *c1m = &res->sat[SQ_CB_P6_1M];
+    printf("| sqgate RSS at rest (VmRSS: ready, no load) | %.1f MiB | |\n",
+           m->rss_rest_kib / 1024.0);
+    printf("| sqgate peak RSS, saturated with a bounded backlog, 10k customers (VmHWM) "
+           "| %.1f MiB | |\n", m->hwm_sat_kib / 1024.0);
+    printf("| sqgate peak RSS at the end of the main run, lag up to %.0f events at 10,000/s "
+           "(VmHWM) | %.1f MiB | |\n", m->lat10k.lag_max, m->hwm_load_kib / 1024.0);
+    printf("| sqgate peak RSS, saturated, ids from 1M customers (VmHWM; %ld of them in Redis) "
+           "| %.1f MiB | ≤ 64 MiB with 1M customers |\n", c1m->customers, c1m->hwm_kib / 1024.0);
+}
+
+static void sq_cb_print_redis(const struct sq_cb_main *m)
+{
+    const struct sq_cb_redis_mem *r = &m->mem;
+    printf("| Redis commands per input event, main run (INFO commandstats) | %s | |\n",
+           m->redis_commands);
+    printf("| Redis used_memory growth per customer (all keys / %ld customers, %.0f events) "
+           "| %.0f B | |\n", r->customers, m->produced,
+           sq_cb_ratio((double)(m->redis_after - m->redis_before), (double)r->customers));
+    printf("| Redis bytes per customer hash (MEMORY USAGE, mean) | %.0f B | |\n",
+           sq_cb_ratio(r->customer_bytes, (double)r->customers));
+    printf("| Redis bytes per dedupe id (MEMORY USAGE of %ld sq:dd hashes / %ld ids) | %.1f B "
+           "| ≤ 32 B |\n", r->dedupe_keys, r->dedupe_ids,
+           sq_cb_ratio(r->dedupe_bytes, (double)r->dedupe_ids));
+    printf("| Redis bytes per KPI hash (MEMORY USAGE, mean of %ld) | %.0f B | |\n", r->kpi_hashes,
+           sq_cb_ratio(r->kpi_bytes, (double)r->kpi_hashes));
+}
+
+static void sq_cb_print_scaling(const struct sq_cb_results *res)
+{
+    const struct sq_cb_saturated *p1 = &res->sat[SQ_CB_P1], *p6 = &res->sat[SQ_CB_P6],
+                                 *p24 = &res->sat[SQ_CB_P24], *c1m = &res->sat[SQ_CB_P6_1M];
+    printf("| events/s saturated at 1 / 6 / 24 partitions (best of %d) | %.0f / %.0f / %.0f "
+           "(24/6 = %.2f) | 24 within 10%% of 6 |\n", res->rounds, p1->rate, p6->rate,
+           p24->rate, sq_cb_ratio(p24->rate, p6->rate));
+    printf("| sqgate / redis-server CPU per event at 1 / 6 / 24 partitions "
+           "| %.0f / %.0f / %.0f µs; %.0f / %.0f / %.0f µs | |\n",
+           p1->sqgate_us, p6->sqgate_us, p24->sqgate_us, p1->redis_us, p6->redis_us,
+           p24->redis_us);
+    printf("| sqgate CPU per event, 10k / 1M customers (saturated, %d partitions) "
+           "| %.0f / %.0f µs (1M/10k = %.2f) | 1M within 20%% of 10k |\n", SQ_CB_MAIN_PARTITIONS,
+           p6->sqgate_us, c1m->sqgate_us, sq_cb_ratio(c1m->sqgate_us, p6->sqgate_us));
+    printf("| redis-server CPU per event, 10k / 1M customers | %.0f / %.0f µs | |\n",
+           p6->redis_us, c1m->redis_us);
+    printf("| events/s saturated, 10k / 1M customers | %.0f / %.0f | |\n", p6->rate, c1m->rate);
+}
+
+void sq_cb_report_print(const struct sq_cb_results *res)
+{
+    const struct sq_cb_main *m = &res->main;
+    printf("| figure | value | target |\n|---|---|---|\n");
+    sq_cb_print_chain(res);
+    sq_cb_print_replay(&res->replay);
+    sq_cb_print_latencies(m);
+    sq_cb_print_rss(res);
+    sq_cb_print_redis(m);
+    sq_cb_print_scaling(res);
+    bool ok = m->ok && res->sat_ok && res->replay.ok;
+    printf("| delivery check: sqgate consumed = produced, none skipped, no failed delivery "
+           "| %s (%.0f events in the main run, %.0f in the saturated runs) | |\n",
+           ok ? "passed" : "FAILED", m->produced, res->sat_produced);
+    printf("| sqgate exit status after SIGTERM (main run) | %d | 0 |\n", m->sqgate_exit);
+    printf("| bench run time | %.0f s | ≤ 10 min |\n", res->secs);
+}

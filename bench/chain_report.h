@@ -1,0 +1,92 @@
+/* chain_report.h: bench_chain's results and the one Markdown table that
+ * shows them, each figure beside its target (docs/performance.md). The
+ * measuring is in bench_chain.c; this file only holds and prints. */
+#ifndef SQ_CHAIN_REPORT_H
+#define SQ_CHAIN_REPORT_H
+
+#include <stdbool.h>
+
+#include "chain_metrics.h"
+#include "chain_stack.h"
+
+#define SQ_CB_MAIN_PARTITIONS 6
+#define SQ_CB_LATENCY_RATE 10000.0
+
+/* One measured interval (after its warm-up). */
+struct sq_cb_window {
+    double secs;
+    double produced, consumed;      /* events in the interval */
+    double cpu_sqgate, cpu_redis, cpu_self, busy, total; /* CPU-seconds */
+    double lag_max, lag_slope;      /* events, events/s */
+    bool overflow;                  /* stopped early: the mock cluster would drop */
+    struct sq_cb_metrics m0, m1;    /* sqgate's /metrics at its start and end */
+};
+
+/* A saturated run: the producer keeps a backlog ahead of sqgate. */
+struct sq_cb_saturated {
+    double rate;                 /* events/s consumed */
+    double sqgate_us, redis_us;  /* CPU microseconds per event */
+    double other_cores;          /* other processes' load meanwhile */
+    long hwm_kib;                /* sqgate VmHWM at the end */
+    long customers;              /* sq:cust hashes in Redis at the end */
+    double produced;             /* events, checked consumed by sqgate */
+    bool ok;
+};
+
+struct sq_cb_latency {
+    double rate, achieved;       /* events/s asked, produced */
+    double lag_max;              /* events */
+    double p50, p99;             /* seconds, from the histogram buckets */
+    bool sustained;              /* lag stayed bounded */
+    bool measured;
+};
+
+/* Everything measured on the main stack: 6 partitions, 10k customers. */
+struct sq_cb_main {
+    double saturated;            /* events/s, to place the ramp */
+    double sustained;            /* events/s, highest step with lag bounded */
+    struct sq_cb_window best;    /* that step */
+    bool generator_bound;        /* the producer fell behind before sqgate did */
+    char steps[512];             /* "1200 ok, 1400 ok, 1600 lag grew" */
+    struct sq_cb_latency lat10k, lat_best, lat_half;
+    long rss_rest_kib, hwm_sat_kib, hwm_load_kib;
+    long long redis_before, redis_after;
+    struct sq_cb_redis_mem mem;
+    char redis_commands[256];             /* per event, busiest first */
+    double consume, consume_parse;        /* plain consumer events/s */
+    double transport_p50, transport_p99;  /* plain consumer at 10,000/s, seconds */
+    long consumed_msgs;
+    double produced;
+    int sqgate_exit;
+    bool ok;
+};
+
+struct sq_cb_replay {
+    long events;
+    double replay, parse;        /* events/s */
+    bool ok;
+};
+
+/* The fresh-stack saturated runs, each repeated in alternation. */
+enum sq_cb_config { SQ_CB_P1, SQ_CB_P6, SQ_CB_P24, SQ_CB_P6_1M, SQ_CB__CONFIGS };
+struct sq_cb_config_def {
+    int partitions;
+    unsigned customers;
+};
+extern const struct sq_cb_config_def sq_cb_configs[SQ_CB__CONFIGS];
+
+struct sq_cb_results {
+    struct sq_cb_replay replay;
+    struct sq_cb_main main;
+    struct sq_cb_saturated sat[SQ_CB__CONFIGS]; /* best of the rounds */
+    int rounds;
+    double step_s, warm_s;       /* each window, and its unmeasured start */
+    double sat_produced;         /* events over every saturated run */
+    bool sat_ok;                 /* every saturated run passed its checks */
+    double secs;                 /* the whole bench */
+};
+
+/* Prints the table on stdout. */
+void sq_cb_report_print(const struct sq_cb_results *res);
+
+#endif

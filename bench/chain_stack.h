@@ -1,0 +1,69 @@
+/* chain_stack.h: the stack bench_chain measures. A librdkafka mock cluster
+ * in this process holding every topic sqgate uses, a redis-server child on
+ * a free loopback port with no persistence, and a `sqgate run` child that
+ * consumes from the cluster into Redis, its admin HTTP on a free port. */
+#ifndef SQ_CHAIN_STACK_H
+#define SQ_CHAIN_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+struct sq_cb_stack {
+    rd_kafka_t *host;                  /* hosts the mock cluster; produces nothing */
+    rd_kafka_mock_cluster_t *mcluster;
+    char bootstrap[256];
+    int partitions;                    /* of every topic */
+    pid_t redis_pid;
+    int redis_port;
+    redisContext *redis;               /* the bench's own connection */
+    pid_t sqgate_pid;
+    int admin_port;
+    char dir[64];                      /* logs and the redis working dir */
+    char sqgate_log[128];
+    char redis_log[128];
+};
+
+/* Starts the cluster (topics with `partitions` each), redis-server and
+ * `sqgate run` (binary sqgate, with `--set` of each PATH=VALUE of the
+ * NULL-terminated sets, which may be NULL), and waits until sqgate's
+ * /readyz says ready. On failure fills err, stops what was started and
+ * returns -1. */
+int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *const *sets,
+                      int partitions, char *err, size_t errsz);
+
+/* SIGTERM to sqgate (its graceful shutdown), SIGKILL after 30 s. Returns
+ * its exit status (sq_cb_stop), -1 when it was not running. */
+int sq_cb_stack_stop_sqgate(struct sq_cb_stack *s);
+
+/* Stops everything started; safe on a partly started stack and twice. */
+void sq_cb_stack_stop(struct sq_cb_stack *s);
+
+/* INFO memory used_memory, bytes; -1 on error. */
+long long sq_cb_redis_used_memory(struct sq_cb_stack *s);
+
+/* The commands Redis ran per event so far, busiest first: "evalsha 0.03,
+ * hincrby 87.1, ..." (at most 6, the bench's own INFO and PING left out),
+ * written to out. Returns 0, or -1 when INFO failed. */
+int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t outsz);
+
+/* What Redis holds after a run, by key kind, from SCAN and MEMORY USAGE
+ * (SAMPLES 0: exact). */
+struct sq_cb_redis_mem {
+    long keys;
+    long customers;          /* sq:cust:{id} hashes */
+    double customer_bytes;   /* their MEMORY USAGE, summed */
+    long kpi_hashes;         /* sq:kpi:... */
+    double kpi_bytes;
+    long dedupe_keys;        /* sq:dd:... hashes of event ids */
+    long dedupe_ids;         /* their fields */
+    double dedupe_bytes;
+};
+int sq_cb_redis_breakdown(struct sq_cb_stack *s, struct sq_cb_redis_mem *m, char *err,
+                          size_t errsz);
+
+#endif
