@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # run.sh: builds the benchmarks (Release) and runs every one of them on this
-# machine, printing their tables one after another. Usage: bench/run.sh
+# machine, printing their tables one after another; with a name (engine,
+# validate, chain) only that one. Arguments after the name go to it, e.g.
+# `bench/run.sh chain --quick`. Progress lines (stderr) are not shown.
+# Usage: bench/run.sh [NAME [ARGS...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only="${1:-}"
+[ $# -gt 0 ] && shift
 deploy/bootstrap.sh --no-build >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSQ_TESTS=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
+ran=0
 for b in build-bench/bench/bench_*; do
+  if [ -n "$only" ] && [ "$(basename "$b")" != "bench_$only" ]; then
+    continue
+  fi
+  ran=1
   echo "## $(basename "$b")"
-  "$b" --sqgate build-bench/sqgate 2>/dev/null || "$b"
+  "$b" --sqgate build-bench/sqgate "$@" 2>/dev/null || echo "$(basename "$b") exited with status $?"
   echo
 done
+if [ "$ran" = 0 ]; then
+  echo "run.sh: no benchmark bench_$only (see bench/)" >&2
+  exit 2
+fi
