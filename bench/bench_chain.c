@@ -524,8 +524,10 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
     snprintf(seed, sizeof seed, "%d", SQ_CB_SEED);
     snprintf(rate, sizeof rate, "%d", SQ_CB_EVENT_RATE);
     sq_time_format(start_ms, start);
+    /* The options of sq_cb_gen_opts: the chain's first events, byte for byte. */
     char *const gen[] = {(char *)o->sqgate, "gen", "-o", in, "--count", count, "--seed", seed,
-                         "--customers", "10000", "--start", start, "--rate", rate, NULL};
+                         "--customers", "10000", "--start", start, "--rate", rate,
+                         "--shape", "flat", NULL};
     char *const replay[] = {(char *)o->sqgate, "replay", in, "-o", "/dev/null", NULL};
     rp->events = o->replay_events;
     int rc = sq_cb_run_child(gen, log);
