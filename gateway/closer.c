@@ -48,13 +48,16 @@ static const char sq_release_lua[] =
     "return 0\n";
 
 /* SPEC 6: the least greatest-event-time over partitions not idle, minus
- * grace; the wall clock minus grace when every partition is idle; never
- * back; undefined until some event was applied. */
+ * grace (a partition before its first event, at -inf, holds it); the wall
+ * clock minus grace when every partition is idle; never back; undefined
+ * until some event was applied. */
 static const char sq_watermark_lua[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end\n"
     "local cand\n"
     "local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')\n"
-    "if first[1] then cand = tonumber(first[2]) - tonumber(ARGV[3])\n"
+    "if first[1] then\n"
+    "  local lo = tonumber(first[2])\n"
+    "  if lo and lo > -math.huge then cand = lo - tonumber(ARGV[3]) end\n"
     "elseif redis.call('ZCARD', KEYS[4]) > 0 then cand = tonumber(ARGV[2]) - tonumber(ARGV[3]) end\n"
     "local stored = redis.call('GET', KEYS[2])\n"
     "if cand and ((not stored) or cand > tonumber(stored)) then\n"
@@ -106,6 +109,14 @@ static const char sq_commit_lua[] =
     "  redis.call('SREM', KEYS[3], c)\n"
     "  redis.call('ZREM', KEYS[6], c)\n"
     "end\n"
+    "return 1\n";
+
+/* An assigned partition is busy: in wm:parts with its greatest applied
+ * event time, or -inf (holding the watermark) before its first event. */
+static const char sq_busy_lua[] =
+    "local mx = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
+    "redis.call('ZREM', KEYS[3], KEYS[1])\n"
+    "redis.call('ZADD', KEYS[2], mx or '-inf', KEYS[1])\n"
     "return 1\n";
 
 static const char sq_idle_lua[] =
@@ -260,6 +271,16 @@ int sq_closer_mark_idle(struct sq_closer *c, const char *offset_key, struct sq_e
     const char *keys[] = {offset_key, c->key[SQ_K_PARTS], c->key[SQ_K_IDLE]};
     struct sq_redis_strs out;
     int rc = sq_closer_eval(c, sq_idle_lua, 3, keys, 0, NULL, &out, err);
+    if (rc == SQ_OK)
+        sq_redis_strs_fini(&out);
+    return rc;
+}
+
+int sq_closer_mark_busy(struct sq_closer *c, const char *offset_key, struct sq_err *err)
+{
+    const char *keys[] = {offset_key, c->key[SQ_K_PARTS], c->key[SQ_K_IDLE]};
+    struct sq_redis_strs out;
+    int rc = sq_closer_eval(c, sq_busy_lua, 3, keys, 0, NULL, &out, err);
     if (rc == SQ_OK)
         sq_redis_strs_fini(&out);
     return rc;

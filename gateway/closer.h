@@ -43,6 +43,11 @@ void sq_closer_tick(struct sq_closer *c);
  * event time stops holding the watermark back until its next step. */
 int sq_closer_mark_idle(struct sq_closer *c, const char *offset_key, struct sq_err *err);
 
+/* A partition this instance was just assigned (an event topic's): it
+ * counts for the watermark, with its greatest applied event time or, before
+ * its first event, holding the watermark back, until it is idle. */
+int sq_closer_mark_busy(struct sq_closer *c, const char *offset_key, struct sq_err *err);
+
 /* The instance id written into the lease ("host:pid:random"). */
 const char *sq_closer_id(const struct sq_closer *c);
 

@@ -606,8 +606,21 @@ static bool sq_part_read_applied(struct sq_runtime *rt, struct sq_part *p)
         sq_warn("%s/%d: cannot load its timers: %s", p->topic, (int)p->partition, err.msg);
         return false;
     }
+    /* SPEC 6: a partition just assigned is not idle; until its first step
+     * it holds the watermark where it is (the closer keeps profiles out). */
+    if (rt->closer && !(p->default_schema && strcmp(p->default_schema, "profile.v1") == 0)) {
+        rc = sq_closer_mark_busy(rt->closer, p->offset_key, &err);
+        if (rc != SQ_OK) {
+            sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+            sq_warn("%s/%d: cannot register it for the watermark: %s", p->topic,
+                    (int)p->partition, err.msg);
+            return false;
+        }
+    }
     p->applied = applied;
     p->need_init = false;
+    p->idle_marked_mono_ms = 0;
+    p->last_fetch_mono_ms = sq_mono_ms();
     return true;
 }
 
