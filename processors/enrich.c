@@ -147,7 +147,8 @@ static void sq_enrich_profile(struct sq_enrich *e, struct sq_msg *m, struct sq_s
     free(id);
 }
 
-/* Outage started / ended: the active-outage hash and the batch's view. */
+/* Outage started / ended: the active-outage hash and the batch's view
+ * (incident id -> region). */
 static void sq_enrich_outage(struct sq_enrich *e, struct sq_msg *m, json_t *active)
 {
     const char *incident = json_string_value(json_object_get(m->event, "incident_id"));
@@ -159,7 +160,8 @@ static void sq_enrich_outage(struct sq_enrich *e, struct sq_msg *m, json_t *acti
         char *js = json_dumps(m->event, JSON_COMPACT | JSON_REAL_PRECISION(15));
         const char *fv[] = {incident, js, NULL};
         sq_op_hset(&m->ops, key, 0, fv);
-        json_object_set_new(active, incident, json_string(js));
+        const char *region = json_string_value(json_object_get(m->event, "region"));
+        json_object_set_new(active, incident, region ? json_string(region) : json_null());
         free(js);
     } else {
         sq_op_hdel(&m->ops, key, incident);
@@ -174,6 +176,26 @@ static bool sq_enrich_wants(const struct sq_msg *m)
            strcmp(m->schema, "profile.v1") != 0 && strcmp(m->schema, "outage.v1") != 0;
 }
 
+/* The stored active-outage hash (incident id -> outage event JSON) as the
+ * batch's view: incident id -> its region (null when it has none). Each
+ * outage is parsed once per batch, not once per event. */
+static json_t *sq_enrich_active_view(const char *stored)
+{
+    json_error_t jerr;
+    json_t *hash = stored ? json_loads(stored, 0, &jerr) : NULL;
+    json_t *view = json_object();
+    const char *id;
+    json_t *v;
+    json_object_foreach(hash, id, v) {
+        json_t *o = json_loads(json_string_value(v), 0, &jerr);
+        const char *r = json_string_value(json_object_get(o, "region"));
+        json_object_set_new(view, id, r ? json_string(r) : json_null());
+        json_decref(o);
+    }
+    json_decref(hash);
+    return view;
+}
+
 /* Incident ids of active outages in region, sorted. */
 static json_t *sq_enrich_incidents(json_t *active, const char *region)
 {
@@ -183,9 +205,7 @@ static json_t *sq_enrich_incidents(json_t *active, const char *region)
     const char *id;
     json_t *v;
     json_object_foreach(active, id, v) {
-        json_error_t jerr;
-        json_t *o = json_loads(json_string_value(v), 0, &jerr);
-        const char *r = json_string_value(json_object_get(o, "region"));
+        const char *r = json_string_value(v);
         if (r && strcmp(r, region) == 0) {
             size_t k = 0;
             while (k < json_array_size(ids) &&
@@ -193,7 +213,6 @@ static json_t *sq_enrich_incidents(json_t *active, const char *region)
                 k++;
             json_array_insert_new(ids, k, json_string(id));
         }
-        json_decref(o);
     }
     return ids;
 }
@@ -254,14 +273,8 @@ static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *e
         sq_enrich_cache_put(e, ids[j], &p);
     }
     free(ids);
-    json_error_t jerr;
-    json_t *active = NULL;
-    if (outage_read != SIZE_MAX && reads.v[outage_read].value)
-        active = json_loads(reads.v[outage_read].value, 0, &jerr);
-    if (!json_is_object(active)) {
-        json_decref(active);
-        active = json_object();
-    }
+    json_t *active =
+        sq_enrich_active_view(outage_read != SIZE_MAX ? reads.v[outage_read].value : NULL);
     sq_store_reads_fini(&reads);
 
     /* 2. In offset order: reference data first changes the batch's view,
