@@ -297,13 +297,15 @@ static double sq_cb_round_rate(double r)
 }
 
 /* Steps the paced rate up by 15 % from 70 % of the saturated rate while
- * lag stays bounded (down by 30 % when the first step fails). */
+ * lag stays bounded (down by 30 % when the first step fails). The first
+ * failed step is tried once more: other work on the shared machine comes
+ * and goes. */
 static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
 {
     double rate = sq_cb_round_rate(0.7 * mr->saturated);
-    bool any_ok = false;
+    bool any_ok = false, retried = false;
     size_t off = 0;
-    for (int step = 0; step < 10; step++) {
+    for (int step = 0; step < 12; step++) {
         struct sq_cb_window w;
         if (sq_cb_window_run(r, rate, 0, &w) != 0)
             return -1;
@@ -317,7 +319,11 @@ static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
                                 gen_behind ? "generator behind" : bounded ? "ok" : "lag grew");
         if (off >= sizeof mr->steps)
             off = sizeof mr->steps - 1;
-        if (bounded && !gen_behind) {
+        if (gen_behind) {
+            mr->generator_bound = true; /* the producer can go no faster */
+            break;
+        }
+        if (bounded) {
             any_ok = true;
             mr->sustained = w.produced / w.secs;
             mr->best = w;
@@ -325,11 +331,14 @@ static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
             rate = sq_cb_round_rate(rate * 1.15);
             continue;
         }
-        mr->generator_bound = gen_behind && bounded;
-        if (any_ok || step >= 2)
-            break;
         if (sq_cb_drain(r) != 0)
             return -1;
+        if (!retried) {
+            retried = true;
+            continue;
+        }
+        if (any_ok || step >= 3)
+            break;
         rate = sq_cb_round_rate(rate * 0.7);
     }
     return sq_cb_drain(r);
