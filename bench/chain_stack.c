@@ -134,9 +134,8 @@ static int sq_cb_redis_start(struct sq_cb_stack *s, char *err, size_t errsz)
             break;
         }
     }
-    snprintf(err, errsz, "redis-server did not answer PING on port %d (see %s)", s->redis_port,
-             s->redis_log);
-    sq_cb_log_tail(s->redis_log, 1500);
+    snprintf(err, errsz, "redis-server did not answer PING on port %d (its log: %s)",
+             s->redis_port, s->redis_log);
     return -1;
 }
 
@@ -175,13 +174,12 @@ static int sq_cb_sqgate_start(struct sq_cb_stack *s, const char *sqgate, const c
             return 0;
         if (sq_cb_wait(s->sqgate_pid, 100) != -2) {
             s->sqgate_pid = 0;
-            snprintf(err, errsz, "sqgate run exited at start (see its log below)");
-            sq_cb_log_tail(s->sqgate_log, 2000);
+            snprintf(err, errsz, "sqgate run exited at start (its log: %s)", s->sqgate_log);
             return -1;
         }
     }
-    snprintf(err, errsz, "sqgate run not ready within %.0f s", SQ_CB_READY_S);
-    sq_cb_log_tail(s->sqgate_log, 2000);
+    snprintf(err, errsz, "sqgate run not ready within %.0f s (its log: %s)", SQ_CB_READY_S,
+             s->sqgate_log);
     return -1;
 }
 
@@ -200,6 +198,7 @@ int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *con
     snprintf(s->redis_log, sizeof s->redis_log, "%s/redis.log", s->dir);
     if (sq_cb_kafka_start(s, err, errsz) != 0 || sq_cb_redis_start(s, err, errsz) != 0 ||
         sq_cb_sqgate_start(s, sqgate, sets, err, errsz) != 0) {
+        s->keep_dir = true; /* the logs the message names */
         sq_cb_stack_stop(s);
         return -1;
     }
@@ -241,10 +240,9 @@ void sq_cb_stack_stop(struct sq_cb_stack *s)
         rd_kafka_destroy(s->host);
         s->host = NULL;
     }
-    if (s->dir[0]) {
+    if (s->dir[0] && !s->keep_dir)
         sq_cb_remove_dir(s->dir);
-        s->dir[0] = '\0';
-    }
+    s->dir[0] = '\0';
 }
 
 long long sq_cb_redis_used_memory(struct sq_cb_stack *s)

@@ -24,6 +24,7 @@ struct sq_cb_stack {
     pid_t sqgate_pid;
     int admin_port;
     char dir[64];                      /* logs and the redis working dir */
+    bool keep_dir;                     /* failed start: its logs stay for a look */
     char sqgate_log[128];
     char redis_log[128];
 };
@@ -31,8 +32,8 @@ struct sq_cb_stack {
 /* Starts the cluster (topics with `partitions` each), redis-server and
  * `sqgate run` (binary sqgate, with `--set` of each PATH=VALUE of the
  * NULL-terminated sets, which may be NULL), and waits until sqgate's
- * /readyz says ready. On failure fills err, stops what was started and
- * returns -1. */
+ * /readyz says ready. On failure fills err (naming the log to read, which
+ * is kept), stops what was started and returns -1. */
 int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *const *sets,
                       int partitions, char *err, size_t errsz);
 
