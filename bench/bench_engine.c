@@ -406,7 +406,7 @@ int main(int argc, char **argv)
     double per_kpi = sq_bench_kpi_bytes(20000);
 
     printf("| figure | value |\n|---|---|\n");
-    printf("| events (generated mix: contacts, profiles, 1%% malformed, 1%% duplicates) | %ld |\n", events);
+    printf("| events (gen's default mix: contacts, tickets, surveys, QA reviews, outages, 2%% profiles, 1%% malformed, 1%% duplicates) | %ld |\n", events);
     printf("| jansson parse only | %.0f events/s |\n", (double)events / parse);
     printf("| sqgate replay (whole chain, in-process store; KPI aggregation on, the default) "
            "| %.0f events/s |\n", (double)events / replay);
