@@ -558,11 +558,14 @@ static bool sq_demo_summary(struct sq_demo *d)
     uint64_t malformed = 0;
     for (int k = SQ_GEN_MALFORMED_JSON; k < SQ_GEN__KINDS; k++)
         malformed += atomic_load(&s->delivered_kind[k]);
-    printf("demo: produced %" PRIu64 " (%s %" PRIu64 ", %s %" PRIu64 "; malformed %" PRIu64
-           ", duplicates %" PRIu64 ", failed %" PRIu64 ")\n",
-           produced, d->tgt.topics[0], atomic_load(&s->delivered_topic[0]), d->tgt.topics[1],
-           atomic_load(&s->delivered_topic[1]), malformed,
-           atomic_load(&s->delivered_kind[SQ_GEN_DUPLICATE]), atomic_load(&s->failed));
+    printf("demo: produced %" PRIu64 " (", produced);
+    for (int t = 0; t < SQ_GEN__TOPICS; t++)
+        printf("%s%s %" PRIu64, t ? ", " : "",
+               d->tgt.topics[t] ? d->tgt.topics[t] : sq_gen_topic_name(t),
+               (uint64_t)atomic_load(&s->delivered_topic[t]));
+    printf("; malformed %" PRIu64 ", duplicates %" PRIu64 ", failed %" PRIu64 ")\n", malformed,
+           (uint64_t)atomic_load(&s->delivered_kind[SQ_GEN_DUPLICATE]),
+           (uint64_t)atomic_load(&s->failed));
     printf("demo: consumed %" PRIu64 ": processed %" PRIu64 ", duplicates %" PRIu64
            ", dlq %" PRIu64,
            consumed, sq_metrics_get(SQ_M_PROCESSED), sq_metrics_get(SQ_M_DUPLICATES),
