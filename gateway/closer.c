@@ -1,6 +1,6 @@
 /* closer.c: window close in `sqgate run` (SPEC 6; closer.h says what). The
  * Redis side, all under {prefix}:
- *   lease:closer, lease:closer:token  the lease (instance id, TTL 10 s) and
+ *   lease:closer, lease:closer:token  the lease ("host:pid:random", TTL 10 s) and
  *                                      its fencing token (INCR per taking)
  *   wm:parts, wm:idle                  zsets of partition offset keys scored
  *                                      by their greatest applied event time
@@ -211,11 +211,6 @@ struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *r
         return NULL;
     }
     return c;
-}
-
-const char *sq_closer_id(const struct sq_closer *c)
-{
-    return c->id;
 }
 
 static int sq_closer_eval(struct sq_closer *c, const char *script, size_t nkeys,

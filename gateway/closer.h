@@ -48,7 +48,4 @@ int sq_closer_mark_idle(struct sq_closer *c, const char *offset_key, struct sq_e
  * its first event, holding the watermark back, until it is idle. */
 int sq_closer_mark_busy(struct sq_closer *c, const char *offset_key, struct sq_err *err);
 
-/* The instance id written into the lease ("host:pid:random"). */
-const char *sq_closer_id(const struct sq_closer *c);
-
 #endif
