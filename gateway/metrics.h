@@ -31,7 +31,10 @@
     X(BATCHES, "sq_batches_total", "Partition batches applied")                          \
     X(KPI_RECORDS, "sq_kpi_records_total",                                               \
       "KPI records delivered to sq.out.kpi while holding the closer lease")              \
-    X(CLOSER_LEASES, "sq_closer_leases_total", "Times this instance took the closer lease")
+    X(CLOSER_LEASES, "sq_closer_leases_total", "Times this instance took the closer lease")  \
+    X(TOO_LATE, "sq_too_late_total",                                                     \
+      "Events scored but not aggregated: their KPI window ended more than "              \
+      "windows.max_lateness_s before the watermark")
 
 enum sq_metric {
 #define SQ_X(e, name, help) SQ_M_##e,

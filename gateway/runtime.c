@@ -64,6 +64,7 @@ struct sq_runtime {
     struct sq_store_redis store;
     struct sq_chain *chain;
     struct sq_closer *closer;    /* window close (SPEC 6); NULL with kpi.enabled false */
+    uint64_t too_late_counted;   /* sq_chain_too_late_total already in the metric */
     struct sq_parts parts;
     struct sq_turn *turn;
     bool assigned_once;
@@ -461,6 +462,11 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
                     sq_metrics_observe_end_to_end(wall - (double)ts / 1000.0);
             }
             sq_metrics_inc(SQ_M_BATCHES, 1);
+            uint64_t late = sq_chain_too_late_total(rt->chain);
+            if (late > rt->too_late_counted) {
+                sq_metrics_inc(SQ_M_TOO_LATE, late - rt->too_late_counted);
+                rt->too_late_counted = late;
+            }
             sq_part_applied(p, st->last);
         } else if (st->result == 0) {
             /* Another instance applied these offsets already: our outputs

@@ -239,10 +239,23 @@ static bool record_is(void *arg)
     return ok;
 }
 
+struct metric_wait {
+    struct sq_stack *s;
+    const char *name;
+    double at_least;
+};
+
+static bool metric_reaches(void *arg)
+{
+    struct metric_wait *m = arg;
+    return sq_stack_metric(m->s, 0, m->name) >= m->at_least;
+}
+
 /* SPEC 6 in `run`: once every partition is idle the watermark follows the
  * wall clock and closes a window two hours back (revision 1, one contact);
  * a late contact for that window updates its counters and the closer emits
- * it again with revision 2 and both contacts. */
+ * it again with revision 2 and both contacts; a contact eight days behind
+ * the watermark is scored but counted in sq_too_late_total instead. */
 Test(kpi, late_event_in_run_reemits_revision_2, .timeout = 300)
 {
     struct sq_stack s;
@@ -264,5 +277,13 @@ Test(kpi, late_event_in_run_reemits_revision_2, .timeout = 300)
     cr_assert(sq_h_wait_until(record_is, &w, 60000), "no revision 2 of %s with both contacts",
               key);
     cr_assert_geq(sq_stack_metric(&s, 0, "sq_kpi_records_total"), 2);
+    /* eight days behind the watermark: scored, not aggregated */
+    double processed = sq_stack_metric(&s, 0, "sq_processed_total");
+    produce_contact(&s, "late-3", hour - 8 * 86400000LL);
+    struct metric_wait m = {&s, "sq_too_late_total", 1};
+    cr_assert(sq_h_wait_until(metric_reaches, &m, 30000), "sq_too_late_total stayed %g",
+              sq_stack_metric(&s, 0, "sq_too_late_total"));
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_processed_total"), processed + 1);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_too_late_total"), 1);
     sq_stack_stop(&s);
 }
