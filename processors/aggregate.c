@@ -479,12 +479,16 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
                 fields[nf] = sq_kpi_counter_name((enum sq_kpi_counter)i);
                 by[nf++] = t->c.v[i];
             }
+        /* run: deferred ops the chain sums per batch, and the closer lease
+         * holder closes windows (gateway/closer.c) */
+        if (nf && !pending)
+            sq_state_ops_push(&m->ops, "Y", 1);
         if (nf)
             sq_op_hincr_each(&m->ops, rkey, st->kpi_ttl_s, nf, fields, by);
         free(rkey);
         char *id = sq_kpi_kafka_key_dup(t->dim, t->key, w, t->start_ms);
         if (!pending) {
-            /* run: the closer lease holder closes windows (gateway/closer.c) */
+            sq_state_ops_push(&m->ops, "Y", 1);
             sq_op_window_touch(&m->ops, st->redis_prefix, id, t->start_ms + w->size_ms);
             free(id);
             continue;

@@ -83,13 +83,19 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
 void sq_batch_assemble_ops(struct sq_batch *batch)
 {
     sq_state_ops_reset(&batch->ops);
+    const struct sq_state_ops **lists = sq_xcalloc(batch->n ? batch->n : 1, sizeof *lists);
+    size_t nl = 0;
     for (size_t i = 0; i < batch->n; i++) {
         struct sq_msg *m = &batch->msgs[i];
         if (!m->ops.argc || (m->verdict != SQ_VERDICT_PROCESSED))
             continue;
         sq_op_message(&batch->ops, i);
         sq_state_ops_append(&batch->ops, &m->ops);
+        lists[nl++] = &m->ops;
     }
+    /* KPI increments and window touches once per batch (store.h: Y, B, S) */
+    sq_state_ops_append_sums(&batch->ops, lists, nl);
+    free(lists);
 }
 
 void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t n)

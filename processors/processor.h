@@ -50,6 +50,14 @@ void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends every argument of from. */
 void sq_state_ops_append(struct sq_state_ops *ops, const struct sq_state_ops *from);
+/* The number of arguments of the op at a[i] of a list of n (a wrapped op's
+ * plus one for Y and S), or 0 when it is unknown or cut short. */
+size_t sq_op_width(char *const *a, size_t n, size_t i);
+/* Appends "B" and, for the deferred ("Y") K and W ops of the lists, one
+ * "S" op per KPI hash (its fields summed, the greatest TTL) and one per
+ * window cell (store.h); nothing when the lists defer nothing. */
+void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
+                              size_t n);
 void sq_state_ops_reset(struct sq_state_ops *ops);
 void sq_state_ops_fini(struct sq_state_ops *ops);
 

@@ -1,13 +1,16 @@
 /* state_ops.c: the flat op argument lists (processor.h, op codes in
  * store.h). A list copies each argument into chunks it owns, so a message's
  * dozens of arguments cost a few allocations instead of one each; the
- * chunks grow geometrically and reset keeps the newest for reuse. */
+ * chunks grow geometrically and reset keeps the newest for reuse. Also the
+ * batch sums of deferred ops: one K op per KPI hash and one W op per cell
+ * for a whole batch instead of one per message. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "processor.h"
+#include "strmap.h"
 
 #define SQ_OPS_CHUNK_MIN 512
 #define SQ_OPS_CHUNK_MAX (64 * 1024)
@@ -117,4 +120,145 @@ void sq_state_ops_fini(struct sq_state_ops *ops)
     ops->argv = NULL;
     ops->argvlen = NULL;
     ops->cap = 0;
+}
+
+/* The number of arguments of the op at a[i] (a wrapped op's plus one for Y
+ * and S), or 0 when it is unknown or cut short. */
+size_t sq_op_width(char *const *a, size_t n, size_t i)
+{
+    if (i >= n)
+        return 0;
+    const char *op = a[i];
+    size_t w = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 9
+             : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
+             : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
+             : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7
+             : strcmp(op, "W") == 0 ? 4 : 0;
+    if (strcmp(op, "H") == 0 || strcmp(op, "K") == 0)
+        w = i + 4 <= n ? 4 + 2 * strtoull(a[i + 3], NULL, 10) : 0;
+    if (strcmp(op, "Y") == 0 || strcmp(op, "S") == 0) {
+        size_t inner = sq_op_width(a, n, i + 1);
+        w = inner ? inner + 1 : 0;
+    }
+    return w && i + w <= n ? w : 0;
+}
+
+
+/* ---- batch sums of deferred ops (store.h: Y, B, S) ----------------------- */
+
+struct sq_sum_field {
+    const char *name; /* borrowed from the lists */
+    int64_t by;
+};
+
+struct sq_sum {
+    char op;          /* 'K' or 'W' */
+    const char *key;  /* K: the hash; W: the prefix */
+    const char *cell; /* W only */
+    const char *end;  /* W only */
+    int64_t ttl;      /* K only: the greatest asked */
+    struct sq_sum_field *f;
+    size_t nf, capf;
+};
+
+struct sq_sums {
+    struct sq_strmap index; /* identity -> position + 1 in v */
+    struct sq_sum *v;
+    size_t n, cap;
+};
+
+static struct sq_sum *sq_sums_get(struct sq_sums *s, const char *id, char op)
+{
+    size_t pos = (size_t)(uintptr_t)sq_strmap_get(&s->index, id);
+    if (pos)
+        return &s->v[pos - 1];
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->v = sq_xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    struct sq_sum *x = &s->v[s->n++];
+    memset(x, 0, sizeof *x);
+    x->op = op;
+    sq_strmap_put(&s->index, id, (void *)(uintptr_t)s->n);
+    return x;
+}
+
+static void sq_sum_add_field(struct sq_sum *x, const char *name, int64_t by)
+{
+    for (size_t i = 0; i < x->nf; i++)
+        if (strcmp(x->f[i].name, name) == 0) {
+            x->f[i].by += by;
+            return;
+        }
+    if (x->nf == x->capf) {
+        x->capf = x->capf ? 2 * x->capf : 8;
+        x->f = sq_xrealloc(x->f, x->capf * sizeof *x->f);
+    }
+    x->f[x->nf++] = (struct sq_sum_field){name, by};
+}
+
+/* Adds the deferred K and W ops of one list to the sums. */
+static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
+{
+    char *const *a = l->argv;
+    size_t w;
+    for (size_t i = 0; i < l->argc && (w = sq_op_width(a, l->argc, i)) != 0; i += w) {
+        if (strcmp(a[i], "Y") != 0)
+            continue;
+        if (strcmp(a[i + 1], "K") == 0 && i + 5 <= l->argc) {
+            size_t nf = strtoull(a[i + 4], NULL, 10);
+            if (i + 5 + 2 * nf > l->argc)
+                continue;
+            char *id = sq_xasprintf("K\x1f%s", a[i + 2]);
+            struct sq_sum *x = sq_sums_get(s, id, 'K');
+            free(id);
+            x->key = a[i + 2];
+            int64_t ttl = strtoll(a[i + 3], NULL, 10);
+            if (ttl > x->ttl)
+                x->ttl = ttl;
+            for (size_t j = 0; j < nf; j++)
+                sq_sum_add_field(x, a[i + 5 + 2 * j], strtoll(a[i + 6 + 2 * j], NULL, 10));
+        } else if (strcmp(a[i + 1], "W") == 0 && i + 5 <= l->argc) {
+            char *id = sq_xasprintf("W\x1f%s\x1f%s", a[i + 2], a[i + 3]);
+            struct sq_sum *x = sq_sums_get(s, id, 'W');
+            free(id);
+            x->key = a[i + 2];
+            x->cell = a[i + 3];
+            x->end = a[i + 4];
+        }
+    }
+}
+
+void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
+                              size_t n)
+{
+    struct sq_sums s;
+    memset(&s, 0, sizeof s);
+    sq_strmap_init(&s.index);
+    for (size_t k = 0; k < n; k++)
+        sq_sums_add_list(&s, lists[k]);
+    if (s.n)
+        sq_state_ops_push(ops, "B", 1);
+    for (size_t k = 0; k < s.n; k++) {
+        struct sq_sum *x = &s.v[k];
+        sq_state_ops_push(ops, "S", 1);
+        if (x->op == 'W') {
+            sq_state_ops_push(ops, "W", 1);
+            sq_state_ops_push_str(ops, x->key);
+            sq_state_ops_push_str(ops, x->cell);
+            sq_state_ops_push_str(ops, x->end);
+            continue;
+        }
+        sq_state_ops_push(ops, "K", 1);
+        sq_state_ops_push_str(ops, x->key);
+        sq_state_ops_push_i64(ops, x->ttl);
+        sq_state_ops_push_i64(ops, (int64_t)x->nf);
+        for (size_t i = 0; i < x->nf; i++) {
+            sq_state_ops_push_str(ops, x->f[i].name);
+            sq_state_ops_push_i64(ops, x->f[i].by);
+        }
+        free(x->f);
+    }
+    free(s.v);
+    sq_strmap_fini(&s.index);
 }

@@ -69,6 +69,18 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
  *   Q key t_ms s half_life_ms ttl_s   cx_index (SPEC 5) on the hash's fields
  *                             cx_num, cx_den, cx_t0 (order-free decayed mean),
  *                             and cx_index = cx_num / cx_den
+ *   Y <op>                    deferred: <op> (K or W) is applied after the
+ *                             whole list, and only when some message of it
+ *                             was a duplicate (a duplicate's own Y ops are
+ *                             skipped with the rest of its ops)
+ *   B                         the batch section: ops after it belong to no
+ *                             message
+ *   S <op>                    a batch sum: applied after the whole list, only
+ *                             when no message was a duplicate. The chain adds
+ *                             B and one S per KPI hash and window cell, the
+ *                             sums of the messages' Y ops (processors/
+ *                             state_ops.c), so a batch costs one HINCRBY per
+ *                             counter and cell, not one per message.
  * Op helpers append to an op list: */
 void sq_op_message(struct sq_state_ops *ops, size_t idx);
 void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, int64_t ttl_s);

@@ -366,6 +366,115 @@ static int sq_later_str(const char *t, const char *eid, const char *t0, const ch
     return c > 0 || (c == 0 && strcmp(eid, eid0 ? eid0 : "") > 0);
 }
 
+/* Applies the data op at a[i] (not M, B, D, Y or S); its width is known
+ * to fit. */
+static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, size_t i,
+                            struct sq_err *err)
+{
+    const char *op = a[i];
+#define NEED(k)                                                                          \
+    do {                                                                                 \
+        if (i + (k) > n)                                                                 \
+            return sq_err_set(err, SQ_ERR_FATAL, "", "store op %s: too few arguments", a[i]); \
+    } while (0)
+    if (strcmp(op, "C") == 0) {
+        NEED(9);
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        const char *old_total = sq_strmap_get(h, "events_total");
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld",
+                 (old_total ? strtoll(old_total, NULL, 10) : 0) + strtoll(a[i + 2], NULL, 10));
+        sq_hset(h, "events_total", buf);
+        if (sq_later_str(a[i + 3], a[i + 4], sq_strmap_get(h, "last_event_at"),
+                         sq_strmap_get(h, "last_event_id"))) {
+            sq_hset(h, "last_event_at", a[i + 3]);
+            sq_hset(h, "last_event_id", a[i + 4]);
+            if (*a[i + 6])
+                sq_hset(h, "region", a[i + 6]);
+            if (*a[i + 7])
+                sq_hset(h, "tier", a[i + 7]);
+        }
+        const char *tc0 = sq_strmap_get(h, "last_contact_at");
+        if (*a[i + 5] && (!tc0 || strcmp(a[i + 5], tc0) > 0))
+            sq_hset(h, "last_contact_at", a[i + 5]);
+        i += 9;
+    } else if (strcmp(op, "H") == 0) {
+        NEED(4);
+        size_t k = strtoull(a[i + 3], NULL, 10);
+        NEED(4 + 2 * k);
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        for (size_t j = 0; j < k; j++)
+            sq_hset(h, a[i + 4 + 2 * j], a[i + 5 + 2 * j]);
+        i += 4 + 2 * k;
+    } else if (strcmp(op, "X") == 0) {
+        NEED(2);
+        struct sq_mem_obj *o = sq_strmap_del(&m->keys, a[i + 1]);
+        if (o)
+            sq_free_hash(NULL, o, NULL);
+        i += 2;
+    } else if (strcmp(op, "R") == 0) {
+        NEED(3);
+        struct sq_mem_obj *o = sq_strmap_get(&m->keys, a[i + 1]);
+        if (o)
+            free(sq_strmap_del(&o->h, a[i + 2]));
+        i += 3;
+    } else if (strcmp(op, "I") == 0) {
+        NEED(5);
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        sq_hincr(h, a[i + 2], strtoll(a[i + 3], NULL, 10));
+        i += 5;
+    } else if (strcmp(op, "K") == 0) {
+        NEED(4);
+        size_t k = strtoull(a[i + 3], NULL, 10);
+        NEED(4 + 2 * k);
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        for (size_t j = 0; j < k; j++)
+            sq_hincr(h, a[i + 4 + 2 * j], strtoll(a[i + 5 + 2 * j], NULL, 10));
+        i += 4 + 2 * k;
+    } else if (strcmp(op, "W") == 0) {
+        NEED(4);
+        sq_window_touch(m, a[i + 1], a[i + 2], a[i + 3]);
+        i += 4;
+    } else if (strcmp(op, "Z") == 0) {
+        NEED(6);
+        sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],
+                     (size_t)strtoull(a[i + 3], NULL, 10));
+        i += 6;
+    } else if (strcmp(op, "G") == 0) {
+        NEED(7);
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        if (sq_later_str(a[i + 3], a[i + 5], sq_strmap_get(h, a[i + 2]),
+                         sq_strmap_get(h, a[i + 4]))) {
+            sq_hset(h, a[i + 2], a[i + 3]);
+            sq_hset(h, a[i + 4], a[i + 5]);
+        }
+        i += 7;
+    } else if (strcmp(op, "Q") == 0) {
+        NEED(6);
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        const char *n0 = sq_strmap_get(h, "cx_num"), *d0 = sq_strmap_get(h, "cx_den"),
+                   *t0 = sq_strmap_get(h, "cx_t0");
+        double num = n0 ? strtod(n0, NULL) : 0, den = d0 ? strtod(d0, NULL) : 0;
+        int64_t t0ms = t0 ? strtoll(t0, NULL, 10) : 0;
+        sq_cx_apply(&num, &den, &t0ms, n0 && d0 && t0, strtoll(a[i + 2], NULL, 10),
+                    strtod(a[i + 3], NULL), strtoll(a[i + 4], NULL, 10));
+        char buf[40];
+        snprintf(buf, sizeof buf, "%.17g", num);
+        sq_hset(h, "cx_num", buf);
+        snprintf(buf, sizeof buf, "%.17g", den);
+        sq_hset(h, "cx_den", buf);
+        snprintf(buf, sizeof buf, "%lld", (long long)t0ms);
+        sq_hset(h, "cx_t0", buf);
+        snprintf(buf, sizeof buf, "%.17g", num / den);
+        sq_hset(h, "cx_index", buf);
+        i += 6;
+    } else {
+        return sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown op %s", op);
+    }
+#undef NEED
+    return SQ_OK;
+}
+
 int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, size_t **dups,
                        size_t *ndups, struct sq_err *err)
 {
@@ -373,142 +482,51 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
     size_t n = ops->argc, i = 0;
     size_t cur = 0;
     int skip = 0; /* the current message is a duplicate: parse, do not apply */
+    size_t *later = sq_xcalloc(n ? n : 1, sizeof *later); /* Y ops, then S ops from the end */
+    size_t ny = 0, ns = 0;
+    int rc = SQ_OK;
     *dups = NULL;
     *ndups = 0;
-#define NEED(k)                                                                          \
-    do {                                                                                 \
-        if (i + (k) > n)                                                                 \
-            return sq_err_set(err, SQ_ERR_FATAL, "", "store op %s: too few arguments", a[i]); \
-    } while (0)
-    while (i < n) {
+    while (rc == SQ_OK && i < n) {
         const char *op = a[i];
-        if (strcmp(op, "M") == 0) {
-            NEED(2);
+        if (strcmp(op, "M") == 0 && i + 2 <= n) {
             cur = strtoull(a[i + 1], NULL, 10);
             skip = 0;
             i += 2;
+            continue;
+        }
+        if (strcmp(op, "B") == 0) {
+            skip = 0;
+            i += 1;
+            continue;
+        }
+        size_t w = sq_op_width(a, n, i);
+        if (!w) {
+            rc = sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown or short op %s", op);
         } else if (skip) {
-            /* parse past the op without applying it */
-            size_t len = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 9
-                       : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
-                       : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
-                       : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7
-                       : strcmp(op, "W") == 0 ? 4 : 0;
-            if (strcmp(op, "H") == 0 || strcmp(op, "K") == 0) {
-                NEED(4);
-                len = 4 + 2 * strtoull(a[i + 3], NULL, 10);
-            }
-            if (!len)
-                return sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown op %s", op);
-            NEED(len);
-            i += len;
+            /* a duplicate's ops: parse past them */
         } else if (strcmp(op, "D") == 0) {
-            NEED(4);
             struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
             if (sq_strmap_get(h, a[i + 2])) {
                 *dups = sq_xrealloc(*dups, (*ndups + 1) * sizeof **dups);
                 (*dups)[(*ndups)++] = cur;
                 skip = 1;
-                i += 4;
-                continue;
+            } else {
+                sq_hset(h, a[i + 2], "1");
             }
-            sq_hset(h, a[i + 2], "1");
-            i += 4;
-        } else if (strcmp(op, "C") == 0) {
-            NEED(9);
-            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            const char *old_total = sq_strmap_get(h, "events_total");
-            char buf[32];
-            snprintf(buf, sizeof buf, "%lld",
-                     (old_total ? strtoll(old_total, NULL, 10) : 0) + strtoll(a[i + 2], NULL, 10));
-            sq_hset(h, "events_total", buf);
-            if (sq_later_str(a[i + 3], a[i + 4], sq_strmap_get(h, "last_event_at"),
-                             sq_strmap_get(h, "last_event_id"))) {
-                sq_hset(h, "last_event_at", a[i + 3]);
-                sq_hset(h, "last_event_id", a[i + 4]);
-                if (*a[i + 6])
-                    sq_hset(h, "region", a[i + 6]);
-                if (*a[i + 7])
-                    sq_hset(h, "tier", a[i + 7]);
-            }
-            const char *tc0 = sq_strmap_get(h, "last_contact_at");
-            if (*a[i + 5] && (!tc0 || strcmp(a[i + 5], tc0) > 0))
-                sq_hset(h, "last_contact_at", a[i + 5]);
-            i += 9;
-        } else if (strcmp(op, "H") == 0) {
-            NEED(4);
-            size_t k = strtoull(a[i + 3], NULL, 10);
-            NEED(4 + 2 * k);
-            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            for (size_t j = 0; j < k; j++)
-                sq_hset(h, a[i + 4 + 2 * j], a[i + 5 + 2 * j]);
-            i += 4 + 2 * k;
-        } else if (strcmp(op, "X") == 0) {
-            NEED(2);
-            struct sq_mem_obj *o = sq_strmap_del(&m->keys, a[i + 1]);
-            if (o)
-                sq_free_hash(NULL, o, NULL);
-            i += 2;
-        } else if (strcmp(op, "R") == 0) {
-            NEED(3);
-            struct sq_mem_obj *o = sq_strmap_get(&m->keys, a[i + 1]);
-            if (o)
-                free(sq_strmap_del(&o->h, a[i + 2]));
-            i += 3;
-        } else if (strcmp(op, "I") == 0) {
-            NEED(5);
-            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            sq_hincr(h, a[i + 2], strtoll(a[i + 3], NULL, 10));
-            i += 5;
-        } else if (strcmp(op, "K") == 0) {
-            NEED(4);
-            size_t k = strtoull(a[i + 3], NULL, 10);
-            NEED(4 + 2 * k);
-            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            for (size_t j = 0; j < k; j++)
-                sq_hincr(h, a[i + 4 + 2 * j], strtoll(a[i + 5 + 2 * j], NULL, 10));
-            i += 4 + 2 * k;
-        } else if (strcmp(op, "W") == 0) {
-            NEED(4);
-            sq_window_touch(m, a[i + 1], a[i + 2], a[i + 3]);
-            i += 4;
-        } else if (strcmp(op, "Z") == 0) {
-            NEED(6);
-            sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],
-                         (size_t)strtoull(a[i + 3], NULL, 10));
-            i += 6;
-        } else if (strcmp(op, "G") == 0) {
-            NEED(7);
-            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            if (sq_later_str(a[i + 3], a[i + 5], sq_strmap_get(h, a[i + 2]),
-                             sq_strmap_get(h, a[i + 4]))) {
-                sq_hset(h, a[i + 2], a[i + 3]);
-                sq_hset(h, a[i + 4], a[i + 5]);
-            }
-            i += 7;
-        } else if (strcmp(op, "Q") == 0) {
-            NEED(6);
-            struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-            const char *n0 = sq_strmap_get(h, "cx_num"), *d0 = sq_strmap_get(h, "cx_den"),
-                       *t0 = sq_strmap_get(h, "cx_t0");
-            double num = n0 ? strtod(n0, NULL) : 0, den = d0 ? strtod(d0, NULL) : 0;
-            int64_t t0ms = t0 ? strtoll(t0, NULL, 10) : 0;
-            sq_cx_apply(&num, &den, &t0ms, n0 && d0 && t0, strtoll(a[i + 2], NULL, 10),
-                        strtod(a[i + 3], NULL), strtoll(a[i + 4], NULL, 10));
-            char buf[40];
-            snprintf(buf, sizeof buf, "%.17g", num);
-            sq_hset(h, "cx_num", buf);
-            snprintf(buf, sizeof buf, "%.17g", den);
-            sq_hset(h, "cx_den", buf);
-            snprintf(buf, sizeof buf, "%lld", (long long)t0ms);
-            sq_hset(h, "cx_t0", buf);
-            snprintf(buf, sizeof buf, "%.17g", num / den);
-            sq_hset(h, "cx_index", buf);
-            i += 6;
+        } else if (strcmp(op, "Y") == 0) {
+            later[ny++] = i + 1;
+        } else if (strcmp(op, "S") == 0) {
+            later[n - 1 - ns++] = i + 1;
         } else {
-            return sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown op %s", op);
+            rc = sq_mem_apply_one(m, a, n, i, err);
         }
+        i += w;
     }
-#undef NEED
-    return SQ_OK;
+    /* the batch's sums when no message was a duplicate, else each
+     * surviving message's own deferred ops */
+    for (size_t k = 0; rc == SQ_OK && k < (*ndups ? ny : ns); k++)
+        rc = sq_mem_apply_one(m, a, n, *ndups ? later[k] : later[n - 1 - k], err);
+    free(later);
+    return rc;
 }

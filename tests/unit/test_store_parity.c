@@ -26,6 +26,11 @@ static void build_ops(struct sq_state_ops *ops)
     const int64_t kb[] = {3, 1}, kb2[] = {4, -1};
     sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb);
     sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb2);
+    /* deferred: applied at the end because message 1 is a duplicate */
+    const char *yf[] = {"yk"};
+    const int64_t y0[] = {5}, y1[] = {100}, s7[] = {7};
+    sq_state_ops_push(ops, "Y", 1);
+    sq_op_hincr_each(ops, "sq:cust:a", 1000, 1, yf, y0);
     /* window cells: one new (twice: NX keeps the first end), one emitted */
     const char *rev[] = {"all|*|1h|1795597200", "1", NULL};
     sq_op_hset(ops, "sq:win:rev", 0, rev);
@@ -51,15 +56,22 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
     sq_op_hincr(ops, "sq:cust:a", "breaches_total", 50, 1000);
     sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb);
+    sq_state_ops_push(ops, "Y", 1);
+    sq_op_hincr_each(ops, "sq:cust:a", 1000, 1, yf, y1);
     const char *fv2[] = {"M", "D", NULL};
     sq_op_hset(ops, "sq:cust:a", 1000, fv2);
+    /* the batch's sums: not applied, a message was a duplicate */
+    const char *sf[] = {"sk"};
+    sq_state_ops_push(ops, "B", 1);
+    sq_state_ops_push(ops, "S", 1);
+    sq_op_hincr_each(ops, "sq:cust:a", 1000, 1, sf, s7);
 }
 
 static const char *const fields[] = {"events_total", "last_event_at", "last_event_id",
                                      "last_contact_at", "region", "tier", "contacts_30d", "note",
                                      "breaches_total", "last_breach_at", "last_breach_code",
                                      "cx_num", "cx_den", "cx_t0", "cx_index", "M", "offered",
-                                     "answered", NULL};
+                                     "answered", "yk", "sk", NULL};
 
 Test(store, redis_step_and_memory_agree, .timeout = 60)
 {
@@ -103,6 +115,8 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "2");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "offered"), "7");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "answered"), "0");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "yk"), "5");
+    cr_assert_null(sq_store_mem_hget(mem, "sq:cust:a", "sk"));
     redisReply *rep = redisCommand(c, "ZRANGE sq:cust:a:breaches 0 -1");
     json_t *z = sq_store_mem_zrange(mem, "sq:cust:a:breaches");
     cr_assert_eq(rep->elements, 2);
@@ -179,4 +193,80 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     sq_store_mem_free(mem);
     sq_state_ops_fini(&ops);
     sq_h_redis_fini(&rs);
+}
+
+/* Without a duplicate in the batch the sums apply and the messages'
+ * deferred ops do not: the chain's sums are the deferred ops added up. */
+Test(store, batch_sums_apply_when_no_message_is_a_duplicate, .timeout = 60)
+{
+    struct sq_state_ops m0 = {0}, m1 = {0};
+    const char *f[] = {"offered", "answered"};
+    const int64_t b0[] = {1, 1}, b1[] = {2, 0};
+    sq_op_dedupe(&m0, "sq:dd:1:1", "contact.v1|x0", 100);
+    sq_state_ops_push(&m0, "Y", 1);
+    sq_op_hincr_each(&m0, "sq:kpi:q", 500, 2, f, b0);
+    sq_state_ops_push(&m0, "Y", 1);
+    sq_op_window_touch(&m0, "sq:", "queue|q|15m|1795600800", 1795601700000LL);
+    sq_op_dedupe(&m1, "sq:dd:1:1", "contact.v1|x1", 100);
+    sq_state_ops_push(&m1, "Y", 1);
+    sq_op_hincr_each(&m1, "sq:kpi:q", 600, 2, f, b1);
+    sq_state_ops_push(&m1, "Y", 1);
+    sq_op_window_touch(&m1, "sq:", "queue|q|15m|1795600800", 1795601700000LL);
+    struct sq_state_ops ops = {0};
+    sq_op_message(&ops, 0);
+    sq_state_ops_append(&ops, &m0);
+    sq_op_message(&ops, 1);
+    sq_state_ops_append(&ops, &m1);
+    const struct sq_state_ops *lists[] = {&m0, &m1};
+    sq_state_ops_append_sums(&ops, lists, 2);
+    /* B, one S K (fields summed, TTL the greatest) and one S W */
+    size_t nb = 0, nsum = 0;
+    for (size_t i = 0; i < ops.argc; i++) {
+        nb += strcmp(ops.argv[i], "B") == 0;
+        nsum += strcmp(ops.argv[i], "S") == 0;
+    }
+    cr_assert_eq(nb, 1);
+    cr_assert_eq(nsum, 2);
+
+    struct sq_store_mem *mem = sq_store_mem_new();
+    size_t *dups = NULL, nd = 0;
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_store_mem_apply(mem, &ops, &dups, &nd, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(nd, 0);
+    free(dups);
+    struct sq_h_redis rs;
+    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
+    char *url = sq_h_redis_url(&rs);
+    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
+    struct sq_redis_step step = {.offset_key = "sq:off:g:t:1", .expected = -1, .last = 2,
+                                 .max_event_ms = -1, .ops = &ops};
+    cr_assert_eq(sq_redis_run_steps(r, &step, 1, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(step.result, 1);
+    cr_assert_eq(step.ndups, 0);
+    free(step.dups);
+    redisContext *c = sq_h_redis_connect(&rs);
+    static const char *const want[][2] = {{"offered", "3"}, {"answered", "1"}};
+    for (int i = 0; i < 2; i++) {
+        redisReply *rep = redisCommand(c, "HGET sq:kpi:q %s", want[i][0]);
+        cr_assert_str_eq(rep->str, want[i][1], "redis %s", want[i][0]);
+        cr_assert_str_eq(sq_store_mem_hget(mem, "sq:kpi:q", want[i][0]), want[i][1]);
+        freeReplyObject(rep);
+    }
+    redisReply *rep = redisCommand(c, "HGET sq:win:gen queue|q|15m|1795600800");
+    cr_assert_str_eq(rep->str, "1", "one touch per batch");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:win:gen", "queue|q|15m|1795600800"), "1");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "TTL sq:kpi:q");
+    cr_assert(rep->integer > 500 && rep->integer <= 600, "the greatest TTL");
+    freeReplyObject(rep);
+    redisFree(c);
+    sq_redis_free(r);
+    free(url);
+    sq_h_redis_stop(&rs);
+    sq_h_redis_fini(&rs);
+    sq_store_mem_free(mem);
+    sq_state_ops_fini(&m0);
+    sq_state_ops_fini(&m1);
+    sq_state_ops_fini(&ops);
 }
