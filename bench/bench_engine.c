@@ -25,6 +25,7 @@
 #include "dedupe.h"
 #include "gen.h"
 #include "kpi.h"
+#include "ports.h"
 #include "redis_link.h"
 #include "store.h"
 
@@ -141,17 +142,6 @@ static void sq_bench_replay_kpi(const char *sqgate, const char *in, double *on, 
 
 /* ---- Redis bytes per dedupe id and per KPI hash ----------------------- */
 
-static int sq_bench_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static long long sq_bench_used_memory(redisContext *c)
 {
     redisReply *r = redisCommand(c, "INFO memory");
@@ -166,7 +156,7 @@ static long long sq_bench_used_memory(redisContext *c)
  * *pid and *port, or NULL when it did not come up. */
 static redisContext *sq_bench_redis_start(pid_t *pidp, int *portp)
 {
-    int port = sq_bench_free_port();
+    int port = sq_free_loopback_port();
     char ports[16];
     snprintf(ports, sizeof ports, "%d", port);
     pid_t pid = fork();

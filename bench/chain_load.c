@@ -37,16 +37,11 @@ static void sq_cb_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque
         atomic_fetch_add(&p->delivered, 1);
 }
 
-static rd_kafka_t *sq_cb_producer_client(struct sq_cb_producer *p, const char *bootstrap,
-                                         char *err, size_t errsz)
+/* A quiet client configuration for bootstrap with props (NULL-terminated
+ * name, value pairs); NULL with err filled when a property is refused. */
+static rd_kafka_conf_t *sq_cb_conf_new(const char *bootstrap, const char *const *props,
+                                       char *err, size_t errsz)
 {
-    /* As `sqgate gen`: idempotent, acks=all, 5 ms linger. */
-    static const char *const props[] = {
-        "enable.idempotence", "true",         "acks", "all",
-        "linger.ms", "5",                     "message.timeout.ms", "30000",
-        "queue.buffering.max.messages", "200000", "message.max.bytes", "2000000",
-        NULL, NULL,
-    };
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, sq_cb_quiet_log);
@@ -61,6 +56,23 @@ static rd_kafka_t *sq_cb_producer_client(struct sq_cb_producer *p, const char *b
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
+    return conf;
+}
+
+static rd_kafka_t *sq_cb_producer_client(struct sq_cb_producer *p, const char *bootstrap,
+                                         char *err, size_t errsz)
+{
+    /* As `sqgate gen`: idempotent, acks=all, 5 ms linger. */
+    static const char *const props[] = {
+        "enable.idempotence", "true",         "acks", "all",
+        "linger.ms", "5",                     "message.timeout.ms", "30000",
+        "queue.buffering.max.messages", "200000", "message.max.bytes", "2000000",
+        NULL, NULL,
+    };
+    char errstr[512];
+    rd_kafka_conf_t *conf = sq_cb_conf_new(bootstrap, props, err, errsz);
+    if (!conf)
+        return NULL;
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, sq_cb_dr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
@@ -187,19 +199,9 @@ static rd_kafka_t *sq_cb_consumer_client(const char *bootstrap, char *err, size_
         "fetch.wait.max.ms", "10", NULL, NULL,
     };
     char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, sq_cb_quiet_log);
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr)) {
-        snprintf(err, errsz, "%s", errstr);
-        rd_kafka_conf_destroy(conf);
+    rd_kafka_conf_t *conf = sq_cb_conf_new(bootstrap, props, err, errsz);
+    if (!conf)
         return NULL;
-    }
-    for (const char *const *d = props; d[0]; d += 2)
-        if (rd_kafka_conf_set(conf, d[0], d[1], errstr, sizeof errstr)) {
-            snprintf(err, errsz, "%s: %s", d[0], errstr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
         snprintf(err, errsz, "rd_kafka_new: %s", errstr);

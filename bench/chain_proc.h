@@ -45,9 +45,6 @@ int sq_cb_machine_read(struct sq_cb_machine *m);
 /* A /proc/PID/status field in KiB ("VmRSS", "VmHWM"); -1 when unreadable. */
 long sq_cb_status_kib(pid_t pid, const char *field);
 
-/* A TCP port free on 127.0.0.1 a moment ago; -1 on error. */
-int sq_cb_free_port(void);
-
 /* Monotonic seconds, and a sleep that survives signals. */
 double sq_cb_now(void);
 void sq_cb_sleep(double seconds);

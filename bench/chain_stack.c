@@ -17,6 +17,7 @@
 #include "chain_metrics.h"
 #include "chain_proc.h"
 #include "config.h"
+#include "ports.h"
 
 #define SQ_CB_GROUP "sq-bench-chain"
 #define SQ_CB_READY_S 60.0
@@ -107,7 +108,7 @@ static int sq_cb_kafka_start(struct sq_cb_stack *s, char *err, size_t errsz)
 
 static int sq_cb_redis_start(struct sq_cb_stack *s, char *err, size_t errsz)
 {
-    s->redis_port = sq_cb_free_port();
+    s->redis_port = sq_free_loopback_port();
     char port[16];
     snprintf(port, sizeof port, "%d", s->redis_port);
     char *const argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
@@ -144,7 +145,7 @@ static int sq_cb_redis_start(struct sq_cb_stack *s, char *err, size_t errsz)
 static int sq_cb_sqgate_start(struct sq_cb_stack *s, const char *sqgate, const char *const *sets,
                               char *err, size_t errsz)
 {
-    s->admin_port = sq_cb_free_port();
+    s->admin_port = sq_free_loopback_port();
     char redis_url[64], admin[64];
     snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%d/0", s->redis_port);
     snprintf(admin, sizeof admin, "127.0.0.1:%d", s->admin_port);

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "gen.h"
 #include "log.h"
+#include "ports.h"
 #include "metrics.h"
 #include "runtime.h"
 
@@ -99,19 +100,6 @@ static void sq_demo_usage(FILE *f)
           f);
 }
 
-static int sq_demo_parse_num(const char *s, double lo, double hi, double *out)
-{
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int sq_demo_parse(int argc, char **argv, struct sq_demo_opts *o)
 {
     o->seconds = 0;
@@ -125,14 +113,14 @@ static int sq_demo_parse(int argc, char **argv, struct sq_demo_opts *o)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             sq_demo_usage(stdout);
             return 1;
-        } else if (strcmp(a, "--seconds") == 0 && sq_demo_parse_num(v, 0.1, 1e7, &d) == 0) {
+        } else if (strcmp(a, "--seconds") == 0 && sq_parse_double(v, 0.1, 1e7, &d) == 0) {
             o->seconds = d;
-        } else if (strcmp(a, "--rate") == 0 && sq_demo_parse_num(v, 1, 1e6, &d) == 0) {
+        } else if (strcmp(a, "--rate") == 0 && sq_parse_double(v, 1, 1e6, &d) == 0) {
             o->rate = d;
-        } else if (strcmp(a, "--partitions") == 0 && sq_demo_parse_num(v, 1, 256, &d) == 0 &&
+        } else if (strcmp(a, "--partitions") == 0 && sq_parse_double(v, 1, 256, &d) == 0 &&
                    d == (int)d) {
             o->partitions = (int)d;
-        } else if (strcmp(a, "--seed") == 0 && sq_demo_parse_num(v, 0, 1e15, &d) == 0 &&
+        } else if (strcmp(a, "--seed") == 0 && sq_parse_double(v, 0, 1e15, &d) == 0 &&
                    d == (double)(uint64_t)d) {
             o->seed = (uint64_t)d;
         } else if (strcmp(a, "--log-level") == 0 && v) {
@@ -203,25 +191,6 @@ static char *sq_demo_find_redis(void)
     return NULL;
 }
 
-/* A port that was free on 127.0.0.1 a moment ago; -1 on error. */
-static int sq_demo_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
 static bool sq_demo_redis_ping(int port)
 {
     struct timeval tv = {0, 300000};
@@ -283,7 +252,7 @@ static pid_t sq_demo_redis_start(const char *exe, const char *dir, int *port_out
     pid_t parent = getpid();
     pid_t pid = -1;
     for (int attempt = 0; attempt < 3 && pid < 0; attempt++) {
-        int port = sq_demo_free_port();
+        int port = sq_free_loopback_port();
         if (port < 0) {
             fprintf(stderr, "sqgate demo: no free loopback port: %s\n", strerror(errno));
             break;

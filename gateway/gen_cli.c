@@ -61,19 +61,6 @@ static int sq_gen_parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int sq_gen_parse_double(const char *s, double lo, double hi, double *out)
-{
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* The share options, each a field of struct sq_gen_opts. */
 static const struct {
     const char *name;
@@ -111,11 +98,11 @@ static int sq_gen_apply(struct sq_gen_cli *c, const char *a, const char *v)
     uint64_t u;
     double *share = sq_gen_share_field(&c->o, a);
     if (share)
-        return v && sq_gen_parse_double(v, 0, 1, share) == 0 ? 0 : -2;
+        return v && sq_parse_double(v, 0, 1, share) == 0 ? 0 : -2;
     if (strcmp(a, "--rate") == 0)
-        return v && sq_gen_parse_double(v, 0.001, 1e7, &c->rate) == 0 ? 0 : -2;
+        return v && sq_parse_double(v, 0.001, 1e7, &c->rate) == 0 ? 0 : -2;
     if (strcmp(a, "--seconds") == 0)
-        return v && sq_gen_parse_double(v, 0.001, 1e9, &c->seconds) == 0 ? 0 : -2;
+        return v && sq_parse_double(v, 0.001, 1e9, &c->seconds) == 0 ? 0 : -2;
     if (strcmp(a, "--count") == 0) {
         if (!v || sq_gen_parse_u64(v, INT64_MAX, &u) != 0)
             return -2;

@@ -2,6 +2,7 @@
 #include "sq_common.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,19 @@ size_t sq_i64_format(char *buf, int64_t v)
     memcpy(buf, p, n);
     buf[n] = '\0';
     return n;
+}
+
+int sq_parse_double(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 char *sq_xasprintf(const char *fmt, ...)

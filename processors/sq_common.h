@@ -46,6 +46,9 @@ int64_t sq_mono_ms(void);
 /* RFC 3339 with a mandatory offset ("Z" or +hh:mm) to epoch ms (truncated to
  * ms). Returns 0 on success, -1 when the text is not RFC 3339. */
 int sq_time_parse(const char *s, int64_t *out_ms);
+/* A whole decimal number in [lo, hi] (command-line values): 0 with *out,
+ * or -1 when s is empty, not a number, has trailing text or is out of range. */
+int sq_parse_double(const char *s, double lo, double hi, double *out);
 #define SQ_TIME_BUFSZ 64
 /* Epoch ms to "2026-11-25T10:15:00.000Z" (UTC, milliseconds). */
 void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ]);

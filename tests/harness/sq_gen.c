@@ -37,31 +37,50 @@ char *sq_gen_replay_file(const char *in, const char *name)
     return out;
 }
 
+void sq_gen_each_json_line(const char *path, const char *needle,
+                           void (*fn)(json_t *v, const char *line, size_t n, void *arg),
+                           void *arg)
+{
+    size_t len;
+    char *data = sq_h_read_file(path, &len);
+    cr_assert_not_null(data, "cannot read %s", path);
+    for (char *line = data; line < data + len;) {
+        char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        cr_assert_not_null(nl, "%s: last line without a line end", path);
+        size_t n = (size_t)(nl - line);
+        if (!needle || memmem(line, n, needle, strlen(needle))) {
+            json_error_t jerr;
+            json_t *v = json_loadb(line, n, 0, &jerr);
+            cr_assert_not_null(v, "%s: a line that is not JSON: %s", path, jerr.text);
+            fn(v, line, n, arg);
+            json_decref(v);
+        }
+        line = nl + 1;
+    }
+    free(data);
+}
+
+static void sq_gen_tsv_line(json_t *env, const char *line, size_t n, void *arg)
+{
+    (void)line;
+    (void)n;
+    FILE *f = arg;
+    json_t *v = json_object_get(env, "value");
+    const char *key = json_string_value(json_object_get(env, "key"));
+    cr_assert_str_eq(json_string_value(json_object_get(env, "topic")), "sq.in.contacts");
+    char *val = json_is_string(v) ? strdup(json_string_value(v))
+                                  : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    cr_assert_null(strpbrk(val, "\t\n"), "value fits a kcat line");
+    fprintf(f, "%s\t%s\n", key ? key : "", val);
+    free(val);
+}
+
 char *sq_gen_envelopes_to_tsv(const char *path, const char *name)
 {
     char *out = sq_h_tmp_path(name);
     FILE *f = fopen(out, "w");
     cr_assert_not_null(f);
-    size_t len;
-    char *data = sq_h_read_file(path, &len);
-    cr_assert_not_null(data);
-    for (char *line = data; line < data + len;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        json_error_t jerr;
-        json_t *env = json_loadb(line, (size_t)(nl - line), 0, &jerr);
-        cr_assert_not_null(env, "envelope: %s", jerr.text);
-        json_t *v = json_object_get(env, "value");
-        const char *key = json_string_value(json_object_get(env, "key"));
-        cr_assert_str_eq(json_string_value(json_object_get(env, "topic")), "sq.in.contacts");
-        char *val = json_is_string(v) ? strdup(json_string_value(v))
-                                      : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
-        cr_assert_null(strpbrk(val, "\t\n"), "value fits a kcat line");
-        fprintf(f, "%s\t%s\n", key ? key : "", val);
-        free(val);
-        json_decref(env);
-        line = nl + 1;
-    }
-    free(data);
+    sq_gen_each_json_line(path, NULL, sq_gen_tsv_line, f);
     fclose(f);
     return out;
 }
@@ -71,47 +90,39 @@ struct sq_gen_cell {
     json_t *counters;
 };
 
+static void sq_gen_kpi_record_line(json_t *rec, const char *line, size_t n, void *arg)
+{
+    (void)line;
+    (void)n;
+    struct sq_strmap *cells = arg;
+    const char *key = json_string_value(json_object_get(rec, "key"));
+    json_t *v = json_object_get(rec, "value");
+    cr_assert_not_null(key);
+    /* Kafka key dim|key|window|start -> Redis sq:kpi:dim:key:window:start
+     * (':' and '|' inside the key are percent-encoded in both). */
+    char rkey[512];
+    int w = snprintf(rkey, sizeof rkey, "sq:kpi:%s", key);
+    cr_assert(w > 0 && (size_t)w < sizeof rkey);
+    for (char *p = rkey; *p; p++)
+        if (*p == '|')
+            *p = ':';
+    json_int_t rev = json_integer_value(json_object_get(v, "revision"));
+    struct sq_gen_cell *c = sq_strmap_get(cells, rkey);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        sq_strmap_put(cells, rkey, c);
+    }
+    if (!c->counters || rev > c->revision) {
+        json_decref(c->counters);
+        c->counters = json_incref(json_object_get(v, "counters"));
+        c->revision = rev;
+    }
+}
+
 void sq_gen_load_kpi_records(const char *replay_path, struct sq_strmap *cells)
 {
     sq_strmap_init(cells);
-    size_t len;
-    char *data = sq_h_read_file(replay_path, &len);
-    cr_assert_not_null(data);
-    for (char *line = data; line < data + len;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        const char *start = line;
-        size_t n = (size_t)(nl - line);
-        line = nl + 1;
-        if (!memmem(start, n, "\"sq.out.kpi\"", 12))
-            continue;
-        json_error_t jerr;
-        json_t *rec = json_loadb(start, n, 0, &jerr);
-        cr_assert_not_null(rec, "replay line: %s", jerr.text);
-        const char *key = json_string_value(json_object_get(rec, "key"));
-        json_t *v = json_object_get(rec, "value");
-        cr_assert_not_null(key);
-        /* Kafka key dim|key|window|start -> Redis sq:kpi:dim:key:window:start
-         * (':' and '|' inside the key are percent-encoded in both). */
-        char rkey[512];
-        int w = snprintf(rkey, sizeof rkey, "sq:kpi:%s", key);
-        cr_assert(w > 0 && (size_t)w < sizeof rkey);
-        for (char *p = rkey; *p; p++)
-            if (*p == '|')
-                *p = ':';
-        json_int_t rev = json_integer_value(json_object_get(v, "revision"));
-        struct sq_gen_cell *c = sq_strmap_get(cells, rkey);
-        if (!c) {
-            c = calloc(1, sizeof *c);
-            sq_strmap_put(cells, rkey, c);
-        }
-        if (!c->counters || rev > c->revision) {
-            json_decref(c->counters);
-            c->counters = json_incref(json_object_get(v, "counters"));
-            c->revision = rev;
-        }
-        json_decref(rec);
-    }
-    free(data);
+    sq_gen_each_json_line(replay_path, "\"sq.out.kpi\"", sq_gen_kpi_record_line, cells);
 }
 
 long long sq_gen_cell_counter(const void *cell, const char *name)
@@ -216,28 +227,19 @@ static void sq_gen_final_put(struct sq_strmap *m, const char *key, json_t *rec)
     json_decref(sq_strmap_put(m, key, json_incref(rec)));
 }
 
+static void sq_gen_final_kpi_line(json_t *env, const char *line, size_t n, void *arg)
+{
+    (void)line;
+    (void)n;
+    const char *key = json_string_value(json_object_get(env, "key"));
+    cr_assert_not_null(key);
+    sq_gen_final_put(arg, key, json_object_get(env, "value"));
+}
+
 void sq_gen_load_final_kpi_replay(const char *replay_path, struct sq_strmap *out)
 {
     sq_strmap_init(out);
-    size_t len;
-    char *data = sq_h_read_file(replay_path, &len);
-    cr_assert_not_null(data);
-    for (char *line = data; line < data + len;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        const char *start = line;
-        size_t n = (size_t)(nl - line);
-        line = nl + 1;
-        if (!memmem(start, n, "\"sq.out.kpi\"", 12))
-            continue;
-        json_error_t jerr;
-        json_t *env = json_loadb(start, n, 0, &jerr);
-        cr_assert_not_null(env, "replay line: %s", jerr.text);
-        const char *key = json_string_value(json_object_get(env, "key"));
-        cr_assert_not_null(key);
-        sq_gen_final_put(out, key, json_object_get(env, "value"));
-        json_decref(env);
-    }
-    free(data);
+    sq_gen_each_json_line(replay_path, "\"sq.out.kpi\"", sq_gen_final_kpi_line, out);
 }
 
 int sq_gen_load_final_kpi_topic(const char *bootstrap, const char *topic, struct sq_strmap *out)

@@ -22,6 +22,13 @@ void sq_gen_run_sqgate(const char *const *args, int timeout_ms);
  * contacts against scored records (it_kpi) rely on it; sq_mix.h gives
  * every event type. */
 char *sq_gen_file(const char *name, const char *count, const char *customers);
+/* Calls fn with every line of the file at path (containing needle, when
+ * not NULL) parsed as JSON (borrowed for the call) and its raw bytes; a
+ * line that is not JSON, or a last line without a line end, fails the
+ * test. */
+void sq_gen_each_json_line(const char *path, const char *needle,
+                           void (*fn)(json_t *v, const char *line, size_t n, void *arg),
+                           void *arg);
 /* `sqgate replay in` into tmpdir/name; returns the path (malloc'd). */
 char *sq_gen_replay_file(const char *in, const char *name);
 /* The sq.in.contacts envelopes of path as kcat "KEY<TAB>VALUE" lines in

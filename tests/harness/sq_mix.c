@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "sq_common.h"
+#include "sq_gen.h"
 
 static int sq_mix_topic_slot(struct sq_mix *m, const char *topic)
 {
@@ -30,6 +31,31 @@ static int sq_mix_topic_slot(struct sq_mix *m, const char *topic)
     return -1;
 }
 
+struct sq_mix_envelope_fn {
+    void (*fn)(const char *topic, const char *key, const char *value, void *arg);
+    void *arg;
+};
+
+/* One envelope line: an object value as the bytes the generator wrote
+ * (`sqgate gen` writes {"topic":…,"key":…,"value":…} with the value last),
+ * a string value (a malformed message) as the text it holds. */
+static void sq_mix_envelope(json_t *env, const char *line, size_t n, void *arg)
+{
+    const struct sq_mix_envelope_fn *x = arg;
+    json_t *v = json_object_get(env, "value");
+    char *val;
+    if (json_is_string(v)) {
+        val = strdup(json_string_value(v));
+    } else {
+        const char *at = memmem(line, n, ",\"value\":", 9);
+        cr_assert(at && line[n - 1] == '}', "not a gen envelope: %.80s", line);
+        val = sq_xstrndup(at + 9, (size_t)(line + n - 1 - (at + 9)));
+    }
+    const char *key = json_string_value(json_object_get(env, "key"));
+    x->fn(json_string_value(json_object_get(env, "topic")), key ? key : "", val, x->arg);
+    free(val);
+}
+
 /* Calls fn for each envelope of path: its topic, key and value as kcat
  * wants it: an object value as the bytes the generator wrote (`sqgate gen`
  * writes {"topic":…,"key":…,"value":…} with the value last), a string
@@ -39,31 +65,8 @@ static void sq_mix_each(const char *path,
                                    void *arg),
                         void *arg)
 {
-    size_t len;
-    char *data = sq_h_read_file(path, &len);
-    cr_assert_not_null(data, "cannot read %s", path);
-    for (char *line = data; line < data + len;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        cr_assert_not_null(nl, "last envelope without a line end");
-        json_error_t jerr;
-        json_t *env = json_loadb(line, (size_t)(nl - line), 0, &jerr);
-        cr_assert_not_null(env, "envelope: %s", jerr.text);
-        json_t *v = json_object_get(env, "value");
-        char *val;
-        if (json_is_string(v)) {
-            val = strdup(json_string_value(v));
-        } else {
-            char *at = memmem(line, (size_t)(nl - line), ",\"value\":", 9);
-            cr_assert(at && nl[-1] == '}', "not a gen envelope: %.80s", line);
-            val = sq_xstrndup(at + 9, (size_t)(nl - 1 - (at + 9)));
-        }
-        const char *key = json_string_value(json_object_get(env, "key"));
-        fn(json_string_value(json_object_get(env, "topic")), key ? key : "", val, arg);
-        free(val);
-        json_decref(env);
-        line = nl + 1;
-    }
-    free(data);
+    struct sq_mix_envelope_fn x = {fn, arg};
+    sq_gen_each_json_line(path, NULL, sq_mix_envelope, &x);
 }
 
 static void sq_mix_count(const char *topic, const char *key, const char *value, void *arg)

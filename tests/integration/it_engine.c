@@ -91,43 +91,44 @@ static void free_entry(const char *k, void *v, void *arg)
     free(v);
 }
 
+struct replay_expect {
+    struct sq_strmap *ids, *cust;
+};
+
+static void expect_line(json_t *rec, const char *line, size_t n, void *arg)
+{
+    (void)line;
+    (void)n;
+    struct replay_expect *x = arg;
+    const char *topic = json_string_value(json_object_get(rec, "topic"));
+    json_t *v = json_object_get(rec, "value");
+    const char *cid = json_string_value(json_object_get(v, "customer_id"));
+    if (!cid || (strcmp(topic, "sq.out.scored") != 0 && strcmp(topic, "sq.out.breaches") != 0))
+        return;
+    struct expect *e = sq_strmap_get(x->cust, cid);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        sq_strmap_put(x->cust, cid, e);
+    }
+    if (strcmp(topic, "sq.out.breaches") == 0) {
+        e->breaches++;
+        sq_strmap_put(x->ids, json_string_value(json_object_get(v, "breach_id")), x->ids);
+    } else {
+        e->events++;
+        json_t *qs = json_object_get(json_object_get(v, "score"), "quality_score");
+        int64_t t;
+        if (json_is_number(qs) &&
+            sq_time_parse(json_string_value(json_object_get(v, "occurred_at")), &t) == 0)
+            cx_add(e, t, json_number_value(qs));
+    }
+}
+
 /* Reads the replay output: breach ids into `ids` (id → 1) and the expected
  * customer state into `cust`. */
 static void load_replay(const char *path, struct sq_strmap *ids, struct sq_strmap *cust)
 {
-    size_t len;
-    char *data = sq_h_read_file(path, &len);
-    cr_assert_not_null(data);
-    for (char *line = data; line < data + len;) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        json_error_t jerr;
-        json_t *rec = json_loadb(line, (size_t)(nl - line), 0, &jerr);
-        cr_assert_not_null(rec, "replay line: %s", jerr.text);
-        const char *topic = json_string_value(json_object_get(rec, "topic"));
-        json_t *v = json_object_get(rec, "value");
-        const char *cid = json_string_value(json_object_get(v, "customer_id"));
-        if (cid && (strcmp(topic, "sq.out.scored") == 0 || strcmp(topic, "sq.out.breaches") == 0)) {
-            struct expect *e = sq_strmap_get(cust, cid);
-            if (!e) {
-                e = calloc(1, sizeof *e);
-                sq_strmap_put(cust, cid, e);
-            }
-            if (strcmp(topic, "sq.out.breaches") == 0) {
-                e->breaches++;
-                sq_strmap_put(ids, json_string_value(json_object_get(v, "breach_id")), ids);
-            } else {
-                e->events++;
-                json_t *qs = json_object_get(json_object_get(v, "score"), "quality_score");
-                int64_t t;
-                if (json_is_number(qs) &&
-                    sq_time_parse(json_string_value(json_object_get(v, "occurred_at")), &t) == 0)
-                    cx_add(e, t, json_number_value(qs));
-            }
-        }
-        json_decref(rec);
-        line = nl + 1;
-    }
-    free(data);
+    struct replay_expect x = {ids, cust};
+    sq_gen_each_json_line(path, NULL, expect_line, &x);
 }
 
 struct cmp_ctx {
