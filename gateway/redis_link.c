@@ -35,19 +35,20 @@ static const char sq_step_lua[] =
     "  if o == 'Y' or o == 'S' then local w = width(j + 1); return w and w + 1 end\n"
     "  return width_t[o]\n"
     "end\n"
+    "local wm = {}\n"
     "local function apply(i)\n"
     "  local op = ARGV[i]\n"
     "  if op == 'C' then\n"
     "    local key, t, eid, tc, region, tier, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]\n"
-    "    redis.call('HINCRBY', key, 'events_total', ARGV[i+2])\n"
-    "    local old, set = redis.call('HMGET', key, 'last_event_at', 'last_event_id', 'last_contact_at'), {}\n"
-    "    if (not old[1]) or t > old[1] or (t == old[1] and eid > (old[2] or '')) then\n"
-    "      set[1], set[2], set[3], set[4] = 'last_event_at', t, 'last_event_id', eid\n"
+    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at')\n"
+    "    local set = {'events_total', string.format('%d', (tonumber(o[1]) or 0) + tonumber(ARGV[i+2]))}\n"
+    "    if (not o[2]) or t > o[2] or (t == o[2] and eid > (o[3] or '')) then\n"
+    "      set[3], set[4], set[5], set[6] = 'last_event_at', t, 'last_event_id', eid\n"
     "      if region ~= '' then set[#set + 1] = 'region'; set[#set + 1] = region end\n"
     "      if tier ~= '' then set[#set + 1] = 'tier'; set[#set + 1] = tier end\n"
     "    end\n"
-    "    if tc ~= '' and ((not old[3]) or tc > old[3]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n"
-    "    if #set > 0 then redis.call('HSET', key, unpack(set)) end\n"
+    "    if tc ~= '' and ((not o[4]) or tc > o[4]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n"
+    "    redis.call('HSET', key, unpack(set))\n"
     "    if tonumber(ttl) > 0 then redis.call('EXPIRE', key, ttl) end\n"
     "    i = i + 9\n"
     "  elseif op == 'H' then\n"
@@ -81,8 +82,11 @@ static const char sq_step_lua[] =
     "    i = i + 4 + 2 * k\n"
     "  elseif op == 'W' then\n"
     "    local p, c = ARGV[i+1], ARGV[i+2]\n"
-    "    redis.call('HINCRBY', p .. 'win:gen', c, 1)\n"
-    "    if redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n"
+    "    local g = redis.call('HINCRBY', p .. 'win:gen', c, 1)\n"
+    "    if wm[p] == nil then wm[p] = tonumber(redis.call('GET', p .. 'wm') or '') or false end\n"
+    "    if g > 1 and ((not wm[p]) or tonumber(ARGV[i+3]) > wm[p]) then\n"
+    "      -- touched before and ends after the watermark: never closed, already in win:open\n"
+    "    elseif redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n"
     "    else redis.call('ZADD', p .. 'win:open', 'NX', ARGV[i+3], c) end\n"
     "    i = i + 4\n"
     "  elseif op == 'Z' then\n"
@@ -458,34 +462,70 @@ int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struc
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
         return rc;
-    for (size_t i = 0; i < reads->n; i++) {
-        const char *argv[3] = {reads->v[i].field ? "HGET" : "HGETALL", reads->v[i].key,
-                               reads->v[i].field};
-        redisAppendCommandArgv(r->c, reads->v[i].field ? 3 : 2, argv, NULL);
+    /* consecutive field reads of one key go as one HMGET */
+    size_t ncmd = 0;
+    size_t *span = sq_xmalloc((reads->n ? reads->n : 1) * sizeof *span); /* reads per command */
+    const char *argv[66];
+    for (size_t i = 0; i < reads->n; ncmd++) {
+        const struct sq_store_read *rd = &reads->v[i];
+        if (!rd->field) {
+            argv[0] = "HGETALL";
+            argv[1] = rd->key;
+            redisAppendCommandArgv(r->c, 2, argv, NULL);
+            span[ncmd] = 1;
+            i++;
+            continue;
+        }
+        size_t n = 0;
+        argv[0] = "HMGET";
+        argv[1] = rd->key;
+        while (i + n < reads->n && n < 64 && reads->v[i + n].field &&
+               strcmp(reads->v[i + n].key, rd->key) == 0) {
+            argv[2 + n] = reads->v[i + n].field;
+            n++;
+        }
+        redisAppendCommandArgv(r->c, (int)(2 + n), argv, NULL);
+        span[ncmd] = n;
+        i += n;
     }
-    for (size_t i = 0; i < reads->n; i++) {
+    for (size_t i = 0, c = 0; c < ncmd; c++) {
         redisReply *rep = NULL;
         if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
             sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s",
                        r->c->errstr[0] ? r->c->errstr : "connection lost");
             sq_redis_drop(r);
+            free(span);
             return SQ_ERR_TRANSIENT;
         }
-        free(reads->v[i].value);
-        reads->v[i].value = rep->type == REDIS_REPLY_STRING ? sq_xstrndup(rep->str, rep->len) : NULL;
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
-            /* HGETALL: a JSON object, fields sorted as the in-process store does */
-            json_t *o = json_object();
-            for (size_t k = 0; k + 1 < rep->elements; k += 2)
-                json_object_set_new(o, rep->element[k]->str,
-                                    json_stringn(rep->element[k + 1]->str, rep->element[k + 1]->len));
-            reads->v[i].value = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-            json_decref(o);
-        }
-        if (rep->type == REDIS_REPLY_ERROR)
+        if (rep->type == REDIS_REPLY_ERROR) {
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s", rep->str);
+        } else if (!reads->v[i].field) {
+            /* HGETALL: a JSON object, fields sorted as the in-process store does */
+            free(reads->v[i].value);
+            reads->v[i].value = NULL;
+            if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
+                json_t *o = json_object();
+                for (size_t k = 0; k + 1 < rep->elements; k += 2)
+                    json_object_set_new(o, rep->element[k]->str,
+                                        json_stringn(rep->element[k + 1]->str,
+                                                     rep->element[k + 1]->len));
+                reads->v[i].value = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(o);
+            }
+        } else {
+            /* HMGET: one element per field read, in order */
+            for (size_t k = 0; k < span[c]; k++) {
+                const redisReply *e = rep->type == REDIS_REPLY_ARRAY && k < rep->elements
+                                          ? rep->element[k] : NULL;
+                free(reads->v[i + k].value);
+                reads->v[i + k].value = e && e->type == REDIS_REPLY_STRING
+                                            ? sq_xstrndup(e->str, e->len) : NULL;
+            }
+        }
+        i += span[c];
         freeReplyObject(rep);
     }
+    free(span);
     return rc;
 }
 
