@@ -270,3 +270,80 @@ Test(store, batch_sums_apply_when_no_message_is_a_duplicate, .timeout = 60)
     sq_state_ops_fini(&m1);
     sq_state_ops_fini(&ops);
 }
+
+static long long sq_t_int(redisContext *c, const char *cmd)
+{
+    redisReply *rep = redisCommand(c, cmd);
+    long long v = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -99;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* The step's shortcuts keep the meaning of the ops: a key deleted and
+ * written again in one step gets its TTL again; a second touch of a cell
+ * that ends after the watermark leaves it open, one that ends before it
+ * and was emitted marks it dirty; field reads of one key (one HMGET) come
+ * back each in its place. */
+Test(store, step_shortcuts_keep_the_ops_meaning, .timeout = 60)
+{
+    struct sq_h_redis rs;
+    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
+    char *url = sq_h_redis_url(&rs);
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
+    cr_assert_not_null(r);
+    redisContext *c = sq_h_redis_connect(&rs);
+    freeReplyObject(redisCommand(c, "SET sq:wm 1795601000000"));
+    freeReplyObject(redisCommand(c, "HSET sq:win:rev old 1"));
+    freeReplyObject(redisCommand(c, "HSET sq:win:gen old 4"));
+
+    struct sq_state_ops ops = {0};
+    const char *fv[] = {"a", "1", NULL}, *fv2[] = {"b", "2", NULL};
+    sq_op_hset(&ops, "sq:k", 100, fv);
+    sq_op_del(&ops, "sq:k");
+    sq_op_hset(&ops, "sq:k", 100, fv2);
+    sq_op_window_touch(&ops, "sq:", "new", 1795602000000LL);
+    sq_op_window_touch(&ops, "sq:", "new", 1795602000000LL);
+    sq_op_window_touch(&ops, "sq:", "old", 1795600900000LL);
+    struct sq_redis_step step = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 1,
+                                 .max_event_ms = -1, .ops = &ops};
+    cr_assert_eq(sq_redis_run_steps(r, &step, 1, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(step.result, 1);
+    long long ttl = sq_t_int(c, "TTL sq:k");
+    cr_assert(ttl > 90 && ttl <= 100, "TTL after delete and rewrite: %lld", ttl);
+    cr_assert_eq(sq_t_int(c, "HLEN sq:k"), 1);
+    cr_assert_eq(sq_t_int(c, "ZCARD sq:win:open"), 1);
+    cr_assert_eq(sq_t_int(c, "HGET sq:win:gen new") , -99, "a bulk string, not an integer");
+    redisReply *rep = redisCommand(c, "HGET sq:win:gen new");
+    cr_assert_str_eq(rep->str, "2");
+    freeReplyObject(rep);
+    cr_assert_eq(sq_t_int(c, "SISMEMBER sq:win:dirty old"), 1, "emitted and touched: dirty");
+    cr_assert_eq(sq_t_int(c, "SISMEMBER sq:win:dirty new"), 0);
+
+    freeReplyObject(redisCommand(c, "HSET sq:h1 f1 v1 f3 v3"));
+    freeReplyObject(redisCommand(c, "HSET sq:h2 f1 w1"));
+    struct sq_store_redis srs;
+    sq_store_redis_init(&srs, r);
+    struct sq_store_reads rd = {0};
+    sq_store_reads_add(&rd, "sq:h1", "f1");
+    sq_store_reads_add(&rd, "sq:h1", "f2");
+    sq_store_reads_add(&rd, "sq:h1", "f3");
+    sq_store_reads_add(&rd, "sq:h2", "f1");
+    sq_store_reads_add(&rd, "sq:h2", NULL);
+    sq_store_reads_add(&rd, "sq:h1", "f3");
+    cr_assert_eq(sq_store_read(&srs.base, &rd, &err), SQ_OK, "%s", err.msg);
+    cr_assert_str_eq(rd.v[0].value, "v1");
+    cr_assert_null(rd.v[1].value);
+    cr_assert_str_eq(rd.v[2].value, "v3");
+    cr_assert_str_eq(rd.v[3].value, "w1");
+    cr_assert_str_eq(rd.v[4].value, "{\"f1\":\"w1\"}");
+    cr_assert_str_eq(rd.v[5].value, "v3");
+    sq_store_reads_fini(&rd);
+
+    redisFree(c);
+    sq_redis_free(r);
+    free(url);
+    sq_state_ops_fini(&ops);
+    sq_h_redis_fini(&rs);
+}
