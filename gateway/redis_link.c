@@ -16,25 +16,22 @@
  * KEYS[3] = the watermark's zsets {prefix}wm:parts and {prefix}wm:idle
  * (member: the offset hash's key, score: its max_event_ms; gateway/closer.c).
  * ARGV[1] = expected stored offset ("" = none), ARGV[2] = batch's last
- * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4..] = the
- * batch's ops (processors/store.h; processors/store_mem.c applies the same
- * ops in process and must keep the same meaning).
- * Returns {1, stored, dup idx...} applied, {0, stored} already applied,
- * {-1, stored} fenced (another instance moved the offset). */
+ * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4] = the
+ * number of dedupe marks, then each mark as (message index, key, field,
+ * TTL), then the batch's other ops without their M, B, Y and S markers
+ * (processors/store.h; sq_redis_append_step below says which are sent;
+ * processors/store_mem.c applies the same ops in process and must keep the
+ * same meaning).
+ * Returns {1, stored} applied, {0, stored} already applied, {-1, stored}
+ * fenced (another instance moved the offset), {2, stored, idx...} nothing
+ * written: these messages' events are marked already (or twice in the
+ * batch), send the step again without them. */
 static const char sq_step_lua[] =
     "local cur = redis.call('HGET', KEYS[1], 'offset')\n"
     "local last = tonumber(ARGV[2])\n"
     "if cur and tonumber(cur) >= last then return {0, cur} end\n"
     "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
-    "local res = {1, ARGV[2]}\n"
-    "local i, n, msg, skip = 4, #ARGV, 0, false\n"
-    "local width_t = {D = 4, C = 9, X = 2, R = 3, I = 5, Z = 6, Q = 6, G = 7, W = 4}\n"
-    "local function width(j)\n"
-    "  local o = ARGV[j]\n"
-    "  if o == 'H' or o == 'K' then return 4 + 2 * tonumber(ARGV[j+3]) end\n"
-    "  if o == 'Y' or o == 'S' then local w = width(j + 1); return w and w + 1 end\n"
-    "  return width_t[o]\n"
-    "end\n"
+    "local n = #ARGV\n"
     "local wm, ttl_set = {}, {}\n"
     "-- a key's TTL is set once per step: an op writing a key again skips it\n"
     "local function expire(k, t)\n"
@@ -126,33 +123,21 @@ static const char sq_step_lua[] =
     "  end\n"
     "  return i\n"
     "end\n"
-    "local deferred, sums = {}, {}\n"
-    "while i <= n do\n"
-    "  local op = ARGV[i]\n"
-    "  if op == 'M' then\n"
-    "    msg = ARGV[i+1]; skip = false; i = i + 2\n"
-    "  elseif op == 'B' then\n"
-    "    msg = nil; skip = false; i = i + 1\n"
-    "  elseif op == 'D' and not skip then\n"
-    "    if redis.call('HSETNX', ARGV[i+1], ARGV[i+2], '1') == 0 then\n"
-    "      skip = true; res[#res + 1] = msg\n"
-    "    elseif ttl_set[ARGV[i+1]] ~= ARGV[i+3] then\n"
-    "      redis.call('EXPIRE', ARGV[i+1], ARGV[i+3]); ttl_set[ARGV[i+1]] = ARGV[i+3]\n"
-    "    end\n"
-    "    i = i + 4\n"
-    "  else\n"
-    "    local w = width(i)\n"
-    "    if not w then return redis.error_reply('sqgate step: unknown op ' .. tostring(op)) end\n"
-    "    if skip then i = i + w\n"
-    "    elseif op == 'Y' then deferred[#deferred + 1] = i + 1; i = i + w\n"
-    "    elseif op == 'S' then sums[#sums + 1] = i + 1; i = i + w\n"
-    "    else\n"
-    "      if not apply(i) then return redis.error_reply('sqgate step: unknown op ' .. tostring(op)) end\n"
-    "      i = i + w\n"
-    "    end\n"
-    "  end\n"
+    "local nd, i, dups, marked = tonumber(ARGV[4]), 5, {}, {}\n"
+    "for k = 1, nd do\n"
+    "  if redis.call('HSETNX', ARGV[i+1], ARGV[i+2], '1') == 1 then marked[#marked + 1] = i\n"
+    "  else dups[#dups + 1] = ARGV[i] end\n"
+    "  i = i + 4\n"
     "end\n"
-    "for _, j in ipairs(#res > 2 and deferred or sums) do apply(j) end\n"
+    "if #dups > 0 then\n"
+    "  for _, j in ipairs(marked) do redis.call('HDEL', ARGV[j+1], ARGV[j+2]) end\n"
+    "  return {2, cur or '', unpack(dups)}\n"
+    "end\n"
+    "for _, j in ipairs(marked) do expire(ARGV[j+1], ARGV[j+3]) end\n"
+    "while i <= n do\n"
+    "  i = apply(i)\n"
+    "  if not i then return redis.error_reply('sqgate step: unknown op') end\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'offset', ARGV[2])\n"
     "if ARGV[3] ~= '' then\n"
     "  local m = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
@@ -163,7 +148,7 @@ static const char sq_step_lua[] =
     "  redis.call('ZADD', KEYS[2], mx, KEYS[1])\n"
     "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
     "end\n"
-    "return res\n";
+    "return {1, ARGV[2]}\n";
 
 struct sq_redis {
     char *host;          /* NULL for unix sockets */
@@ -429,30 +414,151 @@ static void sq_redis_append_argv(struct sq_redis *r, size_t argc, const char *co
     free(buf);
 }
 
-static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s)
+static bool sq_idx_in(size_t v, const size_t *set, size_t n)
 {
-    size_t argc = 9 + s->ops->argc;
-    const char **argv = sq_xmalloc(argc * sizeof *argv);
-    size_t *lens = sq_xmalloc(argc * sizeof *lens);
-    char expected[24] = "", last[24], maxev[24] = "";
+    for (size_t k = 0; k < n; k++)
+        if (set[k] == v)
+            return true;
+    return false;
+}
+
+/* Appends one partition step (the format above sq_step_lua). The dedupe
+ * marks go first so that the script can write nothing when one is taken;
+ * the ops of the messages in dups are left out, and so are the deferred
+ * (Y) ops, which only count when a message was left out: then they go
+ * instead of the batch's sums (S). */
+static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s,
+                                 const size_t *dups, size_t ndups)
+{
+    const struct sq_state_ops *ops = s->ops;
+    size_t cap = 10 + ops->argc;
+    const char **argv = sq_xmalloc(cap * sizeof *argv);
+    size_t *lens = sq_xmalloc(cap * sizeof *lens);
+    const char **dd = sq_xmalloc(cap * sizeof *dd); /* the marks, 4 per message */
+    size_t *ddl = sq_xmalloc(cap * sizeof *ddl);
+    size_t nd = 0, argc = 10;
+    char expected[24] = "", last[24], maxev[24] = "", ndm[24];
     if (s->expected >= 0)
         snprintf(expected, sizeof expected, "%lld", (long long)s->expected);
     snprintf(last, sizeof last, "%lld", (long long)s->last);
     if (s->max_event_ms >= 0)
         snprintf(maxev, sizeof maxev, "%lld", (long long)s->max_event_ms);
-    argv[0] = "EVALSHA"; argv[1] = r->sha; argv[2] = "3"; argv[3] = s->offset_key;
-    argv[4] = r->wm_parts_key; argv[5] = r->wm_idle_key;
-    argv[6] = expected; argv[7] = last; argv[8] = maxev;
-    for (size_t i = 0; i < 9; i++)
-        lens[i] = strlen(argv[i]);
-    for (size_t i = 0; i < s->ops->argc; i++) {
-        argv[9 + i] = s->ops->argv[i];
-        lens[9 + i] = s->ops->argvlen[i];
+    const char *msg = "0";
+    size_t msg_len = 1;
+    bool left_out = false;
+    char *const *a = ops->argv;
+    for (size_t i = 0, w; i < ops->argc; i += w) {
+        const char *op = a[i];
+        if (op[0] == 'M' && !op[1] && i + 1 < ops->argc) {
+            msg = a[i + 1];
+            msg_len = ops->argvlen[i + 1];
+            left_out = ndups && sq_idx_in(strtoull(msg, NULL, 10), dups, ndups);
+            w = 2;
+            continue;
+        }
+        if (op[0] == 'B' && !op[1]) {
+            msg = "0";
+            msg_len = 1;
+            left_out = false;
+            w = 1;
+            continue;
+        }
+        w = sq_op_width(a, ops->argc, i);
+        if (!w) {
+            /* not an op: sent as it is, for the script to refuse */
+            argv[argc] = a[i];
+            lens[argc++] = ops->argvlen[i];
+            w = 1;
+            continue;
+        }
+        size_t from = i, to = i + w;
+        if (left_out)
+            continue;
+        if (op[0] == 'D' && !op[1]) {
+            dd[nd] = msg;
+            ddl[nd++] = msg_len;
+            for (size_t k = 1; k < 4; k++) {
+                dd[nd] = a[i + k];
+                ddl[nd++] = ops->argvlen[i + k];
+            }
+            continue;
+        }
+        if (op[0] == 'Y' && !op[1]) {
+            if (!ndups)
+                continue;
+            from = i + 1;
+        } else if (op[0] == 'S' && !op[1]) {
+            if (ndups)
+                continue;
+            from = i + 1;
+        }
+        for (size_t k = from; k < to; k++) {
+            argv[argc] = a[k];
+            lens[argc++] = ops->argvlen[k];
+        }
     }
-    sq_redis_append_argv(r, argc, argv, lens);
+    snprintf(ndm, sizeof ndm, "%zu", nd / 4);
+    const char *head[10] = {"EVALSHA", r->sha, "3", s->offset_key, r->wm_parts_key,
+                            r->wm_idle_key, expected, last, maxev, ndm};
+    /* the marks between the head and the ops */
+    const char **all = sq_xmalloc((argc + nd) * sizeof *all);
+    size_t *all_len = sq_xmalloc((argc + nd) * sizeof *all_len);
+    for (size_t k = 0; k < 10; k++) {
+        all[k] = head[k];
+        all_len[k] = strlen(head[k]);
+    }
+    memcpy(all + 10, dd, nd * sizeof *dd);
+    memcpy(all_len + 10, ddl, nd * sizeof *ddl);
+    memcpy(all + 10 + nd, argv + 10, (argc - 10) * sizeof *argv);
+    memcpy(all_len + 10 + nd, lens + 10, (argc - 10) * sizeof *lens);
+    sq_redis_append_argv(r, argc + nd, all, all_len);
+    free(all);
+    free(all_len);
     free(argv);
     free(lens);
+    free(dd);
+    free(ddl);
 }
+
+/* Reads one step reply into s; dups of a {2, ...} reply are added to s's.
+ * Returns 1 read, 0 a reply that is not a step's (err set), -1 connection lost. */
+static int sq_redis_read_step(struct sq_redis *r, struct sq_redis_step *s, struct sq_err *err)
+{
+    redisReply *rep = NULL;
+    if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step: %s",
+                   r->c->errstr[0] ? r->c->errstr : "connection lost");
+        return -1;
+    }
+    int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+             rep->element[0]->type == REDIS_REPLY_INTEGER;
+    if (ok) {
+        s->result = (int)rep->element[0]->integer;
+        const char *st = rep->element[1]->str;
+        s->stored = (st && *st) ? strtoll(st, NULL, 10) : -1;
+        size_t more = rep->elements - 2;
+        if (more) {
+            s->dups = sq_xrealloc(s->dups, (s->ndups + more) * sizeof *s->dups);
+            for (size_t k = 0; k < more; k++) {
+                const redisReply *e = rep->element[2 + k];
+                s->dups[s->ndups++] = e->type == REDIS_REPLY_STRING ? strtoull(e->str, NULL, 10)
+                                                                    : (size_t)e->integer;
+            }
+        }
+    } else {
+        /* NOSCRIPT after a server restart, or a script error: the
+         * connection is renewed (reloading the script) and the step
+         * retried. */
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step on %s: %s", s->offset_key,
+                   rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    }
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* A step is sent again without the messages found duplicate at most this
+ * often (each time leaves out at least one more message). */
+#define SQ_STEP_RETRIES 16
 
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                        struct sq_err *err)
@@ -460,50 +566,54 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
         return rc;
-    for (size_t i = 0; i < n; i++)
-        sq_redis_append_step(r, &steps[i]);
+    for (size_t i = 0; i < n; i++) {
+        steps[i].dups = NULL; /* a new array each time: the caller frees it */
+        steps[i].ndups = 0;
+        sq_redis_append_step(r, &steps[i], NULL, 0);
+    }
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
-        redisReply *rep = NULL;
-        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step: %s",
-                       r->c->errstr[0] ? r->c->errstr : "connection lost");
+        int got = sq_redis_read_step(r, &steps[i], err);
+        if (got < 0) {
             sq_redis_drop(r);
             return SQ_ERR_TRANSIENT;
         }
-        if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
-            rep->element[0]->type == REDIS_REPLY_INTEGER) {
-            steps[i].result = (int)rep->element[0]->integer;
-            const char *st = rep->element[1]->str;
-            steps[i].stored = (st && *st) ? strtoll(st, NULL, 10) : -1;
-            steps[i].dups = NULL; /* a new array each time: the caller frees it */
-            steps[i].ndups = rep->elements - 2;
-            if (steps[i].ndups) {
-                steps[i].dups = sq_xmalloc(steps[i].ndups * sizeof *steps[i].dups);
-                for (size_t k = 0; k < steps[i].ndups; k++) {
-                    const redisReply *e = rep->element[2 + k];
-                    steps[i].dups[k] = e->type == REDIS_REPLY_STRING
-                                           ? strtoull(e->str, NULL, 10)
-                                           : (size_t)e->integer;
-                }
-            }
-        } else {
-            /* NOSCRIPT after a server restart, or a script error: the
-             * connection is renewed (reloading the script) and the step
-             * retried. */
-            if (!failed)
-                sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step on %s: %s", steps[i].offset_key,
-                           rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        if (!got)
             failed = 1;
+    }
+    /* steps that found duplicates wrote nothing: again without them */
+    for (size_t i = 0; i < n && !failed; i++) {
+        for (int t = 0; steps[i].result == 2; t++) {
+            if (t == SQ_STEP_RETRIES) {
+                sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step on %s: duplicates keep appearing",
+                           steps[i].offset_key);
+                failed = 1;
+                break;
+            }
+            sq_redis_append_step(r, &steps[i], steps[i].dups, steps[i].ndups);
+            int got = sq_redis_read_step(r, &steps[i], err);
+            if (got < 0) {
+                sq_redis_drop(r);
+                return SQ_ERR_TRANSIENT;
+            }
+            if (!got) {
+                failed = 1;
+                break;
+            }
         }
-        freeReplyObject(rep);
     }
     if (failed) {
+        for (size_t i = 0; i < n; i++) {
+            free(steps[i].dups);
+            steps[i].dups = NULL;
+            steps[i].ndups = 0;
+        }
         sq_redis_drop(r);
         return SQ_ERR_TRANSIENT;
     }
     return SQ_OK;
 }
+
 
 int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err)
 {
