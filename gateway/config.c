@@ -122,7 +122,7 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     INT("limits.max_future_s", max_future_s, "300", 0, 366 * 86400,
         "How far an event time may lie ahead of the wall clock before the event goes to "
         "the DLQ as future_time, s."),
-    INT("runtime.batch_max_messages", batch_max_messages, "500", 1, 100000,
+    INT("runtime.batch_max_messages", batch_max_messages, "1000", 1, 100000,
         "Most messages one turn of the loop takes from Kafka."),
     INT("runtime.batch_max_ms", batch_max_ms, "50", 1, 60000,
         "Longest a turn waits to fill its batch, ms."),

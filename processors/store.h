@@ -46,9 +46,13 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
 
 /* The ops (flat arguments) both back ends apply, per message:
  *   M idx                     start of message idx's ops
- *   D key field ttl_s         dedupe mark: if field already exists in key,
- *                             message idx is a duplicate: its remaining ops
- *                             are skipped and idx is reported back
+ *   D key field ttl_s         dedupe mark, a message's first op: if field
+ *                             already exists in key (or an earlier message
+ *                             of the list set it), message idx is a
+ *                             duplicate: none of its ops apply and idx is
+ *                             reported back (the Redis step writes nothing
+ *                             then and the gateway sends it again without
+ *                             those messages: gateway/redis_link.c)
  *   C key n t eid tc region tier ttl_s
  *                             customer hash: events_total += n; last_event_at
  *                             / last_event_id / region / tier from the greatest

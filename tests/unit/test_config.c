@@ -95,7 +95,7 @@ Test(config, defaults)
     cr_assert_eq(st.max_message_bytes, 65536);
     cr_assert_eq(st.max_depth, 64);
     cr_assert_eq(st.max_future_s, 300);
-    cr_assert_eq(st.batch_max_messages, 500);
+    cr_assert_eq(st.batch_max_messages, 1000);
     cr_assert_eq(st.batch_max_ms, 50);
     cr_assert_eq(st.commit_interval_ms, 1000);
     cr_assert_eq(st.backoff_max_ms, 5000);
@@ -136,7 +136,7 @@ Test(config, yaml_nested_mappings_set_values)
     cr_assert_eq(st.max_depth, 32);
     cr_assert_eq(st.max_message_bytes, 1024);
     cr_assert_eq(st.batch_max_ms, 20);
-    cr_assert_eq(st.batch_max_messages, 500, "untouched keys keep their default");
+    cr_assert_eq(st.batch_max_messages, 1000, "untouched keys keep their default");
     cr_assert_str_eq(st.topic_dlq, "my.dlq");
     cr_assert_str_eq(st.log_level, "debug");
     /* profiles disabled, the others in their fixed order */
