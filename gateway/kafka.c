@@ -102,7 +102,7 @@ rd_kafka_t *sq_kafka_producer_new(const struct sq_settings *st, const struct sq_
     const char *defaults[] = {
         "enable.idempotence", "true",
         "acks", "all",
-        "linger.ms", "1", /* a turn produces its outputs in one burst, then waits for them */
+        "linger.ms", "5",
         "message.timeout.ms", "30000",
         "queue.buffering.max.messages", "200000",
         "reconnect.backoff.ms", "100",
