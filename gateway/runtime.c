@@ -191,12 +191,37 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
 {
     struct sq_turn *t = sq_xcalloc(1, sizeof *t);
     t->tp = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *t->tp);
-    size_t budget = (size_t)rt->st->batch_max_messages;
+    /* The budget is shared fairly: each partition with a backlog gets an
+     * equal share first, what some leave unused goes to the others in
+     * order, so the last assigned partitions do not wait behind the first. */
+    size_t budget = (size_t)rt->st->batch_max_messages, ready = 0;
+    size_t *want = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *want);
+    for (size_t i = 0; i < rt->parts.n; i++)
+        if (rt->parts.v[i]->backlog_n && !rt->parts.v[i]->need_init)
+            ready++;
+    size_t share = ready ? (budget + ready - 1) / ready : 0;
     for (size_t i = 0; i < rt->parts.n && budget; i++) {
         struct sq_part *p = rt->parts.v[i];
         if (!p->backlog_n || p->need_init)
             continue;
-        size_t take = p->backlog_n < budget ? p->backlog_n : budget;
+        want[i] = p->backlog_n < share ? p->backlog_n : share;
+        if (want[i] > budget)
+            want[i] = budget;
+        budget -= want[i];
+    }
+    for (size_t i = 0; i < rt->parts.n && budget; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        if (!p->backlog_n || p->need_init)
+            continue;
+        size_t more = p->backlog_n - want[i] < budget ? p->backlog_n - want[i] : budget;
+        want[i] += more;
+        budget -= more;
+    }
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        if (!want[i])
+            continue;
+        size_t take = want[i];
         struct sq_turn_part *tp = &t->tp[t->n++];
         tp->part = p;
         tp->n = take;
@@ -204,7 +229,6 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
         memcpy(tp->fetched, p->backlog, take * sizeof *tp->fetched);
         memmove(p->backlog, p->backlog + take, (p->backlog_n - take) * sizeof *p->backlog);
         p->backlog_n -= take;
-        budget -= take;
         tp->batch.topic = p->topic;
         tp->batch.store = &rt->store.base;
         tp->batch.partition = p->partition;
@@ -213,6 +237,7 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
         for (size_t j = 0; j < take; j++)
             sq_msg_init_from(&tp->batch.msgs[j], p, tp->fetched[j].rkm);
     }
+    free(want);
     for (size_t i = 0; i < t->n; i++) {
         int rc = sq_chain_run(rt->chain, &t->tp[i].batch, err);
         if (rc != SQ_OK) {
