@@ -48,14 +48,17 @@ struct sq_redis_step {
     size_t ndups;
 };
 
-/* Runs every step in one pipeline. Returns SQ_OK when every reply arrived
- * (see each step's result), else SQ_ERR_TRANSIENT (the connection is
- * dropped; outcomes unknown: run the same steps again). */
+/* Runs every step in one pipeline; a step that found some of its messages
+ * duplicate wrote nothing and is sent again without them (they end in
+ * dups). Returns SQ_OK when every reply arrived (see each step's result),
+ * else SQ_ERR_TRANSIENT (the connection is dropped; outcomes unknown: run
+ * the same steps again). */
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                        struct sq_err *err);
 
 struct sq_store_reads;
-/* One pipelined round trip: HGET of every (key, field). */
+/* One pipelined round trip: HMGET of each run of (key, field) reads of one
+ * key, HGETALL (as a JSON object) where field is NULL. */
 int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err);
 
 /* The key prefix (redis.prefix). */
