@@ -69,8 +69,8 @@ static const char sq_watermark_lua[] =
 
 static const char sq_get_lua[] = "return redis.call('GET', KEYS[1])\n";
 
-/* Cells to close: never emitted with end <= watermark, then dirty ones;
- * each as (cell, touches, last revision). */
+/* Cells to close: never emitted with end <= watermark, then (ARGV[3] "1")
+ * dirty ones; each as (cell, touches, last revision). */
 static const char sq_candidates_lua[] =
     "local out, max = {}, tonumber(ARGV[2])\n"
     "local open = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, max)\n"
@@ -79,7 +79,7 @@ static const char sq_candidates_lua[] =
     "  out[#out + 1] = redis.call('HGET', KEYS[3], c) or '0'\n"
     "  out[#out + 1] = redis.call('HGET', KEYS[4], c) or '0'\n"
     "end\n"
-    "if max - #open > 0 then\n"
+    "if ARGV[3] == '1' and max - #open > 0 then\n"
     "  for _, c in ipairs(redis.call('SRANDMEMBER', KEYS[2], max - #open)) do\n"
     "    out[#out + 1] = c\n"
     "    out[#out + 1] = redis.call('HGET', KEYS[3], c) or '0'\n"
@@ -144,6 +144,7 @@ struct sq_closer {
     bool holder;
     char token[32];
     int64_t next_tick;
+    int64_t next_dirty;        /* monotonic ms: dirty cells join rounds again (windows.reemit_s) */
     int64_t last_warn;
     size_t outstanding;        /* delivery reports awaited */
     /* the round in flight: records produced, awaiting their reports */
@@ -464,15 +465,19 @@ static long sq_closer_round_start(struct sq_closer *c, int64_t wm, struct sq_err
     char wms[24], max[24];
     snprintf(wms, sizeof wms, "%lld", (long long)wm);
     snprintf(max, sizeof max, "%d", SQ_CLOSER_ROUND);
-    const char *args[] = {wms, max};
+    int64_t now = sq_mono_ms();
+    bool dirty = now >= c->next_dirty;
+    const char *args[] = {wms, max, dirty ? "1" : "0"};
     struct sq_redis_strs out;
-    if (sq_closer_eval(c, sq_candidates_lua, 4, keys, 2, args, &out, err) != SQ_OK)
+    if (sq_closer_eval(c, sq_candidates_lua, 4, keys, 3, args, &out, err) != SQ_OK)
         return -1;
     size_t n = out.n / 3;
     if (!n) {
         sq_redis_strs_fini(&out);
         return 0;
     }
+    if (dirty) /* late events of the next interval share a revision */
+        c->next_dirty = now + c->st->windows_reemit_s * 1000;
     struct sq_close_cell *v = sq_xcalloc(n, sizeof *v);
     for (size_t i = 0; i < n; i++) {
         v[i].id = out.v[3 * i] ? out.v[3 * i] : "";

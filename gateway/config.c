@@ -223,6 +223,9 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "A partition whose applied offset reached its end and that fetched nothing for this "
         "long is idle: it no longer holds the watermark back (when all are, the watermark "
         "follows the wall clock), s."),
+    INT("windows.reemit_s", windows_reemit_s, "5", 0, 86400,
+        "A closed window that late events touched gets its next revision at most this often "
+        "(one revision covers the late events of the interval; 0: every second), s."),
     {.path = "kpi.enabled", .type = SQ_CFG_BOOL, .offset = OFF(kpi_enabled), .def = "true",
      .help = "Windowed KPI counters and KPI records (the aggregate processor); false turns "
              "both off."},

@@ -85,6 +85,7 @@ struct sq_settings {
     char *windows_sizes;          /* windows.sizes, "15m,1h" (kpi.h parses it) */
     int64_t windows_max_lateness_s; /* windows.max_lateness_s, 604800 */
     int64_t windows_idle_s;       /* windows.idle_s, 30 */
+    int64_t windows_reemit_s;     /* windows.reemit_s, 5 */
     bool kpi_enabled;             /* kpi.enabled, true */
     char *kpi_service_level_mode; /* kpi.service_level_mode, abandons_against */
     int64_t kpi_ttl_s;            /* kpi.ttl_s, 691200 */

@@ -287,3 +287,31 @@ Test(kpi, late_event_in_run_reemits_revision_2, .timeout = 300)
     cr_assert_eq(sq_stack_metric(&s, 0, "sq_too_late_total"), 1);
     sq_stack_stop(&s);
 }
+
+/* windows.reemit_s: late events that reach a closed window within the
+ * interval share one revision (revision 2 carries both), where every
+ * second would have emitted one revision each. */
+Test(kpi, late_events_within_reemit_s_share_one_revision, .timeout = 300)
+{
+    struct sq_stack s;
+    sq_stack_start(&s, 2, false);
+    const char *const sets[] = {"windows.idle_s=1", "windows.reemit_s=15", NULL};
+    sq_stack_start_instance(&s, 0, sets, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 0, 60000));
+    int64_t hour = (sq_now_ms() / 3600000 - 3) * 3600000;
+    char key[64];
+    snprintf(key, sizeof key, "all|*|1h|%lld", (long long)(hour / 1000));
+    produce_contact(&s, "late-1", hour + 600000);
+    struct record_wait w = {&s, key, 1, 1};
+    cr_assert(sq_h_wait_until(record_is, &w, 60000), "no revision 1 of %s", key);
+    produce_contact(&s, "late-2", hour + 1200000);
+    struct metric_wait m = {&s, "sq_processed_total", 2};
+    cr_assert(sq_h_wait_until(metric_reaches, &m, 30000));
+    sleep(3); /* three close ticks: without the interval late-2 would get revision 2 alone */
+    produce_contact(&s, "late-3", hour + 1800000);
+    w.revision = 2;
+    w.offered = 3;
+    cr_assert(sq_h_wait_until(record_is, &w, 60000),
+              "no revision 2 of %s with all three contacts (one revision per late event?)", key);
+    sq_stack_stop(&s);
+}
