@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "signals.h"
+
 #define SQ_CB_MAX_CHILDREN 16
 
 /* Live children; written by the main thread only, read by the handlers. */
@@ -68,14 +70,7 @@ static void sq_cb_on_signal(int sig)
 void sq_cb_proc_setup(void)
 {
     atexit(sq_cb_at_exit);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = sq_cb_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sq_signals_on_stop(sq_cb_on_signal, true);
 }
 
 pid_t sq_cb_spawn(char *const argv[], const char *log)

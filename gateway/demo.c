@@ -35,6 +35,7 @@
 #include "ports.h"
 #include "metrics.h"
 #include "runtime.h"
+#include "signals.h"
 
 extern char **environ;
 
@@ -620,13 +621,7 @@ int sq_demo_main(int argc, char **argv, volatile sig_atomic_t *stop)
 
     /* Our handlers: the first Ctrl-C ends the run gracefully, the second
      * stops waiting for the gateway to catch up. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = sq_demo_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sq_signals_on_stop(sq_demo_on_signal, false);
 
     int code = 2;
     struct sq_settings st;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "replay_cmd.h"
 #include "runtime.h"
+#include "signals.h"
 #include "validate_cmd.h"
 
 extern char **environ;
@@ -30,13 +31,7 @@ static void sq_on_signal(int sig)
 
 static void sq_install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = sq_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sq_signals_on_stop(sq_on_signal, false);
 }
 
 static void sq_usage(FILE *out)
