@@ -104,10 +104,12 @@ static const char sq_commit_lua[] =
     "end\n"
     "local old = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[2], 'LIMIT', 0, 1000)\n"
     "for _, c in ipairs(old) do\n"
-    "  redis.call('HDEL', KEYS[5], c)\n"
-    "  redis.call('HDEL', KEYS[4], c)\n"
-    "  redis.call('SREM', KEYS[3], c)\n"
-    "  redis.call('ZREM', KEYS[6], c)\n"
+    "  -- a dirty cell is forgotten only after its last revision went out\n"
+    "  if redis.call('SISMEMBER', KEYS[3], c) == 0 then\n"
+    "    redis.call('HDEL', KEYS[5], c)\n"
+    "    redis.call('HDEL', KEYS[4], c)\n"
+    "    redis.call('ZREM', KEYS[6], c)\n"
+    "  end\n"
     "end\n"
     "return 1\n";
 
