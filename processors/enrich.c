@@ -25,6 +25,10 @@ struct sq_profile {
 struct sq_enrich {
     const struct sq_settings *st;
     struct sq_strmap cache; /* customer id → struct sq_profile * */
+    /* the active-outage view (sq_enrich_active_view) and the stored hash
+     * text it was built from: reused while that text is unchanged */
+    char *outages_text;     /* owned; NULL: no stored hash */
+    json_t *outages_view;   /* owned; NULL until the first batch */
 };
 
 static int sq_enrich_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
@@ -57,6 +61,8 @@ static void sq_enrich_destroy(void *ctx)
     if (!e)
         return;
     sq_enrich_cache_clear(e);
+    free(e->outages_text);
+    json_decref(e->outages_view);
     free(e);
 }
 
@@ -176,10 +182,9 @@ static bool sq_enrich_wants(const struct sq_msg *m)
            strcmp(m->schema, "profile.v1") != 0 && strcmp(m->schema, "outage.v1") != 0;
 }
 
-/* The stored active-outage hash (incident id -> outage event JSON) as the
- * batch's view: incident id -> its region (null when it has none). Each
- * outage is parsed once per batch, not once per event. */
-static json_t *sq_enrich_active_view(const char *stored)
+/* The stored active-outage hash (incident id -> outage event JSON) as a
+ * view: incident id -> its region (null when it has none). */
+static json_t *sq_enrich_active_parse(const char *stored)
 {
     json_error_t jerr;
     json_t *hash = stored ? json_loads(stored, 0, &jerr) : NULL;
@@ -194,6 +199,24 @@ static json_t *sq_enrich_active_view(const char *stored)
     }
     json_decref(hash);
     return view;
+}
+
+/* The view of the stored hash text (NULL: none), lent by e. The outages
+ * change rarely, so the view is parsed again only when the text differs
+ * from the one it was built from; a batch that changes it works on a copy
+ * (sq_enrich_process). */
+static json_t *sq_enrich_active_view(struct sq_enrich *e, const char *stored)
+{
+    bool same = e->outages_view &&
+                (stored && e->outages_text ? strcmp(stored, e->outages_text) == 0
+                                           : stored == e->outages_text);
+    if (!same) {
+        json_decref(e->outages_view);
+        free(e->outages_text);
+        e->outages_view = sq_enrich_active_parse(stored);
+        e->outages_text = stored ? sq_xstrdup(stored) : NULL;
+    }
+    return e->outages_view;
 }
 
 /* Incident ids of active outages in region, sorted. */
@@ -273,8 +296,10 @@ static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *e
         sq_enrich_cache_put(e, ids[j], &p);
     }
     free(ids);
+    /* borrowed from e until an outage of the batch changes it */
     json_t *active =
-        sq_enrich_active_view(outage_read != SIZE_MAX ? reads.v[outage_read].value : NULL);
+        outage_read != SIZE_MAX ? sq_enrich_active_view(e, reads.v[outage_read].value) : NULL;
+    bool active_owned = false;
     sq_store_reads_fini(&reads);
 
     /* 2. In offset order: reference data first changes the batch's view,
@@ -290,8 +315,13 @@ static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *e
             continue;
         }
         if (strcmp(m->schema, "outage.v1") == 0) {
-            if (m->event)
-                sq_enrich_outage(e, m, active);
+            if (!m->event)
+                continue;
+            if (!active_owned) {
+                active = json_copy(active); /* the cached view stays as stored */
+                active_owned = true;
+            }
+            sq_enrich_outage(e, m, active);
             continue;
         }
         if (!m->event)
@@ -320,7 +350,8 @@ static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *e
     }
     sq_strmap_each(&overlay, sq_free_entry, NULL);
     sq_strmap_fini(&overlay);
-    json_decref(active);
+    if (active_owned)
+        json_decref(active);
     return SQ_OK;
 }
 
