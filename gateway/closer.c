@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "kafka.h"
 #include "kpi.h"
 #include "log.h"
@@ -408,7 +409,7 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
         }
         json_t *rec = sq_kpi_record(v[i].cell.dim, v[i].cell.key, &v[i].cell.window,
                                     v[i].cell.start_ms, v[i].revision, &cnt, c->mode);
-        char *val = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        char *val = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
         json_decref(rec);
         rd_kafka_resp_err_t e = sq_closer_produce(c, &v[i], val, source);
         free(val);

@@ -14,6 +14,7 @@
 #include "chain.h"
 #include "config.h"
 #include "decode.h"
+#include "json_out.h"
 #include "log.h"
 #include "sinks.h"
 #include "store.h"
@@ -107,8 +108,8 @@ static void sq_replay_emit(struct sq_replay *rp, const struct sq_msg *m, const s
     json_object_set_new(rec, "headers", headers);
     if (value)
         json_object_set_new(rec, "value", value);
-    char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    size_t n = strlen(s);
+    size_t n;
+    char *s = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), &n);
     if (raw) {
         fwrite(s, 1, n - 1, rp->out); /* without the closing brace */
         fputs(",\"value\":", rp->out);
@@ -149,9 +150,8 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
             value = json_string_value(jv);
             value_len = json_string_length(jv);
         } else {
-            owned_value = json_dumps(jv, JSON_COMPACT | JSON_REAL_PRECISION(17));
+            owned_value = sq_json_dumps(jv, JSON_COMPACT | JSON_REAL_PRECISION(17), &value_len);
             value = owned_value;
-            value_len = strlen(owned_value);
         }
     } else {
         const char *schema = json_is_object(j) ? json_string_value(json_object_get(j, "schema")) : NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -163,7 +164,7 @@ static void sq_enrich_outage(struct sq_enrich *e, struct sq_msg *m, json_t *acti
         return;
     char *key = sq_xasprintf("%soutages:active", e->st->redis_prefix);
     if (strcmp(status, "started") == 0) {
-        char *js = json_dumps(m->event, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        char *js = sq_json_dumps(m->event, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
         const char *fv[] = {incident, js, NULL};
         sq_op_hset(&m->ops, key, 0, fv);
         const char *region = json_string_value(json_object_get(m->event, "region"));

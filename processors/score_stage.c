@@ -13,6 +13,7 @@
 
 #include "chain.h"
 #include "derive.h"
+#include "json_out.h"
 #include "score.h"
 #include "store.h"
 #include "strmap.h"
@@ -181,7 +182,7 @@ static json_t *sq_breach_apply(const struct sq_settings *st, struct sq_state_ops
     char *ckey = sq_cust_key_dup(st, customer_id, "");
     char *zkey = sq_cust_key_dup(st, customer_id, ":breaches");
     int64_t ttl = st->retention_customer_days * 86400;
-    char *js = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    char *js = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
     sq_op_zadd_keep(ops, zkey, ttl, SQ_BREACHES_KEPT, b->occurred_ms, js);
     char at[SQ_TIME_BUFSZ];
     sq_time_format(b->occurred_ms, at);
@@ -470,7 +471,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             sq_score_contact(st, m->event, m->event_ms, &d, &cust, repeat, &bl, &sc);
             has_derived = true;
             char *hk = sq_hist_key_dup(st, m->customer_id);
-            char *hs = json_dumps(h, JSON_COMPACT);
+            char *hs = sq_json_dumps(h, JSON_COMPACT, NULL);
             char c30s[24];
             snprintf(c30s, sizeof c30s, "%lld", (long long)c30);
             const char *fv[] = {"contacts", hs, NULL};

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "derive.h"
+#include "json_out.h"
 
 static int sq_sink_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
 {
@@ -40,11 +41,13 @@ void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st)
     size_t i;
     json_t *t;
     json_array_foreach(m->timer_records, i, t) {
-        char *bv = json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+        size_t bl;
+        char *bv = sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15),
+                                 &bl);
         const char *k = json_string_value(json_object_get(t, "key"));
         char *bk = k ? sq_xstrdup(k) : NULL;
         struct sq_output *o = sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv,
-                                                strlen(bv), "breach.v1");
+                                                bl, "breach.v1");
         o->source = sq_xstrdup(json_string_value(json_object_get(t, "source")));
     }
 }
@@ -54,11 +57,13 @@ void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st)
     size_t i;
     json_t *t;
     json_array_foreach(m->kpi_records, i, t) {
-        char *v = json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+        size_t vl;
+        char *v = sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15),
+                                &vl);
         const char *k = json_string_value(json_object_get(t, "key"));
         char *key = k ? sq_xstrdup(k) : NULL;
         struct sq_output *o = sq_msg_add_output(m, st->topic_kpi, key, key ? strlen(key) : 0, v,
-                                                strlen(v), "kpi.v1");
+                                                vl, "kpi.v1");
         o->source = sq_xstrdup(json_string_value(json_object_get(t, "source")));
     }
 }
@@ -95,9 +100,7 @@ static char *sq_scored_record_dup(struct sq_msg *m, const struct sq_settings *st
         if (sq_contact_derive(ev, st, &d) == 0)
             json_object_set_new(ev, "derived", sq_contact_derived_json(&d));
     }
-    char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    *len = strlen(s);
-    return s;
+    return sq_json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(15), len);
 }
 
 static int sq_sink_kafka_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
@@ -119,9 +122,10 @@ static int sq_sink_kafka_process(void *ctx, struct sq_batch *batch, struct sq_er
             size_t bi;
             json_t *br;
             json_array_foreach(m->breach_records, bi, br) {
-                char *bv = json_dumps(br, JSON_COMPACT | JSON_REAL_PRECISION(15));
+                size_t bl;
+                char *bv = sq_json_dumps(br, JSON_COMPACT | JSON_REAL_PRECISION(15), &bl);
                 char *bk = m->customer_id ? sq_xstrdup(m->customer_id) : NULL;
-                sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv, strlen(bv),
+                sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv, bl,
                                   "breach.v1");
             }
             sq_timer_outputs_add(m, st);

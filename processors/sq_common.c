@@ -248,7 +248,7 @@ void sq_buf_fini(struct sq_buf *b)
     sq_buf_init(b);
 }
 
-static void sq_buf_reserve(struct sq_buf *b, size_t extra)
+void sq_buf_reserve(struct sq_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return;

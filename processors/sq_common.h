@@ -65,6 +65,8 @@ struct sq_buf {
 };
 void sq_buf_init(struct sq_buf *b);
 void sq_buf_fini(struct sq_buf *b);
+/* Room for extra more bytes and a NUL after b->len. */
+void sq_buf_reserve(struct sq_buf *b, size_t extra);
 void sq_buf_append(struct sq_buf *b, const void *p, size_t n);
 void sq_buf_appendf(struct sq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sq_buf_reset(struct sq_buf *b);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "strmap.h"
 
 size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char *field)
@@ -201,7 +202,7 @@ static char *sq_hash_json_dup(struct sq_mem_obj *o)
 {
     json_t *obj = json_object();
     sq_strmap_each(&o->h, sq_add_field_json, obj);
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    char *s = sq_json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS, NULL);
     json_decref(obj);
     return s;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "sq_common.h"
 
 #define SQ_MS_PER_H INT64_C(3600000)
@@ -401,7 +402,7 @@ char *sq_ticket_dump(const struct sq_ticket *t)
         fprintf(stderr, "sqgate: ticket state of %s does not encode\n", t->ticket_id);
         abort();
     }
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = sq_json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER, NULL);
     json_decref(doc);
     if (!s) {
         fprintf(stderr, "sqgate: out of memory\n");
