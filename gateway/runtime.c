@@ -1,8 +1,10 @@
-/* runtime.c: the pipeline loop of `sqgate run` (SPEC 10). One thread: poll a
- * batch, run the chain per partition, produce every output and wait for its
- * delivery report, then one Redis step per partition (all in one pipeline),
- * then commit. Any infrastructure failure pauses consumption and retries
- * with backoff; nothing is committed past an unfinished message. */
+/* runtime.c: the pipeline loop of `sqgate run` (SPEC 10). A turn polls a
+ * batch, runs the chain per partition, produces every output and waits for
+ * its delivery reports, then runs one Redis step per partition (all in one
+ * pipeline, on the step thread: step_worker.c), then commits. Two turns on
+ * disjoint partitions overlap: while one waits for Kafka and Redis, the
+ * next one's chain runs. Any infrastructure failure pauses consumption and
+ * retries with backoff; nothing is committed past an unfinished message. */
 #include "runtime.h"
 
 #include <librdkafka/rdkafka.h>
@@ -21,6 +23,7 @@
 #include "metrics.h"
 #include "offsets.h"
 #include "redis_link.h"
+#include "step_worker.h"
 #include "store_redis.h"
 
 #define SQ_RUNTIME_MAGIC 0x53515254u /* "SQRT" */
@@ -49,7 +52,16 @@ struct sq_turn {
     int64_t retry_at;            /* monotonic ms; 0 = now */
     int64_t backoff_ms;
     int64_t wait_since;          /* monotonic ms the delivery wait began */
+    /* the Redis step, while it is prepared or on the step thread */
+    struct sq_redis_step *steps;
+    size_t *step_of;             /* steps[s] belongs to tp[step_of[s]] */
+    size_t ns;
+    bool step_submitted;
 };
+
+/* Turns in flight at once: the second runs its chain while the first waits
+ * for delivery reports and its Redis step. Their partitions never overlap. */
+#define SQ_TURNS_MAX 2
 
 /* A produce not acknowledged for this long counts as failing: consumption
  * pauses and /readyz says so until the deliveries come. */
@@ -66,7 +78,10 @@ struct sq_runtime {
     struct sq_closer *closer;    /* window close (SPEC 6); NULL with kpi.enabled false */
     uint64_t too_late_counted;   /* sq_chain_too_late_total already in the metric */
     struct sq_parts parts;
-    struct sq_turn *turn;
+    struct sq_turn *turns[SQ_TURNS_MAX]; /* in start order */
+    size_t nturns;
+    unsigned next_lane;          /* which half of the partitions the next turn prefers */
+    struct sq_step_worker *stepper; /* runs the Redis steps on its own connection */
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
     char pause_reason[256];
@@ -156,10 +171,25 @@ static void sq_rt_resume(struct sq_runtime *rt)
 
 /* ---- turns ------------------------------------------------------------- */
 
+/* Releases a turn's prepared Redis step (not while on the step thread). */
+static void sq_turn_steps_free(struct sq_turn *t)
+{
+    for (size_t s = 0; s < t->ns; s++) {
+        free((char *)t->steps[s].offset_key);
+        free(t->steps[s].dups);
+    }
+    free(t->steps);
+    free(t->step_of);
+    t->steps = NULL;
+    t->step_of = NULL;
+    t->ns = 0;
+}
+
 static void sq_turn_free(struct sq_turn *t)
 {
     if (!t)
         return;
+    sq_turn_steps_free(t);
     for (size_t i = 0; i < t->n; i++) {
         sq_batch_fini(&t->tp[i].batch);
         for (size_t j = 0; j < t->tp[i].n; j++)
@@ -185,9 +215,44 @@ static void sq_msg_init_from(struct sq_msg *m, const struct sq_part *p, const rd
              (long long)rkm->offset);
 }
 
-/* Moves up to batch_max_messages fetched messages into a new turn and runs
- * the chain over each partition's batch. */
-static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
+/* A partition in a turn in flight waits for that turn to end: a
+ * partition's messages are applied in offset order, one turn at a time. */
+static bool sq_rt_part_busy(const struct sq_runtime *rt, const struct sq_part *p)
+{
+    for (size_t k = 0; k < rt->nturns; k++)
+        for (size_t i = 0; i < rt->turns[k]->n; i++)
+            if (rt->turns[k]->tp[i].part == p)
+                return true;
+    return false;
+}
+
+/* Which partitions the next turn takes (ok[i] for rt->parts.v[i]); false
+ * when none has work. Turns alternate between the two halves of the
+ * partitions (even and odd positions), so a turn leaves the other half to
+ * the turn that overlaps it; a half without work yields to the other. */
+static bool sq_rt_pick_parts(struct sq_runtime *rt, bool *ok)
+{
+    bool any[2] = {false, false};
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        const struct sq_part *p = rt->parts.v[i];
+        ok[i] = p->backlog_n && !p->need_init && !sq_rt_part_busy(rt, p);
+        any[i % 2] |= ok[i];
+    }
+    if (!any[0] && !any[1])
+        return false;
+    unsigned lane = rt->next_lane % 2;
+    if (!any[lane])
+        lane ^= 1u;
+    for (size_t i = 0; i < rt->parts.n; i++)
+        if (i % 2 != lane)
+            ok[i] = false;
+    rt->next_lane = lane ^ 1u;
+    return true;
+}
+
+/* Moves up to batch_max_messages fetched messages of the partitions ok
+ * names into a new turn and runs the chain over each partition's batch. */
+static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, struct sq_err *err)
 {
     struct sq_turn *t = sq_xcalloc(1, sizeof *t);
     t->tp = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *t->tp);
@@ -197,12 +262,12 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
     size_t budget = (size_t)rt->st->batch_max_messages, ready = 0;
     size_t *want = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *want);
     for (size_t i = 0; i < rt->parts.n; i++)
-        if (rt->parts.v[i]->backlog_n && !rt->parts.v[i]->need_init)
+        if (ok[i])
             ready++;
     size_t share = ready ? (budget + ready - 1) / ready : 0;
     for (size_t i = 0; i < rt->parts.n && budget; i++) {
         struct sq_part *p = rt->parts.v[i];
-        if (!p->backlog_n || p->need_init)
+        if (!ok[i])
             continue;
         want[i] = p->backlog_n < share ? p->backlog_n : share;
         if (want[i] > budget)
@@ -211,7 +276,7 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, struct sq_err *err)
     }
     for (size_t i = 0; i < rt->parts.n && budget; i++) {
         struct sq_part *p = rt->parts.v[i];
-        if (!p->backlog_n || p->need_init)
+        if (!ok[i])
             continue;
         size_t more = p->backlog_n - want[i] < budget ? p->backlog_n - want[i] : budget;
         want[i] += more;
@@ -312,6 +377,7 @@ static bool sq_turn_produce(struct sq_runtime *rt, struct sq_turn *t)
                     continue;
                 rd_kafka_resp_err_t e;
                 int spins = 0;
+                o->owner = t;
                 while ((e = sq_produce_one(rt, o, m->source)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                     rd_kafka_poll(rt->producer, 10);
                     if (++spins > 500)
@@ -333,12 +399,14 @@ static bool sq_turn_produce(struct sq_runtime *rt, struct sq_turn *t)
 
 static void sq_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
+    (void)rk;
     (void)opaque;
-    struct sq_runtime *rt = sq_rt_of(rk);
-    struct sq_output *o = rkm->_private;
-    if (!o || !rt->turn)
+    struct sq_output *o = rkm->_private; /* owner: its turn (sq_turn_produce) */
+    struct sq_turn *t = o ? o->owner : NULL;
+    if (!t)
         return;
-    rt->turn->outstanding--;
+    o->owner = NULL;
+    t->outstanding--;
     if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         o->delivered = SQ_OUT_DONE;
         sq_metrics_inc(SQ_M_OUTPUTS, 1);
@@ -413,15 +481,17 @@ static double sq_wall_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One Redis step per partition batch, all in one pipeline. */
-static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
+/* Builds the turn's Redis steps: one per partition batch, all sent in one
+ * pipeline. The steps copy what they need of each partition, which a lost
+ * assignment may free while they run. */
+static void sq_turn_redis_prepare(struct sq_turn *t)
 {
-    struct sq_redis_step *steps = sq_xcalloc(t->n ? t->n : 1, sizeof *steps);
-    size_t *idx = sq_xcalloc(t->n ? t->n : 1, sizeof *idx);
-    size_t ns = 0;
+    t->steps = sq_xcalloc(t->n ? t->n : 1, sizeof *t->steps);
+    t->step_of = sq_xcalloc(t->n ? t->n : 1, sizeof *t->step_of);
+    t->ns = 0;
     for (size_t i = 0; i < t->n; i++) {
         struct sq_turn_part *tp = &t->tp[i];
-        if (tp->dropped || !tp->n)
+        if (tp->dropped || !tp->n || !tp->part)
             continue;
         /* SPEC 6: the partition's greatest applied event time (profiles
          * do not count), kept by the step for the shared watermark */
@@ -435,38 +505,58 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
             if (et > maxev)
                 maxev = et;
         }
-        steps[ns] = (struct sq_redis_step){
-            .offset_key = tp->part->offset_key,
+        t->steps[t->ns] = (struct sq_redis_step){
+            .offset_key = sq_xstrdup(tp->part->offset_key),
             .expected = tp->part->applied,
             .last = tp->fetched[tp->n - 1].rkm->offset,
             .max_event_ms = maxev,
             .ops = &tp->batch.ops,
         };
-        idx[ns++] = i;
+        t->step_of[t->ns++] = i;
     }
+}
+
+/* The turn's Redis step: prepared here, run by the step thread, its
+ * outcome applied here. Returns true when the step is done; false while
+ * it runs (waiting up to wait_ms) or after a failure (retried later). */
+static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
+{
+    if (!t->steps)
+        sq_turn_redis_prepare(t);
     struct sq_err err;
     sq_err_clear(&err);
-    int rc = ns ? sq_redis_run_steps(rt->redis, steps, ns, &err) : SQ_OK;
+    int rc = SQ_OK;
+    if (t->ns) {
+        if (!t->step_submitted) {
+            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns))
+                return false; /* the other turn's step is on the thread */
+            t->step_submitted = true;
+        }
+        if (!sq_step_worker_collect(rt->stepper, wait_ms, &rc, &err))
+            return false;
+        t->step_submitted = false;
+    }
     if (rc != SQ_OK) {
-        for (size_t s = 0; s < ns; s++)
-            t->tp[idx[s]].step_unknown = true;
+        for (size_t s = 0; s < t->ns; s++)
+            t->tp[t->step_of[s]].step_unknown = true;
         sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
         t->backoff_ms = sq_backoff_next(t->backoff_ms, rt->st);
         t->retry_at = sq_mono_ms() + t->backoff_ms;
         char why[400];
         snprintf(why, sizeof why, "redis unreachable: %s", err.msg);
         sq_rt_pause(rt, why);
-        free(steps);
-        free(idx);
+        sq_turn_steps_free(t);
         return false;
     }
     SQ_FAULT("after_redis_step");
     int64_t now = sq_mono_ms();
     double wall = sq_wall_seconds();
-    for (size_t s = 0; s < ns; s++) {
-        struct sq_turn_part *tp = &t->tp[idx[s]];
+    for (size_t s = 0; s < t->ns; s++) {
+        struct sq_turn_part *tp = &t->tp[t->step_of[s]];
         struct sq_part *p = tp->part;
-        struct sq_redis_step *st = &steps[s];
+        struct sq_redis_step *st = &t->steps[s];
+        if (!p || tp->dropped)
+            continue; /* revoked while the step ran: the next owner fences */
         bool ours = st->result == 1 || (st->result == 0 && tp->step_unknown && st->stored == st->last);
         if (ours) {
             if (st->ndups)
@@ -513,10 +603,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
             sq_kafka_seek(rt->consumer, p->topic, p->partition, st->stored + 1);
         }
     }
-    for (size_t k = 0; k < ns; k++)
-        free(steps[k].dups);
-    free(steps);
-    free(idx);
+    sq_turn_steps_free(t);
     return true;
 }
 
@@ -555,23 +642,59 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
         t->phase = SQ_TURN_REDIS;
         /* fall through */
     case SQ_TURN_REDIS:
-        if (!sq_turn_redis(rt, t))
+        if (!sq_turn_redis(rt, t, wait_ms))
             return;
         t->phase = SQ_TURN_DONE;
-        if (rt->paused)
-            sq_rt_resume(rt);
+        if (rt->paused) {
+            /* the pause of a failing turn ends with that turn */
+            bool other_failing = false;
+            for (size_t k = 0; k < rt->nturns; k++)
+                other_failing |= rt->turns[k] != t && rt->turns[k]->retry_at != 0;
+            if (!other_failing)
+                sq_rt_resume(rt);
+        }
         return;
     case SQ_TURN_DONE:
         return;
     }
 }
 
-/* Runs the turn to its end, bounded by deadline (monotonic ms). */
-static bool sq_turn_finish_by(struct sq_runtime *rt, int64_t deadline)
+/* Runs every turn in flight to its end, bounded by deadline (monotonic
+ * ms); true when all of them are done. */
+static bool sq_turns_finish_by(struct sq_runtime *rt, int64_t deadline)
 {
-    while (rt->turn && rt->turn->phase != SQ_TURN_DONE && sq_mono_ms() < deadline)
-        sq_turn_advance(rt, rt->turn, 50);
-    return !rt->turn || rt->turn->phase == SQ_TURN_DONE;
+    for (;;) {
+        bool all_done = true;
+        for (size_t k = 0; k < rt->nturns; k++) {
+            if (rt->turns[k]->phase == SQ_TURN_DONE)
+                continue;
+            all_done = false;
+            sq_turn_advance(rt, rt->turns[k], rt->nturns > 1 ? 5 : 50);
+        }
+        if (all_done)
+            return true;
+        if (sq_mono_ms() >= deadline)
+            return false;
+    }
+}
+
+/* Frees the turns that are done, keeping the order of the others. */
+static bool sq_turns_reap(struct sq_runtime *rt)
+{
+    size_t keep = 0;
+    bool any = false;
+    for (size_t k = 0; k < rt->nturns; k++) {
+        if (rt->turns[k]->phase == SQ_TURN_DONE) {
+            sq_turn_free(rt->turns[k]);
+            any = true;
+        } else {
+            rt->turns[keep++] = rt->turns[k];
+        }
+    }
+    for (size_t k = keep; k < rt->nturns; k++)
+        rt->turns[k] = NULL;
+    rt->nturns = keep;
+    return any;
 }
 
 /* ---- commits ----------------------------------------------------------- */
@@ -696,7 +819,7 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
         /* Resume only what this function paused; a pause for another reason
          * (a chain read or a Redis step failing) ends when its turn does. */
         rt->backoff_ms = 0;
-        if (rt->paused && !rt->turn && rt->init_paused)
+        if (rt->paused && !rt->nturns && rt->init_paused)
             sq_rt_resume(rt);
         rt->init_paused = false;
     }
@@ -769,16 +892,17 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
     bool lost = rd_kafka_assignment_lost(rt->consumer);
     /* Finish in-flight work first, bounded, so the next owner starts after
      * it; what cannot finish is dropped (not applied, not committed). */
-    if (!lost && rt->turn)
-        sq_turn_finish_by(rt, sq_mono_ms() + 5000);
+    if (!lost && rt->nturns)
+        sq_turns_finish_by(rt, sq_mono_ms() + 5000);
     for (int i = 0; i < parts->cnt; i++) {
         struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
             continue;
-        if (rt->turn && rt->turn->phase != SQ_TURN_DONE)
-            for (size_t k = 0; k < rt->turn->n; k++)
-                if (rt->turn->tp[k].part == p)
-                    rt->turn->tp[k].dropped = true;
+        for (size_t t = 0; t < rt->nturns; t++)
+            if (rt->turns[t]->phase != SQ_TURN_DONE)
+                for (size_t k = 0; k < rt->turns[t]->n; k++)
+                    if (rt->turns[t]->tp[k].part == p)
+                        rt->turns[t]->tp[k].dropped = true;
         sq_part_backlog_clear(p);
         sq_metrics_inc(SQ_M_REBALANCES, 1);
     }
@@ -788,10 +912,10 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
         struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
             continue;
-        if (rt->turn)
-            for (size_t k = 0; k < rt->turn->n; k++)
-                if (rt->turn->tp[k].part == p)
-                    rt->turn->tp[k].part = NULL;
+        for (size_t t = 0; t < rt->nturns; t++)
+            for (size_t k = 0; k < rt->turns[t]->n; k++)
+                if (rt->turns[t]->tp[k].part == p)
+                    rt->turns[t]->tp[k].part = NULL;
         sq_chain_partition_revoked(rt->chain, p->topic, p->partition);
         sq_metrics_partition_remove(p->topic, p->partition);
         sq_info("revoked %s/%d%s (applied %lld)", p->topic, (int)p->partition,
@@ -828,7 +952,8 @@ static void sq_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
 
 /* ---- the loop ---------------------------------------------------------- */
 
-/* Polls the consumer for up to wait_ms, moving messages to the backlog. */
+/* Polls the consumer for up to wait_ms, moving up to max messages to the
+ * backlog: all that is already fetched, then what arrives in time. */
 static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
 {
     int64_t deadline = sq_mono_ms() + wait_ms;
@@ -853,8 +978,8 @@ static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
         }
         if (!sq_part_backlog_push(p, rkm, sq_mono_ms()))
             sq_metrics_inc(SQ_M_SKIPPED, 1);
-        if (++got >= max || sq_mono_ms() >= deadline)
-            break;
+        if (++got >= max)
+            break; /* past the deadline, what is already queued still comes */
     }
 }
 
@@ -920,65 +1045,87 @@ static void sq_rt_begin_shutdown(struct sq_runtime *rt)
     sq_metrics_set_ready(false, "shutting down");
 }
 
+/* Starts a turn on the partitions sq_rt_pick_parts gives, if any. false
+ * on a fatal chain error. */
+static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
+{
+    if (rt->parts.n > *ok_cap) {
+        *ok_cap = rt->parts.n;
+        *ok = sq_xrealloc(*ok, *ok_cap * sizeof **ok);
+    }
+    if (!sq_rt_pick_parts(rt, *ok))
+        return true;
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_turn *t = sq_turn_start(rt, *ok, &err);
+    if (!t && err.kind == SQ_ERR_FATAL) {
+        sq_error("chain: %s", err.msg);
+        rt->fatal = true;
+        return false;
+    }
+    if (!t) {
+        sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+        rt->chain_backoff_ms = sq_backoff_next(rt->chain_backoff_ms, rt->st);
+        rt->chain_retry_at = sq_mono_ms() + rt->chain_backoff_ms;
+        sq_rt_pause(rt, err.msg);
+        return true;
+    }
+    rt->chain_backoff_ms = 0;
+    rt->turns[rt->nturns++] = t;
+    return true;
+}
+
 static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
 {
     size_t batch_max = (size_t)rt->st->batch_max_messages;
+    bool *ok = NULL;
+    size_t ok_cap = 0;
     while (!rt->fatal) {
         if (*stop && !rt->shutting_down)
             sq_rt_begin_shutdown(rt);
         sq_rt_init_pending_parts(rt);
-        if (!rt->turn) {
-            if (rt->shutting_down && !sq_parts_backlog_total(&rt->parts))
-                break;
-            if (!rt->paused || !sq_parts_backlog_total(&rt->parts)) {
-                size_t have = sq_parts_backlog_total(&rt->parts);
+        size_t have = sq_parts_backlog_total(&rt->parts);
+        if (!rt->nturns && rt->shutting_down && !have)
+            break;
+        if (!rt->nturns) {
+            if (!rt->paused || !have)
                 sq_rt_poll(rt, have ? 0 : (int)rt->st->batch_max_ms,
                            have >= batch_max ? 1 : batch_max - have);
-            }
-            if (sq_parts_backlog_total(&rt->parts) && sq_mono_ms() >= rt->chain_retry_at) {
-                struct sq_err err;
-                sq_err_clear(&err);
-                rt->turn = sq_turn_start(rt, &err);
-                if (!rt->turn && err.kind == SQ_ERR_FATAL) {
-                    sq_error("chain: %s", err.msg);
-                    rt->fatal = true;
-                    break;
-                }
-                if (!rt->turn) {
-                    sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
-                    rt->chain_backoff_ms = sq_backoff_next(rt->chain_backoff_ms, rt->st);
-                    rt->chain_retry_at = sq_mono_ms() + rt->chain_backoff_ms;
-                    sq_rt_pause(rt, err.msg);
-                } else {
-                    rt->chain_backoff_ms = 0;
-                }
-            } else if (rt->paused && sq_parts_backlog_total(&rt->parts)) {
-                usleep(20000); /* waiting for the chain's retry time */
-            }
-            rd_kafka_poll(rt->producer, 0);
         } else {
-            /* Keep serving group membership and rebalances while the turn
-             * waits, without letting the backlog grow without bound. */
-            if (sq_parts_backlog_total(&rt->parts) < batch_max * 4)
-                sq_rt_poll(rt, 0, batch_max);
-            else
-                sq_rt_poll(rt, 0, 1);
+            /* Keep serving group membership and rebalances while turns
+             * wait, without letting the backlog grow without bound. */
+            sq_rt_poll(rt, 0, have < batch_max * 4 ? batch_max : 1);
         }
-        if (rt->turn) {
-            sq_turn_advance(rt, rt->turn, 50);
-            if (rt->turn && rt->turn->phase == SQ_TURN_DONE) {
-                sq_turn_free(rt->turn);
-                rt->turn = NULL;
-                sq_rt_commit(rt, rt->st->commit_interval_ms == 0);
-            } else if (rt->turn && rt->turn->retry_at) {
-                usleep(20000);
-            }
+        /* A new turn while the others wait, unless one of them is failing:
+         * its retry comes first. */
+        bool failing = false;
+        for (size_t k = 0; k < rt->nturns; k++)
+            failing |= rt->turns[k]->retry_at != 0;
+        if (rt->nturns < SQ_TURNS_MAX && !failing && sq_parts_backlog_total(&rt->parts) &&
+            sq_mono_ms() >= rt->chain_retry_at) {
+            if (!sq_rt_start_turn(rt, &ok, &ok_cap))
+                break;
+        } else if (!rt->nturns && rt->paused && sq_parts_backlog_total(&rt->parts)) {
+            usleep(20000); /* waiting for the chain's retry time */
         }
+        rd_kafka_poll(rt->producer, 0);
+        /* Wait briefly when another turn could start or go on meanwhile. */
+        int wait_ms = rt->nturns > 1 || sq_parts_backlog_total(&rt->parts) ? 1 : 5;
+        for (size_t k = 0; k < rt->nturns; k++)
+            sq_turn_advance(rt, rt->turns[k], wait_ms);
+        if (sq_turns_reap(rt))
+            sq_rt_commit(rt, rt->st->commit_interval_ms == 0);
+        bool all_retrying = rt->nturns > 0;
+        for (size_t k = 0; k < rt->nturns; k++)
+            all_retrying &= rt->turns[k]->retry_at != 0;
+        if (all_retrying)
+            usleep(20000);
         sq_rt_commit(rt, false);
         sq_rt_metrics(rt);
         if (rt->closer && !rt->shutting_down)
             sq_closer_tick(rt->closer);
     }
+    free(ok);
     return rt->fatal ? 2 : 0;
 }
 
@@ -1018,9 +1165,19 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         return 2;
     }
     sq_store_redis_init(&rt.store, rt.redis);
+    /* The steps go on a second connection, from their own thread. */
+    struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
+                                              st->redis_timeout_ms, &err);
+    rt.stepper = step_link ? sq_step_worker_new(step_link, &err) : NULL;
+    if (!rt.stepper) {
+        sq_error("%s", err.msg);
+        sq_redis_free(rt.redis);
+        return 2;
+    }
     rt.chain = sq_chain_new(st, &err);
     if (!rt.chain) {
         sq_error("%s", err.msg);
+        sq_step_worker_free(rt.stepper);
         sq_redis_free(rt.redis);
         return 2;
     }
@@ -1059,14 +1216,18 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
     }
     sq_info("consuming as group %s from %s", st->group_id, st->brokers);
     code = sq_rt_loop(&rt, stop);
-    if (rt.turn) {
-        sq_turn_finish_by(&rt, sq_mono_ms() + st->shutdown_timeout_s * 1000);
-        if (rt.turn->phase == SQ_TURN_DONE)
+    if (rt.nturns) {
+        sq_turns_finish_by(&rt, sq_mono_ms() + st->shutdown_timeout_s * 1000);
+        if (sq_turns_reap(&rt))
             sq_rt_commit(&rt, true);
-        /* Wait for outstanding delivery reports before freeing outputs. */
+        /* Wait for outstanding delivery reports and a step still on the
+         * thread before freeing outputs and ops. */
         rd_kafka_flush(rt.producer, 5000);
-        sq_turn_free(rt.turn);
-        rt.turn = NULL;
+        sq_step_worker_free(rt.stepper);
+        rt.stepper = NULL;
+        for (size_t k = 0; k < rt.nturns; k++)
+            sq_turn_free(rt.turns[k]);
+        rt.nturns = 0;
     }
     sq_rt_close(&rt);
     const struct sq_chain_stats *cs = sq_chain_stats(rt.chain);
@@ -1083,6 +1244,7 @@ out:
     if (rt.producer)
         rd_kafka_destroy(rt.producer);
     sq_parts_fini(&rt.parts);
+    sq_step_worker_free(rt.stepper);
     sq_chain_free(rt.chain);
     sq_redis_free(rt.redis);
     return code;

@@ -30,6 +30,7 @@ struct sq_output {
     /* delivery state, kept by the gateway */
     int delivered;          /* 0 pending, 1 delivered */
     int err;                /* last rd_kafka_resp_err_t */
+    void *owner;            /* the gateway's turn while the output is in flight */
 };
 
 /* State changes as a flat argument list both store back ends apply (op
