@@ -68,6 +68,20 @@ size_t sq_i64_format(char *buf, int64_t v)
     return n;
 }
 
+int64_t sq_i64_parse(const char *s)
+{
+    const char *p = s + (*s == '-');
+    int64_t v = 0;
+    int n = 0;
+    while (n < 19 && p[n] >= '0' && p[n] <= '9') {
+        v = v * 10 + (p[n] - '0');
+        n++;
+    }
+    if (n == 0 || n > 18 || p[n] != '\0')
+        return strtoll(s, NULL, 10); /* signs, spaces, trailing text, overflow */
+    return *s == '-' ? -v : v;
+}
+
 int sq_parse_double(const char *s, double lo, double hi, double *out)
 {
     if (!s || !*s)

@@ -17,6 +17,9 @@ char *sq_xstrndup(const char *s, size_t n);
 /* Writes v in decimal, NUL-terminated, into buf (24 bytes are enough);
  * returns its length. printf's %lld without the format parsing. */
 size_t sq_i64_format(char *buf, int64_t v);
+/* strtoll(s, NULL, 10), without strtoll's locale and base handling for
+ * the plain decimals ("-"? and up to 18 digits) counters hold. */
+int64_t sq_i64_parse(const char *s);
 char *sq_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* What an error means for the caller: a data error goes to the DLQ, a

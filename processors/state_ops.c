@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "processor.h"
+#include "store.h"
 #include "strmap.h"
 
 #define SQ_OPS_CHUNK_MIN 512
@@ -128,17 +129,24 @@ size_t sq_op_width(char *const *a, size_t n, size_t i)
 {
     if (i >= n)
         return 0;
-    const char *op = a[i];
-    size_t w = strcmp(op, "D") == 0 ? 4 : strcmp(op, "C") == 0 ? 9
-             : strcmp(op, "X") == 0 ? 2 : strcmp(op, "R") == 0 ? 3
-             : strcmp(op, "I") == 0 ? 5 : strcmp(op, "Z") == 0 ? 6
-             : strcmp(op, "Q") == 0 ? 6 : strcmp(op, "G") == 0 ? 7
-             : strcmp(op, "W") == 0 ? 4 : 0;
-    if (strcmp(op, "H") == 0 || strcmp(op, "K") == 0)
+    size_t w = 0;
+    switch (sq_op_code(a[i])) {
+    case 'X': w = 2; break;
+    case 'R': w = 3; break;
+    case 'D': case 'W': w = 4; break;
+    case 'I': w = 5; break;
+    case 'Z': case 'Q': w = 6; break;
+    case 'G': w = 7; break;
+    case 'C': w = 9; break;
+    case 'H': case 'K':
         w = i + 4 <= n ? 4 + 2 * strtoull(a[i + 3], NULL, 10) : 0;
-    if (strcmp(op, "Y") == 0 || strcmp(op, "S") == 0) {
+        break;
+    case 'Y': case 'S': {
         size_t inner = sq_op_width(a, n, i + 1);
         w = inner ? inner + 1 : 0;
+        break;
+    }
+    default: break;
     }
     return w && i + w <= n ? w : 0;
 }

@@ -87,6 +87,11 @@ static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, st
  *                             counter and cell, not one per message.
  * Op helpers append to an op list: */
 void sq_op_message(struct sq_state_ops *ops, size_t idx);
+/* An op's code letter, or 0 when op is not a single letter. */
+static inline char sq_op_code(const char *op)
+{
+    return op[0] && !op[1] ? op[0] : 0;
+}
 void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, int64_t ttl_s);
 void sq_op_del(struct sq_state_ops *ops, const char *key);
 void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field);

@@ -150,6 +150,12 @@ struct sq_mem_obj {
     struct sq_strmap h;
     struct sq_zentry *z;
     size_t zn;
+    /* h as a whole-hash read gives it (sq_hash_json_dup), until the next
+     * write; kept only once h was read whole twice without a write in
+     * between (the active outages, read by every batch), so the KPI cells,
+     * read once when they close, keep no copy */
+    char *text;
+    bool read_whole;  /* read whole since the last write */
 };
 
 struct sq_store_mem {
@@ -174,6 +180,7 @@ static void sq_free_hash(const char *key, void *value, void *arg)
     for (size_t i = 0; i < o->zn; i++)
         free(o->z[i].member);
     free(o->z);
+    free(o->text);
     free(o);
 }
 
@@ -216,8 +223,12 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
         r->v[i].value = NULL;
         if (!r->v[i].field) {
             struct sq_mem_obj *o = sq_strmap_get(&m->keys, r->v[i].key);
-            if (o && o->h.n)
-                r->v[i].value = sq_hash_json_dup(o);
+            if (o && o->h.n) {
+                if (!o->text && o->read_whole)
+                    o->text = sq_hash_json_dup(o);
+                r->v[i].value = o->text ? sq_xstrdup(o->text) : sq_hash_json_dup(o);
+                o->read_whole = true;
+            }
             continue;
         }
         const char *v = sq_store_mem_hget(m, r->v[i].key, r->v[i].field);
@@ -250,14 +261,25 @@ struct sq_store *sq_store_mem_base(struct sq_store_mem *m)
     return &m->base;
 }
 
+/* A write to o: its whole-hash text no longer holds. */
+static void sq_obj_changed(struct sq_mem_obj *o)
+{
+    free(o->text);
+    o->text = NULL;
+    o->read_whole = false;
+}
+
+/* The object of key to write to, made when absent. */
 static struct sq_mem_obj *sq_obj_of(struct sq_store_mem *m, const char *key)
 {
-    struct sq_mem_obj *o = sq_strmap_get(&m->keys, key);
+    void **slot = sq_strmap_ref(&m->keys, key);
+    struct sq_mem_obj *o = *slot;
     if (!o) {
         o = sq_xcalloc(1, sizeof *o);
         sq_strmap_init(&o->h);
-        sq_strmap_put(&m->keys, key, o);
+        *slot = o;
     }
+    sq_obj_changed(o);
     return o;
 }
 
@@ -321,19 +343,24 @@ void sq_cx_apply(double *num, double *den, int64_t *t0_ms, int have, int64_t t_m
 
 static void sq_hset(struct sq_strmap *h, const char *field, const char *value)
 {
-    free(sq_strmap_put(h, field, sq_xstrdup(value)));
+    void **slot = sq_strmap_ref(h, field);
+    free(*slot);
+    *slot = sq_xstrdup(value);
 }
 
 /* HINCRBY: the field's integer value plus by (in place when it fits). */
 static void sq_hincr(struct sq_strmap *h, const char *field, long long by)
 {
-    char *old = sq_strmap_get(h, field);
+    void **slot = sq_strmap_ref(h, field);
+    char *old = *slot;
     char buf[24];
-    size_t n = sq_i64_format(buf, (old ? strtoll(old, NULL, 10) : 0) + by);
-    if (old && n <= strlen(old))
+    size_t n = sq_i64_format(buf, (old ? sq_i64_parse(old) : 0) + by);
+    if (old && n <= strlen(old)) {
         memcpy(old, buf, n + 1);
-    else
-        sq_hset(h, field, buf);
+    } else {
+        free(old);
+        *slot = sq_xstrndup(buf, n);
+    }
 }
 
 /* The W op, as the step script does it with a zset and a set: here
@@ -373,18 +400,18 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, si
                             struct sq_err *err)
 {
     const char *op = a[i];
+    char c = sq_op_code(op);
 #define NEED(k)                                                                          \
     do {                                                                                 \
         if (i + (k) > n)                                                                 \
             return sq_err_set(err, SQ_ERR_FATAL, "", "store op %s: too few arguments", a[i]); \
     } while (0)
-    if (strcmp(op, "C") == 0) {
+    if (c == 'C') {
         NEED(9);
         struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
         const char *old_total = sq_strmap_get(h, "events_total");
-        char buf[32];
-        snprintf(buf, sizeof buf, "%lld",
-                 (old_total ? strtoll(old_total, NULL, 10) : 0) + strtoll(a[i + 2], NULL, 10));
+        char buf[24];
+        sq_i64_format(buf, (old_total ? sq_i64_parse(old_total) : 0) + sq_i64_parse(a[i + 2]));
         sq_hset(h, "events_total", buf);
         if (sq_later_str(a[i + 3], a[i + 4], sq_strmap_get(h, "last_event_at"),
                          sq_strmap_get(h, "last_event_id"))) {
@@ -399,7 +426,7 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, si
         if (*a[i + 5] && (!tc0 || strcmp(a[i + 5], tc0) > 0))
             sq_hset(h, "last_contact_at", a[i + 5]);
         i += 9;
-    } else if (strcmp(op, "H") == 0) {
+    } else if (c == 'H') {
         NEED(4);
         size_t k = strtoull(a[i + 3], NULL, 10);
         NEED(4 + 2 * k);
@@ -407,41 +434,43 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, si
         for (size_t j = 0; j < k; j++)
             sq_hset(h, a[i + 4 + 2 * j], a[i + 5 + 2 * j]);
         i += 4 + 2 * k;
-    } else if (strcmp(op, "X") == 0) {
+    } else if (c == 'X') {
         NEED(2);
         struct sq_mem_obj *o = sq_strmap_del(&m->keys, a[i + 1]);
         if (o)
             sq_free_hash(NULL, o, NULL);
         i += 2;
-    } else if (strcmp(op, "R") == 0) {
+    } else if (c == 'R') {
         NEED(3);
         struct sq_mem_obj *o = sq_strmap_get(&m->keys, a[i + 1]);
-        if (o)
+        if (o) {
             free(sq_strmap_del(&o->h, a[i + 2]));
+            sq_obj_changed(o);
+        }
         i += 3;
-    } else if (strcmp(op, "I") == 0) {
+    } else if (c == 'I') {
         NEED(5);
         struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-        sq_hincr(h, a[i + 2], strtoll(a[i + 3], NULL, 10));
+        sq_hincr(h, a[i + 2], sq_i64_parse(a[i + 3]));
         i += 5;
-    } else if (strcmp(op, "K") == 0) {
+    } else if (c == 'K') {
         NEED(4);
         size_t k = strtoull(a[i + 3], NULL, 10);
         NEED(4 + 2 * k);
         struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
         for (size_t j = 0; j < k; j++)
-            sq_hincr(h, a[i + 4 + 2 * j], strtoll(a[i + 5 + 2 * j], NULL, 10));
+            sq_hincr(h, a[i + 4 + 2 * j], sq_i64_parse(a[i + 5 + 2 * j]));
         i += 4 + 2 * k;
-    } else if (strcmp(op, "W") == 0) {
+    } else if (c == 'W') {
         NEED(4);
         sq_window_touch(m, a[i + 1], a[i + 2], a[i + 3]);
         i += 4;
-    } else if (strcmp(op, "Z") == 0) {
+    } else if (c == 'Z') {
         NEED(6);
         sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],
                      (size_t)strtoull(a[i + 3], NULL, 10));
         i += 6;
-    } else if (strcmp(op, "G") == 0) {
+    } else if (c == 'G') {
         NEED(7);
         struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
         if (sq_later_str(a[i + 3], a[i + 5], sq_strmap_get(h, a[i + 2]),
@@ -450,7 +479,7 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, si
             sq_hset(h, a[i + 4], a[i + 5]);
         }
         i += 7;
-    } else if (strcmp(op, "Q") == 0) {
+    } else if (c == 'Q') {
         NEED(6);
         struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
         const char *n0 = sq_strmap_get(h, "cx_num"), *d0 = sq_strmap_get(h, "cx_den"),
@@ -490,13 +519,14 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
     *ndups = 0;
     while (rc == SQ_OK && i < n) {
         const char *op = a[i];
-        if (strcmp(op, "M") == 0 && i + 2 <= n) {
+        char c = sq_op_code(op);
+        if (c == 'M' && i + 2 <= n) {
             cur = strtoull(a[i + 1], NULL, 10);
             skip = 0;
             i += 2;
             continue;
         }
-        if (strcmp(op, "B") == 0) {
+        if (c == 'B') {
             skip = 0;
             i += 1;
             continue;
@@ -506,7 +536,7 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             rc = sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown or short op %s", op);
         } else if (skip) {
             /* a duplicate's ops: parse past them */
-        } else if (strcmp(op, "D") == 0) {
+        } else if (c == 'D') {
             struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
             if (sq_strmap_get(h, a[i + 2])) {
                 *dups = sq_xrealloc(*dups, (*ndups + 1) * sizeof **dups);
@@ -515,9 +545,9 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
             } else {
                 sq_hset(h, a[i + 2], "1");
             }
-        } else if (strcmp(op, "Y") == 0) {
+        } else if (c == 'Y') {
             later[ny++] = i + 1;
-        } else if (strcmp(op, "S") == 0) {
+        } else if (c == 'S') {
             later[n - 1 - ns++] = i + 1;
         } else {
             rc = sq_mem_apply_one(m, a, n, i, err);

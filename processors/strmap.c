@@ -76,15 +76,12 @@ void *sq_strmap_get(const struct sq_strmap *m, const char *key)
     return s ? s->value : NULL;
 }
 
-void *sq_strmap_put(struct sq_strmap *m, const char *key, void *value)
+void **sq_strmap_ref(struct sq_strmap *m, const char *key)
 {
     uint64_t h = sq_strhash(key, strlen(key));
     struct sq_strmap_slot *s = sq_strmap_find(m, key, h);
-    if (s) {
-        void *prev = s->value;
-        s->value = value;
-        return prev;
-    }
+    if (s)
+        return &s->value;
     if ((m->used + 1) * 10 >= m->cap * 7)
         sq_strmap_grow(m);
     size_t mask = m->cap - 1;
@@ -95,9 +92,17 @@ void *sq_strmap_put(struct sq_strmap *m, const char *key, void *value)
         m->used++;
     m->slots[i].key = sq_xstrdup(key);
     m->slots[i].hash = h;
-    m->slots[i].value = value;
+    m->slots[i].value = NULL;
     m->n++;
-    return NULL;
+    return &m->slots[i].value;
+}
+
+void *sq_strmap_put(struct sq_strmap *m, const char *key, void *value)
+{
+    void **slot = sq_strmap_ref(m, key);
+    void *prev = *slot;
+    *slot = value;
+    return prev;
 }
 
 void *sq_strmap_del(struct sq_strmap *m, const char *key)

@@ -25,6 +25,10 @@ uint64_t sq_strhash(const char *s, size_t len);
 void *sq_strmap_get(const struct sq_strmap *m, const char *key);
 /* Sets key → value; returns the previous value (NULL when new). */
 void *sq_strmap_put(struct sq_strmap *m, const char *key, void *value);
+/* The value slot of key, added with a NULL value when key is absent, so a
+ * read-modify-write costs one lookup. Valid until the next put, ref or
+ * del. */
+void **sq_strmap_ref(struct sq_strmap *m, const char *key);
 /* Removes key; returns its value (NULL when absent). */
 void *sq_strmap_del(struct sq_strmap *m, const char *key);
 /* Calls fn for every entry, in no particular order. */
