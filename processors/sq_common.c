@@ -73,12 +73,13 @@ int64_t sq_i64_parse(const char *s)
     const char *p = s + (*s == '-');
     int64_t v = 0;
     int n = 0;
-    while (n < 19 && p[n] >= '0' && p[n] <= '9') {
+    for (; p[n] >= '0' && p[n] <= '9'; n++) {
+        if (n == 18)
+            return strtoll(s, NULL, 10); /* may not fit */
         v = v * 10 + (p[n] - '0');
-        n++;
     }
-    if (n == 0 || n > 18 || p[n] != '\0')
-        return strtoll(s, NULL, 10); /* signs, spaces, trailing text, overflow */
+    if (n == 0 || p[n] != '\0')
+        return strtoll(s, NULL, 10); /* signs, spaces, trailing text */
     return *s == '-' ? -v : v;
 }
 

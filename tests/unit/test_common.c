@@ -1,9 +1,12 @@
-/* test_common.c: time parsing/formatting, key escaping, number format. */
+/* test_common.c: time parsing/formatting, key escaping, number format,
+ * decimal parsing, the string map. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sq_common.h"
+#include "strmap.h"
 
 Test(common, time_parse_utc_and_offsets)
 {
@@ -72,4 +75,31 @@ Test(common, buf_grows)
     cr_assert_eq(b.data[b.len], '\0');
     sq_buf_fini(&b);
     sq_buf_fini(&b);
+}
+
+Test(common, i64_parse_is_strtoll)
+{
+    const char *v[] = {"0", "-0", "7", "-7", "123456789012345678", "-123456789012345678",
+                       "1234567890123456789", "9223372036854775807", "-9223372036854775808",
+                       "99999999999999999999", "", "-", "+5", " 5", "5x", "0012", "1e3", "--1"};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        cr_assert_eq(sq_i64_parse(v[i]), strtoll(v[i], NULL, 10), "%s", v[i]);
+}
+
+Test(common, strmap_ref_adds_once)
+{
+    struct sq_strmap m;
+    sq_strmap_init(&m);
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i % 10);
+        void **slot = sq_strmap_ref(&m, key);
+        *slot = (void *)((uintptr_t)*slot + 1);
+    }
+    cr_assert_eq(m.n, 10);
+    cr_assert_eq((uintptr_t)sq_strmap_get(&m, "k3"), 10);
+    cr_assert_eq(sq_strmap_del(&m, "k3"), (void *)10);
+    cr_assert_null(*sq_strmap_ref(&m, "k3"), "a deleted key comes back empty");
+    cr_assert_eq(m.n, 10);
+    sq_strmap_fini(&m);
 }
