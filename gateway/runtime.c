@@ -259,7 +259,11 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     /* The budget is shared fairly: each partition with a backlog gets an
      * equal share first, what some leave unused goes to the others in
      * order, so the last assigned partitions do not wait behind the first. */
-    size_t budget = (size_t)rt->st->batch_max_messages, ready = 0;
+    /* runtime.batch_max_messages bounds the messages of every turn in
+     * flight together: each of the overlapping turns takes its share. */
+    size_t budget = (size_t)rt->st->batch_max_messages / SQ_TURNS_MAX, ready = 0;
+    if (!budget)
+        budget = 1;
     size_t *want = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *want);
     for (size_t i = 0; i < rt->parts.n; i++)
         if (ok[i])
