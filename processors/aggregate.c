@@ -48,6 +48,7 @@ struct sq_aggregate {
     size_t prune_at;        /* scan for cells past max_lateness at this many */
     struct sq_agg_cell **heap; /* queued cells, SPEC 15's close order */
     size_t hn, hcap;
+    struct sq_buf rkey, id;  /* a cell's Redis and Kafka keys, reused for every cell */
 };
 
 /* ---- the close heap ----------------------------------------------------- */
@@ -163,6 +164,8 @@ static void sq_aggregate_destroy(void *ctx)
     sq_strmap_each(&ag->cells, sq_cell_free_each, NULL);
     sq_strmap_fini(&ag->cells);
     free(ag->heap);
+    sq_buf_fini(&ag->rkey);
+    sq_buf_fini(&ag->id);
     free(ag);
 }
 
@@ -470,7 +473,8 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
     for (size_t k = 0; k < tl->n; k++) {
         const struct sq_agg_touch *t = &tl->v[k];
         const struct sq_kpi_window *w = &ag->win.v[t->win];
-        char *rkey = sq_kpi_redis_key_dup(st->redis_prefix, t->dim, t->key, w, t->start_ms);
+        sq_buf_reset(&ag->rkey);
+        sq_kpi_redis_key_put(&ag->rkey, st->redis_prefix, t->dim, t->key, w, t->start_ms);
         const char *fields[SQ_KC__COUNT];
         int64_t by[SQ_KC__COUNT];
         size_t nf = 0;
@@ -484,13 +488,13 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
         if (nf && !pending)
             sq_state_ops_push(&m->ops, "Y", 1);
         if (nf)
-            sq_op_hincr_each(&m->ops, rkey, st->kpi_ttl_s, nf, fields, by);
-        free(rkey);
-        char *id = sq_kpi_kafka_key_dup(t->dim, t->key, w, t->start_ms);
+            sq_op_hincr_each(&m->ops, ag->rkey.data, st->kpi_ttl_s, nf, fields, by);
+        sq_buf_reset(&ag->id);
+        sq_kpi_kafka_key_put(&ag->id, t->dim, t->key, w, t->start_ms);
+        const char *id = ag->id.data;
         if (!pending) {
             sq_state_ops_push(&m->ops, "Y", 1);
             sq_op_window_touch(&m->ops, st->redis_prefix, id, t->start_ms + w->size_ms);
-            free(id);
             continue;
         }
         struct sq_agg_cell *cell = sq_strmap_get(&ag->cells, id);
@@ -512,7 +516,6 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
             sq_strmap_put(pending, id, p);
         }
         sq_counters_add(p, &t->c);
-        free(id);
     }
 }
 
@@ -564,10 +567,10 @@ static int sq_agg_emit(struct sq_aggregate *ag, struct sq_store *store,
     struct sq_store_reads reads = {0};
     for (size_t k = 0; k < cl->n; k++) {
         const struct sq_agg_cell *cell = cl->v[k].cell;
-        char *rkey = sq_kpi_redis_key_dup(ag->st->redis_prefix, cell->dim, cell->key,
-                                          &ag->win.v[cell->win], cell->start_ms);
-        sq_store_reads_add(&reads, rkey, NULL);
-        free(rkey);
+        sq_buf_reset(&ag->rkey);
+        sq_kpi_redis_key_put(&ag->rkey, ag->st->redis_prefix, cell->dim, cell->key,
+                             &ag->win.v[cell->win], cell->start_ms);
+        sq_store_reads_add(&reads, ag->rkey.data, NULL);
     }
     int rc = sq_store_read(store, &reads, err);
     for (size_t k = 0; rc == SQ_OK && k < cl->n; k++) {

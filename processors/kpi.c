@@ -230,29 +230,53 @@ int64_t sq_kpi_window_start_ms(int64_t t_ms, int64_t size_ms)
 }
 
 /* Epoch seconds of a window start (starts are whole seconds: sizes are). */
-static long long sq_start_s(int64_t start_ms)
+static int64_t sq_start_s(int64_t start_ms)
 {
-    return (long long)(start_ms / 1000);
+    return start_ms / 1000;
+}
+
+void sq_kpi_redis_key_put(struct sq_buf *b, const char *prefix, enum sq_kpi_dim dim,
+                          const char *key, const struct sq_kpi_window *w, int64_t start_ms)
+{
+    sq_buf_append_str(b, prefix);
+    sq_buf_append(b, "kpi:", 4);
+    sq_buf_append_str(b, sq_kpi_dim_name(dim));
+    sq_buf_append(b, ":", 1);
+    sq_buf_append_key_escaped(b, key, strlen(key));
+    sq_buf_append(b, ":", 1);
+    sq_buf_append_str(b, w->label);
+    sq_buf_append(b, ":", 1);
+    sq_buf_append_i64(b, sq_start_s(start_ms));
+}
+
+void sq_kpi_kafka_key_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
+                          const struct sq_kpi_window *w, int64_t start_ms)
+{
+    sq_buf_append_str(b, sq_kpi_dim_name(dim));
+    sq_buf_append(b, "|", 1);
+    sq_buf_append_key_escaped(b, key, strlen(key));
+    sq_buf_append(b, "|", 1);
+    sq_buf_append_str(b, w->label);
+    sq_buf_append(b, "|", 1);
+    sq_buf_append_i64(b, sq_start_s(start_ms));
 }
 
 char *sq_kpi_redis_key_dup(const char *prefix, enum sq_kpi_dim dim, const char *key,
                            const struct sq_kpi_window *w, int64_t start_ms)
 {
-    char *esc = sq_key_escape_dup(key, strlen(key));
-    char *k = sq_xasprintf("%skpi:%s:%s:%s:%lld", prefix, sq_kpi_dim_name(dim), esc, w->label,
-                           sq_start_s(start_ms));
-    free(esc);
-    return k;
+    struct sq_buf b;
+    sq_buf_init(&b);
+    sq_kpi_redis_key_put(&b, prefix, dim, key, w, start_ms);
+    return b.data;
 }
 
 char *sq_kpi_kafka_key_dup(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_window *w,
                            int64_t start_ms)
 {
-    char *esc = sq_key_escape_dup(key, strlen(key));
-    char *k = sq_xasprintf("%s|%s|%s|%lld", sq_kpi_dim_name(dim), esc, w->label,
-                           sq_start_s(start_ms));
-    free(esc);
-    return k;
+    struct sq_buf b;
+    sq_buf_init(&b);
+    sq_kpi_kafka_key_put(&b, dim, key, w, start_ms);
+    return b.data;
 }
 
 /* One hex digit's value, or -1. */

@@ -144,6 +144,12 @@ char *sq_kpi_redis_key_dup(const char *prefix, enum sq_kpi_dim dim, const char *
                            const struct sq_kpi_window *w, int64_t start_ms);
 char *sq_kpi_kafka_key_dup(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_window *w,
                            int64_t start_ms);
+/* The same keys appended to b (a buffer reused for every cell). */
+struct sq_buf;
+void sq_kpi_redis_key_put(struct sq_buf *b, const char *prefix, enum sq_kpi_dim dim,
+                          const char *key, const struct sq_kpi_window *w, int64_t start_ms);
+void sq_kpi_kafka_key_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
+                          const struct sq_kpi_window *w, int64_t start_ms);
 
 /* A window cell named by its Kafka key (as sq_kpi_kafka_key_dup writes it):
  * the closer of `run` knows cells by that name only. */

@@ -231,9 +231,9 @@ void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ])
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
 }
 
-char *sq_key_escape_dup(const char *id, size_t len)
+/* Writes id escaped (at most 3 * len bytes) to out; returns the length. */
+static size_t sq_key_escape_to(char *out, const char *id, size_t len)
 {
-    char *out = sq_xmalloc(len * 3 + 1);
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)id[i];
@@ -246,7 +246,13 @@ char *sq_key_escape_dup(const char *id, size_t len)
             out[o++] = (char)c;
         }
     }
-    out[o] = '\0';
+    return o;
+}
+
+char *sq_key_escape_dup(const char *id, size_t len)
+{
+    char *out = sq_xmalloc(len * 3 + 1);
+    out[sq_key_escape_to(out, id, len)] = '\0';
     return out;
 }
 
@@ -293,6 +299,24 @@ void sq_buf_appendf(struct sq_buf *b, const char *fmt, ...)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+void sq_buf_append_str(struct sq_buf *b, const char *s)
+{
+    sq_buf_append(b, s, strlen(s));
+}
+
+void sq_buf_append_i64(struct sq_buf *b, int64_t v)
+{
+    sq_buf_reserve(b, 24);
+    b->len += sq_i64_format(b->data + b->len, v);
+}
+
+void sq_buf_append_key_escaped(struct sq_buf *b, const char *id, size_t len)
+{
+    sq_buf_reserve(b, 3 * len);
+    b->len += sq_key_escape_to(b->data + b->len, id, len);
+    b->data[b->len] = '\0';
 }
 
 void sq_buf_reset(struct sq_buf *b)

@@ -72,6 +72,11 @@ void sq_buf_fini(struct sq_buf *b);
 void sq_buf_reserve(struct sq_buf *b, size_t extra);
 void sq_buf_append(struct sq_buf *b, const void *p, size_t n);
 void sq_buf_appendf(struct sq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s; v in decimal; id escaped as sq_key_escape_dup does. For keys
+ * built in a reused buffer instead of one allocation each. */
+void sq_buf_append_str(struct sq_buf *b, const char *s);
+void sq_buf_append_i64(struct sq_buf *b, int64_t v);
+void sq_buf_append_key_escaped(struct sq_buf *b, const char *id, size_t len);
 void sq_buf_reset(struct sq_buf *b);
 
 /* Shortest round-trip form with at most 15 significant digits; integral
