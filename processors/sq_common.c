@@ -220,10 +220,56 @@ int sq_time_parse(const char *s, int64_t *out_ms)
     return 0;
 }
 
+/* y-m-d of a day count from 1970-01-01, the inverse of sq_days_from_civil
+ * (H. Hinnant's civil_from_days). */
+static void sq_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* n decimal digits of v, zero-padded, at p. */
+static char *sq_put_digits(char *p, int64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
 void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ])
 {
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     int milli = (int)(ms - secs * 1000);
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int64_t sod = secs - days * 86400, y;
+    int mo, d;
+    sq_civil_from_days(days, &y, &mo, &d);
+    if (y >= 0 && y <= 9999) { /* by hand: gmtime_r locks, snprintf parses */
+        char *p = sq_put_digits(out, y, 4);
+        *p++ = '-';
+        p = sq_put_digits(p, mo, 2);
+        *p++ = '-';
+        p = sq_put_digits(p, d, 2);
+        *p++ = 'T';
+        p = sq_put_digits(p, sod / 3600, 2);
+        *p++ = ':';
+        p = sq_put_digits(p, sod / 60 % 60, 2);
+        *p++ = ':';
+        p = sq_put_digits(p, sod % 60, 2);
+        *p++ = '.';
+        p = sq_put_digits(p, milli, 3);
+        memcpy(p, "Z", 2);
+        return;
+    }
     time_t t = (time_t)secs;
     struct tm tm;
     gmtime_r(&t, &tm);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sq_common.h"
 #include "strmap.h"
@@ -42,6 +43,36 @@ Test(common, time_format_round_trip)
     int64_t ms;
     cr_assert_eq(sq_time_parse(out, &ms), 0);
     cr_assert_eq(ms, 0);
+}
+
+Test(common, time_format_is_gmtime)
+{
+    const int64_t edge[] = {0, -1, 1, 999, -999, -1000, -1001, 86399999, 86400000, -86400000,
+                            -86400001, 951782400000LL, 951868800000LL, 4102444800000LL,
+                            253402300799999LL, 253402300800000LL, -62167219200000LL,
+                            -62167219200001LL, INT64_MAX / 4, INT64_MIN / 4};
+    unsigned long long x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        int64_t ms;
+        if (i < (int)(sizeof edge / sizeof edge[0])) {
+            ms = edge[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ms = (int64_t)(x % 600000000000000ULL) - 300000000000000LL; /* ±9500 years */
+        }
+        char got[SQ_TIME_BUFSZ], want[SQ_TIME_BUFSZ];
+        sq_time_format(ms, got);
+        int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms - secs * 1000));
+        cr_assert_str_eq(got, want, "ms %lld", (long long)ms);
+    }
 }
 
 Test(common, key_escape)
