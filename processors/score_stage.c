@@ -30,6 +30,7 @@ struct sq_score_stage {
     struct sq_timers timers;
     struct sq_watermark wm;
     struct sq_strmap ticket_cust; /* ticket_id → struct sq_armed * */
+    struct sq_buf ckey, zkey, hkey; /* customer, breach-set and history keys (sq_id_key) */
 };
 
 /* Who an armed timer belongs to: the customer (for the breach record) and
@@ -92,23 +93,24 @@ static void sq_score_stage_destroy(void *ctx)
     sq_timers_fini(&ss->timers);
     sq_strmap_each(&ss->ticket_cust, sq_free_armed, NULL);
     sq_strmap_fini(&ss->ticket_cust);
+    sq_buf_fini(&ss->ckey);
+    sq_buf_fini(&ss->zkey);
+    sq_buf_fini(&ss->hkey);
     free(ss);
 }
 
-static char *sq_cust_key_dup(const struct sq_settings *st, const char *id, const char *suffix)
+/* "{prefix}{kind}{escaped id}{suffix}" written over b, whose text it
+ * returns (valid until b is written again): a customer's keys are built
+ * several times per event, in buffers the stage reuses. */
+static const char *sq_id_key(struct sq_buf *b, const struct sq_settings *st, const char *kind,
+                             const char *id, const char *suffix)
 {
-    char *esc = sq_key_escape_dup(id, strlen(id));
-    char *k = sq_xasprintf("%scust:%s%s", st->redis_prefix, esc, suffix);
-    free(esc);
-    return k;
-}
-
-static char *sq_hist_key_dup(const struct sq_settings *st, const char *id)
-{
-    char *esc = sq_key_escape_dup(id, strlen(id));
-    char *k = sq_xasprintf("%shist:%s", st->redis_prefix, esc);
-    free(esc);
-    return k;
+    sq_buf_reset(b);
+    sq_buf_append_str(b, st->redis_prefix);
+    sq_buf_append_str(b, kind);
+    sq_buf_append_key_escaped(b, id, strlen(id));
+    sq_buf_append_str(b, suffix);
+    return b->data;
 }
 
 static void sq_json_decref_each(const char *key, void *value, void *arg)
@@ -173,14 +175,15 @@ static char *sq_ticket_key_dup(const struct sq_settings *st, const char *ticket_
 
 /* One breach: its record (kept for the sinks), the customer's breach set,
  * breaches_total and last_breach_*. */
-static json_t *sq_breach_apply(const struct sq_settings *st, struct sq_state_ops *ops,
+static json_t *sq_breach_apply(struct sq_score_stage *ss, struct sq_state_ops *ops,
                                const struct sq_breach *b, const char *event_id,
                                const char *customer_id, const struct sq_customer_ctx *cust,
                                json_t *ev, int64_t detected_ms)
 {
+    const struct sq_settings *st = ss->st;
     json_t *rec = sq_breach_record(b, event_id, customer_id, cust, ev, detected_ms);
-    char *ckey = sq_cust_key_dup(st, customer_id, "");
-    char *zkey = sq_cust_key_dup(st, customer_id, ":breaches");
+    const char *ckey = sq_id_key(&ss->ckey, st, "cust:", customer_id, "");
+    const char *zkey = sq_id_key(&ss->zkey, st, "cust:", customer_id, ":breaches");
     int64_t ttl = st->retention_customer_days * 86400;
     char *js = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
     sq_op_zadd_keep(ops, zkey, ttl, SQ_BREACHES_KEPT, b->occurred_ms, js);
@@ -190,8 +193,6 @@ static json_t *sq_breach_apply(const struct sq_settings *st, struct sq_state_ops
                  ttl);
     sq_op_hincr(ops, ckey, "breaches_total", 1, ttl);
     free(js);
-    free(ckey);
-    free(zkey);
     return rec;
 }
 
@@ -291,7 +292,7 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
         struct sq_customer_ctx bc = {fx.src[i].cust.tier, fx.src[i].cust.enterprise,
                                      fx.src[i].cust.region[0] ? fx.src[i].cust.region : NULL};
         json_array_append_new(codes, json_string(sq_breach_code_name(fx.breaches[i].code)));
-        sq_add_record(m, sq_breach_apply(st, &m->ops, &fx.breaches[i], fx.src[i].event_id,
+        sq_add_record(m, sq_breach_apply(ss, &m->ops, &fx.breaches[i], fx.src[i].event_id,
                                          m->customer_id, &bc, m->event, m->event_ms));
     }
     json_object_set_new(m->event, "breaches", codes);
@@ -303,9 +304,8 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
         sq_score_finish(st, sc);
     }
     if (fx.open_delta) {
-        char *ck = sq_cust_key_dup(st, m->customer_id, "");
-        sq_op_hincr(&m->ops, ck, "open_tickets", fx.open_delta, st->retention_customer_days * 86400);
-        free(ck);
+        sq_op_hincr(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""), "open_tickets",
+                    fx.open_delta, st->retention_customer_days * 86400);
     }
     if (fx.timer_set || fx.timer_cancel) {
         char *tk = sq_timers_key_dup(st, batch->topic ? batch->topic : m->topic, m->partition);
@@ -358,7 +358,7 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
             struct sq_customer_ctx bc = {t->cur.cust.tier, t->cur.cust.enterprise,
                                          t->cur.cust.region[0] ? t->cur.cust.region : NULL};
             json_t *tev = json_pack("{s:s}", "ticket_id", due.key); /* the record names its ticket */
-            json_t *rec = sq_breach_apply(st, &carrier->ops, &b, t->cur.event_id, cid, &bc, tev,
+            json_t *rec = sq_breach_apply(ss, &carrier->ops, &b, t->cur.event_id, cid, &bc, tev,
                                           b.occurred_ms);
             json_decref(tev);
             if (!carrier->timer_records)
@@ -412,9 +412,8 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         if (!sq_is_contact(m) || sq_strmap_get(&asked, m->customer_id))
             continue;
         sq_strmap_put(&asked, m->customer_id, m);
-        char *k = sq_hist_key_dup(st, m->customer_id);
-        sq_store_reads_add(&reads, k, "contacts");
-        free(k);
+        sq_store_reads_add(&reads, sq_id_key(&ss->hkey, st, "hist:", m->customer_id, ""),
+                           "contacts");
     }
     sq_strmap_fini(&asked);
     int rc = reads.n ? sq_store_read(batch->store, &reads, err) : SQ_OK;
@@ -470,17 +469,15 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
                                         st->fcr_window_h * 3600000LL, &c30, &latest);
             sq_score_contact(st, m->event, m->event_ms, &d, &cust, repeat, &bl, &sc);
             has_derived = true;
-            char *hk = sq_hist_key_dup(st, m->customer_id);
             char *hs = sq_json_dumps(h, JSON_COMPACT, NULL);
             char c30s[24];
-            snprintf(c30s, sizeof c30s, "%lld", (long long)c30);
+            sq_i64_format(c30s, c30);
             const char *fv[] = {"contacts", hs, NULL};
-            sq_op_hset(&m->ops, hk, st->retention_customer_days * 86400, fv);
-            char *ck = sq_cust_key_dup(st, m->customer_id, "");
+            sq_op_hset(&m->ops, sq_id_key(&ss->hkey, st, "hist:", m->customer_id, ""),
+                       st->retention_customer_days * 86400, fv);
             const char *cf[] = {"contacts_30d", c30s, NULL};
-            sq_op_hset(&m->ops, ck, st->retention_customer_days * 86400, cf);
-            free(ck);
-            free(hk);
+            sq_op_hset(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""),
+                       st->retention_customer_days * 86400, cf);
             free(hs);
         } else if (strcmp(m->schema, "survey.v1") == 0) {
             sq_score_survey(st, m->event, m->event_ms, &cust, &bl, &sc);
@@ -494,7 +491,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             json_t *codes = json_array();
             for (int k = 0; k < bl.n; k++) {
                 json_array_append_new(codes, json_string(sq_breach_code_name(bl.v[k].code)));
-                sq_add_record(m, sq_breach_apply(st, &m->ops, &bl.v[k], eid, m->customer_id,
+                sq_add_record(m, sq_breach_apply(ss, &m->ops, &bl.v[k], eid, m->customer_id,
                                                  &cust, m->event, m->event_ms));
             }
             json_object_set_new(m->event, "breaches", codes);
@@ -507,11 +504,9 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         if (has_derived)
             json_object_set_new(m->event, "derived", sq_contact_derived_json(&d));
         if (sc.has_quality) {
-            char *ck = sq_cust_key_dup(st, m->customer_id, "");
-            sq_op_cx(&m->ops, ck, m->event_ms, sq_round1(sc.quality),
-                     (int64_t)(st->cx_half_life_days * 86400000.0),
+            sq_op_cx(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""), m->event_ms,
+                     sq_round1(sc.quality), (int64_t)(st->cx_half_life_days * 86400000.0),
                      st->retention_customer_days * 86400);
-            free(ck);
         }
         sq_breach_list_fini(&bl);
         int64_t wm;

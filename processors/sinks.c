@@ -150,6 +150,8 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
 {
     const struct sq_settings *st = ctx;
     (void)err;
+    struct sq_buf key; /* a customer hash's key, reused */
+    sq_buf_init(&key);
     for (size_t i = 0; i < batch->n; i++) {
         struct sq_msg *m = &batch->msgs[i];
         if (m->verdict != SQ_VERDICT_PROCESSED || !m->event || !m->customer_id ||
@@ -157,7 +159,6 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
             continue;
         const char *eid = json_string_value(json_object_get(m->event, "event_id"));
         json_t *region = json_object_get(m->event, "region");
-        char *esc = sq_key_escape_dup(m->customer_id, strlen(m->customer_id));
         char t[SQ_TIME_BUFSZ], tc[SQ_TIME_BUFSZ] = "";
         sq_time_format(m->event_ms, t);
         int64_t arrived_ms;
@@ -166,7 +167,11 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
             sq_time_format(arrived_ms, tc); /* contacts_30d counts back from it (SPEC 15) */
         struct sq_state_ops *ops = &m->ops;
         sq_state_ops_push(ops, SQ_OP_CUSTOMER, 1);
-        sq_state_ops_pushf(ops, "%scust:%s", st->redis_prefix, esc);
+        sq_buf_reset(&key);
+        sq_buf_append_str(&key, st->redis_prefix);
+        sq_buf_append(&key, "cust:", 5);
+        sq_buf_append_key_escaped(&key, m->customer_id, strlen(m->customer_id));
+        sq_state_ops_push(ops, key.data, key.len);
         sq_state_ops_push(ops, "1", 1);
         sq_state_ops_push(ops, t, strlen(t));
         sq_state_ops_push(ops, eid ? eid : "", eid ? strlen(eid) : 0);
@@ -180,9 +185,9 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
         const char *tier = json_string_value(json_object_get(enr, "tier"));
         sq_state_ops_push(ops, rg, strlen(rg));
         sq_state_ops_push(ops, tier ? tier : "", tier ? strlen(tier) : 0);
-        sq_state_ops_pushf(ops, "%lld", (long long)st->retention_customer_days * 86400LL);
-        free(esc);
+        sq_state_ops_push_i64(ops, st->retention_customer_days * 86400LL);
     }
+    sq_buf_fini(&key);
     return SQ_OK;
 }
 

@@ -173,6 +173,7 @@ struct sq_sums {
     struct sq_strmap index; /* identity -> position + 1 in v */
     struct sq_sum *v;
     size_t n, cap;
+    struct sq_buf id;       /* an op's identity, reused */
 };
 
 static struct sq_sum *sq_sums_get(struct sq_sums *s, const char *id, char op)
@@ -217,9 +218,10 @@ static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
             size_t nf = strtoull(a[i + 4], NULL, 10);
             if (i + 5 + 2 * nf > l->argc)
                 continue;
-            char *id = sq_xasprintf("K\x1f%s", a[i + 2]);
-            struct sq_sum *x = sq_sums_get(s, id, 'K');
-            free(id);
+            sq_buf_reset(&s->id);
+            sq_buf_append(&s->id, "K\x1f", 2);
+            sq_buf_append_str(&s->id, a[i + 2]);
+            struct sq_sum *x = sq_sums_get(s, s->id.data, 'K');
             x->key = a[i + 2];
             int64_t ttl = strtoll(a[i + 3], NULL, 10);
             if (ttl > x->ttl)
@@ -227,9 +229,12 @@ static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
             for (size_t j = 0; j < nf; j++)
                 sq_sum_add_field(x, a[i + 5 + 2 * j], strtoll(a[i + 6 + 2 * j], NULL, 10));
         } else if (strcmp(a[i + 1], "W") == 0 && i + 5 <= l->argc) {
-            char *id = sq_xasprintf("W\x1f%s\x1f%s", a[i + 2], a[i + 3]);
-            struct sq_sum *x = sq_sums_get(s, id, 'W');
-            free(id);
+            sq_buf_reset(&s->id);
+            sq_buf_append(&s->id, "W\x1f", 2);
+            sq_buf_append_str(&s->id, a[i + 2]);
+            sq_buf_append(&s->id, "\x1f", 1);
+            sq_buf_append_str(&s->id, a[i + 3]);
+            struct sq_sum *x = sq_sums_get(s, s->id.data, 'W');
             x->key = a[i + 2];
             x->cell = a[i + 3];
             x->end = a[i + 4];
@@ -269,4 +274,5 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
     }
     free(s.v);
     sq_strmap_fini(&s.index);
+    sq_buf_fini(&s.id);
 }
