@@ -401,12 +401,8 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
         struct sq_kpi_counters cnt;
         memset(&cnt, 0, sizeof cnt);
         const char *stored = reads.v[read_of[i]].value;
-        if (stored) {
-            json_error_t jerr;
-            json_t *h = json_loads(stored, 0, &jerr);
-            sq_kpi_counters_add_hash(&cnt, h);
-            json_decref(h);
-        }
+        if (stored)
+            sq_kpi_counters_add_text(&cnt, stored);
         json_t *rec = sq_kpi_record(v[i].cell.dim, v[i].cell.key, &v[i].cell.window,
                                     v[i].cell.start_ms, v[i].revision, &cnt, c->mode);
         char *val = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);

@@ -576,12 +576,8 @@ static int sq_agg_emit(struct sq_aggregate *ag, struct sq_store *store,
     for (size_t k = 0; rc == SQ_OK && k < cl->n; k++) {
         const struct sq_agg_close *x = &cl->v[k];
         struct sq_kpi_counters c = x->pending;
-        if (reads.v[k].value) {
-            json_error_t jerr;
-            json_t *h = json_loads(reads.v[k].value, 0, &jerr);
-            sq_kpi_counters_add_hash(&c, h); /* a bad field counts 0 */
-            json_decref(h);
-        }
+        if (reads.v[k].value)
+            sq_kpi_counters_add_text(&c, reads.v[k].value); /* a bad field counts 0 */
         const struct sq_agg_cell *cell = x->cell;
         json_t *rec = sq_kpi_record(cell->dim, cell->key, &ag->win.v[cell->win], cell->start_ms,
                                     x->revision, &c, ag->mode);

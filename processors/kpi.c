@@ -48,12 +48,20 @@ const char *sq_kpi_dim_name(enum sq_kpi_dim d)
     return (unsigned)d < SQ_KD__COUNT ? sq_kpi_dim_names[d] : NULL;
 }
 
+/* A counter's index by the len bytes at name, or -1. */
+static int sq_kpi_counter_find(const char *name, size_t len)
+{
+    for (int i = 0; i < SQ_KC__COUNT; i++) {
+        const char *c = sq_kpi_counter_names[i];
+        if (c[0] == name[0] && strncmp(c, name, len) == 0 && c[len] == '\0')
+            return i;
+    }
+    return -1;
+}
+
 int sq_kpi_counter_parse(const char *name)
 {
-    for (int i = 0; i < SQ_KC__COUNT; i++)
-        if (strcmp(sq_kpi_counter_names[i], name) == 0)
-            return i;
-    return -1;
+    return sq_kpi_counter_find(name, strlen(name));
 }
 
 int sq_sl_mode_parse(const char *name)
@@ -345,6 +353,15 @@ void sq_kpi_cell_fini(struct sq_kpi_cell *c)
     c->key = NULL;
 }
 
+/* A counter's value: 0 with *n, or -1 when s is not an integer. */
+static int sq_kpi_counter_value(const char *s, long long *n)
+{
+    char *end = NULL;
+    errno = 0;
+    *n = s ? strtoll(s, &end, 10) : 0;
+    return !s || end == s || *end || errno ? -1 : 0;
+}
+
 int sq_kpi_counters_add_hash(struct sq_kpi_counters *c, json_t *hash)
 {
     int rc = 0;
@@ -352,18 +369,89 @@ int sq_kpi_counters_add_hash(struct sq_kpi_counters *c, json_t *hash)
     json_t *val;
     json_object_foreach(hash, field, val) {
         int i = sq_kpi_counter_parse(field);
+        long long n;
         if (i < 0)
             continue;
-        const char *s = json_string_value(val);
-        char *end = NULL;
-        errno = 0;
-        long long n = s ? strtoll(s, &end, 10) : 0;
-        if (!s || end == s || *end || errno) {
+        if (sq_kpi_counter_value(json_string_value(val), &n) != 0) {
             rc = -1;
             continue;
         }
         c->v[i] += n;
     }
+    return rc;
+}
+
+/* A JSON string without escapes, control or non-ASCII bytes at *p (past
+ * its opening quote): its bytes [*s, *s + *len), *p past the closing
+ * quote. false for anything else, which json_loads then judges. */
+static bool sq_kpi_plain_string(const char **p, const char **s, size_t *len)
+{
+    const char *q = *p;
+    while (*q != '"') {
+        unsigned char ch = (unsigned char)*q;
+        if (ch < 0x20 || ch >= 0x80 || ch == '\\')
+            return false;
+        q++;
+    }
+    *s = *p;
+    *len = (size_t)(q - *p);
+    *p = q + 1;
+    return true;
+}
+
+/* The compact text of a hash of plain strings, each counter at most once,
+ * added to c: 0 or -1 as sq_kpi_counters_add_hash, or 1 (c untouched) when
+ * the text is anything else. */
+static int sq_kpi_counters_add_plain(struct sq_kpi_counters *c, const char *text)
+{
+    struct sq_kpi_counters sum = *c;
+    uint64_t seen = 0;
+    int rc = 0;
+    const char *p = text;
+    if (*p++ != '{')
+        return 1;
+    if (*p == '}')
+        return p[1] ? 1 : 0;
+    for (;;) {
+        const char *k, *v;
+        size_t kl, vl;
+        if (*p++ != '"' || !sq_kpi_plain_string(&p, &k, &kl) || *p++ != ':' || *p++ != '"' ||
+            !sq_kpi_plain_string(&p, &v, &vl))
+            return 1;
+        int i = kl ? sq_kpi_counter_find(k, kl) : -1;
+        if (i >= 0) {
+            char num[32];
+            long long n;
+            if ((seen >> i & 1) || vl >= sizeof num)
+                return 1; /* json_loads keeps a repeated field's last value */
+            seen |= 1ULL << i;
+            memcpy(num, v, vl);
+            num[vl] = '\0';
+            if (sq_kpi_counter_value(num, &n) != 0)
+                rc = -1;
+            else
+                sum.v[i] += n;
+        }
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (p[0] != '}' || p[1])
+            return 1;
+        *c = sum;
+        return rc;
+    }
+}
+
+int sq_kpi_counters_add_text(struct sq_kpi_counters *c, const char *text)
+{
+    int rc = sq_kpi_counters_add_plain(c, text);
+    if (rc != 1)
+        return rc;
+    json_error_t jerr;
+    json_t *h = json_loads(text, 0, &jerr);
+    rc = sq_kpi_counters_add_hash(c, h);
+    json_decref(h);
     return rc;
 }
 

@@ -168,6 +168,10 @@ void sq_kpi_cell_fini(struct sq_kpi_cell *c);
  * whole-hash store read returns it) to c; unknown fields are ignored.
  * Returns 0, or -1 when a counter's value is not an integer (it counts 0). */
 int sq_kpi_counters_add_hash(struct sq_kpi_counters *c, json_t *hash);
+/* The same from the hash's text as the store read gives it, without
+ * building a jansson object for the usual compact text (a text that does
+ * not parse adds nothing and returns 0, as json_loads' NULL would). */
+int sq_kpi_counters_add_text(struct sq_kpi_counters *c, const char *text);
 
 /* The sq.out.kpi record (SPEC 8, 15): {dimension, key, window, start, end,
  * revision, counters{every counter}, kpis{every KPI, null when undefined}}.

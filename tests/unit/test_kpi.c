@@ -284,6 +284,42 @@ Test(kpi, counters_from_a_stored_hash)
     json_decref(h);
 }
 
+/* sq_kpi_counters_add_text gives what json_loads and sq_kpi_counters_add_hash
+ * give, on the texts it reads itself and on those it leaves to jansson. */
+Test(kpi, counters_from_a_stored_text)
+{
+    const char *texts[] = {
+        "{}",
+        "{\"offered\":\"4\",\"handle_ms_sum\":\"1200\",\"rev\":\"2\"}",
+        "{\"answered\":\"x\",\"repeat\":\"3\"}",
+        "{\"answered\":\"\",\"repeat\":\"-3\",\"nps_n\":\"99999999999999999999\"}",
+        "{\"offered\":\"1\",\"offered\":\"7\"}",
+        "{\"offered\":\"1\",\"csat_sum\":\"12 \",\"qa_n\":\" 5\"}",
+        "{\"offered\": \"4\"}",
+        "{\"off\\u0065red\":\"4\"}",
+        "{\"offered\":4}",
+        "{\"offered\":\"4\"} x",
+        "{\"offered\":\"4\",}",
+        "{\"offered\":\"4\"",
+        "[\"offered\",\"4\"]",
+        "{\"\":\"1\",\"é\":\"2\",\"answered\":\"1234567890123456789012345678901234\"}",
+        "",
+        "{",
+    };
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        struct sq_kpi_counters want, got;
+        memset(&want, 0, sizeof want);
+        want.v[SQ_KC_OFFERED] = 1;
+        got = want;
+        json_error_t jerr;
+        json_t *h = json_loads(texts[t], 0, &jerr);
+        int want_rc = sq_kpi_counters_add_hash(&want, h);
+        json_decref(h);
+        cr_assert_eq(sq_kpi_counters_add_text(&got, texts[t]), want_rc, "%s", texts[t]);
+        cr_assert(memcmp(&got, &want, sizeof got) == 0, "%s", texts[t]);
+    }
+}
+
 /* ---- the aggregate processor in a chain --------------------------------- */
 
 /* An answered voice contact of customer cust that arrived at `arrived`,
