@@ -33,6 +33,15 @@ struct sq_agg_cell {
     bool queued;            /* in the close heap: never closed, or dirty */
     char *key;              /* the raw dimension key */
     char *id;               /* the Kafka key, also the cells map's key */
+    bool pending_on;        /* in the batch's pending list */
+    struct sq_kpi_counters pending; /* the batch's increments, not in the store yet */
+};
+
+/* The cells a batch touched (replay_mode), each holding the sum of the
+ * batch's increments the store does not have yet. */
+struct sq_agg_pending {
+    struct sq_agg_cell **v;
+    size_t n, cap;
 };
 
 struct sq_aggregate {
@@ -455,19 +464,12 @@ static void sq_agg_message(struct sq_aggregate *ag, const struct sq_msg *m,
 
 /* ---- ops, cells and closing -------------------------------------------- */
 
-static void sq_free_value(const char *key, void *value, void *arg)
-{
-    (void)key;
-    (void)arg;
-    free(value);
-}
-
 /* Writes m's touches as HINCRBY ops into m->ops and, when closing windows
  * (pending != NULL), marks the cells touched (queued for close: a closed
  * one becomes dirty) and adds the increments to pending; in `run` each
  * touch is a W op instead, for the closer. */
 static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
-                         const struct sq_agg_touches *tl, struct sq_strmap *pending)
+                         const struct sq_agg_touches *tl, struct sq_agg_pending *pending)
 {
     const struct sq_settings *st = ag->st;
     for (size_t k = 0; k < tl->n; k++) {
@@ -510,12 +512,15 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
         }
         if (!cell->queued)
             sq_heap_push(ag, cell);
-        struct sq_kpi_counters *p = sq_strmap_get(pending, id);
-        if (!p) {
-            p = sq_xcalloc(1, sizeof *p);
-            sq_strmap_put(pending, id, p);
+        if (!cell->pending_on) {
+            if (pending->n == pending->cap) {
+                pending->cap = pending->cap ? 2 * pending->cap : 16;
+                pending->v = sq_xrealloc(pending->v, pending->cap * sizeof *pending->v);
+            }
+            pending->v[pending->n++] = cell;
+            cell->pending_on = true;
         }
-        sq_counters_add(p, &t->c);
+        sq_counters_add(&cell->pending, &t->c);
     }
 }
 
@@ -536,8 +541,7 @@ struct sq_agg_closes {
 /* Closes every queued cell whose end the watermark has reached (limit_ms:
  * end <= limit), in SPEC 15's order, onto carrier. */
 static void sq_agg_close_due(struct sq_aggregate *ag, int64_t limit_ms, int64_t wm_ms,
-                             struct sq_msg *carrier, struct sq_strmap *pending,
-                             struct sq_agg_closes *cl)
+                             struct sq_msg *carrier, struct sq_agg_closes *cl)
 {
     while (ag->hn && ag->heap[0]->end_ms <= limit_ms) {
         struct sq_agg_cell *cell = sq_heap_pop(ag);
@@ -551,9 +555,8 @@ static void sq_agg_close_due(struct sq_aggregate *ag, int64_t limit_ms, int64_t 
         x->carrier = carrier;
         x->revision = ++cell->revision;
         x->wm_ms = wm_ms;
-        const struct sq_kpi_counters *p = sq_strmap_get(pending, cell->id);
-        if (p)
-            x->pending = *p;
+        if (cell->pending_on)
+            x->pending = cell->pending;
     }
 }
 
@@ -641,10 +644,14 @@ static bool sq_is_aggregated_kind(const struct sq_msg *m)
             strcmp(m->schema, "survey.v1") == 0 || strcmp(m->schema, "qa_review.v1") == 0);
 }
 
-static void sq_pending_fini(struct sq_strmap *pending)
+/* End of the batch: its increments are in its ops now. */
+static void sq_pending_fini(struct sq_agg_pending *pending)
 {
-    sq_strmap_each(pending, sq_free_value, NULL);
-    sq_strmap_fini(pending);
+    for (size_t i = 0; i < pending->n; i++) {
+        memset(&pending->v[i]->pending, 0, sizeof pending->v[i]->pending);
+        pending->v[i]->pending_on = false;
+    }
+    free(pending->v);
 }
 
 /* In offset order: each message's increments, then, when its event time
@@ -657,8 +664,7 @@ static int sq_aggregate_process(void *ctx, struct sq_batch *batch, struct sq_err
     struct sq_aggregate *ag = ctx;
     if (!ag->enabled)
         return SQ_OK;
-    struct sq_strmap pending;
-    sq_strmap_init(&pending);
+    struct sq_agg_pending pending = {0};
     struct sq_agg_closes cl = {0};
     struct sq_agg_touches tl = {0};
     for (size_t i = 0; i < batch->n; i++) {
@@ -680,7 +686,7 @@ static int sq_aggregate_process(void *ctx, struct sq_batch *batch, struct sq_err
          * others would lose its counters). */
         int64_t wm;
         if (ag->emit && sq_watermark_observe(&ag->wm, t) && sq_watermark_get(&ag->wm, &wm))
-            sq_agg_close_due(ag, wm, wm, m, &pending, &cl);
+            sq_agg_close_due(ag, wm, wm, m, &cl);
     }
     int rc = sq_agg_emit(ag, batch->store, &cl, err);
     free(tl.v);
@@ -704,8 +710,7 @@ int sq_aggregate_flush(void *ctx, struct sq_store *store, struct sq_msg *carrier
     struct sq_aggregate *ag = ctx;
     if (!ag || !ag->enabled)
         return SQ_OK;
-    struct sq_strmap pending;
-    sq_strmap_init(&pending);
+    struct sq_agg_pending pending = {0};
     struct sq_agg_closes cl = {0};
     struct sq_agg_touches tl = {0};
     size_t i;
@@ -714,7 +719,7 @@ int sq_aggregate_flush(void *ctx, struct sq_store *store, struct sq_msg *carrier
         sq_agg_breach_own_window(ag, &tl, json_object_get(rec, "record"));
     sq_agg_write(ag, carrier, &tl, ag->emit ? &pending : NULL);
     if (ag->emit && ag->wm.has_event)
-        sq_agg_close_due(ag, INT64_MAX, ag->wm.max_event_ms, carrier, &pending, &cl);
+        sq_agg_close_due(ag, INT64_MAX, ag->wm.max_event_ms, carrier, &cl);
     int rc = sq_agg_emit(ag, store, &cl, err);
     free(tl.v);
     free(cl.v);
