@@ -47,15 +47,10 @@ static const char *sq_replay_default_schema(const struct sq_settings *st, const 
     return NULL;
 }
 
-/* A value that is not valid UTF-8 cannot be a JSON string: {"base64": …}. */
-static json_t *sq_replay_bytes_json(const char *p, size_t n)
+/* The n bytes at p in base64, appended to out. */
+static void sq_replay_base64(struct sq_buf *out, const char *p, size_t n)
 {
-    json_t *s = json_stringn(p, n);
-    if (s)
-        return s;
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    struct sq_buf b;
-    sq_buf_init(&b);
     for (size_t i = 0; i < n; i += 3) {
         unsigned v = (unsigned char)p[i] << 16;
         if (i + 1 < n)
@@ -64,63 +59,96 @@ static json_t *sq_replay_bytes_json(const char *p, size_t n)
             v |= (unsigned char)p[i + 2];
         char q[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63],
                      i + 1 < n ? b64[(v >> 6) & 63] : '=', i + 2 < n ? b64[v & 63] : '='};
-        sq_buf_append(&b, q, 4);
+        sq_buf_append(out, q, 4);
     }
-    json_t *o = json_pack("{s:s}", "base64", b.data ? b.data : "");
-    sq_buf_fini(&b);
-    return o;
+}
+
+/* Bytes as a JSON value: a string, or {"base64": …} when they are not
+ * valid UTF-8 (no JSON string can hold them). */
+static void sq_replay_put_bytes(struct sq_buf *b, const char *p, size_t n)
+{
+    if (sq_json_put_string(b, p, n) == 0)
+        return;
+    sq_buf_append_str(b, "{\"base64\":\"");
+    sq_replay_base64(b, p, n);
+    sq_buf_append(b, "\"}", 2);
+}
+
+/* A member's name, after a comma unless it is the object's first. */
+static void sq_replay_put_name(struct sq_buf *b, bool *first, const char *name)
+{
+    if (!*first)
+        sq_buf_append(b, ",", 1);
+    *first = false;
+    sq_json_put_string(b, name, strlen(name));
+    sq_buf_append(b, ":", 1);
+}
+
+/* A string member; none when text is NULL or not UTF-8 (json_string would
+ * give NULL, which jansson does not set). */
+static void sq_replay_put_text(struct sq_buf *b, bool *first, const char *name, const char *text)
+{
+    size_t len0 = b->len;
+    bool first0 = *first;
+    if (!text)
+        return;
+    sq_replay_put_name(b, first, name);
+    if (sq_json_put_string(b, text, strlen(text)) != 0) {
+        b->len = len0;
+        b->data[len0] = '\0';
+        *first = first0;
+    }
 }
 
 /* A non-DLQ value that is not an object (not expected: every record is
  * one): as JSON when it parses, else as bytes. */
-static json_t *sq_replay_record_json(const char *p, size_t n)
+static void sq_replay_put_record(struct sq_buf *b, const char *p, size_t n)
 {
     json_error_t jerr;
     json_t *v = json_loadb(p, n, JSON_DECODE_ANY, &jerr);
-    return v ? v : sq_replay_bytes_json(p, n);
+    if (!v || sq_json_dump_buf(b, v, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY) != 0)
+        sq_replay_put_bytes(b, p, n);
+    json_decref(v);
 }
 
 /* Writes one output record as a replay line: {"topic","key","headers",
- * "value"}. A record's value is compact JSON already (sinks dump it with the
- * same flags), so it is copied as it is; anything else is a string or
- * {"base64"}. */
+ * "value"}, the members jansson would dump in that order. A record's value
+ * is compact JSON already (sinks dump it with the same flags), so it is
+ * copied as it is; anything else is a string or {"base64"}. */
 static void sq_replay_emit(struct sq_replay *rp, const struct sq_msg *m, const struct sq_output *o)
 {
-    json_t *headers = json_object();
-    json_object_set_new(headers, "sq-schema", json_string(o->schema));
-    json_object_set_new(headers, "sq-source", json_string(o->source ? o->source : m->source));
+    struct sq_buf *b = &rp->line_out;
+    bool first = true, hfirst = true;
+    sq_buf_reset(b);
+    sq_buf_append(b, "{", 1);
+    sq_replay_put_text(b, &first, "topic", o->topic);
+    sq_replay_put_name(b, &first, "key");
+    if (o->key)
+        sq_replay_put_bytes(b, o->key, o->key_len);
+    else
+        sq_buf_append(b, "null", 4);
+    sq_replay_put_name(b, &first, "headers");
+    sq_buf_append(b, "{", 1);
+    sq_replay_put_text(b, &hfirst, "sq-schema", o->schema);
+    sq_replay_put_text(b, &hfirst, "sq-source", o->source ? o->source : m->source);
     if (o->error) {
-        json_object_set_new(headers, "sq-error", json_string(o->error));
-        json_object_set_new(headers, "sq-error-detail",
-                            sq_replay_bytes_json(o->error_detail ? o->error_detail : "",
-                                                 o->error_detail ? strlen(o->error_detail) : 0));
+        sq_replay_put_text(b, &hfirst, "sq-error", o->error);
+        sq_replay_put_name(b, &hfirst, "sq-error-detail");
+        sq_replay_put_bytes(b, o->error_detail ? o->error_detail : "",
+                            o->error_detail ? strlen(o->error_detail) : 0);
     }
-    bool raw = !o->error && o->value && o->value_len && o->value[0] == '{';
-    json_t *value = NULL;
-    if (!raw)
-        value = !o->value ? json_null()
-                : o->error ? sq_replay_bytes_json(o->value, o->value_len)
-                           : sq_replay_record_json(o->value, o->value_len);
-    json_t *key = o->key ? sq_replay_bytes_json(o->key, o->key_len) : json_null();
-    json_t *rec = json_object();
-    json_object_set_new(rec, "topic", json_string(o->topic));
-    json_object_set_new(rec, "key", key);
-    json_object_set_new(rec, "headers", headers);
-    if (value)
-        json_object_set_new(rec, "value", value);
-    size_t n;
-    char *s = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), &n);
-    if (raw) {
-        fwrite(s, 1, n - 1, rp->out); /* without the closing brace */
-        fputs(",\"value\":", rp->out);
-        fwrite(o->value, 1, o->value_len, rp->out);
-        fputs("}\n", rp->out);
-    } else {
-        fwrite(s, 1, n, rp->out);
-        fputc('\n', rp->out);
-    }
-    free(s);
-    json_decref(rec);
+    sq_buf_append(b, "}", 1);
+    sq_replay_put_name(b, &first, "value");
+    if (!o->error && o->value && o->value_len && o->value[0] == '{')
+        sq_buf_append(b, o->value, o->value_len);
+    else if (!o->value)
+        sq_buf_append(b, "null", 4);
+    else if (o->error)
+        sq_replay_put_bytes(b, o->value, o->value_len);
+    else
+        sq_replay_put_record(b, o->value, o->value_len);
+    sq_buf_append(b, "}\n", 2);
+    fwrite(b->data, 1, b->len, rp->out);
 }
 
 /* Runs one input line through the chain as its own batch (partition 0,
@@ -353,5 +381,6 @@ int sq_replay_main(int argc, char **argv)
     sq_chain_free(rp.chain);
     sq_store_mem_free(rp.store);
     sq_settings_free(&rp.st);
+    sq_buf_fini(&rp.line_out);
     return code;
 }

@@ -255,6 +255,18 @@ int sq_json_dump_buf(struct sq_buf *b, const json_t *json, size_t flags)
     return 0;
 }
 
+int sq_json_put_string(struct sq_buf *b, const char *s, size_t n)
+{
+    size_t len0 = b->len;
+    if (sq_jo_string(b, s, n) == SQ_JO_OK) {
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    b->len = len0;
+    b->data[len0] = '\0';
+    return -1;
+}
+
 char *sq_json_dumps(const json_t *json, size_t flags, size_t *len)
 {
     struct sq_buf b;

@@ -22,4 +22,9 @@ int sq_json_dump_buf(struct sq_buf *b, const json_t *json, size_t flags);
  * *len when len is not NULL. */
 char *sq_json_dumps(const json_t *json, size_t flags, size_t *len);
 
+/* Appends the n bytes at s as a JSON string, as json_stringn(s, n) would
+ * dump. Returns 0, or -1 (b as it was) when they are not UTF-8, where
+ * json_stringn gives NULL. */
+int sq_json_put_string(struct sq_buf *b, const char *s, size_t n);
+
 #endif

@@ -174,3 +174,27 @@ Test(json_out, random_trees)
         json_decref(o);
     }
 }
+
+Test(json_out, put_string_is_json_stringn)
+{
+    const char *v[] = {"", "plain", "q\"b\\s\n\x01", "é€😀", "a\0b", "\xff", "ok\xc3", "\xed\xa0\x80"};
+    const size_t n[] = {0, 5, 7, 9, 3, 1, 3, 3};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct sq_buf b;
+        sq_buf_init(&b);
+        sq_buf_append(&b, "x", 1);
+        json_t *s = json_stringn(v[i], n[i]);
+        int rc = sq_json_put_string(&b, v[i], n[i]);
+        if (!s) {
+            cr_assert_eq(rc, -1, "#%zu", i);
+            cr_assert_str_eq(b.data, "x");
+        } else {
+            char *want = json_dumps(s, JSON_ENCODE_ANY | JSON_COMPACT);
+            cr_assert_eq(rc, 0, "#%zu", i);
+            cr_assert_str_eq(b.data + 1, want);
+            free(want);
+        }
+        json_decref(s);
+        sq_buf_fini(&b);
+    }
+}
