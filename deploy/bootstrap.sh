@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git
       librdkafka-dev libjansson-dev libhiredis-dev libcriterion-dev
-      libyaml-dev libmicrohttpd-dev libssl-dev libpcre2-dev zlib1g-dev
+      libyaml-dev libmicrohttpd-dev libssl-dev libpcre2-dev zlib1g-dev libjemalloc-dev
       redis-server redis-tools kcat python3-jsonschema libtest-json-schema-acceptance-perl)
 
 missing=()

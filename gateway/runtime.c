@@ -256,11 +256,11 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
 {
     struct sq_turn *t = sq_xcalloc(1, sizeof *t);
     t->tp = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *t->tp);
-    /* The budget is shared fairly: each partition with a backlog gets an
+    /* runtime.batch_max_messages bounds the messages of every turn in
+     * flight together: each of the overlapping turns takes its share. The
+     * turn's budget is shared fairly: each partition with a backlog gets an
      * equal share first, what some leave unused goes to the others in
      * order, so the last assigned partitions do not wait behind the first. */
-    /* runtime.batch_max_messages bounds the messages of every turn in
-     * flight together: each of the overlapping turns takes its share. */
     size_t budget = (size_t)rt->st->batch_max_messages / SQ_TURNS_MAX, ready = 0;
     if (!budget)
         budget = 1;
