@@ -41,13 +41,20 @@ static char *sq_state_ops_room(struct sq_state_ops *ops, size_t need)
     return c->data + c->used;
 }
 
+/* Room for n more arguments in argv and argvlen. */
+static void sq_state_ops_reserve(struct sq_state_ops *ops, size_t n)
+{
+    if (ops->argc + n <= ops->cap)
+        return;
+    while (ops->argc + n > ops->cap)
+        ops->cap = ops->cap ? ops->cap * 2 : 32;
+    ops->argv = sq_xrealloc(ops->argv, ops->cap * sizeof *ops->argv);
+    ops->argvlen = sq_xrealloc(ops->argvlen, ops->cap * sizeof *ops->argvlen);
+}
+
 void sq_state_ops_push(struct sq_state_ops *ops, const char *s, size_t len)
 {
-    if (ops->argc == ops->cap) {
-        ops->cap = ops->cap ? ops->cap * 2 : 32;
-        ops->argv = sq_xrealloc(ops->argv, ops->cap * sizeof *ops->argv);
-        ops->argvlen = sq_xrealloc(ops->argvlen, ops->cap * sizeof *ops->argvlen);
-    }
+    sq_state_ops_reserve(ops, 1);
     char *p = sq_state_ops_room(ops, len + 1);
     if (len)
         memcpy(p, s, len);
@@ -91,8 +98,23 @@ void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
 
 void sq_state_ops_append(struct sq_state_ops *ops, const struct sq_state_ops *from)
 {
+    /* one reservation for all: a batch's assembly copies every argument */
+    size_t bytes = 0;
     for (size_t k = 0; k < from->argc; k++)
-        sq_state_ops_push(ops, from->argv[k], from->argvlen[k]);
+        bytes += from->argvlen[k] + 1;
+    if (!bytes)
+        return;
+    sq_state_ops_reserve(ops, from->argc);
+    char *p = sq_state_ops_room(ops, bytes);
+    for (size_t k = 0; k < from->argc; k++) {
+        size_t len = from->argvlen[k];
+        memcpy(p, from->argv[k], len + 1);
+        ops->argv[ops->argc] = p;
+        ops->argvlen[ops->argc] = len;
+        ops->argc++;
+        p += len + 1;
+    }
+    ops->chunk->used += bytes;
 }
 
 void sq_state_ops_reset(struct sq_state_ops *ops)
