@@ -462,24 +462,24 @@ json_t *sq_kpi_record(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_
     char start[SQ_TIME_BUFSZ], end[SQ_TIME_BUFSZ];
     sq_time_format(start_ms, start);
     sq_time_format(start_ms + w->size_ms, end);
+    /* member names are the tables' ASCII: set without jansson's UTF-8 check */
     json_t *counters = json_object();
     for (int i = 0; i < SQ_KC__COUNT; i++)
-        json_object_set_new(counters, sq_kpi_counter_names[i], json_integer(c->v[i]));
+        json_object_set_new_nocheck(counters, sq_kpi_counter_names[i], json_integer(c->v[i]));
     json_t *kpis = json_object();
     for (int k = 0; k < SQ_KPI__COUNT; k++) {
         double v;
-        json_object_set_new(kpis, sq_kpi_names[k],
-                            sq_kpi_value(c, (enum sq_kpi)k, mode, &v) ? sq_json_number(v)
-                                                                      : json_null());
+        json_t *val = sq_kpi_value(c, (enum sq_kpi)k, mode, &v) ? sq_json_number(v) : json_null();
+        json_object_set_new_nocheck(kpis, sq_kpi_names[k], val);
     }
     json_t *rec = json_object();
-    json_object_set_new(rec, "dimension", json_string(sq_kpi_dim_name(dim)));
-    json_object_set_new(rec, "key", json_string(key));
-    json_object_set_new(rec, "window", json_string(w->label));
-    json_object_set_new(rec, "start", json_string(start));
-    json_object_set_new(rec, "end", json_string(end));
-    json_object_set_new(rec, "revision", json_integer(revision));
-    json_object_set_new(rec, "counters", counters);
-    json_object_set_new(rec, "kpis", kpis);
+    json_object_set_new_nocheck(rec, "dimension", json_string(sq_kpi_dim_name(dim)));
+    json_object_set_new_nocheck(rec, "key", json_string(key));
+    json_object_set_new_nocheck(rec, "window", json_string(w->label));
+    json_object_set_new_nocheck(rec, "start", json_string(start));
+    json_object_set_new_nocheck(rec, "end", json_string(end));
+    json_object_set_new_nocheck(rec, "revision", json_integer(revision));
+    json_object_set_new_nocheck(rec, "counters", counters);
+    json_object_set_new_nocheck(rec, "kpis", kpis);
     return rec;
 }
