@@ -274,6 +274,8 @@ char *sq_json_dumps(const json_t *json, size_t flags, size_t *len)
     sq_buf_reserve(&b, 1023); /* one allocation for most records */
     if (sq_json_dump_buf(&b, json, flags) != 0) {
         sq_buf_fini(&b);
+        if (len)
+            *len = 0;
         return NULL;
     }
     if (len)

@@ -343,9 +343,10 @@ void sq_cx_apply(double *num, double *den, int64_t *t0_ms, int have, int64_t t_m
 
 static void sq_hset(struct sq_strmap *h, const char *field, const char *value)
 {
+    char *copy = sq_xstrdup(value); /* before the free: value may be the old one */
     void **slot = sq_strmap_ref(h, field);
     free(*slot);
-    *slot = sq_xstrdup(value);
+    *slot = copy;
 }
 
 /* HINCRBY: the field's integer value plus by (in place when it fits). */
