@@ -25,11 +25,22 @@ static int sq_dedupe_init(const struct sq_settings *st, void **ctx, struct sq_er
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
                         int64_t event_ms, char **key, char **field)
 {
-    *field = sq_xasprintf("%s|%s", schema, event_id);
+    struct sq_buf b; /* "schema|event_id" */
+    sq_buf_init(&b);
+    sq_buf_append_str(&b, schema);
+    sq_buf_append(&b, "|", 1);
+    sq_buf_append_str(&b, event_id);
+    *field = b.data;
     int64_t ttl_ms = st->dedupe_ttl_s * 1000;
     int64_t slice = event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
-    unsigned shard = (unsigned)(sq_strhash(*field, strlen(*field)) % SQ_DEDUPE_SHARDS);
-    *key = sq_xasprintf("%sdd:%lld:%u", st->redis_prefix, (long long)slice, shard);
+    unsigned shard = (unsigned)(sq_strhash(b.data, b.len) % SQ_DEDUPE_SHARDS);
+    sq_buf_init(&b); /* "{prefix}dd:{slice}:{shard}" */
+    sq_buf_append_str(&b, st->redis_prefix);
+    sq_buf_append(&b, "dd:", 3);
+    sq_buf_append_i64(&b, slice);
+    sq_buf_append(&b, ":", 1);
+    sq_buf_append_i64(&b, shard);
+    *key = b.data;
 }
 
 static int sq_dedupe_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
