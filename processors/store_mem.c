@@ -494,7 +494,7 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, si
         sq_hset(h, "cx_num", buf);
         snprintf(buf, sizeof buf, "%.17g", den);
         sq_hset(h, "cx_den", buf);
-        snprintf(buf, sizeof buf, "%lld", (long long)t0ms);
+        sq_i64_format(buf, t0ms);
         sq_hset(h, "cx_t0", buf);
         snprintf(buf, sizeof buf, "%.17g", num / den);
         sq_hset(h, "cx_index", buf);
