@@ -13,9 +13,10 @@
 
 /* Appends the text of json to b. flags as json_dumps: JSON_COMPACT,
  * JSON_SORT_KEYS, JSON_REAL_PRECISION(n), JSON_ENCODE_ANY (and the no-op
- * JSON_PRESERVE_ORDER) are written here; other flags go through json_dumps. Returns 0, or -1 (b as it was)
- * where json_dumps fails: not an object or array without JSON_ENCODE_ANY,
- * a string that is not UTF-8, a reference cycle. */
+ * JSON_PRESERVE_ORDER) are written here; other flags go through
+ * json_dumps. Returns 0, or -1 (b as it was) where json_dumps fails: not
+ * an object or array without JSON_ENCODE_ANY, a string that is not UTF-8,
+ * a reference cycle. */
 int sq_json_dump_buf(struct sq_buf *b, const json_t *json, size_t flags);
 
 /* json_dumps's result (malloc'd, NULL where it fails), with its length in

@@ -42,8 +42,8 @@ void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st)
     json_t *t;
     json_array_foreach(m->timer_records, i, t) {
         size_t bl;
-        char *bv = sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15),
-                                 &bl);
+        char *bv =
+            sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15), &bl);
         const char *k = json_string_value(json_object_get(t, "key"));
         char *bk = k ? sq_xstrdup(k) : NULL;
         struct sq_output *o = sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv,
@@ -58,8 +58,8 @@ void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st)
     json_t *t;
     json_array_foreach(m->kpi_records, i, t) {
         size_t vl;
-        char *v = sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15),
-                                &vl);
+        char *v =
+            sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15), &vl);
         const char *k = json_string_value(json_object_get(t, "key"));
         char *key = k ? sq_xstrdup(k) : NULL;
         struct sq_output *o = sq_msg_add_output(m, st->topic_kpi, key, key ? strlen(key) : 0, v,

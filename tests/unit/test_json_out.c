@@ -144,7 +144,8 @@ static json_t *random_value(int depth)
     case 1: return json_boolean(rnd(2));
     case 2: return json_integer((json_int_t)rnd(2000000) - 1000000);
     case 3: return json_real(((double)rnd(1000000) - 500000) / (double)(1u << rnd(30)));
-    case 4: return json_real(pow(10.0, (double)rnd(80) - 40) * (rnd(2) ? 1 : -1) * 1.2345678901234567);
+    case 4:
+        return json_real(pow(10.0, (double)rnd(80) - 40) * (rnd(2) ? 1 : -1) * 1.2345678901234567);
     case 5: return random_string();
     case 6: {
         json_t *a = json_array();
@@ -177,7 +178,8 @@ Test(json_out, random_trees)
 
 Test(json_out, put_string_is_json_stringn)
 {
-    const char *v[] = {"", "plain", "q\"b\\s\n\x01", "é€😀", "a\0b", "\xff", "ok\xc3", "\xed\xa0\x80"};
+    const char *v[] = {"",     "plain",  "q\"b\\s\n\x01", "é€😀",
+                       "a\0b", "\xff",   "ok\xc3",       "\xed\xa0\x80"};
     const size_t n[] = {0, 5, 7, 9, 3, 1, 3, 3};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct sq_buf b;
