@@ -668,17 +668,20 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
 static bool sq_turns_finish_by(struct sq_runtime *rt, int64_t deadline)
 {
     for (;;) {
-        bool all_done = true;
+        bool all_done = true, all_backing_off = true;
         for (size_t k = 0; k < rt->nturns; k++) {
             if (rt->turns[k]->phase == SQ_TURN_DONE)
                 continue;
             all_done = false;
             sq_turn_advance(rt, rt->turns[k], rt->nturns > 1 ? 5 : 50);
+            all_backing_off &= rt->turns[k]->retry_at != 0;
         }
         if (all_done)
             return true;
         if (sq_mono_ms() >= deadline)
             return false;
+        if (all_backing_off)
+            usleep(20000); /* each waits for its retry time */
     }
 }
 
