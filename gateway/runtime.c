@@ -63,6 +63,9 @@ struct sq_turn {
  * for delivery reports and its Redis step. Their partitions never overlap. */
 #define SQ_TURNS_MAX 2
 
+/* The least batch a turn gives a busy partition (see sq_turn_start). */
+#define SQ_MIN_SHARE 100
+
 /* A produce not acknowledged for this long counts as failing: consumption
  * pauses and /readyz says so until the deliveries come. */
 #define SQ_PRODUCE_SLOW_MS 5000
@@ -258,34 +261,48 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     t->tp = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *t->tp);
     /* runtime.batch_max_messages bounds the messages of every turn in
      * flight together: each of the overlapping turns takes its share. The
-     * turn's budget is shared fairly: each partition with a backlog gets an
-     * equal share first, what some leave unused goes to the others in
-     * order, so the last assigned partitions do not wait behind the first. */
+     * partitions whose oldest message waits longest come first, each with
+     * an equal share of the turn's budget but at least SQ_MIN_SHARE
+     * messages when they have them; what they leave goes to the others in
+     * the same order. With many busy partitions a turn takes fewer of them
+     * with larger batches: a partition's step sums its batch's KPI
+     * increments, so its Redis work per event falls as its batch grows. */
     size_t budget = (size_t)rt->st->batch_max_messages / SQ_TURNS_MAX, ready = 0;
     if (!budget)
         budget = 1;
     size_t *want = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *want);
-    for (size_t i = 0; i < rt->parts.n; i++)
-        if (ok[i])
-            ready++;
-    size_t share = ready ? (budget + ready - 1) / ready : 0;
-    for (size_t i = 0; i < rt->parts.n && budget; i++) {
-        struct sq_part *p = rt->parts.v[i];
+    size_t *order = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *order);
+    for (size_t i = 0; i < rt->parts.n; i++) {
         if (!ok[i])
             continue;
+        int64_t age = rt->parts.v[i]->backlog[0].fetched_mono_ms;
+        size_t k = ready++;
+        while (k > 0 && rt->parts.v[order[k - 1]]->backlog[0].fetched_mono_ms > age) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    size_t share = ready ? (budget + ready - 1) / ready : 0;
+    size_t min_share = budget / 4 < SQ_MIN_SHARE ? budget / 4 : SQ_MIN_SHARE;
+    if (share < min_share)
+        share = min_share;
+    for (size_t r = 0; r < ready && budget; r++) {
+        size_t i = order[r];
+        struct sq_part *p = rt->parts.v[i];
         want[i] = p->backlog_n < share ? p->backlog_n : share;
         if (want[i] > budget)
             want[i] = budget;
         budget -= want[i];
     }
-    for (size_t i = 0; i < rt->parts.n && budget; i++) {
+    for (size_t r = 0; r < ready && budget; r++) {
+        size_t i = order[r];
         struct sq_part *p = rt->parts.v[i];
-        if (!ok[i])
-            continue;
         size_t more = p->backlog_n - want[i] < budget ? p->backlog_n - want[i] : budget;
         want[i] += more;
         budget -= more;
     }
+    free(order);
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
         if (!want[i])
