@@ -243,30 +243,31 @@ static int64_t sq_start_s(int64_t start_ms)
     return start_ms / 1000;
 }
 
+/* {dimension}{sep}{key}{sep}{window}{sep}{start}, the key escaped. */
+static void sq_kpi_cell_put(struct sq_buf *b, const char *sep, enum sq_kpi_dim dim,
+                            const char *key, const struct sq_kpi_window *w, int64_t start_ms)
+{
+    sq_buf_append_str(b, sq_kpi_dim_name(dim));
+    sq_buf_append(b, sep, 1);
+    sq_buf_append_key_escaped(b, key, strlen(key));
+    sq_buf_append(b, sep, 1);
+    sq_buf_append_str(b, w->label);
+    sq_buf_append(b, sep, 1);
+    sq_buf_append_i64(b, sq_start_s(start_ms));
+}
+
 void sq_kpi_redis_key_put(struct sq_buf *b, const char *prefix, enum sq_kpi_dim dim,
                           const char *key, const struct sq_kpi_window *w, int64_t start_ms)
 {
     sq_buf_append_str(b, prefix);
     sq_buf_append(b, "kpi:", 4);
-    sq_buf_append_str(b, sq_kpi_dim_name(dim));
-    sq_buf_append(b, ":", 1);
-    sq_buf_append_key_escaped(b, key, strlen(key));
-    sq_buf_append(b, ":", 1);
-    sq_buf_append_str(b, w->label);
-    sq_buf_append(b, ":", 1);
-    sq_buf_append_i64(b, sq_start_s(start_ms));
+    sq_kpi_cell_put(b, ":", dim, key, w, start_ms);
 }
 
 void sq_kpi_kafka_key_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
                           const struct sq_kpi_window *w, int64_t start_ms)
 {
-    sq_buf_append_str(b, sq_kpi_dim_name(dim));
-    sq_buf_append(b, "|", 1);
-    sq_buf_append_key_escaped(b, key, strlen(key));
-    sq_buf_append(b, "|", 1);
-    sq_buf_append_str(b, w->label);
-    sq_buf_append(b, "|", 1);
-    sq_buf_append_i64(b, sq_start_s(start_ms));
+    sq_kpi_cell_put(b, "|", dim, key, w, start_ms);
 }
 
 char *sq_kpi_redis_key_dup(const char *prefix, enum sq_kpi_dim dim, const char *key,

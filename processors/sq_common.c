@@ -222,7 +222,7 @@ int sq_time_parse(const char *s, int64_t *out_ms)
 
 /* y-m-d of a day count from 1970-01-01, the inverse of sq_days_from_civil
  * (H. Hinnant's civil_from_days). */
-static void sq_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void sq_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;

@@ -55,6 +55,8 @@ int sq_parse_double(const char *s, double lo, double hi, double *out);
 #define SQ_TIME_BUFSZ 64
 /* Epoch ms to "2026-11-25T10:15:00.000Z" (UTC, milliseconds). */
 void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ]);
+/* Year, month and day of a day count from 1970-01-01 (proleptic Gregorian). */
+void sq_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
 /* Percent-encodes '%', ':', '|' and bytes below 0x20 of an id component so
  * no id can reach another key (SPEC 15). Returns a new string. */
