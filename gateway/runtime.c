@@ -97,6 +97,7 @@ struct sq_runtime {
     bool init_paused;            /* paused because applied offsets could not be read */
     int64_t chain_backoff_ms;    /* a chain read failed: retry the turn then */
     int64_t chain_retry_at;
+    bool kafka_down;             /* librdkafka said every broker is down */
 };
 
 static struct sq_runtime *sq_rt_of(rd_kafka_t *rk)
@@ -628,6 +629,14 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
     return true;
 }
 
+/* A turn that keeps consumption paused: waiting for its retry time, or
+ * for delivery reports longer than SQ_PRODUCE_SLOW_MS. */
+static bool sq_turn_failing(const struct sq_turn *t)
+{
+    return t->retry_at != 0 || (t->phase == SQ_TURN_WAIT && t->outstanding &&
+                                sq_mono_ms() - t->wait_since > SQ_PRODUCE_SLOW_MS);
+}
+
 /* Advances the turn as far as it can without blocking for long. */
 static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
 {
@@ -670,8 +679,8 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
             /* the pause of a failing turn ends with that turn */
             bool other_failing = false;
             for (size_t k = 0; k < rt->nturns; k++)
-                other_failing |= rt->turns[k] != t && rt->turns[k]->retry_at != 0;
-            if (!other_failing)
+                other_failing |= rt->turns[k] != t && sq_turn_failing(rt->turns[k]);
+            if (!other_failing && !rt->kafka_down)
                 sq_rt_resume(rt);
         }
         return;
@@ -843,7 +852,7 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
         /* Resume only what this function paused; a pause for another reason
          * (a chain read or a Redis step failing) ends when its turn does. */
         rt->backoff_ms = 0;
-        if (rt->paused && !rt->nturns && rt->init_paused)
+        if (rt->paused && !rt->nturns && rt->init_paused && !rt->kafka_down)
             sq_rt_resume(rt);
         rt->init_paused = false;
     }
@@ -968,10 +977,34 @@ static void sq_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void sq_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    (void)rk;
     (void)opaque;
     sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
     sq_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    /* Unreachable Kafka pauses the instance even when no turn is waiting
+     * for it (nothing left to do): /readyz says so until a broker answers
+     * again (sq_rt_probe_kafka). */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        struct sq_runtime *rt = sq_rt_of(rk);
+        rt->kafka_down = true;
+        sq_rt_pause(rt, "kafka: all brokers are down");
+    }
+}
+
+/* While every broker is down, asks one for metadata once a second (200 ms
+ * at most); when one answers, the pause for it ends. */
+static void sq_rt_probe_kafka(struct sq_runtime *rt)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rt->producer, 0, NULL, &md, 200) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_metadata_destroy(md);
+    rt->kafka_down = false;
+    sq_info("kafka: a broker answers again");
+    bool failing = false;
+    for (size_t k = 0; k < rt->nturns; k++)
+        failing |= sq_turn_failing(rt->turns[k]);
+    if (!failing && !rt->init_paused)
+        sq_rt_resume(rt);
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -1034,6 +1067,8 @@ static void sq_rt_metrics(struct sq_runtime *rt)
     if (now - rt->last_metrics_mono < 1000)
         return;
     rt->last_metrics_mono = now;
+    if (rt->kafka_down)
+        sq_rt_probe_kafka(rt);
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
         int64_t lo = -1, hi = -1;
@@ -1124,7 +1159,7 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
          * its retry comes first. */
         bool failing = false;
         for (size_t k = 0; k < rt->nturns; k++)
-            failing |= rt->turns[k]->retry_at != 0;
+            failing |= sq_turn_failing(rt->turns[k]);
         if (rt->nturns < SQ_TURNS_MAX && !failing && sq_parts_backlog_total(&rt->parts) &&
             sq_mono_ms() >= rt->chain_retry_at) {
             if (!sq_rt_start_turn(rt, &ok, &ok_cap))
