@@ -637,6 +637,30 @@ static bool sq_turn_failing(const struct sq_turn *t)
                                 sq_mono_ms() - t->wait_since > SQ_PRODUCE_SLOW_MS);
 }
 
+/* Whether a turn in flight other than except keeps consumption paused. */
+static bool sq_rt_turn_failing(const struct sq_runtime *rt, const struct sq_turn *except)
+{
+    for (size_t k = 0; k < rt->nturns; k++)
+        if (rt->turns[k] != except && sq_turn_failing(rt->turns[k]))
+            return true;
+    return false;
+}
+
+/* Whether every unfinished turn waits for its retry time (and some does):
+ * nothing to do but sleep. */
+static bool sq_rt_turns_backing_off(const struct sq_runtime *rt)
+{
+    bool any = false;
+    for (size_t k = 0; k < rt->nturns; k++) {
+        if (rt->turns[k]->phase == SQ_TURN_DONE)
+            continue;
+        if (!rt->turns[k]->retry_at)
+            return false;
+        any = true;
+    }
+    return any;
+}
+
 /* Advances the turn as far as it can without blocking for long. */
 static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
 {
@@ -677,10 +701,7 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
         t->phase = SQ_TURN_DONE;
         if (rt->paused) {
             /* the pause of a failing turn ends with that turn */
-            bool other_failing = false;
-            for (size_t k = 0; k < rt->nturns; k++)
-                other_failing |= rt->turns[k] != t && sq_turn_failing(rt->turns[k]);
-            if (!other_failing && !rt->kafka_down)
+            if (!sq_rt_turn_failing(rt, t) && !rt->kafka_down)
                 sq_rt_resume(rt);
         }
         return;
@@ -694,19 +715,18 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
 static bool sq_turns_finish_by(struct sq_runtime *rt, int64_t deadline)
 {
     for (;;) {
-        bool all_done = true, all_backing_off = true;
+        bool all_done = true;
         for (size_t k = 0; k < rt->nturns; k++) {
             if (rt->turns[k]->phase == SQ_TURN_DONE)
                 continue;
             all_done = false;
             sq_turn_advance(rt, rt->turns[k], rt->nturns > 1 ? 5 : 50);
-            all_backing_off &= rt->turns[k]->retry_at != 0;
         }
         if (all_done)
             return true;
         if (sq_mono_ms() >= deadline)
             return false;
-        if (all_backing_off)
+        if (sq_rt_turns_backing_off(rt))
             usleep(20000); /* each waits for its retry time */
     }
 }
@@ -1000,10 +1020,7 @@ static void sq_rt_probe_kafka(struct sq_runtime *rt)
     rd_kafka_metadata_destroy(md);
     rt->kafka_down = false;
     sq_info("kafka: a broker answers again");
-    bool failing = false;
-    for (size_t k = 0; k < rt->nturns; k++)
-        failing |= sq_turn_failing(rt->turns[k]);
-    if (!failing && !rt->init_paused)
+    if (!sq_rt_turn_failing(rt, NULL) && !rt->init_paused)
         sq_rt_resume(rt);
 }
 
@@ -1157,10 +1174,8 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         }
         /* A new turn while the others wait, unless one of them is failing:
          * its retry comes first. */
-        bool failing = false;
-        for (size_t k = 0; k < rt->nturns; k++)
-            failing |= sq_turn_failing(rt->turns[k]);
-        if (rt->nturns < SQ_TURNS_MAX && !failing && sq_parts_backlog_total(&rt->parts) &&
+        if (rt->nturns < SQ_TURNS_MAX && !sq_rt_turn_failing(rt, NULL) &&
+            sq_parts_backlog_total(&rt->parts) &&
             sq_mono_ms() >= rt->chain_retry_at) {
             if (!sq_rt_start_turn(rt, &ok, &ok_cap))
                 break;
@@ -1174,10 +1189,7 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
             sq_turn_advance(rt, rt->turns[k], wait_ms);
         if (sq_turns_reap(rt))
             sq_rt_commit(rt, rt->st->commit_interval_ms == 0);
-        bool all_retrying = rt->nturns > 0;
-        for (size_t k = 0; k < rt->nturns; k++)
-            all_retrying &= rt->turns[k]->retry_at != 0;
-        if (all_retrying)
+        if (sq_rt_turns_backing_off(rt))
             usleep(20000);
         sq_rt_commit(rt, false);
         sq_rt_metrics(rt);

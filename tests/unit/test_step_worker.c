@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "redis_link.h"
 #include "sq_harness.h"
@@ -99,10 +100,11 @@ Test(step_worker, runs_a_step_and_takes_one_job_at_a_time, .timeout = 60)
 
 Test(step_worker, a_redis_outage_is_reported_and_the_next_job_reconnects, .timeout = 60)
 {
-    char dir[] = "/tmp/sq-step-worker-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
+    char *dir = sq_h_tmp_path("redis-data"); /* persisted: a restart keeps the data */
+    cr_assert_eq(mkdir(dir, 0700), 0);
     struct sq_h_redis rs;
     cr_assert_eq(sq_h_redis_start(&rs, dir), 0);
+    free(dir);
     struct sq_step_worker *w = worker_for(&rs);
     struct sq_state_ops ops = {0};
     build_ops(&ops, "contact.v1|e1", "gold");
