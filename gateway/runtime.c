@@ -325,26 +325,42 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
             sq_msg_init_from(&tp->batch.msgs[j], p, tp->fetched[j].rkm);
     }
     free(want);
-    for (size_t i = 0; i < t->n; i++) {
-        int rc = sq_chain_run(rt->chain, &t->tp[i].batch, err);
-        if (rc != SQ_OK) {
-            /* Put the messages back so nothing is lost; the chain is run
-             * again on the next turn. */
-            for (size_t k = 0; k < t->n; k++) {
-                struct sq_turn_part *tp = &t->tp[k];
-                struct sq_part *p = tp->part;
-                if (p->backlog_n + tp->n > p->backlog_cap) {
-                    p->backlog_cap = p->backlog_n + tp->n;
-                    p->backlog = sq_xrealloc(p->backlog, p->backlog_cap * sizeof *p->backlog);
-                }
-                memmove(p->backlog + tp->n, p->backlog, p->backlog_n * sizeof *p->backlog);
-                memcpy(p->backlog, tp->fetched, tp->n * sizeof *tp->fetched);
-                p->backlog_n += tp->n;
-                tp->n = 0;
+    /* One chain run over the messages of all the turn's partitions (each
+     * partition's in offset order), so that every processor reads what it
+     * needs for all of them in one Redis round trip; then each partition's
+     * batch takes its messages back and builds its own step's ops. */
+    size_t total = 0;
+    for (size_t i = 0; i < t->n; i++)
+        total += t->tp[i].n;
+    struct sq_batch all = {.partition = -1, .store = &rt->store.base, .n = total};
+    all.msgs = sq_xmalloc((total ? total : 1) * sizeof *all.msgs);
+    for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++)
+        memcpy(all.msgs + at, t->tp[i].batch.msgs, t->tp[i].n * sizeof *all.msgs);
+    int rc = sq_chain_process(rt->chain, &all, err);
+    for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++) {
+        memcpy(t->tp[i].batch.msgs, all.msgs + at, t->tp[i].n * sizeof *all.msgs);
+        if (rc == SQ_OK)
+            sq_batch_assemble_ops(&t->tp[i].batch);
+    }
+    free(all.msgs);
+    sq_state_ops_fini(&all.ops);
+    if (rc != SQ_OK) {
+        /* Put the messages back so nothing is lost; the chain is run again
+         * on the next turn. */
+        for (size_t k = 0; k < t->n; k++) {
+            struct sq_turn_part *tp = &t->tp[k];
+            struct sq_part *p = tp->part;
+            if (p->backlog_n + tp->n > p->backlog_cap) {
+                p->backlog_cap = p->backlog_n + tp->n;
+                p->backlog = sq_xrealloc(p->backlog, p->backlog_cap * sizeof *p->backlog);
             }
-            sq_turn_free(t);
-            return NULL;
+            memmove(p->backlog + tp->n, p->backlog, p->backlog_n * sizeof *p->backlog);
+            memcpy(p->backlog, tp->fetched, tp->n * sizeof *tp->fetched);
+            p->backlog_n += tp->n;
+            tp->n = 0;
         }
+        sq_turn_free(t);
+        return NULL;
     }
     t->phase = SQ_TURN_PRODUCE;
     return t;
@@ -708,6 +724,18 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
     case SQ_TURN_DONE:
         return;
     }
+}
+
+/* The chain's yield (sq_chain_set_yield): between the processors of a new
+ * turn's chain, the turns already in flight take their delivery reports,
+ * hand their step to the step thread or collect it, without waiting for
+ * the whole chain. The new turn is not among them yet. */
+static void sq_rt_serve_turns(void *arg)
+{
+    struct sq_runtime *rt = arg;
+    rd_kafka_poll(rt->producer, 0);
+    for (size_t k = 0; k < rt->nturns; k++)
+        sq_turn_advance(rt, rt->turns[k], 0);
 }
 
 /* Runs every turn in flight to its end, bounded by deadline (monotonic
@@ -1252,6 +1280,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_redis_free(rt.redis);
         return 2;
     }
+    sq_chain_set_yield(rt.chain, sq_rt_serve_turns, &rt);
     struct sq_kafka_callbacks cbs = {
         .opaque = &rt,
         .rebalance = sq_rebalance_cb,

@@ -32,6 +32,8 @@ static const struct sq_processor *const sq_chain_order[] = {
 struct sq_chain {
     void *ctx[SQ_CHAIN_LEN];
     struct sq_chain_stats stats;
+    sq_chain_yield_fn yield;
+    void *yield_arg;
 };
 
 struct sq_chain *sq_chain_new(const struct sq_settings *st, struct sq_err *err)
@@ -61,7 +63,13 @@ void sq_chain_free(struct sq_chain *chain)
     free(chain);
 }
 
-int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
+void sq_chain_set_yield(struct sq_chain *chain, sq_chain_yield_fn fn, void *arg)
+{
+    chain->yield = fn;
+    chain->yield_arg = arg;
+}
+
+int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
 {
     /* The sinks see final verdicts: everything still pending when they run
      * is processed. */
@@ -75,9 +83,18 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
         int rc = p->process(chain->ctx[i], batch, err);
         if (rc != SQ_OK)
             return rc;
+        if (chain->yield)
+            chain->yield(chain->yield_arg);
     }
-    sq_batch_assemble_ops(batch);
     return SQ_OK;
+}
+
+int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
+{
+    int rc = sq_chain_process(chain, batch, err);
+    if (rc == SQ_OK)
+        sq_batch_assemble_ops(batch);
+    return rc;
 }
 
 void sq_batch_assemble_ops(struct sq_batch *batch)

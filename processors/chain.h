@@ -21,10 +21,20 @@ struct sq_chain;
 struct sq_chain *sq_chain_new(const struct sq_settings *st, struct sq_err *err);
 void sq_chain_free(struct sq_chain *chain);
 
+/* Called between processors while a batch runs: `sqgate run` serves its
+ * other turns there (delivery reports, Redis steps), so they do not wait
+ * for the whole chain. NULL (the default) calls nothing. */
+typedef void (*sq_chain_yield_fn)(void *arg);
+void sq_chain_set_yield(struct sq_chain *chain, sq_chain_yield_fn fn, void *arg);
+
 /* Runs every processor over the batch. Messages still pending at the end are
  * processed. Returns SQ_OK or the first processor's transient/fatal error
  * (the batch must then be run again from scratch: see sq_batch_reset). */
 int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err);
+/* sq_chain_run without building batch->ops: for a batch of several
+ * partitions' messages that the caller splits into one batch per partition
+ * and then assembles each (sq_batch_assemble_ops). */
+int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err);
 
 /* Turns a processed message whose output the broker rejected permanently
  * into a DLQ message (reason output_rejected) and rebuilds the batch's
