@@ -224,7 +224,7 @@ static double sq_bench_redis_bytes(long n, sq_bench_add_fn *add, void *ctx)
         }
         struct sq_redis_step s = {.offset_key = "sq:off:bench:t:0", .expected = off,
                                   .last = off + 1000, .max_event_ms = -1, .ops = &ops};
-        sq_redis_run_steps(r, &s, 1, &err);
+        sq_redis_run_steps(r, &s, 1, NULL, &err);
         free(s.dups);
         off += 1000;
         sq_state_ops_fini(&ops);

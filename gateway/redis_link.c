@@ -1,6 +1,7 @@
-/* redis_link.c: the Redis connection and the partition step script. One
+/* redis_link.c: the Redis connection and the partition step scripts. One
  * EVALSHA per partition batch applies all its changes and moves the applied
- * offset, guarded against zombies (SPEC 10). */
+ * offset, guarded against zombies (SPEC 10); a turn's batches go as one
+ * EVALSHA when each of them would apply in full. */
 #include "redis_link.h"
 
 #include <hiredis/hiredis.h>
@@ -12,107 +13,126 @@
 #include "sinks.h"
 #include "store.h"
 
-/* KEYS[1] = the partition's offset hash {offset, max_event_ms}; KEYS[2],
- * KEYS[3] = the watermark's zsets {prefix}wm:parts and {prefix}wm:idle
- * (member: the offset hash's key, score: its max_event_ms; gateway/closer.c).
- * ARGV[1] = expected stored offset ("" = none), ARGV[2] = batch's last
- * offset, ARGV[3] = greatest event time in ms ("" = none), ARGV[4] = the
- * number of dedupe marks, then each mark as (message index, key, field,
- * TTL), then the batch's other ops without their M, B, Y and S markers
- * (processors/store.h; sq_redis_append_step below says which are sent;
- * processors/store_mem.c applies the same ops in process and must keep the
- * same meaning).
+/* The Lua shared by both step scripts: expire (a key's TTL once per
+ * script), apply (one op of processors/store.h at ARGV[i], returning the
+ * index after it, nil for an unknown op) and finish (a partition's new
+ * applied offset, its greatest event time and its place in the watermark's
+ * zsets wm:parts and wm:idle; gateway/closer.c). processors/store_mem.c
+ * applies the same ops in process and must keep the same meaning. */
+#define SQ_STEP_LUA_COMMON \
+    "local wm, ttl_set = {}, {}\n" \
+    "-- a key's TTL is set once per step: an op writing a key again skips it\n" \
+    "local function expire(k, t)\n" \
+    "  if tonumber(t) > 0 and ttl_set[k] ~= t then redis.call('EXPIRE', k, t); ttl_set[k] = t end\n" \
+    "end\n" \
+    "local function apply(i)\n" \
+    "  local op = ARGV[i]\n" \
+    "  if op == 'C' then\n" \
+    "    local key, t, eid, tc, region, tier, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]\n" \
+    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at')\n" \
+    "    local set = {'events_total', string.format('%d', (tonumber(o[1]) or 0) + tonumber(ARGV[i+2]))}\n" \
+    "    if (not o[2]) or t > o[2] or (t == o[2] and eid > (o[3] or '')) then\n" \
+    "      set[3], set[4], set[5], set[6] = 'last_event_at', t, 'last_event_id', eid\n" \
+    "      if region ~= '' then set[#set + 1] = 'region'; set[#set + 1] = region end\n" \
+    "      if tier ~= '' then set[#set + 1] = 'tier'; set[#set + 1] = tier end\n" \
+    "    end\n" \
+    "    if tc ~= '' and ((not o[4]) or tc > o[4]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n" \
+    "    redis.call('HSET', key, unpack(set))\n" \
+    "    expire(key, ttl)\n" \
+    "    i = i + 9\n" \
+    "  elseif op == 'H' then\n" \
+    "    local k = tonumber(ARGV[i+3])\n" \
+    "    if k > 0 then redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n" \
+    "    expire(ARGV[i+1], ARGV[i+2])\n" \
+    "    i = i + 4 + 2 * k\n" \
+    "  elseif op == 'X' then\n" \
+    "    redis.call('DEL', ARGV[i+1]); ttl_set[ARGV[i+1]] = nil; i = i + 2\n" \
+    "  elseif op == 'R' then\n" \
+    "    redis.call('HDEL', ARGV[i+1], ARGV[i+2]); ttl_set[ARGV[i+1]] = nil; i = i + 3\n" \
+    "  elseif op == 'I' then\n" \
+    "    redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n" \
+    "    expire(ARGV[i+1], ARGV[i+4])\n" \
+    "    i = i + 5\n" \
+    "  elseif op == 'K' then\n" \
+    "    -- one HINCRBY per counter: cheaper in the script than HMGET, sum and HSET\n" \
+    "    local key, k = ARGV[i+1], tonumber(ARGV[i+3])\n" \
+    "    for j = 1, k do redis.call('HINCRBY', key, ARGV[i+2+2*j], ARGV[i+3+2*j]) end\n" \
+    "    expire(key, ARGV[i+2])\n" \
+    "    i = i + 4 + 2 * k\n" \
+    "  elseif op == 'W' then\n" \
+    "    local p, c = ARGV[i+1], ARGV[i+2]\n" \
+    "    local g = redis.call('HINCRBY', p .. 'win:gen', c, 1)\n" \
+    "    if wm[p] == nil then wm[p] = tonumber(redis.call('GET', p .. 'wm') or '') or false end\n" \
+    "    if g > 1 and ((not wm[p]) or tonumber(ARGV[i+3]) > wm[p]) then\n" \
+    "      -- touched before and ends after the watermark: never closed, already in win:open\n" \
+    "    elseif redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n" \
+    "    else redis.call('ZADD', p .. 'win:open', 'NX', ARGV[i+3], c) end\n" \
+    "    i = i + 4\n" \
+    "  elseif op == 'Z' then\n" \
+    "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n" \
+    "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n" \
+    "    expire(ARGV[i+1], ARGV[i+2])\n" \
+    "    i = i + 6\n" \
+    "  elseif op == 'G' then\n" \
+    "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n" \
+    "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n" \
+    "      redis.call('HSET', ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])\n" \
+    "    end\n" \
+    "    expire(ARGV[i+1], ARGV[i+6])\n" \
+    "    i = i + 7\n" \
+    "  elseif op == 'Q' then\n" \
+    "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n" \
+    "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n" \
+    "    local num, den, t0 = sc, 1, t\n" \
+    "    if old[1] and old[2] and old[3] then\n" \
+    "      num, den, t0 = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])\n" \
+    "      if t >= t0 then\n" \
+    "        local f = 2 ^ (-(t - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = t\n" \
+    "      else\n" \
+    "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n" \
+    "      end\n" \
+    "    end\n" \
+    "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n" \
+    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.17g', num / den))\n" \
+    "    expire(key, ARGV[i+5])\n" \
+    "    i = i + 6\n" \
+    "  else\n" \
+    "    return nil\n" \
+    "  end\n" \
+    "  return i\n" \
+    "end\n" \
+    "local function finish(key, last, maxev, parts, idle)\n" \
+    "  redis.call('HSET', key, 'offset', last)\n" \
+    "  if maxev ~= '' then\n" \
+    "    local m = redis.call('HGET', key, 'max_event_ms')\n" \
+    "    if (not m) or tonumber(maxev) > tonumber(m) then redis.call('HSET', key, 'max_event_ms', maxev) end\n" \
+    "  end\n" \
+    "  local mx = redis.call('HGET', key, 'max_event_ms')\n" \
+    "  if mx then\n" \
+    "    redis.call('ZADD', parts, mx, key)\n" \
+    "    redis.call('ZREM', idle, key)\n" \
+    "  end\n" \
+    "end\n"
+
+/* One partition step. KEYS[1] = the partition's offset hash {offset,
+ * max_event_ms}; KEYS[2], KEYS[3] = the watermark's zsets {prefix}wm:parts
+ * and {prefix}wm:idle (member: the offset hash's key, score: its
+ * max_event_ms). ARGV[1] = expected stored offset ("" = none), ARGV[2] =
+ * batch's last offset, ARGV[3] = greatest event time in ms ("" = none),
+ * ARGV[4] = the number of dedupe marks, then each mark as (message index,
+ * key, field, TTL), then the batch's other ops without their M, B, Y and S
+ * markers (processors/store.h; sq_redis_append_step below says which are
+ * sent).
  * Returns {1, stored} applied, {0, stored} already applied, {-1, stored}
  * fenced (another instance moved the offset), {2, stored, idx...} nothing
  * written: these messages' events are marked already (or twice in the
  * batch), send the step again without them. */
-static const char sq_step_lua[] =
+static const char sq_step_lua[] = SQ_STEP_LUA_COMMON
     "local cur = redis.call('HGET', KEYS[1], 'offset')\n"
     "local last = tonumber(ARGV[2])\n"
     "if cur and tonumber(cur) >= last then return {0, cur} end\n"
     "if (cur or '') ~= ARGV[1] then return {-1, cur or ''} end\n"
     "local n = #ARGV\n"
-    "local wm, ttl_set = {}, {}\n"
-    "-- a key's TTL is set once per step: an op writing a key again skips it\n"
-    "local function expire(k, t)\n"
-    "  if tonumber(t) > 0 and ttl_set[k] ~= t then redis.call('EXPIRE', k, t); ttl_set[k] = t end\n"
-    "end\n"
-    "local function apply(i)\n"
-    "  local op = ARGV[i]\n"
-    "  if op == 'C' then\n"
-    "    local key, t, eid, tc, region, tier, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]\n"
-    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at')\n"
-    "    local set = {'events_total', string.format('%d', (tonumber(o[1]) or 0) + tonumber(ARGV[i+2]))}\n"
-    "    if (not o[2]) or t > o[2] or (t == o[2] and eid > (o[3] or '')) then\n"
-    "      set[3], set[4], set[5], set[6] = 'last_event_at', t, 'last_event_id', eid\n"
-    "      if region ~= '' then set[#set + 1] = 'region'; set[#set + 1] = region end\n"
-    "      if tier ~= '' then set[#set + 1] = 'tier'; set[#set + 1] = tier end\n"
-    "    end\n"
-    "    if tc ~= '' and ((not o[4]) or tc > o[4]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n"
-    "    redis.call('HSET', key, unpack(set))\n"
-    "    expire(key, ttl)\n"
-    "    i = i + 9\n"
-    "  elseif op == 'H' then\n"
-    "    local k = tonumber(ARGV[i+3])\n"
-    "    if k > 0 then redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n"
-    "    expire(ARGV[i+1], ARGV[i+2])\n"
-    "    i = i + 4 + 2 * k\n"
-    "  elseif op == 'X' then\n"
-    "    redis.call('DEL', ARGV[i+1]); ttl_set[ARGV[i+1]] = nil; i = i + 2\n"
-    "  elseif op == 'R' then\n"
-    "    redis.call('HDEL', ARGV[i+1], ARGV[i+2]); ttl_set[ARGV[i+1]] = nil; i = i + 3\n"
-    "  elseif op == 'I' then\n"
-    "    redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n"
-    "    expire(ARGV[i+1], ARGV[i+4])\n"
-    "    i = i + 5\n"
-    "  elseif op == 'K' then\n"
-    "    -- one HINCRBY per counter: cheaper in the script than HMGET, sum and HSET\n"
-    "    local key, k = ARGV[i+1], tonumber(ARGV[i+3])\n"
-    "    for j = 1, k do redis.call('HINCRBY', key, ARGV[i+2+2*j], ARGV[i+3+2*j]) end\n"
-    "    expire(key, ARGV[i+2])\n"
-    "    i = i + 4 + 2 * k\n"
-    "  elseif op == 'W' then\n"
-    "    local p, c = ARGV[i+1], ARGV[i+2]\n"
-    "    local g = redis.call('HINCRBY', p .. 'win:gen', c, 1)\n"
-    "    if wm[p] == nil then wm[p] = tonumber(redis.call('GET', p .. 'wm') or '') or false end\n"
-    "    if g > 1 and ((not wm[p]) or tonumber(ARGV[i+3]) > wm[p]) then\n"
-    "      -- touched before and ends after the watermark: never closed, already in win:open\n"
-    "    elseif redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n"
-    "    else redis.call('ZADD', p .. 'win:open', 'NX', ARGV[i+3], c) end\n"
-    "    i = i + 4\n"
-    "  elseif op == 'Z' then\n"
-    "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n"
-    "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n"
-    "    expire(ARGV[i+1], ARGV[i+2])\n"
-    "    i = i + 6\n"
-    "  elseif op == 'G' then\n"
-    "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n"
-    "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n"
-    "      redis.call('HSET', ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])\n"
-    "    end\n"
-    "    expire(ARGV[i+1], ARGV[i+6])\n"
-    "    i = i + 7\n"
-    "  elseif op == 'Q' then\n"
-    "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n"
-    "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n"
-    "    local num, den, t0 = sc, 1, t\n"
-    "    if old[1] and old[2] and old[3] then\n"
-    "      num, den, t0 = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])\n"
-    "      if t >= t0 then\n"
-    "        local f = 2 ^ (-(t - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = t\n"
-    "      else\n"
-    "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n"
-    "      end\n"
-    "    end\n"
-    "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n"
-    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.17g', num / den))\n"
-    "    expire(key, ARGV[i+5])\n"
-    "    i = i + 6\n"
-    "  else\n"
-    "    return nil\n"
-    "  end\n"
-    "  return i\n"
-    "end\n"
     "local nd, i, dups, marked = tonumber(ARGV[4]), 5, {}, {}\n"
     "for k = 1, nd do\n"
     "  if redis.call('HSETNX', ARGV[i+1], ARGV[i+2], '1') == 1 then marked[#marked + 1] = i\n"
@@ -128,17 +148,57 @@ static const char sq_step_lua[] =
     "  i = apply(i)\n"
     "  if not i then return redis.error_reply('sqgate step: unknown op') end\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'offset', ARGV[2])\n"
-    "if ARGV[3] ~= '' then\n"
-    "  local m = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
-    "  if (not m) or tonumber(ARGV[3]) > tonumber(m) then redis.call('HSET', KEYS[1], 'max_event_ms', ARGV[3]) end\n"
-    "end\n"
-    "local mx = redis.call('HGET', KEYS[1], 'max_event_ms')\n"
-    "if mx then\n"
-    "  redis.call('ZADD', KEYS[2], mx, KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[3], KEYS[1])\n"
-    "end\n"
+    "finish(KEYS[1], ARGV[2], ARGV[3], KEYS[2], KEYS[3])\n"
     "return {1, ARGV[2]}\n";
+
+/* A whole turn's partition steps at once, applied only when each of them
+ * would apply in full: every stored offset is the expected one and no
+ * dedupe mark is taken. Their KPI sums are summed over all of them, so a
+ * cell that several partitions' events touch gets one HINCRBY per counter.
+ * KEYS[1..n] = the partitions' offset hashes, KEYS[n+1], KEYS[n+2] =
+ * wm:parts and wm:idle. ARGV[1] = n, then per partition: expected offset,
+ * last offset, greatest event time, the number of marks, the number of op
+ * arguments, the marks (4 each) and the ops without sums; then the turn's
+ * sums (K and W ops). Returns {1} applied, or {3} nothing written: run the
+ * partition steps one by one (sq_step_lua), which sort out each case. */
+static const char sq_turn_lua[] = SQ_STEP_LUA_COMMON
+    "local np = tonumber(ARGV[1])\n"
+    "local at, i = {}, 2\n"
+    "for p = 1, np do\n"
+    "  at[p] = i\n"
+    "  if (redis.call('HGET', KEYS[p], 'offset') or '') ~= ARGV[i] then return {3} end\n"
+    "  i = i + 5 + 4 * tonumber(ARGV[i+3]) + tonumber(ARGV[i+4])\n"
+    "end\n"
+    "local sums, marked = i, {}\n"
+    "for p = 1, np do\n"
+    "  local j = at[p] + 5\n"
+    "  for k = 1, tonumber(ARGV[at[p]+3]) do\n"
+    "    if redis.call('HSETNX', ARGV[j+1], ARGV[j+2], '1') == 0 then\n"
+    "      for _, m in ipairs(marked) do redis.call('HDEL', ARGV[m+1], ARGV[m+2]) end\n"
+    "      return {3}\n"
+    "    end\n"
+    "    marked[#marked + 1] = j\n"
+    "    j = j + 4\n"
+    "  end\n"
+    "end\n"
+    "for _, m in ipairs(marked) do expire(ARGV[m+1], ARGV[m+3]) end\n"
+    "for p = 1, np do\n"
+    "  local j = at[p] + 5 + 4 * tonumber(ARGV[at[p]+3])\n"
+    "  local stop = j + tonumber(ARGV[at[p]+4])\n"
+    "  while j < stop do\n"
+    "    j = apply(j)\n"
+    "    if not j then return redis.error_reply('sqgate step: unknown op') end\n"
+    "  end\n"
+    "end\n"
+    "i = sums\n"
+    "while i <= #ARGV do\n"
+    "  i = apply(i)\n"
+    "  if not i then return redis.error_reply('sqgate step: unknown op') end\n"
+    "end\n"
+    "for p = 1, np do\n"
+    "  finish(KEYS[p], ARGV[at[p]+1], ARGV[at[p]+2], KEYS[np+1], KEYS[np+2])\n"
+    "end\n"
+    "return {1}\n";
 
 struct sq_redis {
     char *host;          /* NULL for unix sockets */
@@ -148,7 +208,8 @@ struct sq_redis {
     char *prefix;
     int64_t timeout_ms;
     redisContext *c;
-    char sha[41];
+    char sha[41];        /* sq_step_lua */
+    char turn_sha[41];   /* sq_turn_lua */
     char *epoch;         /* the epoch value seen at first connect */
     char *wm_parts_key;  /* {prefix}wm:parts */
     char *wm_idle_key;   /* {prefix}wm:idle */
@@ -265,17 +326,21 @@ static int sq_redis_handshake(struct sq_redis *r, struct sq_err *err)
         }
         freeReplyObject(rep);
     }
-    rep = redisCommand(r->c, "SCRIPT LOAD %s", sq_step_lua);
-    if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis SCRIPT LOAD failed: %s",
-                   rep && rep->str ? rep->str : "no reply");
-        if (rep)
-            freeReplyObject(rep);
-        return SQ_ERR_TRANSIENT;
+    const char *scripts[2] = {sq_step_lua, sq_turn_lua};
+    char *shas[2] = {r->sha, r->turn_sha};
+    for (int k = 0; k < 2; k++) {
+        rep = redisCommand(r->c, "SCRIPT LOAD %s", scripts[k]);
+        if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis SCRIPT LOAD failed: %s",
+                       rep && rep->str ? rep->str : "no reply");
+            if (rep)
+                freeReplyObject(rep);
+            return SQ_ERR_TRANSIENT;
+        }
+        memcpy(shas[k], rep->str, 40);
+        shas[k][40] = '\0';
+        freeReplyObject(rep);
     }
-    memcpy(r->sha, rep->str, 40);
-    r->sha[40] = '\0';
-    freeReplyObject(rep);
 
     /* Epoch: written once; a different or missing value later means the
      * server lost its data, and exactness can no longer be promised. */
@@ -412,27 +477,40 @@ static bool sq_idx_in(size_t v, const size_t *set, size_t n)
     return false;
 }
 
-/* Appends one partition step (the format above sq_step_lua). The dedupe
- * marks go first so that the script can write nothing when one is taken;
- * the ops of the messages in dups are left out, and so are the deferred
- * (Y) ops, which only count when a message was left out: then they go
- * instead of the batch's sums (S). */
-static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s,
-                                 const size_t *dups, size_t ndups)
+/* A growing argument vector of borrowed strings. */
+struct sq_args {
+    const char **v;
+    size_t *len;
+    size_t n, cap;
+};
+
+static void sq_args_push(struct sq_args *x, const char *v, size_t len)
+{
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 64;
+        x->v = sq_xrealloc(x->v, x->cap * sizeof *x->v);
+        x->len = sq_xrealloc(x->len, x->cap * sizeof *x->len);
+    }
+    x->v[x->n] = v;
+    x->len[x->n++] = len;
+}
+
+static void sq_args_fini(struct sq_args *x)
+{
+    free(x->v);
+    free(x->len);
+}
+
+/* Sorts one partition step's ops into its dedupe marks (message index,
+ * key, field, TTL each) and its other ops, without their M, B, Y and S
+ * markers. The ops of the messages in dups are left out. The deferred (Y)
+ * ops only count when a message was left out: then they go instead of the
+ * batch's sums (S). With sums false, neither goes (the turn's sums are
+ * sent once for all its partitions). */
+static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
+                             bool sums, struct sq_args *marks, struct sq_args *rest)
 {
     const struct sq_state_ops *ops = s->ops;
-    size_t cap = 10 + ops->argc;
-    const char **argv = sq_xmalloc(cap * sizeof *argv);
-    size_t *lens = sq_xmalloc(cap * sizeof *lens);
-    const char **dd = sq_xmalloc(cap * sizeof *dd); /* the marks, 4 per message */
-    size_t *ddl = sq_xmalloc(cap * sizeof *ddl);
-    size_t nd = 0, argc = 10;
-    char expected[24] = "", last[24], maxev[24] = "", ndm[24];
-    if (s->expected >= 0)
-        snprintf(expected, sizeof expected, "%lld", (long long)s->expected);
-    snprintf(last, sizeof last, "%lld", (long long)s->last);
-    if (s->max_event_ms >= 0)
-        snprintf(maxev, sizeof maxev, "%lld", (long long)s->max_event_ms);
     const char *msg = "0";
     size_t msg_len = 1;
     bool left_out = false;
@@ -456,8 +534,7 @@ static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step 
         w = sq_op_width(a, ops->argc, i);
         if (!w) {
             /* not an op: sent as it is, for the script to refuse */
-            argv[argc] = a[i];
-            lens[argc++] = ops->argvlen[i];
+            sq_args_push(rest, a[i], ops->argvlen[i]);
             w = 1;
             continue;
         }
@@ -465,49 +542,105 @@ static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step 
         if (left_out)
             continue;
         if (op[0] == 'D' && !op[1]) {
-            dd[nd] = msg;
-            ddl[nd++] = msg_len;
-            for (size_t k = 1; k < 4; k++) {
-                dd[nd] = a[i + k];
-                ddl[nd++] = ops->argvlen[i + k];
-            }
+            sq_args_push(marks, msg, msg_len);
+            for (size_t k = 1; k < 4; k++)
+                sq_args_push(marks, a[i + k], ops->argvlen[i + k]);
             continue;
         }
         if (op[0] == 'Y' && !op[1]) {
-            if (!ndups)
+            if (!ndups || !sums)
                 continue;
             from = i + 1;
         } else if (op[0] == 'S' && !op[1]) {
-            if (ndups)
+            if (ndups || !sums)
                 continue;
             from = i + 1;
         }
-        for (size_t k = from; k < to; k++) {
-            argv[argc] = a[k];
-            lens[argc++] = ops->argvlen[k];
-        }
+        for (size_t k = from; k < to; k++)
+            sq_args_push(rest, a[k], ops->argvlen[k]);
     }
-    snprintf(ndm, sizeof ndm, "%zu", nd / 4);
+}
+
+/* Appends one partition step (the format above sq_step_lua). The dedupe
+ * marks go first so that the script can write nothing when one is taken. */
+static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s,
+                                 const size_t *dups, size_t ndups)
+{
+    char expected[24] = "", last[24], maxev[24] = "", ndm[24];
+    if (s->expected >= 0)
+        snprintf(expected, sizeof expected, "%lld", (long long)s->expected);
+    snprintf(last, sizeof last, "%lld", (long long)s->last);
+    if (s->max_event_ms >= 0)
+        snprintf(maxev, sizeof maxev, "%lld", (long long)s->max_event_ms);
+    struct sq_args marks = {0}, rest = {0}, all = {0};
+    sq_step_sort_ops(s, dups, ndups, true, &marks, &rest);
+    snprintf(ndm, sizeof ndm, "%zu", marks.n / 4);
     const char *head[10] = {"EVALSHA", r->sha, "3", s->offset_key, r->wm_parts_key,
                             r->wm_idle_key, expected, last, maxev, ndm};
-    /* the marks between the head and the ops */
-    const char **all = sq_xmalloc((argc + nd) * sizeof *all);
-    size_t *all_len = sq_xmalloc((argc + nd) * sizeof *all_len);
-    for (size_t k = 0; k < 10; k++) {
-        all[k] = head[k];
-        all_len[k] = strlen(head[k]);
+    for (size_t k = 0; k < 10; k++)
+        sq_args_push(&all, head[k], strlen(head[k]));
+    for (size_t k = 0; k < marks.n; k++)
+        sq_args_push(&all, marks.v[k], marks.len[k]);
+    for (size_t k = 0; k < rest.n; k++)
+        sq_args_push(&all, rest.v[k], rest.len[k]);
+    sq_redis_append_argv(r, all.n, all.v, all.len);
+    sq_args_fini(&marks);
+    sq_args_fini(&rest);
+    sq_args_fini(&all);
+}
+
+/* Appends the steps[0..n) as one turn step (the format above sq_turn_lua)
+ * with the turn's sums (K and W ops behind S markers, processors/store.h). */
+static void sq_redis_append_turn_step(struct sq_redis *r, const struct sq_redis_step *steps,
+                                      size_t n, const struct sq_state_ops *sums)
+{
+    char (*num)[24] = sq_xcalloc(6 * n + 2, sizeof *num); /* the numbers sent */
+    struct sq_args all = {0};
+    snprintf(num[0], sizeof num[0], "%zu", n + 2);
+    snprintf(num[1], sizeof num[1], "%zu", n);
+    sq_args_push(&all, "EVALSHA", 7);
+    sq_args_push(&all, r->turn_sha, 40);
+    sq_args_push(&all, num[0], strlen(num[0]));
+    for (size_t i = 0; i < n; i++)
+        sq_args_push(&all, steps[i].offset_key, strlen(steps[i].offset_key));
+    sq_args_push(&all, r->wm_parts_key, strlen(r->wm_parts_key));
+    sq_args_push(&all, r->wm_idle_key, strlen(r->wm_idle_key));
+    sq_args_push(&all, num[1], strlen(num[1]));
+    for (size_t i = 0; i < n; i++) {
+        const struct sq_redis_step *s = &steps[i];
+        char *f = num[2 + 5 * i]; /* this step's 5 numbers, 24 bytes each */
+        struct sq_args marks = {0}, rest = {0};
+        sq_step_sort_ops(s, NULL, 0, false, &marks, &rest);
+        if (s->expected >= 0)
+            snprintf(f, 24, "%lld", (long long)s->expected);
+        snprintf(f + 24, 24, "%lld", (long long)s->last);
+        if (s->max_event_ms >= 0)
+            snprintf(f + 48, 24, "%lld", (long long)s->max_event_ms);
+        snprintf(f + 72, 24, "%zu", marks.n / 4);
+        snprintf(f + 96, 24, "%zu", rest.n);
+        for (int k = 0; k < 5; k++)
+            sq_args_push(&all, f + 24 * k, strlen(f + 24 * k));
+        for (size_t k = 0; k < marks.n; k++)
+            sq_args_push(&all, marks.v[k], marks.len[k]);
+        for (size_t k = 0; k < rest.n; k++)
+            sq_args_push(&all, rest.v[k], rest.len[k]);
+        sq_args_fini(&marks);
+        sq_args_fini(&rest);
     }
-    memcpy(all + 10, dd, nd * sizeof *dd);
-    memcpy(all_len + 10, ddl, nd * sizeof *ddl);
-    memcpy(all + 10 + nd, argv + 10, (argc - 10) * sizeof *argv);
-    memcpy(all_len + 10 + nd, lens + 10, (argc - 10) * sizeof *lens);
-    sq_redis_append_argv(r, argc + nd, all, all_len);
-    free(all);
-    free(all_len);
-    free(argv);
-    free(lens);
-    free(dd);
-    free(ddl);
+    char *const *a = sums->argv;
+    for (size_t i = 0, w; i < sums->argc; i += w) {
+        w = sq_op_width(a, sums->argc, i);
+        if (!w) {
+            w = 1; /* the B marker */
+            continue;
+        }
+        size_t from = a[i][0] == 'S' && !a[i][1] ? i + 1 : i;
+        for (size_t k = from; k < i + w; k++)
+            sq_args_push(&all, a[k], sums->argvlen[k]);
+    }
+    sq_redis_append_argv(r, all.n, all.v, all.len);
+    sq_args_fini(&all);
+    free(num);
 }
 
 /* Reads one step reply into s; dups of a {2, ...} reply are added to s's.
@@ -550,12 +683,54 @@ static int sq_redis_read_step(struct sq_redis *r, struct sq_redis_step *s, struc
  * often (each time leaves out at least one more message). */
 #define SQ_STEP_RETRIES 16
 
+/* Sends steps[0..n) as one turn step. Returns 1 applied (each step's
+ * result set), 0 not applied (nothing written: run them one by one), -1
+ * connection lost or a reply that is not the script's (err set). */
+static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
+                                  const struct sq_state_ops *sums, struct sq_err *err)
+{
+    sq_redis_append_turn_step(r, steps, n, sums);
+    redisReply *rep = NULL;
+    if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis turn step: %s",
+                   r->c->errstr[0] ? r->c->errstr : "connection lost");
+        return -1;
+    }
+    int got = -1;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER &&
+        (rep->element[0]->integer == 1 || rep->element[0]->integer == 3))
+        got = rep->element[0]->integer == 1;
+    else
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis turn step: %s",
+                   rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    freeReplyObject(rep);
+    for (size_t i = 0; got == 1 && i < n; i++) {
+        steps[i].result = 1;
+        steps[i].stored = steps[i].last;
+    }
+    return got;
+}
+
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
-                       struct sq_err *err)
+                       const struct sq_state_ops *sums, struct sq_err *err)
 {
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
         return rc;
+    for (size_t i = 0; i < n; i++) {
+        steps[i].dups = NULL; /* a new array each time: the caller frees it */
+        steps[i].ndups = 0;
+    }
+    if (sums && n > 1) {
+        int got = sq_redis_try_turn_step(r, steps, n, sums, err);
+        if (got < 0) {
+            sq_redis_drop(r);
+            return SQ_ERR_TRANSIENT;
+        }
+        if (got)
+            return SQ_OK;
+    }
     for (size_t i = 0; i < n; i++) {
         steps[i].dups = NULL; /* a new array each time: the caller frees it */
         steps[i].ndups = 0;

@@ -56,6 +56,7 @@ struct sq_turn {
     struct sq_redis_step *steps;
     size_t *step_of;             /* steps[s] belongs to tp[step_of[s]] */
     size_t ns;
+    struct sq_state_ops sums;    /* KPI sums over all the steps (sq_redis_run_steps) */
     bool step_submitted;
 };
 
@@ -187,6 +188,7 @@ static void sq_turn_steps_free(struct sq_turn *t)
     t->steps = NULL;
     t->step_of = NULL;
     t->ns = 0;
+    sq_state_ops_fini(&t->sums);
 }
 
 static void sq_turn_free(struct sq_turn *t)
@@ -519,9 +521,11 @@ static double sq_wall_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Builds the turn's Redis steps: one per partition batch, all sent in one
- * pipeline. The steps copy what they need of each partition, which a lost
- * assignment may free while they run. */
+/* Builds the turn's Redis steps, one per partition batch, and the KPI sums
+ * over all of them: sq_redis_run_steps sends them as one script when each
+ * would apply in full, else one by one in a pipeline. The steps copy what
+ * they need of each partition, which a lost assignment may free while they
+ * run. */
 static void sq_turn_redis_prepare(struct sq_turn *t)
 {
     t->steps = sq_xcalloc(t->n ? t->n : 1, sizeof *t->steps);
@@ -552,6 +556,22 @@ static void sq_turn_redis_prepare(struct sq_turn *t)
         };
         t->step_of[t->ns++] = i;
     }
+    /* The KPI sums of all the steps' messages, for the one script that
+     * applies the whole turn when each step would apply in full. */
+    if (t->ns > 1) {
+        size_t total = 0, nl = 0;
+        for (size_t s = 0; s < t->ns; s++)
+            total += t->tp[t->step_of[s]].batch.n;
+        const struct sq_state_ops **lists = sq_xcalloc(total ? total : 1, sizeof *lists);
+        for (size_t s = 0; s < t->ns; s++) {
+            const struct sq_batch *b = &t->tp[t->step_of[s]].batch;
+            for (size_t j = 0; j < b->n; j++)
+                if (b->msgs[j].verdict == SQ_VERDICT_PROCESSED && b->msgs[j].ops.argc)
+                    lists[nl++] = &b->msgs[j].ops;
+        }
+        sq_state_ops_append_sums(&t->sums, lists, nl);
+        free(lists);
+    }
 }
 
 /* The turn's Redis step: prepared here, run by the step thread, its
@@ -566,7 +586,8 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
     int rc = SQ_OK;
     if (t->ns) {
         if (!t->step_submitted) {
-            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns))
+            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns,
+                                       t->ns > 1 ? &t->sums : NULL))
                 return false; /* the other turn's step is on the thread */
             t->step_submitted = true;
         }

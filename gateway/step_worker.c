@@ -21,6 +21,7 @@ struct sq_step_worker {
     enum sq_job_state state;
     struct sq_redis_step *steps;
     size_t n;
+    const struct sq_state_ops *sums;
     int rc;
     struct sq_err err;
 };
@@ -37,10 +38,11 @@ static void *sq_step_worker_main(void *arg)
         w->state = SQ_JOB_RUNNING;
         struct sq_redis_step *steps = w->steps;
         size_t n = w->n;
+        const struct sq_state_ops *sums = w->sums;
         pthread_mutex_unlock(&w->mu);
         struct sq_err err;
         sq_err_clear(&err);
-        int rc = sq_redis_run_steps(w->redis, steps, n, &err);
+        int rc = sq_redis_run_steps(w->redis, steps, n, sums, &err);
         pthread_mutex_lock(&w->mu);
         w->rc = rc;
         w->err = err;
@@ -86,13 +88,15 @@ void sq_step_worker_free(struct sq_step_worker *w)
     free(w);
 }
 
-bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps, size_t n)
+bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps, size_t n,
+                           const struct sq_state_ops *sums)
 {
     pthread_mutex_lock(&w->mu);
     bool ok = w->state == SQ_JOB_NONE && !w->stop;
     if (ok) {
         w->steps = steps;
         w->n = n;
+        w->sums = sums;
         w->state = SQ_JOB_QUEUED;
         pthread_cond_broadcast(&w->cv);
     }
@@ -123,6 +127,7 @@ bool sq_step_worker_collect(struct sq_step_worker *w, int wait_ms, int *rc, stru
         w->state = SQ_JOB_NONE;
         w->steps = NULL;
         w->n = 0;
+        w->sums = NULL;
     }
     pthread_mutex_unlock(&w->mu);
     return done;

@@ -19,9 +19,11 @@ struct sq_step_worker *sq_step_worker_new(struct sq_redis *redis, struct sq_err 
 /* Waits for a running job to end, stops the thread, frees everything. */
 void sq_step_worker_free(struct sq_step_worker *w);
 
-/* Hands steps[0..n) to the thread (sq_redis_run_steps). false when a job
- * is still running or its outcome was not collected. */
-bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps, size_t n);
+/* Hands steps[0..n) and their turn's KPI sums (or NULL) to the thread
+ * (sq_redis_run_steps). false when a job is still running or its outcome
+ * was not collected. */
+bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps, size_t n,
+                           const struct sq_state_ops *sums);
 /* true when the submitted job has ended (waiting up to wait_ms for it):
  * *rc and *err are its outcome and the worker is free for the next job. */
 bool sq_step_worker_collect(struct sq_step_worker *w, int wait_ms, int *rc, struct sq_err *err);

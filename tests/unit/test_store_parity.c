@@ -96,7 +96,7 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     freeReplyObject(redisCommand(c, "SET sq:gone 1"));
     struct sq_redis_step step = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 41,
                                  .max_event_ms = 5, .ops = &ops};
-    cr_assert_eq(sq_redis_run_steps(r, &step, 1, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_redis_run_steps(r, &step, 1, NULL, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(step.result, 1);
     cr_assert_eq(step.ndups, 1);
     cr_assert_eq(step.dups[0], 1);
@@ -157,18 +157,18 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
 
     /* the offset guard: a replay of the same batch is a no-op; a zombie
      * that expects an older offset is fenced */
-    cr_assert_eq(sq_redis_run_steps(r, &step, 1, &err), SQ_OK);
+    cr_assert_eq(sq_redis_run_steps(r, &step, 1, NULL, &err), SQ_OK);
     cr_assert_eq(step.result, 0);
     cr_assert_eq(step.stored, 41);
     struct sq_state_ops none = {0};
     struct sq_redis_step zombie = {.offset_key = "sq:off:g:t:0", .expected = 30, .last = 60,
                                    .max_event_ms = -1, .ops = &none};
-    cr_assert_eq(sq_redis_run_steps(r, &zombie, 1, &err), SQ_OK);
+    cr_assert_eq(sq_redis_run_steps(r, &zombie, 1, NULL, &err), SQ_OK);
     cr_assert_eq(zombie.result, -1);
     cr_assert_eq(zombie.stored, 41);
     struct sq_redis_step next = {.offset_key = "sq:off:g:t:0", .expected = 41, .last = 60,
                                  .max_event_ms = -1, .ops = &none};
-    cr_assert_eq(sq_redis_run_steps(r, &next, 1, &err), SQ_OK);
+    cr_assert_eq(sq_redis_run_steps(r, &next, 1, NULL, &err), SQ_OK);
     cr_assert_eq(next.result, 1);
 
     /* whole-hash reads agree too */
@@ -241,7 +241,7 @@ Test(store, batch_sums_apply_when_no_message_is_a_duplicate, .timeout = 60)
     struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
     struct sq_redis_step step = {.offset_key = "sq:off:g:t:1", .expected = -1, .last = 2,
                                  .max_event_ms = -1, .ops = &ops};
-    cr_assert_eq(sq_redis_run_steps(r, &step, 1, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_redis_run_steps(r, &step, 1, NULL, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(step.result, 1);
     cr_assert_eq(step.ndups, 0);
     free(step.dups);
@@ -308,7 +308,7 @@ Test(store, step_shortcuts_keep_the_ops_meaning, .timeout = 60)
     sq_op_window_touch(&ops, "sq:", "old", 1795600900000LL);
     struct sq_redis_step step = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 1,
                                  .max_event_ms = -1, .ops = &ops};
-    cr_assert_eq(sq_redis_run_steps(r, &step, 1, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_redis_run_steps(r, &step, 1, NULL, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(step.result, 1);
     long long ttl = sq_t_int(c, "TTL sq:k");
     cr_assert(ttl > 90 && ttl <= 100, "TTL after delete and rewrite: %lld", ttl);

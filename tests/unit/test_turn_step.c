@@ -1,0 +1,265 @@
+/* test_turn_step.c: a turn's partition steps sent as one script (their KPI
+ * sums added up across partitions) leave the same Redis state as the same
+ * steps one by one, with fewer HINCRBY calls; when a step would not apply
+ * in full (already applied, fenced, an event marked already) the script
+ * writes nothing and each step goes on its own. Against a real
+ * redis-server. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_link.h"
+#include "sq_common.h"
+#include "sq_harness.h"
+#include "store.h"
+
+#define NPART 3
+#define NMSG 4
+
+/* One message's ops: its dedupe mark, a customer field, and deferred KPI
+ * increments and window touches of a cell of its customer's and of one
+ * that every message shares. */
+static void msg_ops(struct sq_state_ops *m, const char *px, int part, int msg)
+{
+    char k[96], f[96], eid[32], cust[32], own[96], shared[96];
+    snprintf(eid, sizeof eid, "e%d-%d", part, msg);
+    snprintf(cust, sizeof cust, "c%d", (part * 7 + msg) % 5); /* shared across partitions */
+    snprintf(k, sizeof k, "%sdd:1:1", px);
+    snprintf(f, sizeof f, "contact.v1|%s", eid);
+    sq_op_dedupe(m, k, f, 100);
+    snprintf(k, sizeof k, "%scust:%s", px, cust);
+    const char *fv[] = {"last_event_id", eid, NULL};
+    sq_op_hset(m, k, 1000, fv);
+    const char *kf[] = {"offered", "answered"};
+    const int64_t kb[] = {1 + msg, msg % 2};
+    snprintf(own, sizeof own, "%skpi:agent|%s|15m|1795600800", px, cust);
+    snprintf(shared, sizeof shared, "%skpi:all|*|15m|1795600800", px);
+    sq_state_ops_push(m, "Y", 1);
+    sq_op_hincr_each(m, own, 500, 2, kf, kb);
+    sq_state_ops_push(m, "Y", 1);
+    sq_op_hincr_each(m, shared, 500, 2, kf, kb);
+    char cell[64];
+    snprintf(cell, sizeof cell, "agent|%s|15m|1795600800", cust);
+    sq_state_ops_push(m, "Y", 1);
+    sq_op_window_touch(m, px, cell, 1795601700000LL);
+    sq_state_ops_push(m, "Y", 1);
+    sq_op_window_touch(m, px, "all|*|15m|1795600800", 1795601700000LL);
+}
+
+struct turn {
+    struct sq_state_ops msgs[NPART][NMSG];
+    struct sq_state_ops ops[NPART]; /* as sq_batch_assemble_ops builds them */
+    struct sq_state_ops sums;       /* over every partition's messages */
+    char offset_key[NPART][64];
+    struct sq_redis_step steps[NPART];
+};
+
+static void turn_build(struct turn *t, const char *px)
+{
+    memset(t, 0, sizeof *t);
+    const struct sq_state_ops *all[NPART * NMSG];
+    for (int p = 0; p < NPART; p++) {
+        const struct sq_state_ops *lists[NMSG];
+        for (int j = 0; j < NMSG; j++) {
+            msg_ops(&t->msgs[p][j], px, p, j);
+            sq_op_message(&t->ops[p], (size_t)j);
+            sq_state_ops_append(&t->ops[p], &t->msgs[p][j]);
+            lists[j] = all[p * NMSG + j] = &t->msgs[p][j];
+        }
+        sq_state_ops_append_sums(&t->ops[p], lists, NMSG);
+        snprintf(t->offset_key[p], sizeof t->offset_key[p], "%soff:g:t:%d", px, p);
+        t->steps[p] = (struct sq_redis_step){.offset_key = t->offset_key[p], .expected = -1,
+                                             .last = 10 + p, .max_event_ms = 1795601000000LL + p,
+                                             .ops = &t->ops[p]};
+    }
+    sq_state_ops_append_sums(&t->sums, all, NPART * NMSG);
+}
+
+static void turn_fini(struct turn *t)
+{
+    for (int p = 0; p < NPART; p++) {
+        for (int j = 0; j < NMSG; j++)
+            sq_state_ops_fini(&t->msgs[p][j]);
+        sq_state_ops_fini(&t->ops[p]);
+        free(t->steps[p].dups);
+    }
+    sq_state_ops_fini(&t->sums);
+}
+
+static long long hincrby_calls(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "INFO commandstats");
+    const char *at = strstr(rep->str, "cmdstat_hincrby:calls=");
+    long long n = at ? atoll(at + strlen("cmdstat_hincrby:calls=")) : 0;
+    freeReplyObject(rep);
+    return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The key's content as text, the prefix px taken out of members and
+ * fields; a window's touch count (win:gen) only as present, since one
+ * script touches a cell once where one script per partition touches it
+ * once each. */
+static char *key_text(redisContext *c, const char *key, const char *px)
+{
+    redisReply *type = redisCommand(c, "TYPE %s", key);
+    const char *ty = type->str;
+    redisReply *rep = NULL;
+    bool pairs = false;
+    if (strcmp(ty, "hash") == 0) {
+        rep = redisCommand(c, "HGETALL %s", key);
+        pairs = true;
+    } else if (strcmp(ty, "zset") == 0) {
+        rep = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", key);
+        pairs = true;
+    } else if (strcmp(ty, "set") == 0) {
+        rep = redisCommand(c, "SMEMBERS %s", key);
+    } else {
+        rep = redisCommand(c, "GET %s", key);
+    }
+    bool gen = strstr(key, "win:gen") != NULL;
+    size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements : 1;
+    size_t step = pairs ? 2 : 1;
+    char **items = calloc(n, sizeof *items);
+    size_t ni = 0, plen = strlen(px);
+    for (size_t i = 0; i < n; i += step) {
+        const redisReply *e = rep->type == REDIS_REPLY_ARRAY ? rep->element[i] : rep;
+        const char *name = e->str ? e->str : "(nil)";
+        if (strncmp(name, px, plen) == 0)
+            name += plen;
+        const char *val = pairs ? rep->element[i + 1]->str : "";
+        items[ni++] = sq_xasprintf("%s=%s", name, gen ? "touched" : val);
+    }
+    qsort(items, ni, sizeof *items, cmp_str);
+    redisReply *ttl = redisCommand(c, "TTL %s", key);
+    char *out = sq_xasprintf("%s ttl%s:", ty, ttl->integer > 0 ? ">0" : "none");
+    for (size_t i = 0; i < ni; i++) {
+        char *more = sq_xasprintf("%s %s", out, items[i]);
+        free(out);
+        free(items[i]);
+        out = more;
+    }
+    free(items);
+    freeReplyObject(ttl);
+    freeReplyObject(rep);
+    freeReplyObject(type);
+    return out;
+}
+
+Test(turn_step, one_script_leaves_the_state_of_the_steps_one_by_one, .timeout = 60)
+{
+    struct sq_h_redis rs;
+    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
+    char *url = sq_h_redis_url(&rs);
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_redis *ra = sq_redis_new(url, "a:", 2000, &err);
+    struct sq_redis *rb = sq_redis_new(url, "b:", 2000, &err);
+    cr_assert(ra && rb);
+    redisContext *c = sq_h_redis_connect(&rs);
+
+    struct turn ta, tb;
+    turn_build(&ta, "a:");
+    turn_build(&tb, "b:");
+    long long h0 = hincrby_calls(c);
+    cr_assert_eq(sq_redis_run_steps(ra, ta.steps, NPART, NULL, &err), SQ_OK, "%s", err.msg);
+    long long h1 = hincrby_calls(c);
+    cr_assert_eq(sq_redis_run_steps(rb, tb.steps, NPART, &tb.sums, &err), SQ_OK, "%s", err.msg);
+    long long h2 = hincrby_calls(c);
+    for (int p = 0; p < NPART; p++) {
+        cr_assert_eq(ta.steps[p].result, 1);
+        cr_assert_eq(tb.steps[p].result, 1);
+        cr_assert_eq(tb.steps[p].stored, 10 + p);
+        cr_assert_eq(tb.steps[p].ndups, 0);
+    }
+    /* 5 customers' cells and the shared one, 2 counters and a touch
+     * (win:gen) each: one script sends each once; one per partition sends
+     * the shared one 3 times and a customer's once per partition it
+     * appears in */
+    cr_assert_eq(h2 - h1, 3 * (5 + 1), "HINCRBY calls of the one script: %lld", h2 - h1);
+    cr_assert_gt(h1 - h0, h2 - h1, "one by one: %lld", h1 - h0);
+
+    redisReply *keys = redisCommand(c, "KEYS a:*");
+    cr_assert_gt(keys->elements, 10);
+    redisReply *bkeys = redisCommand(c, "KEYS b:*");
+    cr_assert_eq(bkeys->elements, keys->elements);
+    freeReplyObject(bkeys);
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *ka = keys->element[i]->str;
+        if (strcmp(ka, "a:epoch") == 0)
+            continue; /* each link's first connect time */
+        char kb[256];
+        snprintf(kb, sizeof kb, "b:%s", ka + 2);
+        char *xa = key_text(c, ka, "a:"), *xb = key_text(c, kb, "b:");
+        cr_assert_str_eq(xb, xa, "%s differs", ka + 2);
+        free(xa);
+        free(xb);
+    }
+    freeReplyObject(keys);
+    redisReply *rep = redisCommand(c, "HGET b:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "30", "3 partitions x (1+2+3+4)");
+    freeReplyObject(rep);
+
+    turn_fini(&ta);
+    turn_fini(&tb);
+    redisFree(c);
+    sq_redis_free(ra);
+    sq_redis_free(rb);
+    free(url);
+    sq_h_redis_fini(&rs);
+}
+
+/* Each case leaves one step that would not apply in full: the script
+ * writes nothing and the steps one by one give each its own result. */
+Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .timeout = 60)
+{
+    struct sq_h_redis rs;
+    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
+    char *url = sq_h_redis_url(&rs);
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
+    cr_assert_not_null(r);
+    redisContext *c = sq_h_redis_connect(&rs);
+
+    /* partition 1 applied already, partition 2 moved by another instance */
+    struct turn t;
+    turn_build(&t, "sq:");
+    freeReplyObject(redisCommand(c, "HSET sq:off:g:t:1 offset 11"));
+    freeReplyObject(redisCommand(c, "HSET sq:off:g:t:2 offset 5"));
+    cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(t.steps[0].result, 1);
+    cr_assert_eq(t.steps[1].result, 0);
+    cr_assert_eq(t.steps[1].stored, 11);
+    cr_assert_eq(t.steps[2].result, -1);
+    cr_assert_eq(t.steps[2].stored, 5);
+    redisReply *rep = redisCommand(c, "HGET sq:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "10", "partition 0's own sums only");
+    freeReplyObject(rep);
+    turn_fini(&t);
+
+    /* an event of partition 1 marked already (by another partition's step) */
+    freeReplyObject(redisCommand(c, "FLUSHALL"));
+    turn_build(&t, "sq:");
+    freeReplyObject(redisCommand(c, "HSET sq:dd:1:1 contact.v1|e1-2 1"));
+    cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
+    for (int p = 0; p < NPART; p++)
+        cr_assert_eq(t.steps[p].result, 1, "partition %d", p);
+    cr_assert_eq(t.steps[1].ndups, 1);
+    cr_assert_eq(t.steps[1].dups[0], 2);
+    cr_assert_eq(t.steps[0].ndups + t.steps[2].ndups, 0);
+    rep = redisCommand(c, "HGET sq:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "27", "all but the duplicate's 3");
+    freeReplyObject(rep);
+    turn_fini(&t);
+
+    redisFree(c);
+    sq_redis_free(r);
+    free(url);
+    sq_h_redis_fini(&rs);
+}
