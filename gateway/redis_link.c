@@ -501,16 +501,33 @@ static void sq_args_fini(struct sq_args *x)
     free(x->len);
 }
 
+/* Whether ops end with the batch's sums (a B marker, then S ops). */
+static bool sq_ops_have_sums(const struct sq_state_ops *ops)
+{
+    char *const *a = ops->argv;
+    for (size_t i = 0, w; i < ops->argc; i += w) {
+        if (a[i][0] == 'B' && !a[i][1])
+            return true;
+        w = a[i][0] == 'M' && !a[i][1] ? 2 : sq_op_width(a, ops->argc, i);
+        if (!w)
+            w = 1;
+    }
+    return false;
+}
+
 /* Sorts one partition step's ops into its dedupe marks (message index,
  * key, field, TTL each) and its other ops, without their M, B, Y and S
- * markers. The ops of the messages in dups are left out. The deferred (Y)
- * ops only count when a message was left out: then they go instead of the
- * batch's sums (S). With sums false, neither goes (the turn's sums are
- * sent once for all its partitions). */
+ * markers. The ops of the messages in dups are left out. The batch's sums
+ * (S) go when no message was left out; otherwise, or when the batch has no
+ * sums (sq_batch_assemble_message_ops), the messages' deferred ops (Y) go
+ * instead. With sums false, neither goes (the turn's sums are sent once for
+ * all its partitions). */
 static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
                              bool sums, struct sq_args *marks, struct sq_args *rest)
 {
     const struct sq_state_ops *ops = s->ops;
+    bool use_sums = sums && !ndups && sq_ops_have_sums(ops);
+    bool use_deferred = sums && !use_sums;
     const char *msg = "0";
     size_t msg_len = 1;
     bool left_out = false;
@@ -548,11 +565,11 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
             continue;
         }
         if (op[0] == 'Y' && !op[1]) {
-            if (!ndups || !sums)
+            if (!use_deferred)
                 continue;
             from = i + 1;
         } else if (op[0] == 'S' && !op[1]) {
-            if (ndups || !sums)
+            if (!use_sums)
                 continue;
             from = i + 1;
         }
@@ -722,7 +739,7 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
         steps[i].dups = NULL; /* a new array each time: the caller frees it */
         steps[i].ndups = 0;
     }
-    if (sums && n > 1) {
+    if (sums && n) {
         int got = sq_redis_try_turn_step(r, steps, n, sums, err);
         if (got < 0) {
             sq_redis_drop(r);

@@ -49,12 +49,13 @@ struct sq_redis_step {
 };
 
 /* Runs the steps of one turn. With sums (the KPI sums of all the steps'
- * messages, sq_state_ops_append_sums) and more than one step, they first go
- * as one script that applies all of them when each would apply in full,
- * their KPI increments summed across partitions. Otherwise, or when that
- * script writes nothing, every step goes on its own in one pipeline; a step
- * that found some of its messages duplicate wrote nothing and is sent again
- * without them (they end in dups). Returns SQ_OK when every reply arrived
+ * messages, sq_state_ops_append_sums), they first go as one script that
+ * applies all of them when each would apply in full, their KPI increments
+ * summed across partitions. Otherwise, or when that script writes nothing,
+ * every step goes on its own in one pipeline, with its batch's sums or,
+ * when it has none or left a message out, its messages' deferred ops; a
+ * step that found some of its messages duplicate wrote nothing and is sent
+ * again without them (they end in dups). Returns SQ_OK when every reply arrived
  * (see each step's result), else SQ_ERR_TRANSIENT (the connection is
  * dropped; outcomes unknown: run the same steps again). */
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,

@@ -342,7 +342,7 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++) {
         memcpy(t->tp[i].batch.msgs, all.msgs + at, t->tp[i].n * sizeof *all.msgs);
         if (rc == SQ_OK)
-            sq_batch_assemble_ops(&t->tp[i].batch);
+            sq_batch_assemble_message_ops(&t->tp[i].batch); /* the sums: per turn */
     }
     free(all.msgs);
     sq_state_ops_fini(&all.ops);
@@ -558,7 +558,7 @@ static void sq_turn_redis_prepare(struct sq_turn *t)
     }
     /* The KPI sums of all the steps' messages, for the one script that
      * applies the whole turn when each step would apply in full. */
-    if (t->ns > 1) {
+    if (t->ns) {
         size_t total = 0, nl = 0;
         for (size_t s = 0; s < t->ns; s++)
             total += t->tp[t->step_of[s]].batch.n;
@@ -586,8 +586,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
     int rc = SQ_OK;
     if (t->ns) {
         if (!t->step_submitted) {
-            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns,
-                                       t->ns > 1 ? &t->sums : NULL))
+            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns, &t->sums))
                 return false; /* the other turn's step is on the thread */
             t->step_submitted = true;
         }

@@ -97,7 +97,7 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
     return rc;
 }
 
-void sq_batch_assemble_ops(struct sq_batch *batch)
+static void sq_batch_assemble(struct sq_batch *batch, bool sums)
 {
     sq_state_ops_reset(&batch->ops);
     const struct sq_state_ops **lists = sq_xcalloc(batch->n ? batch->n : 1, sizeof *lists);
@@ -111,8 +111,19 @@ void sq_batch_assemble_ops(struct sq_batch *batch)
         lists[nl++] = &m->ops;
     }
     /* KPI increments and window touches once per batch (store.h: Y, B, S) */
-    sq_state_ops_append_sums(&batch->ops, lists, nl);
+    if (sums)
+        sq_state_ops_append_sums(&batch->ops, lists, nl);
     free(lists);
+}
+
+void sq_batch_assemble_ops(struct sq_batch *batch)
+{
+    sq_batch_assemble(batch, true);
+}
+
+void sq_batch_assemble_message_ops(struct sq_batch *batch)
+{
+    sq_batch_assemble(batch, false);
 }
 
 void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t n)

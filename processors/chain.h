@@ -45,6 +45,9 @@ void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size
 /* Rebuilds batch->ops from the processed messages' own ops, each group
  * opened by "M idx" (store.h). */
 void sq_batch_assemble_ops(struct sq_batch *batch);
+/* The same without the batch's sums (B, S): for `run`, whose Redis step
+ * sums the KPI increments of all the turn's partitions (redis_link.h). */
+void sq_batch_assemble_message_ops(struct sq_batch *batch);
 /* The state step found these messages already applied elsewhere (a
  * duplicate event_id on another partition): they become duplicates. */
 void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t n);

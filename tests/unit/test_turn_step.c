@@ -49,13 +49,16 @@ static void msg_ops(struct sq_state_ops *m, const char *px, int part, int msg)
 
 struct turn {
     struct sq_state_ops msgs[NPART][NMSG];
-    struct sq_state_ops ops[NPART]; /* as sq_batch_assemble_ops builds them */
+    struct sq_state_ops ops[NPART]; /* as the chain assembles them */
     struct sq_state_ops sums;       /* over every partition's messages */
     char offset_key[NPART][64];
     struct sq_redis_step steps[NPART];
 };
 
-static void turn_build(struct turn *t, const char *px)
+/* part_sums: each partition's ops end with its batch's sums, as
+ * sq_batch_assemble_ops builds them (replay), or not, as
+ * sq_batch_assemble_message_ops builds them (`run`). */
+static void turn_build(struct turn *t, const char *px, bool part_sums)
 {
     memset(t, 0, sizeof *t);
     const struct sq_state_ops *all[NPART * NMSG];
@@ -67,7 +70,8 @@ static void turn_build(struct turn *t, const char *px)
             sq_state_ops_append(&t->ops[p], &t->msgs[p][j]);
             lists[j] = all[p * NMSG + j] = &t->msgs[p][j];
         }
-        sq_state_ops_append_sums(&t->ops[p], lists, NMSG);
+        if (part_sums)
+            sq_state_ops_append_sums(&t->ops[p], lists, NMSG);
         snprintf(t->offset_key[p], sizeof t->offset_key[p], "%soff:g:t:%d", px, p);
         t->steps[p] = (struct sq_redis_step){.offset_key = t->offset_key[p], .expected = -1,
                                              .last = 10 + p, .max_event_ms = 1795601000000LL + p,
@@ -164,8 +168,8 @@ Test(turn_step, one_script_leaves_the_state_of_the_steps_one_by_one, .timeout = 
     redisContext *c = sq_h_redis_connect(&rs);
 
     struct turn ta, tb;
-    turn_build(&ta, "a:");
-    turn_build(&tb, "b:");
+    turn_build(&ta, "a:", true);
+    turn_build(&tb, "b:", false);
     long long h0 = hincrby_calls(c);
     cr_assert_eq(sq_redis_run_steps(ra, ta.steps, NPART, NULL, &err), SQ_OK, "%s", err.msg);
     long long h1 = hincrby_calls(c);
@@ -215,7 +219,8 @@ Test(turn_step, one_script_leaves_the_state_of_the_steps_one_by_one, .timeout = 
 }
 
 /* Each case leaves one step that would not apply in full: the script
- * writes nothing and the steps one by one give each its own result. */
+ * writes nothing and the steps one by one give each its own result, with
+ * their batch's sums or, when they have none, their messages' increments. */
 Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .timeout = 60)
 {
     struct sq_h_redis rs;
@@ -227,36 +232,42 @@ Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .time
     cr_assert_not_null(r);
     redisContext *c = sq_h_redis_connect(&rs);
 
-    /* partition 1 applied already, partition 2 moved by another instance */
-    struct turn t;
-    turn_build(&t, "sq:");
-    freeReplyObject(redisCommand(c, "HSET sq:off:g:t:1 offset 11"));
-    freeReplyObject(redisCommand(c, "HSET sq:off:g:t:2 offset 5"));
-    cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
-    cr_assert_eq(t.steps[0].result, 1);
-    cr_assert_eq(t.steps[1].result, 0);
-    cr_assert_eq(t.steps[1].stored, 11);
-    cr_assert_eq(t.steps[2].result, -1);
-    cr_assert_eq(t.steps[2].stored, 5);
-    redisReply *rep = redisCommand(c, "HGET sq:kpi:all|*|15m|1795600800 offered");
-    cr_assert_str_eq(rep->str, "10", "partition 0's own sums only");
-    freeReplyObject(rep);
-    turn_fini(&t);
+    for (int with_sums = 0; with_sums < 2; with_sums++) {
+        /* partition 1 applied already, partition 2 moved by another instance */
+        struct turn t;
+        freeReplyObject(redisCommand(c, "FLUSHALL"));
+        turn_build(&t, "sq:", with_sums);
+        freeReplyObject(redisCommand(c, "HSET sq:off:g:t:1 offset 11"));
+        freeReplyObject(redisCommand(c, "HSET sq:off:g:t:2 offset 5"));
+        cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
+        cr_assert_eq(t.steps[0].result, 1);
+        cr_assert_eq(t.steps[1].result, 0);
+        cr_assert_eq(t.steps[1].stored, 11);
+        cr_assert_eq(t.steps[2].result, -1);
+        cr_assert_eq(t.steps[2].stored, 5);
+        redisReply *rep = redisCommand(c, "HGET sq:kpi:all|*|15m|1795600800 offered");
+        cr_assert_str_eq(rep->str, "10", "partition 0's own increments only (sums %d)", with_sums);
+        freeReplyObject(rep);
+        turn_fini(&t);
 
-    /* an event of partition 1 marked already (by another partition's step) */
-    freeReplyObject(redisCommand(c, "FLUSHALL"));
-    turn_build(&t, "sq:");
-    freeReplyObject(redisCommand(c, "HSET sq:dd:1:1 contact.v1|e1-2 1"));
-    cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
-    for (int p = 0; p < NPART; p++)
-        cr_assert_eq(t.steps[p].result, 1, "partition %d", p);
-    cr_assert_eq(t.steps[1].ndups, 1);
-    cr_assert_eq(t.steps[1].dups[0], 2);
-    cr_assert_eq(t.steps[0].ndups + t.steps[2].ndups, 0);
-    rep = redisCommand(c, "HGET sq:kpi:all|*|15m|1795600800 offered");
-    cr_assert_str_eq(rep->str, "27", "all but the duplicate's 3");
-    freeReplyObject(rep);
-    turn_fini(&t);
+        /* an event of partition 1 marked already (by another partition's step) */
+        freeReplyObject(redisCommand(c, "FLUSHALL"));
+        turn_build(&t, "sq:", with_sums);
+        freeReplyObject(redisCommand(c, "HSET sq:dd:1:1 contact.v1|e1-2 1"));
+        cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
+        for (int p = 0; p < NPART; p++)
+            cr_assert_eq(t.steps[p].result, 1, "partition %d", p);
+        cr_assert_eq(t.steps[1].ndups, 1);
+        cr_assert_eq(t.steps[1].dups[0], 2);
+        cr_assert_eq(t.steps[0].ndups + t.steps[2].ndups, 0);
+        rep = redisCommand(c, "HGET sq:kpi:all|*|15m|1795600800 offered");
+        cr_assert_str_eq(rep->str, "27", "all but the duplicate's 3 (sums %d)", with_sums);
+        freeReplyObject(rep);
+        rep = redisCommand(c, "HGET sq:win:gen all|*|15m|1795600800");
+        cr_assert_not_null(rep->str, "the shared cell touched (sums %d)", with_sums);
+        freeReplyObject(rep);
+        turn_fini(&t);
+    }
 
     redisFree(c);
     sq_redis_free(r);
