@@ -330,7 +330,7 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     /* One chain run over the messages of all the turn's partitions (each
      * partition's in offset order), so that every processor reads what it
      * needs for all of them in one Redis round trip; then each partition's
-     * batch takes its messages back and builds its own step's ops. */
+     * batch takes its messages back (the step thread builds its ops). */
     size_t total = 0;
     for (size_t i = 0; i < t->n; i++)
         total += t->tp[i].n;
@@ -341,8 +341,6 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     int rc = sq_chain_process(rt->chain, &all, err);
     for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++) {
         memcpy(t->tp[i].batch.msgs, all.msgs + at, t->tp[i].n * sizeof *all.msgs);
-        if (rc == SQ_OK)
-            sq_batch_assemble_message_ops(&t->tp[i].batch); /* the sums: per turn */
     }
     free(all.msgs);
     sq_state_ops_fini(&all.ops);
@@ -521,11 +519,11 @@ static double sq_wall_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Builds the turn's Redis steps, one per partition batch, and the KPI sums
- * over all of them: sq_redis_run_steps sends them as one script when each
- * would apply in full, else one by one in a pipeline. The steps copy what
- * they need of each partition, which a lost assignment may free while they
- * run. */
+/* Builds the turn's Redis steps, one per partition batch (their ops and
+ * the turn's KPI sums come from sq_turn_assemble): sq_redis_run_steps sends
+ * them as one script when each would apply in full, else one by one in a
+ * pipeline. The steps copy what they need of each partition, which a lost
+ * assignment may free while they run. */
 static void sq_turn_redis_prepare(struct sq_turn *t)
 {
     t->steps = sq_xcalloc(t->n ? t->n : 1, sizeof *t->steps);
@@ -556,22 +554,31 @@ static void sq_turn_redis_prepare(struct sq_turn *t)
         };
         t->step_of[t->ns++] = i;
     }
-    /* The KPI sums of all the steps' messages, for the one script that
-     * applies the whole turn when each step would apply in full. */
-    if (t->ns) {
-        size_t total = 0, nl = 0;
-        for (size_t s = 0; s < t->ns; s++)
-            total += t->tp[t->step_of[s]].batch.n;
-        const struct sq_state_ops **lists = sq_xcalloc(total ? total : 1, sizeof *lists);
-        for (size_t s = 0; s < t->ns; s++) {
-            const struct sq_batch *b = &t->tp[t->step_of[s]].batch;
-            for (size_t j = 0; j < b->n; j++)
-                if (b->msgs[j].verdict == SQ_VERDICT_PROCESSED && b->msgs[j].ops.argc)
-                    lists[nl++] = &b->msgs[j].ops;
-        }
-        sq_state_ops_append_sums(&t->sums, lists, nl);
-        free(lists);
+}
+
+/* On the step thread, before the turn's steps go (sq_step_worker_submit):
+ * each partition batch's ops and the KPI sums of all the steps' messages,
+ * for the one script that applies the whole turn when each step would
+ * apply in full. The main thread does not touch the batches meanwhile. */
+static void sq_turn_assemble(void *arg)
+{
+    struct sq_turn *t = arg;
+    size_t total = 0, nl = 0;
+    for (size_t s = 0; s < t->ns; s++) {
+        struct sq_batch *b = &t->tp[t->step_of[s]].batch;
+        sq_batch_assemble_message_ops(b);
+        total += b->n;
     }
+    const struct sq_state_ops **lists = sq_xcalloc(total ? total : 1, sizeof *lists);
+    for (size_t s = 0; s < t->ns; s++) {
+        const struct sq_batch *b = &t->tp[t->step_of[s]].batch;
+        for (size_t j = 0; j < b->n; j++)
+            if (b->msgs[j].verdict == SQ_VERDICT_PROCESSED && b->msgs[j].ops.argc)
+                lists[nl++] = &b->msgs[j].ops;
+    }
+    sq_state_ops_reset(&t->sums);
+    sq_state_ops_append_sums(&t->sums, lists, nl);
+    free(lists);
 }
 
 /* The turn's Redis step: prepared here, run by the step thread, its
@@ -586,7 +593,8 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
     int rc = SQ_OK;
     if (t->ns) {
         if (!t->step_submitted) {
-            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns, &t->sums))
+            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns, &t->sums, sq_turn_assemble,
+                                       t))
                 return false; /* the other turn's step is on the thread */
             t->step_submitted = true;
         }

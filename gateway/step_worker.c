@@ -22,6 +22,8 @@ struct sq_step_worker {
     struct sq_redis_step *steps;
     size_t n;
     const struct sq_state_ops *sums;
+    void (*prepare)(void *arg);
+    void *prepare_arg;
     int rc;
     struct sq_err err;
 };
@@ -39,7 +41,11 @@ static void *sq_step_worker_main(void *arg)
         struct sq_redis_step *steps = w->steps;
         size_t n = w->n;
         const struct sq_state_ops *sums = w->sums;
+        void (*prepare)(void *) = w->prepare;
+        void *prepare_arg = w->prepare_arg;
         pthread_mutex_unlock(&w->mu);
+        if (prepare)
+            prepare(prepare_arg);
         struct sq_err err;
         sq_err_clear(&err);
         int rc = sq_redis_run_steps(w->redis, steps, n, sums, &err);
@@ -89,7 +95,8 @@ void sq_step_worker_free(struct sq_step_worker *w)
 }
 
 bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps, size_t n,
-                           const struct sq_state_ops *sums)
+                           const struct sq_state_ops *sums, void (*prepare)(void *arg),
+                           void *arg)
 {
     pthread_mutex_lock(&w->mu);
     bool ok = w->state == SQ_JOB_NONE && !w->stop;
@@ -97,6 +104,8 @@ bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps
         w->steps = steps;
         w->n = n;
         w->sums = sums;
+        w->prepare = prepare;
+        w->prepare_arg = arg;
         w->state = SQ_JOB_QUEUED;
         pthread_cond_broadcast(&w->cv);
     }
@@ -128,6 +137,8 @@ bool sq_step_worker_collect(struct sq_step_worker *w, int wait_ms, int *rc, stru
         w->steps = NULL;
         w->n = 0;
         w->sums = NULL;
+        w->prepare = NULL;
+        w->prepare_arg = NULL;
     }
     pthread_mutex_unlock(&w->mu);
     return done;

@@ -20,10 +20,12 @@ struct sq_step_worker *sq_step_worker_new(struct sq_redis *redis, struct sq_err 
 void sq_step_worker_free(struct sq_step_worker *w);
 
 /* Hands steps[0..n) and their turn's KPI sums (or NULL) to the thread
- * (sq_redis_run_steps). false when a job is still running or its outcome
- * was not collected. */
+ * (sq_redis_run_steps), which first calls prepare(arg) when prepare is not
+ * NULL (building the steps' ops and the sums there). false when a job is
+ * still running or its outcome was not collected. */
 bool sq_step_worker_submit(struct sq_step_worker *w, struct sq_redis_step *steps, size_t n,
-                           const struct sq_state_ops *sums);
+                           const struct sq_state_ops *sums, void (*prepare)(void *arg),
+                           void *arg);
 /* true when the submitted job has ended (waiting up to wait_ms for it):
  * *rc and *err are its outcome and the worker is free for the next job. */
 bool sq_step_worker_collect(struct sq_step_worker *w, int wait_ms, int *rc, struct sq_err *err);

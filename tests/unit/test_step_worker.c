@@ -52,8 +52,8 @@ Test(step_worker, runs_a_step_and_takes_one_job_at_a_time, .timeout = 60)
     build_ops(&ops, "contact.v1|e1", "gold");
     struct sq_redis_step step = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 5,
                                  .max_event_ms = -1, .ops = &ops};
-    cr_assert(sq_step_worker_submit(w, &step, 1, NULL));
-    cr_assert_not(sq_step_worker_submit(w, &step, 1, NULL), "a second job while one is on the thread");
+    cr_assert(sq_step_worker_submit(w, &step, 1, NULL, NULL, NULL));
+    cr_assert_not(sq_step_worker_submit(w, &step, 1, NULL, NULL, NULL), "a second job while one is on the thread");
     int rc = -1;
     struct sq_err err;
     sq_err_clear(&err);
@@ -74,7 +74,7 @@ Test(step_worker, runs_a_step_and_takes_one_job_at_a_time, .timeout = 60)
     /* the same step again: already applied, nothing written */
     free(step.dups);
     step.dups = NULL;
-    cr_assert(sq_step_worker_submit(w, &step, 1, NULL), "free again after the collect");
+    cr_assert(sq_step_worker_submit(w, &step, 1, NULL, NULL, NULL), "free again after the collect");
     cr_assert(sq_step_worker_collect(w, 10000, &rc, &err));
     cr_assert_eq(rc, SQ_OK, "%s", err.msg);
     cr_assert_eq(step.result, 0, "a step at or below the stored offset is a no-op");
@@ -85,7 +85,7 @@ Test(step_worker, runs_a_step_and_takes_one_job_at_a_time, .timeout = 60)
     build_ops(&ops2, "contact.v1|e2", "silver");
     struct sq_redis_step next = {.offset_key = "sq:off:g:t:0", .expected = 5, .last = 9,
                                  .max_event_ms = -1, .ops = &ops2};
-    cr_assert(sq_step_worker_submit(w, &next, 1, NULL));
+    cr_assert(sq_step_worker_submit(w, &next, 1, NULL, NULL, NULL));
     sq_step_worker_free(w);
     free(next.dups);
     v = hget(c, "sq:off:g:t:0", "offset");
@@ -113,7 +113,7 @@ Test(step_worker, a_redis_outage_is_reported_and_the_next_job_reconnects, .timeo
     int rc = -1;
     struct sq_err err;
     sq_err_clear(&err);
-    cr_assert(sq_step_worker_submit(w, &step, 1, NULL));
+    cr_assert(sq_step_worker_submit(w, &step, 1, NULL, NULL, NULL));
     cr_assert(sq_step_worker_collect(w, 10000, &rc, &err));
     cr_assert_eq(rc, SQ_OK, "%s", err.msg);
     free(step.dups);
@@ -123,7 +123,7 @@ Test(step_worker, a_redis_outage_is_reported_and_the_next_job_reconnects, .timeo
     build_ops(&ops2, "contact.v1|e2", "silver");
     struct sq_redis_step next = {.offset_key = "sq:off:g:t:1", .expected = 3, .last = 7,
                                  .max_event_ms = -1, .ops = &ops2};
-    cr_assert(sq_step_worker_submit(w, &next, 1, NULL));
+    cr_assert(sq_step_worker_submit(w, &next, 1, NULL, NULL, NULL));
     cr_assert(sq_step_worker_collect(w, 10000, &rc, &err));
     cr_assert_eq(rc, SQ_ERR_TRANSIENT, "Redis down: a transient failure, not %d", rc);
     cr_assert_neq(err.msg[0], '\0', "with a reason");
@@ -132,7 +132,7 @@ Test(step_worker, a_redis_outage_is_reported_and_the_next_job_reconnects, .timeo
     cr_assert_eq(sq_h_redis_restart(&rs), 0);
     next.dups = NULL;
     sq_err_clear(&err);
-    cr_assert(sq_step_worker_submit(w, &next, 1, NULL));
+    cr_assert(sq_step_worker_submit(w, &next, 1, NULL, NULL, NULL));
     cr_assert(sq_step_worker_collect(w, 10000, &rc, &err));
     cr_assert_eq(rc, SQ_OK, "%s", err.msg);
     cr_assert_eq(next.result, 1);
