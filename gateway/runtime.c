@@ -58,6 +58,7 @@ struct sq_turn {
     size_t ns;
     struct sq_state_ops sums;    /* KPI sums over all the steps (sq_redis_run_steps) */
     bool step_submitted;
+    size_t stepper;              /* the step thread it was handed to */
 };
 
 /* Turns in flight at once: the second runs its chain while the first waits
@@ -85,7 +86,10 @@ struct sq_runtime {
     struct sq_turn *turns[SQ_TURNS_MAX]; /* in start order */
     size_t nturns;
     unsigned next_lane;          /* which half of the partitions the next turn prefers */
-    struct sq_step_worker *stepper; /* runs the Redis steps on its own connection */
+    /* run the Redis steps, each on its own thread and connection: one per
+     * turn in flight, so that one turn's step is built and sent while
+     * Redis runs the other's */
+    struct sq_step_worker *steppers[SQ_TURNS_MAX];
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
     char pause_reason[256];
@@ -233,26 +237,29 @@ static bool sq_rt_part_busy(const struct sq_runtime *rt, const struct sq_part *p
 }
 
 /* Which partitions the next turn takes (ok[i] for rt->parts.v[i]); false
- * when none has work. Turns alternate between the two halves of the
- * partitions (even and odd positions), so a turn leaves the other half to
- * the turn that overlaps it; a half without work yields to the other. */
+ * when none has work. The partitions form SQ_TURNS_MAX lanes by position
+ * (i % SQ_TURNS_MAX) and turns take the lanes in turn, so a turn leaves
+ * the other lanes to the turns that overlap it; a lane without work yields
+ * to the next. */
 static bool sq_rt_pick_parts(struct sq_runtime *rt, bool *ok)
 {
-    bool any[2] = {false, false};
+    bool any[SQ_TURNS_MAX] = {false};
+    bool some = false;
     for (size_t i = 0; i < rt->parts.n; i++) {
         const struct sq_part *p = rt->parts.v[i];
         ok[i] = p->backlog_n && !p->need_init && !sq_rt_part_busy(rt, p);
-        any[i % 2] |= ok[i];
+        any[i % SQ_TURNS_MAX] |= ok[i];
+        some |= ok[i];
     }
-    if (!any[0] && !any[1])
+    if (!some)
         return false;
-    unsigned lane = rt->next_lane % 2;
-    if (!any[lane])
-        lane ^= 1u;
+    unsigned lane = rt->next_lane % SQ_TURNS_MAX;
+    while (!any[lane])
+        lane = (lane + 1) % SQ_TURNS_MAX;
     for (size_t i = 0; i < rt->parts.n; i++)
-        if (i % 2 != lane)
+        if (i % SQ_TURNS_MAX != lane)
             ok[i] = false;
-    rt->next_lane = lane ^ 1u;
+    rt->next_lane = (lane + 1) % SQ_TURNS_MAX;
     return true;
 }
 
@@ -593,12 +600,16 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
     int rc = SQ_OK;
     if (t->ns) {
         if (!t->step_submitted) {
-            if (!sq_step_worker_submit(rt->stepper, t->steps, t->ns, &t->sums, sq_turn_assemble,
-                                       t))
-                return false; /* the other turn's step is on the thread */
+            size_t k = 0;
+            while (k < SQ_TURNS_MAX && !sq_step_worker_submit(rt->steppers[k], t->steps, t->ns,
+                                                               &t->sums, sq_turn_assemble, t))
+                k++;
+            if (k == SQ_TURNS_MAX)
+                return false; /* every step thread busy: another turn's step */
+            t->stepper = k;
             t->step_submitted = true;
         }
-        if (!sq_step_worker_collect(rt->stepper, wait_ms, &rc, &err))
+        if (!sq_step_worker_collect(rt->steppers[t->stepper], wait_ms, &rc, &err))
             return false;
         t->step_submitted = false;
     }
@@ -751,6 +762,15 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
         return;
     case SQ_TURN_DONE:
         return;
+    }
+}
+
+/* Joins the step threads (waiting for a step still on one) and frees them. */
+static void sq_rt_free_steppers(struct sq_runtime *rt)
+{
+    for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
+        sq_step_worker_free(rt->steppers[k]);
+        rt->steppers[k] = NULL;
     }
 }
 
@@ -1292,19 +1312,22 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         return 2;
     }
     sq_store_redis_init(&rt.store, rt.redis);
-    /* The steps go on a second connection, from their own thread. */
-    struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
-                                              st->redis_timeout_ms, &err);
-    rt.stepper = step_link ? sq_step_worker_new(step_link, &err) : NULL;
-    if (!rt.stepper) {
-        sq_error("%s", err.msg);
-        sq_redis_free(rt.redis);
-        return 2;
+    /* The steps go on connections of their own, from their own threads. */
+    for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
+        struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
+                                                  st->redis_timeout_ms, &err);
+        rt.steppers[k] = step_link ? sq_step_worker_new(step_link, &err) : NULL;
+        if (!rt.steppers[k]) {
+            sq_error("%s", err.msg);
+            sq_rt_free_steppers(&rt);
+            sq_redis_free(rt.redis);
+            return 2;
+        }
     }
     rt.chain = sq_chain_new(st, &err);
     if (!rt.chain) {
         sq_error("%s", err.msg);
-        sq_step_worker_free(rt.stepper);
+        sq_rt_free_steppers(&rt);
         sq_redis_free(rt.redis);
         return 2;
     }
@@ -1351,8 +1374,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         /* Wait for outstanding delivery reports and a step still on the
          * thread before freeing outputs and ops. */
         rd_kafka_flush(rt.producer, 5000);
-        sq_step_worker_free(rt.stepper);
-        rt.stepper = NULL;
+        sq_rt_free_steppers(&rt);
         for (size_t k = 0; k < rt.nturns; k++)
             sq_turn_free(rt.turns[k]);
         rt.nturns = 0;
@@ -1372,7 +1394,7 @@ out:
     if (rt.producer)
         rd_kafka_destroy(rt.producer);
     sq_parts_fini(&rt.parts);
-    sq_step_worker_free(rt.stepper);
+    sq_rt_free_steppers(&rt);
     sq_chain_free(rt.chain);
     sq_redis_free(rt.redis);
     return code;
