@@ -102,7 +102,9 @@ rd_kafka_t *sq_kafka_producer_new(const struct sq_settings *st, const struct sq_
     const char *defaults[] = {
         "enable.idempotence", "true",
         "acks", "all",
-        "linger.ms", "5",
+        /* a turn enqueues all its outputs at once, so they batch without
+         * lingering; each ms here is a ms of every turn's delivery wait */
+        "linger.ms", "1",
         "message.timeout.ms", "30000",
         "queue.buffering.max.messages", "200000",
         "reconnect.backoff.ms", "100",
