@@ -1396,6 +1396,7 @@ out:
     sq_parts_fini(&rt.parts);
     sq_rt_free_steppers(&rt);
     sq_chain_free(rt.chain);
+    sq_store_redis_fini(&rt.store);
     sq_redis_free(rt.redis);
     return code;
 }

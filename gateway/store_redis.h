@@ -1,17 +1,23 @@
 /* store_redis.h: the Redis back end of the state store (processors/store.h)
  * for `sqgate run`: reads go over the gateway's Redis link in one pipeline
- * per call; writes are applied by the partition step (redis_link.c). */
+ * per call, or come from the last prefetch; writes are applied by the
+ * partition step (redis_link.c). Main thread only. */
 #ifndef SQ_STORE_REDIS_H
 #define SQ_STORE_REDIS_H
 
 #include "redis_link.h"
 #include "store.h"
+#include "strmap.h"
 
 struct sq_store_redis {
     struct sq_store base;
     struct sq_redis *redis; /* borrowed */
+    struct sq_strmap cache; /* the last prefetch: "key\x1ffield" -> value */
+    struct sq_buf ckey;
+    uint64_t round_trips;   /* reads and prefetches that went to Redis */
 };
 
 void sq_store_redis_init(struct sq_store_redis *s, struct sq_redis *redis);
+void sq_store_redis_fini(struct sq_store_redis *s);
 
 #endif

@@ -69,24 +69,48 @@ void sq_chain_set_yield(struct sq_chain *chain, sq_chain_yield_fn fn, void *arg)
     chain->yield_arg = arg;
 }
 
+/* Before the first processor that plans its reads: what every planning
+ * processor will read, asked of the store in one round trip. */
+static int sq_chain_prefetch(struct sq_chain *chain, size_t from, struct sq_batch *batch,
+                             struct sq_err *err)
+{
+    struct sq_store_reads reads = {0};
+    for (size_t i = from; i < SQ_CHAIN_LEN; i++)
+        if (sq_chain_order[i]->plan)
+            sq_chain_order[i]->plan(chain->ctx[i], batch, &reads);
+    int rc = reads.n ? sq_store_prefetch(batch->store, &reads, err) : SQ_OK;
+    sq_store_reads_fini(&reads);
+    return rc;
+}
+
 int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
 {
+    int rc = SQ_OK;
+    bool prefetched = false;
     /* The sinks see final verdicts: everything still pending when they run
      * is processed. */
-    for (size_t i = 0; i < SQ_CHAIN_LEN; i++) {
+    for (size_t i = 0; i < SQ_CHAIN_LEN && rc == SQ_OK; i++) {
         const struct sq_processor *p = sq_chain_order[i];
+        if (p->plan && !prefetched && batch->store && sq_store_can_prefetch(batch->store)) {
+            prefetched = true;
+            rc = sq_chain_prefetch(chain, i, batch, err);
+            if (rc != SQ_OK)
+                break;
+        }
         if (p == &sq_proc_sink_kafka) {
             for (size_t j = 0; j < batch->n; j++)
                 if (batch->msgs[j].verdict == SQ_VERDICT_PENDING)
                     batch->msgs[j].verdict = SQ_VERDICT_PROCESSED;
         }
-        int rc = p->process(chain->ctx[i], batch, err);
-        if (rc != SQ_OK)
-            return rc;
-        if (chain->yield)
+        rc = p->process(chain->ctx[i], batch, err);
+        if (rc == SQ_OK && chain->yield)
             chain->yield(chain->yield_arg);
     }
-    return SQ_OK;
+    if (prefetched) {
+        struct sq_err ignored; /* forgetting cannot fail */
+        sq_store_prefetch(batch->store, NULL, &ignored);
+    }
+    return rc;
 }
 
 int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)

@@ -43,25 +43,36 @@ void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const 
     *key = b.data;
 }
 
+/* Adds the read of m's mark; its index, or SIZE_MAX when m has none. */
+static size_t sq_dedupe_add_read(const struct sq_settings *st, const struct sq_msg *m,
+                                 struct sq_store_reads *reads)
+{
+    if (m->verdict != SQ_VERDICT_PENDING || !m->event)
+        return SIZE_MAX; /* tombstones are never duplicates */
+    const char *eid = json_string_value(json_object_get(m->event, "event_id"));
+    if (!eid)
+        return SIZE_MAX;
+    char *key, *field;
+    sq_dedupe_mark_dup(st, m->schema, eid, m->event_ms, &key, &field);
+    size_t at = sq_store_reads_add(reads, key, field);
+    free(key);
+    free(field);
+    return at;
+}
+
+static void sq_dedupe_plan(void *ctx, const struct sq_batch *batch, struct sq_store_reads *reads)
+{
+    for (size_t i = 0; i < batch->n; i++)
+        sq_dedupe_add_read(ctx, &batch->msgs[i], reads);
+}
+
 static int sq_dedupe_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
 {
     const struct sq_settings *st = ctx;
     struct sq_store_reads reads = {0};
     size_t *read_of = sq_xcalloc(batch->n ? batch->n : 1, sizeof *read_of);
-    for (size_t i = 0; i < batch->n; i++) {
-        struct sq_msg *m = &batch->msgs[i];
-        read_of[i] = SIZE_MAX;
-        if (m->verdict != SQ_VERDICT_PENDING || !m->event)
-            continue; /* tombstones are never duplicates */
-        const char *eid = json_string_value(json_object_get(m->event, "event_id"));
-        if (!eid)
-            continue;
-        char *key, *field;
-        sq_dedupe_mark_dup(st, m->schema, eid, m->event_ms, &key, &field);
-        read_of[i] = sq_store_reads_add(&reads, key, field);
-        free(key);
-        free(field);
-    }
+    for (size_t i = 0; i < batch->n; i++)
+        read_of[i] = sq_dedupe_add_read(st, &batch->msgs[i], &reads);
     int rc = SQ_OK;
     if (reads.n)
         rc = sq_store_read(batch->store, &reads, err);
@@ -97,6 +108,7 @@ const struct sq_processor sq_proc_dedupe = {
     .name = "dedupe",
     .init = sq_dedupe_init,
     .process = sq_dedupe_process,
+    .plan = sq_dedupe_plan,
     .flush = NULL,
     .destroy = sq_dedupe_destroy,
 };

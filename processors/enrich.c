@@ -241,45 +241,65 @@ static json_t *sq_enrich_incidents(json_t *active, const char *region)
     return ids;
 }
 
-static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
+/* Adds the batch's reads to reads: the profiles not cached, three fields
+ * per customer in the order of ids (when not NULL), then the active
+ * outages when an event needs them (*outage_read its index, else
+ * SIZE_MAX). Returns the number of customers. */
+static size_t sq_enrich_add_reads(struct sq_enrich *e, const struct sq_batch *batch,
+                                  struct sq_store_reads *reads, const char **ids,
+                                  size_t *outage_read)
 {
-    struct sq_enrich *e = ctx;
     const struct sq_settings *st = e->st;
-    struct sq_store_reads reads = {0};
     bool need_outages = false;
-    /* 1. Which profiles are not cached: one read for all of them, three
-     * fields per customer, in the order of `ids`. */
     struct sq_strmap asked;
     sq_strmap_init(&asked);
-    const char **ids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *ids);
     size_t nids = 0;
     for (size_t i = 0; i < batch->n; i++) {
-        struct sq_msg *m = &batch->msgs[i];
+        const struct sq_msg *m = &batch->msgs[i];
         if (!sq_enrich_wants(m))
             continue;
         need_outages = true;
         if (m->customer_id && !sq_enrich_cache_get(e, m->customer_id) &&
             !sq_strmap_get(&asked, m->customer_id)) {
-            sq_strmap_put(&asked, m->customer_id, m);
-            ids[nids++] = m->customer_id;
+            sq_strmap_put(&asked, m->customer_id, (void *)m);
+            if (ids)
+                ids[nids] = m->customer_id;
+            nids++;
             char *key = sq_enrich_profile_key_dup(st, m->customer_id);
-            sq_store_reads_add(&reads, key, "tier");
-            sq_store_reads_add(&reads, key, "enterprise");
-            sq_store_reads_add(&reads, key, "region");
+            sq_store_reads_add(reads, key, "tier");
+            sq_store_reads_add(reads, key, "enterprise");
+            sq_store_reads_add(reads, key, "region");
             free(key);
         }
     }
     sq_strmap_fini(&asked);
-    size_t outage_read = SIZE_MAX;
+    *outage_read = SIZE_MAX;
     for (size_t i = 0; i < batch->n; i++)
         if (batch->msgs[i].verdict == SQ_VERDICT_PENDING && batch->msgs[i].schema &&
             strcmp(batch->msgs[i].schema, "outage.v1") == 0)
             need_outages = true;
     if (need_outages) {
         char *okey = sq_xasprintf("%soutages:active", st->redis_prefix);
-        outage_read = sq_store_reads_add(&reads, okey, NULL);
+        *outage_read = sq_store_reads_add(reads, okey, NULL);
         free(okey);
     }
+    return nids;
+}
+
+static void sq_enrich_plan(void *ctx, const struct sq_batch *batch, struct sq_store_reads *reads)
+{
+    size_t outage_read;
+    sq_enrich_add_reads(ctx, batch, reads, NULL, &outage_read);
+}
+
+static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
+{
+    struct sq_enrich *e = ctx;
+    struct sq_store_reads reads = {0};
+    /* 1. Which profiles are not cached: one read for all of them. */
+    const char **ids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *ids);
+    size_t outage_read;
+    size_t nids = sq_enrich_add_reads(e, batch, &reads, ids, &outage_read);
     int rc = reads.n ? sq_store_read(batch->store, &reads, err) : SQ_OK;
     if (rc != SQ_OK) {
         free(ids);
@@ -360,6 +380,7 @@ const struct sq_processor sq_proc_enrich = {
     .name = "enrich",
     .init = sq_enrich_init,
     .process = sq_enrich_process,
+    .plan = sq_enrich_plan,
     .flush = NULL,
     .destroy = sq_enrich_destroy,
 };

@@ -135,10 +135,17 @@ void sq_msg_fini(struct sq_msg *m);
  * flush(ctx): the partition's batch is about to be committed or revoked;
  *   may be NULL.
  * destroy(ctx): releases ctx; accepts NULL. */
+struct sq_store_reads;
+
 struct sq_processor {
     const char *name;
     int (*init)(const struct sq_settings *st, void **ctx, struct sq_err *err);
     int (*process)(void *ctx, struct sq_batch *batch, struct sq_err *err);
+    /* Optional: adds to reads what process will read for this batch, so
+     * that the chain can ask the store for several processors' reads at
+     * once (sq_store_prefetch). Reading more is harmless; what it leaves
+     * out process reads itself. */
+    void (*plan)(void *ctx, const struct sq_batch *batch, struct sq_store_reads *reads);
     void (*flush)(void *ctx);
     void (*destroy)(void *ctx);
 };

@@ -385,6 +385,56 @@ static bool sq_is_scored_kind(const struct sq_msg *m)
                          strcmp(m->schema, "survey.v1") == 0 || strcmp(m->schema, "qa_review.v1") == 0);
 }
 
+/* Adds the contact histories the batch reads (one per customer, in batch
+ * order) to reads and puts the batch's ticket ids in tids (with repeats);
+ * returns their number. */
+static size_t sq_score_add_reads(struct sq_score_stage *ss, const struct sq_batch *batch,
+                                 struct sq_store_reads *reads, const char **tids)
+{
+    size_t ntids = 0;
+    struct sq_strmap asked;
+    sq_strmap_init(&asked);
+    for (size_t i = 0; i < batch->n; i++) {
+        const struct sq_msg *m = &batch->msgs[i];
+        if (m->verdict != SQ_VERDICT_PENDING || !m->event || !m->customer_id)
+            continue;
+        if (m->schema && strcmp(m->schema, "ticket.v1") == 0) {
+            const char *tid = json_string_value(json_object_get(m->event, "ticket_id"));
+            if (tid)
+                tids[ntids++] = tid;
+            continue;
+        }
+        if (!sq_is_contact(m) || sq_strmap_get(&asked, m->customer_id))
+            continue;
+        sq_strmap_put(&asked, m->customer_id, (void *)m);
+        sq_store_reads_add(reads, sq_id_key(&ss->hkey, ss->st, "hist:", m->customer_id, ""),
+                           "contacts");
+    }
+    sq_strmap_fini(&asked);
+    return ntids;
+}
+
+/* The histories and the ticket states (sq_ticket_view_load) it reads. */
+static void sq_score_stage_plan(void *ctx, const struct sq_batch *batch,
+                                struct sq_store_reads *reads)
+{
+    struct sq_score_stage *ss = ctx;
+    const char **tids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *tids);
+    size_t ntids = sq_score_add_reads(ss, batch, reads, tids);
+    struct sq_strmap seen;
+    sq_strmap_init(&seen);
+    for (size_t k = 0; k < ntids; k++) {
+        if (sq_strmap_get(&seen, tids[k]))
+            continue;
+        sq_strmap_put(&seen, tids[k], (void *)tids[k]);
+        char *key = sq_ticket_key_dup(ss->st, tids[k]);
+        sq_store_reads_add(reads, key, "s");
+        free(key);
+    }
+    sq_strmap_fini(&seen);
+    free(tids);
+}
+
 static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
 {
     struct sq_score_stage *ss = ctx;
@@ -396,26 +446,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
     struct sq_ticket_view view;
     sq_strmap_init(&view.map);
     const char **tids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *tids);
-    size_t ntids = 0;
-    struct sq_strmap asked;
-    sq_strmap_init(&asked);
-    for (size_t i = 0; i < batch->n; i++) {
-        struct sq_msg *m = &batch->msgs[i];
-        if (m->verdict != SQ_VERDICT_PENDING || !m->event || !m->customer_id)
-            continue;
-        if (m->schema && strcmp(m->schema, "ticket.v1") == 0) {
-            const char *tid = json_string_value(json_object_get(m->event, "ticket_id"));
-            if (tid)
-                tids[ntids++] = tid;
-            continue;
-        }
-        if (!sq_is_contact(m) || sq_strmap_get(&asked, m->customer_id))
-            continue;
-        sq_strmap_put(&asked, m->customer_id, m);
-        sq_store_reads_add(&reads, sq_id_key(&ss->hkey, st, "hist:", m->customer_id, ""),
-                           "contacts");
-    }
-    sq_strmap_fini(&asked);
+    size_t ntids = sq_score_add_reads(ss, batch, &reads, tids);
     int rc = reads.n ? sq_store_read(batch->store, &reads, err) : SQ_OK;
     if (rc == SQ_OK)
         rc = sq_ticket_view_load(&view, st, batch->store, tids, ntids, err);
@@ -603,6 +634,7 @@ const struct sq_processor sq_proc_score = {
     .name = "score",
     .init = sq_score_stage_init,
     .process = sq_score_stage_process,
+    .plan = sq_score_stage_plan,
     .flush = NULL,
     .destroy = sq_score_stage_destroy,
 };

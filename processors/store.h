@@ -7,6 +7,7 @@
 #ifndef SQ_STORE_H
 #define SQ_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,11 @@ struct sq_store;
 struct sq_store_vt {
     /* Fills every value. SQ_OK, or SQ_ERR_TRANSIENT (retry the batch). */
     int (*read)(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err);
+    /* Optional: reads r now and answers later reads of the same (key,
+     * field) pairs from what it read, until the next prefetch (r NULL:
+     * forget them). For a round trip per read call, several processors'
+     * reads in one (sq_chain_process). */
+    int (*prefetch)(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err);
 };
 struct sq_store {
     const struct sq_store_vt *vt;
@@ -42,6 +48,17 @@ struct sq_store {
 static inline int sq_store_read(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err)
 {
     return s->vt->read(s, r, err);
+}
+
+static inline bool sq_store_can_prefetch(const struct sq_store *s)
+{
+    return s->vt->prefetch != NULL;
+}
+
+static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r,
+                                    struct sq_err *err)
+{
+    return s->vt->prefetch ? s->vt->prefetch(s, r, err) : SQ_OK;
 }
 
 /* The ops (flat arguments) both back ends apply, per message:
