@@ -123,7 +123,7 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "How far an event time may lie ahead of the wall clock before the event goes to "
         "the DLQ as future_time, s."),
     INT("runtime.batch_max_messages", batch_max_messages, "1000", 1, 100000,
-        "Most fetched messages in flight: the two overlapping turns of the loop take half each."),
+        "Most fetched messages in flight: the overlapping turns of the loop (up to three, on disjoint partitions) take equal shares."),
     INT("runtime.batch_max_ms", batch_max_ms, "50", 1, 60000,
         "Longest a turn waits to fill its batch, ms."),
     INT("runtime.commit_interval_ms", commit_interval_ms, "1000", 0, 3600000,
