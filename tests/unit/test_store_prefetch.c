@@ -13,35 +13,9 @@
 #include "config.h"
 #include "dedupe.h"
 #include "redis_link.h"
-#include "sq_harness.h"
+#include "sq_redis_link.h"
 #include "store.h"
 #include "store_redis.h"
-
-struct stack {
-    struct sq_h_redis rs;
-    char *url;
-    struct sq_redis *r;
-    redisContext *c;
-};
-
-static void stack_start(struct stack *s)
-{
-    cr_assert_eq(sq_h_redis_start(&s->rs, NULL), 0);
-    s->url = sq_h_redis_url(&s->rs);
-    struct sq_err err;
-    sq_err_clear(&err);
-    s->r = sq_redis_new(s->url, "sq:", 2000, &err);
-    cr_assert_not_null(s->r, "%s", err.msg);
-    s->c = sq_h_redis_connect(&s->rs);
-}
-
-static void stack_stop(struct stack *s)
-{
-    redisFree(s->c);
-    sq_redis_free(s->r);
-    free(s->url);
-    sq_h_redis_fini(&s->rs);
-}
 
 static const char *read_one(struct sq_store *st, const char *key, const char *field, char *out,
                             size_t outsz)
@@ -58,8 +32,8 @@ static const char *read_one(struct sq_store *st, const char *key, const char *fi
 
 Test(store_prefetch, reads_come_from_the_prefetch_until_it_is_forgotten, .timeout = 60)
 {
-    struct stack s;
-    stack_start(&s);
+    struct sq_h_link s;
+    sq_h_link_start(&s, "sq:");
     struct sq_store_redis sr;
     sq_store_redis_init(&sr, s.r);
     struct sq_store *st = &sr.base;
@@ -103,7 +77,7 @@ Test(store_prefetch, reads_come_from_the_prefetch_until_it_is_forgotten, .timeou
     cr_assert_eq(sr.round_trips, 3);
 
     sq_store_redis_fini(&sr);
-    stack_stop(&s);
+    sq_h_link_stop(&s);
 }
 
 static char *contact(const char *eid, const char *cust, int minute)
@@ -167,8 +141,8 @@ static char *run_chain(struct sq_store *store, char *const *values)
 Test(store_prefetch, the_chain_reads_a_batch_in_one_round_trip_with_the_same_results,
      .timeout = 60)
 {
-    struct stack s;
-    stack_start(&s);
+    struct sq_h_link s;
+    sq_h_link_start(&s, "sq:");
     /* stored state every reading processor finds: a profile, a history,
      * a ticket, a dedupe mark taken */
     freeReplyObject(redisCommand(s.c, "HSET sq:profile:c1 tier gold enterprise true region GD-SZ"));
@@ -215,5 +189,5 @@ Test(store_prefetch, the_chain_reads_a_batch_in_one_round_trip_with_the_same_res
         free(values[i]);
     sq_store_redis_fini(&with);
     sq_store_redis_fini(&without);
-    stack_stop(&s);
+    sq_h_link_stop(&s);
 }

@@ -11,7 +11,7 @@
 
 #include "redis_link.h"
 #include "sq_common.h"
-#include "sq_harness.h"
+#include "sq_redis_link.h"
 #include "store.h"
 
 #define NPART 3
@@ -157,15 +157,13 @@ static char *key_text(redisContext *c, const char *key, const char *px)
 
 Test(turn_step, one_script_leaves_the_state_of_the_steps_one_by_one, .timeout = 60)
 {
-    struct sq_h_redis rs;
-    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
-    char *url = sq_h_redis_url(&rs);
+    struct sq_h_link l;
+    sq_h_link_start(&l, "a:");
     struct sq_err err;
     sq_err_clear(&err);
-    struct sq_redis *ra = sq_redis_new(url, "a:", 2000, &err);
-    struct sq_redis *rb = sq_redis_new(url, "b:", 2000, &err);
-    cr_assert(ra && rb);
-    redisContext *c = sq_h_redis_connect(&rs);
+    struct sq_redis *ra = l.r, *rb = sq_redis_new(l.url, "b:", 2000, &err);
+    cr_assert_not_null(rb);
+    redisContext *c = l.c;
 
     struct turn ta, tb;
     turn_build(&ta, "a:", true);
@@ -211,11 +209,8 @@ Test(turn_step, one_script_leaves_the_state_of_the_steps_one_by_one, .timeout = 
 
     turn_fini(&ta);
     turn_fini(&tb);
-    redisFree(c);
-    sq_redis_free(ra);
     sq_redis_free(rb);
-    free(url);
-    sq_h_redis_fini(&rs);
+    sq_h_link_stop(&l);
 }
 
 /* Each case leaves one step that would not apply in full: the script
@@ -223,14 +218,12 @@ Test(turn_step, one_script_leaves_the_state_of_the_steps_one_by_one, .timeout = 
  * their batch's sums or, when they have none, their messages' increments. */
 Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .timeout = 60)
 {
-    struct sq_h_redis rs;
-    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
-    char *url = sq_h_redis_url(&rs);
+    struct sq_h_link l;
+    sq_h_link_start(&l, "sq:");
     struct sq_err err;
     sq_err_clear(&err);
-    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
-    cr_assert_not_null(r);
-    redisContext *c = sq_h_redis_connect(&rs);
+    struct sq_redis *r = l.r;
+    redisContext *c = l.c;
 
     for (int with_sums = 0; with_sums < 2; with_sums++) {
         /* partition 1 applied already, partition 2 moved by another instance */
@@ -269,8 +262,5 @@ Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .time
         turn_fini(&t);
     }
 
-    redisFree(c);
-    sq_redis_free(r);
-    free(url);
-    sq_h_redis_fini(&rs);
+    sq_h_link_stop(&l);
 }
