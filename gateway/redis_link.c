@@ -611,7 +611,7 @@ static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step 
 static void sq_redis_append_turn_step(struct sq_redis *r, const struct sq_redis_step *steps,
                                       size_t n, const struct sq_state_ops *sums)
 {
-    char (*num)[24] = sq_xcalloc(6 * n + 2, sizeof *num); /* the numbers sent */
+    char (*num)[24] = sq_xcalloc(5 * n + 2, sizeof *num); /* the numbers sent */
     struct sq_args all = {0};
     snprintf(num[0], sizeof num[0], "%zu", n + 2);
     snprintf(num[1], sizeof num[1], "%zu", n);
@@ -625,18 +625,18 @@ static void sq_redis_append_turn_step(struct sq_redis *r, const struct sq_redis_
     sq_args_push(&all, num[1], strlen(num[1]));
     for (size_t i = 0; i < n; i++) {
         const struct sq_redis_step *s = &steps[i];
-        char *f = num[2 + 5 * i]; /* this step's 5 numbers, 24 bytes each */
+        char (*f)[24] = &num[2 + 5 * i]; /* this step's 5 numbers */
         struct sq_args marks = {0}, rest = {0};
         sq_step_sort_ops(s, NULL, 0, false, &marks, &rest);
         if (s->expected >= 0)
-            snprintf(f, 24, "%lld", (long long)s->expected);
-        snprintf(f + 24, 24, "%lld", (long long)s->last);
+            snprintf(f[0], sizeof f[0], "%lld", (long long)s->expected);
+        snprintf(f[1], sizeof f[1], "%lld", (long long)s->last);
         if (s->max_event_ms >= 0)
-            snprintf(f + 48, 24, "%lld", (long long)s->max_event_ms);
-        snprintf(f + 72, 24, "%zu", marks.n / 4);
-        snprintf(f + 96, 24, "%zu", rest.n);
+            snprintf(f[2], sizeof f[2], "%lld", (long long)s->max_event_ms);
+        snprintf(f[3], sizeof f[3], "%zu", marks.n / 4);
+        snprintf(f[4], sizeof f[4], "%zu", rest.n);
         for (int k = 0; k < 5; k++)
-            sq_args_push(&all, f + 24 * k, strlen(f + 24 * k));
+            sq_args_push(&all, f[k], strlen(f[k]));
         for (size_t k = 0; k < marks.n; k++)
             sq_args_push(&all, marks.v[k], marks.len[k]);
         for (size_t k = 0; k < rest.n; k++)
@@ -748,11 +748,8 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
         if (got)
             return SQ_OK;
     }
-    for (size_t i = 0; i < n; i++) {
-        steps[i].dups = NULL; /* a new array each time: the caller frees it */
-        steps[i].ndups = 0;
+    for (size_t i = 0; i < n; i++)
         sq_redis_append_step(r, &steps[i], NULL, 0);
-    }
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
         int got = sq_redis_read_step(r, &steps[i], err);

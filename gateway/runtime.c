@@ -88,7 +88,7 @@ struct sq_runtime {
     struct sq_parts parts;
     struct sq_turn *turns[SQ_TURNS_MAX]; /* in start order */
     size_t nturns;
-    unsigned next_lane;          /* which half of the partitions the next turn prefers */
+    unsigned next_lane;          /* the lane the next turn prefers (sq_rt_pick_parts) */
     /* run the Redis steps, each on its own thread and connection: one per
      * turn in flight, so that one turn's step is built and sent while
      * Redis runs the other's */
@@ -279,8 +279,8 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
      * an equal share of the turn's budget but at least SQ_MIN_SHARE
      * messages when they have them; what they leave goes to the others in
      * the same order. With many busy partitions a turn takes fewer of them
-     * with larger batches: a partition's step sums its batch's KPI
-     * increments, so its Redis work per event falls as its batch grows. */
+     * with larger batches: a turn's step sums its KPI increments, so its
+     * Redis work per event falls as its batches grow. */
     size_t lanes = rt->parts.n < SQ_TURNS_MAX ? rt->parts.n : SQ_TURNS_MAX;
     size_t budget = (size_t)rt->st->batch_max_messages / (lanes ? lanes : 1), ready = 0;
     if (!budget)
@@ -318,7 +318,16 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
         budget -= more;
     }
     free(order);
-    for (size_t i = 0; i < rt->parts.n; i++) {
+    /* One chain run over the messages of all the turn's partitions (each
+     * partition's in offset order), so that every processor reads what it
+     * needs for all of them in one Redis round trip; then each partition's
+     * batch takes its messages (the step thread builds its ops). */
+    size_t total = 0;
+    for (size_t i = 0; i < rt->parts.n; i++)
+        total += want[i];
+    struct sq_batch all = {.partition = -1, .store = &rt->store.base, .n = total};
+    all.msgs = sq_xmalloc((total ? total : 1) * sizeof *all.msgs);
+    for (size_t i = 0, at = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
         if (!want[i])
             continue;
@@ -334,25 +343,16 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
         tp->batch.store = &rt->store.base;
         tp->batch.partition = p->partition;
         tp->batch.n = take;
-        tp->batch.msgs = sq_xcalloc(take, sizeof *tp->batch.msgs);
         for (size_t j = 0; j < take; j++)
-            sq_msg_init_from(&tp->batch.msgs[j], p, tp->fetched[j].rkm);
+            sq_msg_init_from(&all.msgs[at + j], p, tp->fetched[j].rkm);
+        at += take;
     }
     free(want);
-    /* One chain run over the messages of all the turn's partitions (each
-     * partition's in offset order), so that every processor reads what it
-     * needs for all of them in one Redis round trip; then each partition's
-     * batch takes its messages back (the step thread builds its ops). */
-    size_t total = 0;
-    for (size_t i = 0; i < t->n; i++)
-        total += t->tp[i].n;
-    struct sq_batch all = {.partition = -1, .store = &rt->store.base, .n = total};
-    all.msgs = sq_xmalloc((total ? total : 1) * sizeof *all.msgs);
-    for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++)
-        memcpy(all.msgs + at, t->tp[i].batch.msgs, t->tp[i].n * sizeof *all.msgs);
     int rc = sq_chain_process(rt->chain, &all, err);
     for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++) {
-        memcpy(t->tp[i].batch.msgs, all.msgs + at, t->tp[i].n * sizeof *all.msgs);
+        struct sq_batch *b = &t->tp[i].batch;
+        b->msgs = sq_xmalloc(b->n * sizeof *b->msgs);
+        memcpy(b->msgs, all.msgs + at, b->n * sizeof *b->msgs);
     }
     free(all.msgs);
     sq_state_ops_fini(&all.ops);
@@ -575,22 +575,14 @@ static void sq_turn_redis_prepare(struct sq_turn *t)
 static void sq_turn_assemble(void *arg)
 {
     struct sq_turn *t = arg;
-    size_t total = 0, nl = 0;
+    struct sq_batch **batches = sq_xcalloc(t->ns ? t->ns : 1, sizeof *batches);
     for (size_t s = 0; s < t->ns; s++) {
-        struct sq_batch *b = &t->tp[t->step_of[s]].batch;
-        sq_batch_assemble_message_ops(b);
-        total += b->n;
-    }
-    const struct sq_state_ops **lists = sq_xcalloc(total ? total : 1, sizeof *lists);
-    for (size_t s = 0; s < t->ns; s++) {
-        const struct sq_batch *b = &t->tp[t->step_of[s]].batch;
-        for (size_t j = 0; j < b->n; j++)
-            if (b->msgs[j].verdict == SQ_VERDICT_PROCESSED && b->msgs[j].ops.argc)
-                lists[nl++] = &b->msgs[j].ops;
+        batches[s] = &t->tp[t->step_of[s]].batch;
+        sq_batch_assemble_message_ops(batches[s]);
     }
     sq_state_ops_reset(&t->sums);
-    sq_state_ops_append_sums(&t->sums, lists, nl);
-    free(lists);
+    sq_batches_sum_ops(batches, t->ns, &t->sums);
+    free(batches);
 }
 
 /* The turn's Redis step: prepared here, run by the step thread, its

@@ -37,16 +37,21 @@ static void sq_store_cache_clear(struct sq_store_redis *sr)
     sq_strmap_init(&sr->cache);
 }
 
-/* Answers r from the cache when it holds every read of r. */
+/* Answers r from the cache when it holds every read of r; otherwise
+ * leaves r's values empty. */
 static bool sq_store_cache_answer(struct sq_store_redis *sr, struct sq_store_reads *r)
 {
     if (!sr->cache.n)
         return false;
-    for (size_t i = 0; i < r->n; i++)
-        if (!sq_strmap_get(&sr->cache, sq_store_cache_key(&sr->ckey, &r->v[i])))
-            return false;
     for (size_t i = 0; i < r->n; i++) {
         const char *v = sq_strmap_get(&sr->cache, sq_store_cache_key(&sr->ckey, &r->v[i]));
+        if (!v) {
+            for (size_t k = 0; k <= i; k++) {
+                free(r->v[k].value);
+                r->v[k].value = NULL;
+            }
+            return false; /* one the prefetch left out: Redis answers them all */
+        }
         free(r->v[i].value);
         r->v[i].value = v == &sq_store_absent ? NULL : sq_xstrdup(v);
     }

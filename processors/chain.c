@@ -121,22 +121,38 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
     return rc;
 }
 
+/* Whether m's own ops go to the store: only a processed message's. */
+static bool sq_msg_ops_apply(const struct sq_msg *m)
+{
+    return m->ops.argc && m->verdict == SQ_VERDICT_PROCESSED;
+}
+
 static void sq_batch_assemble(struct sq_batch *batch, bool sums)
 {
     sq_state_ops_reset(&batch->ops);
-    const struct sq_state_ops **lists = sq_xcalloc(batch->n ? batch->n : 1, sizeof *lists);
-    size_t nl = 0;
     for (size_t i = 0; i < batch->n; i++) {
-        struct sq_msg *m = &batch->msgs[i];
-        if (!m->ops.argc || (m->verdict != SQ_VERDICT_PROCESSED))
+        const struct sq_msg *m = &batch->msgs[i];
+        if (!sq_msg_ops_apply(m))
             continue;
         sq_op_message(&batch->ops, i);
         sq_state_ops_append(&batch->ops, &m->ops);
-        lists[nl++] = &m->ops;
     }
     /* KPI increments and window touches once per batch (store.h: Y, B, S) */
     if (sums)
-        sq_state_ops_append_sums(&batch->ops, lists, nl);
+        sq_batches_sum_ops(&batch, 1, &batch->ops);
+}
+
+void sq_batches_sum_ops(struct sq_batch *const *batches, size_t n, struct sq_state_ops *sums)
+{
+    size_t total = 0, nl = 0;
+    for (size_t b = 0; b < n; b++)
+        total += batches[b]->n;
+    const struct sq_state_ops **lists = sq_xcalloc(total ? total : 1, sizeof *lists);
+    for (size_t b = 0; b < n; b++)
+        for (size_t i = 0; i < batches[b]->n; i++)
+            if (sq_msg_ops_apply(&batches[b]->msgs[i]))
+                lists[nl++] = &batches[b]->msgs[i].ops;
+    sq_state_ops_append_sums(sums, lists, nl);
     free(lists);
 }
 

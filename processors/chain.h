@@ -48,6 +48,9 @@ void sq_batch_assemble_ops(struct sq_batch *batch);
 /* The same without the batch's sums (B, S): for `run`, whose Redis step
  * sums the KPI increments of all the turn's partitions (redis_link.h). */
 void sq_batch_assemble_message_ops(struct sq_batch *batch);
+/* Appends to sums the batch sums (B, S) of the processed messages of
+ * batches[0..n), as sq_batch_assemble_ops does for one batch. */
+void sq_batches_sum_ops(struct sq_batch *const *batches, size_t n, struct sq_state_ops *sums);
 /* The state step found these messages already applied elsewhere (a
  * duplicate event_id on another partition): they become duplicates. */
 void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t n);
