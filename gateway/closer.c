@@ -51,22 +51,25 @@ static const char sq_release_lua[] =
 /* SPEC 6: the least greatest-event-time over partitions not idle, minus
  * grace (a partition before its first event, at -inf, holds it); the wall
  * clock minus grace when every partition is idle; never back; undefined
- * until some event was applied. */
+ * until some event was applied. The third value says which ("clock" when
+ * every partition is idle). */
 static const char sq_watermark_lua[] =
     "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, ''} end\n"
-    "local cand\n"
+    "local cand, src = nil, 'parts'\n"
     "local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')\n"
     "if first[1] then\n"
     "  local lo = tonumber(first[2])\n"
     "  if lo and lo > -math.huge then cand = lo - tonumber(ARGV[3]) end\n"
-    "elseif redis.call('ZCARD', KEYS[4]) > 0 then cand = tonumber(ARGV[2]) - tonumber(ARGV[3]) end\n"
+    "elseif redis.call('ZCARD', KEYS[4]) > 0 then\n"
+    "  cand, src = tonumber(ARGV[2]) - tonumber(ARGV[3]), 'clock'\n"
+    "end\n"
     "local stored = redis.call('GET', KEYS[2])\n"
     "if cand and ((not stored) or cand > tonumber(stored)) then\n"
     "  stored = string.format('%.0f', cand)\n"
     "  redis.call('SET', KEYS[2], stored)\n"
     "end\n"
-    "if not stored then return {0, ''} end\n"
-    "return {1, stored}\n";
+    "if not stored then return {0, '', src} end\n"
+    "return {1, stored, src}\n";
 
 static const char sq_get_lua[] = "return redis.call('GET', KEYS[1])\n";
 
@@ -157,6 +160,7 @@ struct sq_closer {
     int64_t round_wm;
     int64_t round_deadline;    /* monotonic ms: purge what is still queued */
     bool round_purged;
+    bool wm_follows_clock;     /* every partition was idle at the last watermark step */
 };
 
 /* One cell of a close round. */
@@ -324,9 +328,18 @@ static int sq_closer_watermark(struct sq_closer *c, int64_t *wm, struct sq_err *
     int rc = sq_closer_eval(c, sq_watermark_lua, 4, keys, 3, args, &out, err);
     if (rc != SQ_OK)
         return -2;
-    int res = out.n == 2 && out.v[0] ? atoi(out.v[0]) : 0;
+    int res = out.n >= 2 && out.v[0] ? atoi(out.v[0]) : 0;
     if (res == 1)
         *wm = strtoll(out.v[1], NULL, 10);
+    bool clock = out.n == 3 && out.v[2] && strcmp(out.v[2], "clock") == 0;
+    if (res >= 0 && clock != c->wm_follows_clock) {
+        if (clock)
+            sq_info("closer: every partition is idle: the watermark follows the wall clock "
+                    "(now - windows.grace_s)");
+        else
+            sq_info("closer: a partition is busy again: the watermark follows event time");
+        c->wm_follows_clock = clock;
+    }
     sq_redis_strs_fini(&out);
     return res;
 }

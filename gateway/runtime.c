@@ -1147,8 +1147,13 @@ static void sq_rt_check_idle(struct sq_runtime *rt, struct sq_part *p, int64_t h
         return;
     struct sq_err err;
     sq_err_clear(&err);
-    if (sq_closer_mark_idle(rt->closer, p->offset_key, &err) == SQ_OK)
+    if (sq_closer_mark_idle(rt->closer, p->offset_key, &err) == SQ_OK) {
         p->idle_marked_mono_ms = now;
+        if (p->applied >= 0)
+            sq_info("%s/%d is idle (applied offset %lld, high watermark %lld): it no longer "
+                    "holds the watermark", p->topic, (int)p->partition, (long long)p->applied,
+                    (long long)hi);
+    }
 }
 
 static void sq_rt_metrics(struct sq_runtime *rt)

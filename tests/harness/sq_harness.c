@@ -445,6 +445,48 @@ bool sq_h_file_contains(const char *path, const char *needle)
     return found;
 }
 
+static int sq_h_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sq_h_print_log_lines(const char *prefix, const char *const *needles)
+{
+    DIR *d = opendir(sq_h_tmpdir());
+    if (d == NULL)
+        return;
+    char **names = NULL;
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len < 4 ||
+            strcmp(e->d_name + len - 4, ".log") != 0)
+            continue;
+        names = sq_xrealloc(names, (n + 1) * sizeof *names);
+        names[n++] = sq_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, sq_h_name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        char *path = sq_h_tmp_path(names[i]);
+        char *text = sq_h_read_file(path, NULL);
+        for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+            next = strchr(line, '\n');
+            if (next != NULL)
+                *next++ = '\0';
+            bool hit = false;
+            for (const char *const *k = needles; *k != NULL && !hit; k++)
+                hit = strstr(line, *k) != NULL;
+            if (hit)
+                fprintf(stderr, "%s: %s\n", names[i], line);
+        }
+        free(text);
+        free(path);
+        free(names[i]);
+    }
+    free(names);
+}
+
 int sq_h_free_port(void)
 {
     struct sockaddr_in sin;

@@ -117,6 +117,11 @@ bool sq_h_alive(struct sq_h_proc *p);
 char *sq_h_read_file(const char *path, size_t *len);
 /* true when the file exists and contains needle. */
 bool sq_h_file_contains(const char *path, const char *needle);
+/* Copies to stderr, each behind its file's name, the lines of the logs in
+ * sq_h_tmpdir() whose name starts with prefix that contain one of needles
+ * (NULL-terminated): a failing test shows what its processes said, though
+ * its directory is removed. */
+void sq_h_print_log_lines(const char *prefix, const char *const *needles);
 /* A port that was free on 127.0.0.1 a moment ago. */
 int sq_h_free_port(void);
 

@@ -137,6 +137,15 @@ static void expect_hashes_of_replay(struct sq_stack *s, const char *replay, long
     redisContext *c = sq_h_redis_connect(&s->redis);
     cr_assert_not_null(c);
     int bad = sq_gen_compare_kpi_hashes(c, &cells);
+    if (bad) {
+        const char *const said[] = {"idle", "wall clock", "lease", "fenced", "moved to",
+                                    "revoked", "assigned", "error", NULL};
+        sq_h_print_log_lines("sqgate-", said);
+        fprintf(stderr, "sq_too_late_total of the instances running: %.0f %.0f %.0f\n",
+                sq_stack_metric(s, 0, "sq_too_late_total"),
+                sq_stack_metric(s, 1, "sq_too_late_total"),
+                sq_stack_metric(s, 2, "sq_too_late_total"));
+    }
     cr_assert_eq(bad, 0, "%d differences between sq:kpi hashes and the replay's %zu KPI records",
                  bad, cells.n);
     redisFree(c);
