@@ -437,7 +437,8 @@ static int sq_cb_main_run(const struct sq_cb_opts *o, int64_t start_ms, struct s
     mr->produced = r.total_produced;
     char err[512];
     mr->redis_after = sq_cb_redis_used_memory(&r.stack);
-    sq_cb_redis_commands(&r.stack, mr->produced, mr->redis_commands, sizeof mr->redis_commands);
+    sq_cb_redis_commands(&r.stack, mr->produced, mr->redis_commands, sizeof mr->redis_commands,
+                         mr->redis_usec, sizeof mr->redis_usec);
     if (rc == 0 && sq_cb_redis_breakdown(&r.stack, &mr->mem, err, sizeof err) != 0) {
         fprintf(stderr, "bench_chain: %s\n", err);
         rc = -1;

@@ -111,6 +111,8 @@ static void sq_cb_print_redis(const struct sq_cb_main *m)
     const struct sq_cb_redis_mem *r = &m->mem;
     printf("| Redis commands per input event, main run (INFO commandstats) | %s | |\n",
            m->redis_commands);
+    printf("| Redis µs inside commands per input event, main run (INFO commandstats usec; "
+           "evalsha's includes the commands its scripts call) | %s | |\n", m->redis_usec);
     printf("| Redis used_memory growth per customer (all keys / %ld customers, %.0f events) "
            "| %.0f B | |\n", r->customers, m->produced,
            sq_cb_ratio((double)(m->redis_after - m->redis_before), (double)r->customers));

@@ -259,12 +259,19 @@ long long sq_cb_redis_used_memory(struct sq_cb_stack *s)
 struct sq_cb_cmdstat {
     char name[48];
     double calls;
+    double usec;
 };
 
 static int sq_cb_cmdstat_cmp(const void *a, const void *b)
 {
     const struct sq_cb_cmdstat *x = a, *y = b;
     return (x->calls < y->calls) - (x->calls > y->calls);
+}
+
+static int sq_cb_cmdstat_usec_cmp(const void *a, const void *b)
+{
+    const struct sq_cb_cmdstat *x = a, *y = b;
+    return (x->usec < y->usec) - (x->usec > y->usec);
 }
 
 /* Parses "cmdstat_NAME:calls=N,..." lines, leaving out the bench's own. */
@@ -284,14 +291,17 @@ static size_t sq_cb_cmdstats_parse(const char *text, struct sq_cb_cmdstat *v, si
         for (const char *const *o = own; *o; o++)
             skip = skip || strcmp(v[n].name, *o) == 0;
         if (!skip) {
+            const char *usec = strstr(calls, "usec=");
             v[n].calls = strtod(calls + 6, NULL);
+            v[n].usec = usec ? strtod(usec + 5, NULL) : 0;
             n++;
         }
     }
     return n;
 }
 
-int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t outsz)
+int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t outsz,
+                         char *usec_out, size_t usec_outsz)
 {
     redisReply *r = redisCommand(s->redis, "INFO commandstats");
     if (!r || r->type != REDIS_REPLY_STRING) {
@@ -308,6 +318,14 @@ int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t
     for (size_t i = 0; i < n && i < 6 && off < outsz; i++)
         off += (size_t)snprintf(out + off, outsz - off, "%s%s %.2f", i ? ", " : "", v[i].name,
                                 events > 0 ? v[i].calls / events : 0);
+    /* Time inside commands: evalsha's includes the commands its script
+     * calls, which also count on their own. */
+    qsort(v, n, sizeof v[0], sq_cb_cmdstat_usec_cmp);
+    off = 0;
+    usec_out[0] = '\0';
+    for (size_t i = 0; i < n && i < 6 && off < usec_outsz; i++)
+        off += (size_t)snprintf(usec_out + off, usec_outsz - off, "%s%s %.1f", i ? ", " : "",
+                                v[i].name, events > 0 ? v[i].usec / events : 0);
     return 0;
 }
 

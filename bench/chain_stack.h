@@ -49,8 +49,10 @@ long long sq_cb_redis_used_memory(struct sq_cb_stack *s);
 
 /* The commands Redis ran per event so far, busiest first: "evalsha 0.03,
  * hincrby 87.1, ..." (at most 6, the bench's own INFO and PING left out),
- * written to out. Returns 0, or -1 when INFO failed. */
-int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t outsz);
+ * written to out; and the microseconds spent in them per event, longest
+ * first, to usec_out. Returns 0, or -1 when INFO failed. */
+int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t outsz,
+                         char *usec_out, size_t usec_outsz);
 
 /* What Redis holds after a run, by key kind, from SCAN and MEMORY USAGE
  * (SAMPLES 0: exact). */
