@@ -508,28 +508,39 @@ int sq_h_free_port(void)
 
 /* ---- redis-server ----------------------------------------------------- */
 
-static bool sq_h_redis_pong(int port)
+/* The process id of the redis-server answering PING on port (not while it
+ * loads its data), 0 when none does: a free port can be taken by another
+ * test's server between the probe and the bind, and a PONG alone would
+ * not tell whose answered. */
+static pid_t sq_h_redis_server_pid(int port)
 {
     struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *reply;
-    bool ok = false;
+    pid_t pid = 0;
 
     if (c == NULL)
-        return false;
+        return 0;
     if (c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK) {
-        reply = redisCommand(c, "PING");
-        ok = reply != NULL && reply->type == REDIS_REPLY_STATUS &&
-             strcmp(reply->str, "PONG") == 0;
+        redisReply *pong = redisCommand(c, "PING");
+        bool up = pong != NULL && pong->type == REDIS_REPLY_STATUS &&
+                  strcmp(pong->str, "PONG") == 0;
+        if (pong != NULL)
+            freeReplyObject(pong);
+        redisReply *reply = up ? redisCommand(c, "INFO server") : NULL;
+        const char *at = reply != NULL && reply->type == REDIS_REPLY_STRING
+                             ? strstr(reply->str, "process_id:")
+                             : NULL;
+        if (at != NULL)
+            pid = (pid_t)strtol(at + strlen("process_id:"), NULL, 10);
         if (reply != NULL)
             freeReplyObject(reply);
     }
     redisFree(c);
-    return ok;
+    return pid;
 }
 
-/* One attempt on r->port: 0 when PING answered, -1 when redis exited or
- * did not answer in 10 s. */
+/* One attempt on r->port: 0 when the server started answers PING, -1 when
+ * it exited, did not answer in 10 s or another server answers there. */
 static int sq_h_redis_launch(struct sq_h_redis *r)
 {
     char port[16];
@@ -569,8 +580,17 @@ static int sq_h_redis_launch(struct sq_h_redis *r)
     r->pid = p.pid;
     deadline = sq_mono_ms() + 10000;
     while (sq_mono_ms() < deadline) {
-        if (sq_h_redis_pong(r->port))
+        pid_t answering = sq_h_redis_server_pid(r->port);
+        if (answering == r->pid)
             return 0;
+        if (answering > 0) {
+            fprintf(stderr, "sq-harness: port %d answers from another redis-server (pid %d), "
+                            "not the one started on it\n", r->port, (int)answering);
+            kill(r->pid, SIGKILL);
+            sq_h_reap(r->pid, 5000, NULL);
+            r->pid = 0;
+            return -1;
+        }
         if (sq_h_reap(r->pid, 0, NULL) != 0) {
             fprintf(stderr, "sq-harness: redis-server on port %d exited (log %s)\n",
                     r->port, p.log_path);

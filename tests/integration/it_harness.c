@@ -110,6 +110,27 @@ Test(harness, redis_without_persistence_forgets_on_restart, .timeout = 60)
     sq_h_redis_fini(&r);   /* safe twice */
 }
 
+/* A free port can be taken between the probe and the bind: a restart that
+ * finds another server answering on its port fails instead of taking that
+ * server for its own. */
+Test(harness, redis_restart_refuses_a_port_another_server_took, .timeout = 60)
+{
+    struct sq_h_redis a, b;
+    cr_assert_eq(sq_h_redis_start(&a, NULL), 0);
+    cr_assert_eq(sq_h_redis_start(&b, NULL), 0);
+    cr_assert_eq(sq_h_redis_stop(&b), 0);
+    b.port = a.port;
+    cr_assert_neq(sq_h_redis_restart(&b), 0,
+                  "the restart took the server already on port %d for its own", a.port);
+    cr_assert_eq(b.pid, 0);
+    redis_set(&a, "sq:h:k", "still a");
+    char *val = redis_get(&a, "sq:h:k");
+    cr_assert_str_eq(val, "still a");
+    free(val);
+    sq_h_redis_fini(&b);
+    sq_h_redis_fini(&a);
+}
+
 Test(harness, redis_with_persistence_survives_stop_and_crash, .timeout = 60)
 {
     struct sq_h_redis r;
