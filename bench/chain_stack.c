@@ -274,6 +274,19 @@ static int sq_cb_cmdstat_usec_cmp(const void *a, const void *b)
     return (x->usec < y->usec) - (x->usec > y->usec);
 }
 
+/* The six largest of v by calls or by usec, per event: "name value, ...". */
+static void sq_cb_cmdstats_top(struct sq_cb_cmdstat *v, size_t n, double events, bool usec,
+                               char *out, size_t outsz)
+{
+    qsort(v, n, sizeof v[0], usec ? sq_cb_cmdstat_usec_cmp : sq_cb_cmdstat_cmp);
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < 6 && off < outsz; i++)
+        off += (size_t)snprintf(out + off, outsz - off, usec ? "%s%s %.1f" : "%s%s %.2f",
+                                i ? ", " : "", v[i].name,
+                                events > 0 ? (usec ? v[i].usec : v[i].calls) / events : 0);
+}
+
 /* Parses "cmdstat_NAME:calls=N,..." lines, leaving out the bench's own. */
 static size_t sq_cb_cmdstats_parse(const char *text, struct sq_cb_cmdstat *v, size_t max)
 {
@@ -312,20 +325,10 @@ int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t
     struct sq_cb_cmdstat v[128];
     size_t n = sq_cb_cmdstats_parse(r->str, v, sizeof v / sizeof v[0]);
     freeReplyObject(r);
-    qsort(v, n, sizeof v[0], sq_cb_cmdstat_cmp);
-    size_t off = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n && i < 6 && off < outsz; i++)
-        off += (size_t)snprintf(out + off, outsz - off, "%s%s %.2f", i ? ", " : "", v[i].name,
-                                events > 0 ? v[i].calls / events : 0);
+    sq_cb_cmdstats_top(v, n, events, false, out, outsz);
     /* Time inside commands: evalsha's includes the commands its script
      * calls, which also count on their own. */
-    qsort(v, n, sizeof v[0], sq_cb_cmdstat_usec_cmp);
-    off = 0;
-    usec_out[0] = '\0';
-    for (size_t i = 0; i < n && i < 6 && off < usec_outsz; i++)
-        off += (size_t)snprintf(usec_out + off, usec_outsz - off, "%s%s %.1f", i ? ", " : "",
-                                v[i].name, events > 0 ? v[i].usec / events : 0);
+    sq_cb_cmdstats_top(v, n, events, true, usec_out, usec_outsz);
     return 0;
 }
 

@@ -321,13 +321,13 @@ int sq_h_spawn(struct sq_h_proc *p, const char *const *args,
     return sq_h_spawn_exe(p, SQ_BUILD_DIR "/sqgate", args, extra_env, log_path);
 }
 
-/* Copies the sanitizer reports of a finished child's log to our stderr. */
-static void sq_h_echo_sanitizer(const char *log_path)
+/* Copies to our stderr, behind label, each line of the file at path that
+ * contains one of marks (NULL-terminated) and the lines after it, `lines`
+ * in all. */
+static void sq_h_echo_marked_lines(const char *path, const char *label,
+                                   const char *const *marks, int lines)
 {
-    static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer",
-                                        "runtime error"};
-    size_t len = 0;
-    char *text = sq_h_read_file(log_path, &len);
+    char *text = sq_h_read_file(path, NULL);
     char *line, *save = NULL;
     int echo = 0;
 
@@ -335,15 +335,24 @@ static void sq_h_echo_sanitizer(const char *log_path)
         return;
     for (line = strtok_r(text, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
-        for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-            if (strstr(line, marks[i]) != NULL)
-                echo = 40;   /* the report line and some context after it */
+        for (const char *const *m = marks; *m != NULL; m++)
+            if (strstr(line, *m) != NULL)
+                echo = lines;
         if (echo > 0) {
-            fprintf(stderr, "sq-harness: %s: %s\n", log_path, line);
+            fprintf(stderr, "sq-harness: %s: %s\n", label, line);
             echo--;
         }
     }
     free(text);
+}
+
+/* Copies the sanitizer reports of a finished child's log to our stderr. */
+static void sq_h_echo_sanitizer(const char *log_path)
+{
+    static const char *const marks[] = {"AddressSanitizer", "LeakSanitizer",
+                                        "runtime error", NULL};
+    /* the report line and some context after it */
+    sq_h_echo_marked_lines(log_path, log_path, marks, 40);
 }
 
 /* Waits up to timeout_ms for pid; 1 when reaped (status filled), 0 when
@@ -469,18 +478,7 @@ void sq_h_print_log_lines(const char *prefix, const char *const *needles)
     qsort(names, n, sizeof *names, sq_h_name_cmp);
     for (size_t i = 0; i < n; i++) {
         char *path = sq_h_tmp_path(names[i]);
-        char *text = sq_h_read_file(path, NULL);
-        for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
-            next = strchr(line, '\n');
-            if (next != NULL)
-                *next++ = '\0';
-            bool hit = false;
-            for (const char *const *k = needles; *k != NULL && !hit; k++)
-                hit = strstr(line, *k) != NULL;
-            if (hit)
-                fprintf(stderr, "%s: %s\n", names[i], line);
-        }
-        free(text);
+        sq_h_echo_marked_lines(path, names[i], needles, 1);
         free(path);
         free(names[i]);
     }

@@ -141,10 +141,9 @@ static void expect_hashes_of_replay(struct sq_stack *s, const char *replay, long
         const char *const said[] = {"idle", "wall clock", "lease", "fenced", "moved to",
                                     "revoked", "assigned", "error", NULL};
         sq_h_print_log_lines("sqgate-", said);
-        fprintf(stderr, "sq_too_late_total of the instances running: %.0f %.0f %.0f\n",
-                sq_stack_metric(s, 0, "sq_too_late_total"),
-                sq_stack_metric(s, 1, "sq_too_late_total"),
-                sq_stack_metric(s, 2, "sq_too_late_total"));
+        for (int i = 0; i < 3; i++)
+            fprintf(stderr, "instance %d: sq_too_late_total %.0f\n", i,
+                    sq_stack_metric(s, i, "sq_too_late_total"));
     }
     cr_assert_eq(bad, 0, "%d differences between sq:kpi hashes and the replay's %zu KPI records",
                  bad, cells.n);
