@@ -7,7 +7,9 @@
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "sinks.h"
@@ -121,7 +123,7 @@
  * batch's last offset, ARGV[3] = greatest event time in ms ("" = none),
  * ARGV[4] = the number of dedupe marks, then each mark as (message index,
  * key, field, TTL), then the batch's other ops without their M, B, Y and S
- * markers (processors/store.h; sq_redis_append_step below says which are
+ * markers (processors/store.h; sq_redis_send_step below says which are
  * sent).
  * Returns {1, stored} applied, {0, stored} already applied, {-1, stored}
  * fenced (another instance moved the offset), {2, stored, idx...} nothing
@@ -200,6 +202,31 @@ static const char sq_turn_lua[] = SQ_STEP_LUA_COMMON
     "end\n"
     "return {1}\n";
 
+/* A growing argument vector of borrowed strings. */
+struct sq_args {
+    const char **v;
+    size_t *len;
+    size_t n, cap;
+};
+
+static void sq_args_push(struct sq_args *x, const char *v, size_t len)
+{
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 64;
+        x->v = sq_xrealloc(x->v, x->cap * sizeof *x->v);
+        x->len = sq_xrealloc(x->len, x->cap * sizeof *x->len);
+    }
+    x->v[x->n] = v;
+    x->len[x->n++] = len;
+}
+
+static void sq_args_fini(struct sq_args *x)
+{
+    free(x->v);
+    free(x->len);
+    memset(x, 0, sizeof *x);
+}
+
 struct sq_redis {
     char *host;          /* NULL for unix sockets */
     int port;
@@ -213,6 +240,12 @@ struct sq_redis {
     char *epoch;         /* the epoch value seen at first connect */
     char *wm_parts_key;  /* {prefix}wm:parts */
     char *wm_idle_key;   /* {prefix}wm:idle */
+    /* A step's command, built in place and written to the socket; kept
+     * between steps with the argument lists that sort its ops, so a turn
+     * of thousands of arguments allocates nothing once they have grown. */
+    struct sq_buf cmd;
+    size_t cmd_argc;
+    struct sq_args marks, rest;
 };
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
@@ -276,6 +309,9 @@ void sq_redis_free(struct sq_redis *r)
     free(r->epoch);
     free(r->wm_parts_key);
     free(r->wm_idle_key);
+    sq_buf_fini(&r->cmd);
+    sq_args_fini(&r->marks);
+    sq_args_fini(&r->rest);
     free(r);
 }
 
@@ -441,32 +477,89 @@ static char *sq_resp_uint(char *p, size_t v)
     return p;
 }
 
-/* Appends one command in RESP, built in one allocation: hiredis' own
- * formatter grows a string per argument, which cost a tenth of the
- * gateway's CPU on steps of a few thousand arguments. */
-static void sq_redis_append_argv(struct sq_redis *r, size_t argc, const char *const *argv,
-                                 const size_t *lens)
+/* Room kept at the front of r->cmd for the RESP header, written right-aligned
+ * before the arguments once their count is known. */
+#define SQ_CMD_HEAD 24
+/* A command buffer grown beyond this is freed after its write. */
+#define SQ_CMD_KEEP ((size_t)8 << 20)
+
+/* Starts a command in r->cmd. Commands are built in RESP directly and
+ * written by sq_cmd_send: hiredis' formatter grows a string per argument,
+ * and its output buffer takes a copy of each command and frees it after
+ * the write, which for a turn's megabyte made new pages on every step. */
+static void sq_cmd_begin(struct sq_redis *r)
 {
-    size_t total = 24 + 2;
-    for (size_t i = 0; i < argc; i++)
-        total += 1 + 20 + 2 + lens[i] + 2;
-    char *buf = sq_xmalloc(total), *p = buf;
-    *p++ = '*';
-    p = sq_resp_uint(p, argc);
+    sq_buf_reset(&r->cmd);
+    sq_buf_reserve(&r->cmd, SQ_CMD_HEAD);
+    r->cmd.len = SQ_CMD_HEAD;
+    r->cmd_argc = 0;
+}
+
+static void sq_cmd_arg(struct sq_redis *r, const char *v, size_t len)
+{
+    sq_buf_reserve(&r->cmd, 1 + 20 + 2 + len + 2);
+    char *p = r->cmd.data + r->cmd.len;
+    *p++ = '$';
+    p = sq_resp_uint(p, len);
     *p++ = '\r';
     *p++ = '\n';
-    for (size_t i = 0; i < argc; i++) {
-        *p++ = '$';
-        p = sq_resp_uint(p, lens[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-        memcpy(p, argv[i], lens[i]);
-        p += lens[i];
-        *p++ = '\r';
-        *p++ = '\n';
+    memcpy(p, v, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    r->cmd.len = (size_t)(p - r->cmd.data);
+    r->cmd_argc++;
+}
+
+static void sq_cmd_arg_str(struct sq_redis *r, const char *v)
+{
+    sq_cmd_arg(r, v, strlen(v));
+}
+
+static void sq_cmd_arg_i64(struct sq_redis *r, int64_t v)
+{
+    char buf[24];
+    sq_cmd_arg(r, buf, sq_i64_format(buf, v));
+}
+
+static void sq_cmd_args(struct sq_redis *r, const struct sq_args *x)
+{
+    for (size_t k = 0; k < x->n; k++)
+        sq_cmd_arg(r, x->v[k], x->len[k]);
+}
+
+/* Writes the command begun by sq_cmd_begin to the socket; its reply is read
+ * with redisGetReply (hiredis' own output buffer is empty between
+ * commands). Returns 0, or -1 with err set (the connection is unusable). */
+static int sq_cmd_send(struct sq_redis *r, struct sq_err *err)
+{
+    char head[SQ_CMD_HEAD], *h = head;
+    *h++ = '*';
+    h = sq_resp_uint(h, r->cmd_argc);
+    *h++ = '\r';
+    *h++ = '\n';
+    size_t hl = (size_t)(h - head);
+    char *p = r->cmd.data + SQ_CMD_HEAD - hl;
+    memcpy(p, head, hl);
+    size_t left = r->cmd.len - (SQ_CMD_HEAD - hl);
+    int rc = 0;
+    while (left) {
+        ssize_t k = send(r->c->fd, p, left, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step: cannot send: %s",
+                       k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "timed out"
+                                                                          : strerror(errno));
+            rc = -1;
+            break;
+        }
+        p += k;
+        left -= (size_t)k;
     }
-    redisAppendFormattedCommand(r->c, buf, (size_t)(p - buf));
-    free(buf);
+    if (r->cmd.cap > SQ_CMD_KEEP)
+        sq_buf_fini(&r->cmd);
+    return rc;
 }
 
 static bool sq_idx_in(size_t v, const size_t *set, size_t n)
@@ -475,30 +568,6 @@ static bool sq_idx_in(size_t v, const size_t *set, size_t n)
         if (set[k] == v)
             return true;
     return false;
-}
-
-/* A growing argument vector of borrowed strings. */
-struct sq_args {
-    const char **v;
-    size_t *len;
-    size_t n, cap;
-};
-
-static void sq_args_push(struct sq_args *x, const char *v, size_t len)
-{
-    if (x->n == x->cap) {
-        x->cap = x->cap ? 2 * x->cap : 64;
-        x->v = sq_xrealloc(x->v, x->cap * sizeof *x->v);
-        x->len = sq_xrealloc(x->len, x->cap * sizeof *x->len);
-    }
-    x->v[x->n] = v;
-    x->len[x->n++] = len;
-}
-
-static void sq_args_fini(struct sq_args *x)
-{
-    free(x->v);
-    free(x->len);
 }
 
 /* Whether ops end with the batch's sums (a B marker, then S ops). */
@@ -578,71 +647,69 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
     }
 }
 
-/* Appends one partition step (the format above sq_step_lua). The dedupe
- * marks go first so that the script can write nothing when one is taken. */
-static void sq_redis_append_step(struct sq_redis *r, const struct sq_redis_step *s,
-                                 const size_t *dups, size_t ndups)
+/* Sends one partition step (the format above sq_step_lua). The dedupe
+ * marks go first so that the script can write nothing when one is taken.
+ * Returns 0, or -1 with err set. */
+static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
+                              const size_t *dups, size_t ndups, struct sq_err *err)
 {
-    char expected[24] = "", last[24], maxev[24] = "", ndm[24];
+    r->marks.n = r->rest.n = 0;
+    sq_step_sort_ops(s, dups, ndups, true, &r->marks, &r->rest);
+    sq_cmd_begin(r);
+    sq_cmd_arg(r, "EVALSHA", 7);
+    sq_cmd_arg(r, r->sha, 40);
+    sq_cmd_arg(r, "3", 1);
+    sq_cmd_arg_str(r, s->offset_key);
+    sq_cmd_arg_str(r, r->wm_parts_key);
+    sq_cmd_arg_str(r, r->wm_idle_key);
     if (s->expected >= 0)
-        snprintf(expected, sizeof expected, "%lld", (long long)s->expected);
-    snprintf(last, sizeof last, "%lld", (long long)s->last);
+        sq_cmd_arg_i64(r, s->expected);
+    else
+        sq_cmd_arg(r, "", 0);
+    sq_cmd_arg_i64(r, s->last);
     if (s->max_event_ms >= 0)
-        snprintf(maxev, sizeof maxev, "%lld", (long long)s->max_event_ms);
-    struct sq_args marks = {0}, rest = {0}, all = {0};
-    sq_step_sort_ops(s, dups, ndups, true, &marks, &rest);
-    snprintf(ndm, sizeof ndm, "%zu", marks.n / 4);
-    const char *head[10] = {"EVALSHA", r->sha, "3", s->offset_key, r->wm_parts_key,
-                            r->wm_idle_key, expected, last, maxev, ndm};
-    for (size_t k = 0; k < 10; k++)
-        sq_args_push(&all, head[k], strlen(head[k]));
-    for (size_t k = 0; k < marks.n; k++)
-        sq_args_push(&all, marks.v[k], marks.len[k]);
-    for (size_t k = 0; k < rest.n; k++)
-        sq_args_push(&all, rest.v[k], rest.len[k]);
-    sq_redis_append_argv(r, all.n, all.v, all.len);
-    sq_args_fini(&marks);
-    sq_args_fini(&rest);
-    sq_args_fini(&all);
+        sq_cmd_arg_i64(r, s->max_event_ms);
+    else
+        sq_cmd_arg(r, "", 0);
+    sq_cmd_arg_i64(r, (int64_t)(r->marks.n / 4));
+    sq_cmd_args(r, &r->marks);
+    sq_cmd_args(r, &r->rest);
+    return sq_cmd_send(r, err);
 }
 
-/* Appends the steps[0..n) as one turn step (the format above sq_turn_lua)
- * with the turn's sums (K and W ops behind S markers, processors/store.h). */
-static void sq_redis_append_turn_step(struct sq_redis *r, const struct sq_redis_step *steps,
-                                      size_t n, const struct sq_state_ops *sums)
+/* Sends the steps[0..n) as one turn step (the format above sq_turn_lua)
+ * with the turn's sums (K and W ops behind S markers, processors/store.h).
+ * Returns 0, or -1 with err set. */
+static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_step *steps,
+                                   size_t n, const struct sq_state_ops *sums,
+                                   struct sq_err *err)
 {
-    char (*num)[24] = sq_xcalloc(5 * n + 2, sizeof *num); /* the numbers sent */
-    struct sq_args all = {0};
-    snprintf(num[0], sizeof num[0], "%zu", n + 2);
-    snprintf(num[1], sizeof num[1], "%zu", n);
-    sq_args_push(&all, "EVALSHA", 7);
-    sq_args_push(&all, r->turn_sha, 40);
-    sq_args_push(&all, num[0], strlen(num[0]));
+    sq_cmd_begin(r);
+    sq_cmd_arg(r, "EVALSHA", 7);
+    sq_cmd_arg(r, r->turn_sha, 40);
+    sq_cmd_arg_i64(r, (int64_t)n + 2);
     for (size_t i = 0; i < n; i++)
-        sq_args_push(&all, steps[i].offset_key, strlen(steps[i].offset_key));
-    sq_args_push(&all, r->wm_parts_key, strlen(r->wm_parts_key));
-    sq_args_push(&all, r->wm_idle_key, strlen(r->wm_idle_key));
-    sq_args_push(&all, num[1], strlen(num[1]));
+        sq_cmd_arg_str(r, steps[i].offset_key);
+    sq_cmd_arg_str(r, r->wm_parts_key);
+    sq_cmd_arg_str(r, r->wm_idle_key);
+    sq_cmd_arg_i64(r, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
         const struct sq_redis_step *s = &steps[i];
-        char (*f)[24] = &num[2 + 5 * i]; /* this step's 5 numbers */
-        struct sq_args marks = {0}, rest = {0};
-        sq_step_sort_ops(s, NULL, 0, false, &marks, &rest);
+        r->marks.n = r->rest.n = 0;
+        sq_step_sort_ops(s, NULL, 0, false, &r->marks, &r->rest);
         if (s->expected >= 0)
-            snprintf(f[0], sizeof f[0], "%lld", (long long)s->expected);
-        snprintf(f[1], sizeof f[1], "%lld", (long long)s->last);
+            sq_cmd_arg_i64(r, s->expected);
+        else
+            sq_cmd_arg(r, "", 0);
+        sq_cmd_arg_i64(r, s->last);
         if (s->max_event_ms >= 0)
-            snprintf(f[2], sizeof f[2], "%lld", (long long)s->max_event_ms);
-        snprintf(f[3], sizeof f[3], "%zu", marks.n / 4);
-        snprintf(f[4], sizeof f[4], "%zu", rest.n);
-        for (int k = 0; k < 5; k++)
-            sq_args_push(&all, f[k], strlen(f[k]));
-        for (size_t k = 0; k < marks.n; k++)
-            sq_args_push(&all, marks.v[k], marks.len[k]);
-        for (size_t k = 0; k < rest.n; k++)
-            sq_args_push(&all, rest.v[k], rest.len[k]);
-        sq_args_fini(&marks);
-        sq_args_fini(&rest);
+            sq_cmd_arg_i64(r, s->max_event_ms);
+        else
+            sq_cmd_arg(r, "", 0);
+        sq_cmd_arg_i64(r, (int64_t)(r->marks.n / 4));
+        sq_cmd_arg_i64(r, (int64_t)r->rest.n);
+        sq_cmd_args(r, &r->marks);
+        sq_cmd_args(r, &r->rest);
     }
     char *const *a = sums->argv;
     for (size_t i = 0, w; i < sums->argc; i += w) {
@@ -653,11 +720,9 @@ static void sq_redis_append_turn_step(struct sq_redis *r, const struct sq_redis_
         }
         size_t from = a[i][0] == 'S' && !a[i][1] ? i + 1 : i;
         for (size_t k = from; k < i + w; k++)
-            sq_args_push(&all, a[k], sums->argvlen[k]);
+            sq_cmd_arg(r, a[k], sums->argvlen[k]);
     }
-    sq_redis_append_argv(r, all.n, all.v, all.len);
-    sq_args_fini(&all);
-    free(num);
+    return sq_cmd_send(r, err);
 }
 
 /* Reads one step reply into s; dups of a {2, ...} reply are added to s's.
@@ -706,7 +771,8 @@ static int sq_redis_read_step(struct sq_redis *r, struct sq_redis_step *s, struc
 static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                                   const struct sq_state_ops *sums, struct sq_err *err)
 {
-    sq_redis_append_turn_step(r, steps, n, sums);
+    if (sq_redis_send_turn_step(r, steps, n, sums, err) != 0)
+        return -1;
     redisReply *rep = NULL;
     if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
         sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis turn step: %s",
@@ -748,8 +814,12 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
         if (got)
             return SQ_OK;
     }
-    for (size_t i = 0; i < n; i++)
-        sq_redis_append_step(r, &steps[i], NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (sq_redis_send_step(r, &steps[i], NULL, 0, err) != 0) {
+            sq_redis_drop(r);
+            return SQ_ERR_TRANSIENT;
+        }
+    }
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
         int got = sq_redis_read_step(r, &steps[i], err);
@@ -769,7 +839,10 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
                 failed = 1;
                 break;
             }
-            sq_redis_append_step(r, &steps[i], steps[i].dups, steps[i].ndups);
+            if (sq_redis_send_step(r, &steps[i], steps[i].dups, steps[i].ndups, err) != 0) {
+                sq_redis_drop(r);
+                return SQ_ERR_TRANSIENT;
+            }
             int got = sq_redis_read_step(r, &steps[i], err);
             if (got < 0) {
                 sq_redis_drop(r);

@@ -130,12 +130,17 @@ static bool sq_msg_ops_apply(const struct sq_msg *m)
 static void sq_batch_assemble(struct sq_batch *batch, bool sums)
 {
     sq_state_ops_reset(&batch->ops);
+    size_t argc = 0;
+    for (size_t i = 0; i < batch->n; i++)
+        if (sq_msg_ops_apply(&batch->msgs[i]))
+            argc += 2 + batch->msgs[i].ops.argc;
+    sq_state_ops_reserve(&batch->ops, argc);
     for (size_t i = 0; i < batch->n; i++) {
         const struct sq_msg *m = &batch->msgs[i];
         if (!sq_msg_ops_apply(m))
             continue;
         sq_op_message(&batch->ops, i);
-        sq_state_ops_append(&batch->ops, &m->ops);
+        sq_state_ops_append_borrowed(&batch->ops, &m->ops);
     }
     /* KPI increments and window touches once per batch (store.h: Y, B, S) */
     if (sums)
@@ -173,7 +178,9 @@ void sq_batch_mark_duplicates(struct sq_batch *batch, const size_t *idx, size_t 
             continue;
         struct sq_msg *m = &batch->msgs[idx[k]];
         m->verdict = SQ_VERDICT_DUPLICATE;
-        sq_state_ops_reset(&m->ops);
+        /* its ops are dropped, but their text stays: the batch's ops may
+         * still point into it (sq_state_ops_append_borrowed) */
+        m->ops.argc = 0;
     }
 }
 
@@ -201,7 +208,7 @@ void sq_chain_reject_output(struct sq_chain *chain, struct sq_batch *batch, size
     m->verdict = SQ_VERDICT_PENDING;
     sq_msg_dlq(m, SQ_DLQ_OUTPUT_REJECTED, "", "%s", why);
     sq_dlq_output_add(m, sq_sink_kafka_settings(sq_chain_ctx_of(chain, &sq_proc_sink_kafka)));
-    sq_state_ops_reset(&m->ops);
+    m->ops.argc = 0; /* as sq_batch_mark_duplicates: the text stays until the batch is rebuilt */
     sq_batch_assemble_ops(batch);
 }
 

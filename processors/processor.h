@@ -49,8 +49,11 @@ void sq_state_ops_push_str(struct sq_state_ops *ops, const char *s);
 void sq_state_ops_push_i64(struct sq_state_ops *ops, int64_t v);
 void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends every argument of from. */
-void sq_state_ops_append(struct sq_state_ops *ops, const struct sq_state_ops *from);
+/* Room for n more arguments, so that pushes after it do not reallocate. */
+void sq_state_ops_reserve(struct sq_state_ops *ops, size_t n);
+/* Appends every argument of from as pointers into from's chunks: from must
+ * stay unchanged while ops is used (a batch's ops borrow its messages'). */
+void sq_state_ops_append_borrowed(struct sq_state_ops *ops, const struct sq_state_ops *from);
 /* The number of arguments of the op at a[i] of a list of n (a wrapped op's
  * plus one for Y and S), or 0 when it is unknown or cut short. */
 size_t sq_op_width(char *const *a, size_t n, size_t i);

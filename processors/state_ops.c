@@ -42,7 +42,7 @@ static char *sq_state_ops_room(struct sq_state_ops *ops, size_t need)
 }
 
 /* Room for n more arguments in argv and argvlen. */
-static void sq_state_ops_reserve(struct sq_state_ops *ops, size_t n)
+void sq_state_ops_reserve(struct sq_state_ops *ops, size_t n)
 {
     if (ops->argc + n <= ops->cap)
         return;
@@ -96,25 +96,14 @@ void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
     free(big);
 }
 
-void sq_state_ops_append(struct sq_state_ops *ops, const struct sq_state_ops *from)
+void sq_state_ops_append_borrowed(struct sq_state_ops *ops, const struct sq_state_ops *from)
 {
-    /* one reservation for all: a batch's assembly copies every argument */
-    size_t bytes = 0;
-    for (size_t k = 0; k < from->argc; k++)
-        bytes += from->argvlen[k] + 1;
-    if (!bytes)
-        return;
+    /* pointers only: copying a batch's every argument into its own chunks
+     * doubled the bytes a turn wrote and freed */
     sq_state_ops_reserve(ops, from->argc);
-    char *p = sq_state_ops_room(ops, bytes);
-    for (size_t k = 0; k < from->argc; k++) {
-        size_t len = from->argvlen[k];
-        memcpy(p, from->argv[k], len + 1);
-        ops->argv[ops->argc] = p;
-        ops->argvlen[ops->argc] = len;
-        ops->argc++;
-        p += len + 1;
-    }
-    ops->chunk->used += bytes;
+    memcpy(ops->argv + ops->argc, from->argv, from->argc * sizeof *from->argv);
+    memcpy(ops->argvlen + ops->argc, from->argvlen, from->argc * sizeof *from->argvlen);
+    ops->argc += from->argc;
 }
 
 void sq_state_ops_reset(struct sq_state_ops *ops)

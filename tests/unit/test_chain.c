@@ -317,9 +317,13 @@ Test(state_ops, arguments_survive_chunk_growth_and_reset)
         cr_assert_str_eq(ops.argv[5003], "-42");
         cr_assert_str_eq(ops.argv[5004], "");
         struct sq_state_ops copy = {0};
-        sq_state_ops_append(&copy, &ops);
-        cr_assert_eq(copy.argc, ops.argc);
-        cr_assert_str_eq(copy.argv[4999], "arg-4999");
+        sq_state_ops_push(&copy, "M", 1);
+        sq_state_ops_append_borrowed(&copy, &ops);
+        cr_assert_eq(copy.argc, ops.argc + 1);
+        cr_assert_str_eq(copy.argv[0], "M");
+        cr_assert_str_eq(copy.argv[5000], "arg-4999");
+        cr_assert_eq(copy.argv[5001], ops.argv[5000]); /* borrowed, not copied */
+        cr_assert_eq(copy.argvlen[5001], sizeof big);
         sq_state_ops_fini(&copy);
         sq_state_ops_reset(&ops);
         cr_assert_eq(ops.argc, 0);

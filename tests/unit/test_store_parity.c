@@ -214,9 +214,9 @@ Test(store, batch_sums_apply_when_no_message_is_a_duplicate, .timeout = 60)
     sq_op_window_touch(&m1, "sq:", "queue|q|15m|1795600800", 1795601700000LL);
     struct sq_state_ops ops = {0};
     sq_op_message(&ops, 0);
-    sq_state_ops_append(&ops, &m0);
+    sq_state_ops_append_borrowed(&ops, &m0);
     sq_op_message(&ops, 1);
-    sq_state_ops_append(&ops, &m1);
+    sq_state_ops_append_borrowed(&ops, &m1);
     const struct sq_state_ops *lists[] = {&m0, &m1};
     sq_state_ops_append_sums(&ops, lists, 2);
     /* B, one S K (fields summed, TTL the greatest) and one S W */

@@ -67,7 +67,7 @@ static void turn_build(struct turn *t, const char *px, bool part_sums)
         for (int j = 0; j < NMSG; j++) {
             msg_ops(&t->msgs[p][j], px, p, j);
             sq_op_message(&t->ops[p], (size_t)j);
-            sq_state_ops_append(&t->ops[p], &t->msgs[p][j]);
+            sq_state_ops_append_borrowed(&t->ops[p], &t->msgs[p][j]);
             lists[j] = all[p * NMSG + j] = &t->msgs[p][j];
         }
         if (part_sums)
