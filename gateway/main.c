@@ -23,10 +23,12 @@ extern char **environ;
 
 #ifdef SQ_JEMALLOC
 /* jemalloc's settings (CMakeLists.txt links it): two arenas for the few
- * threads that allocate, and freed pages go back to the OS within a quarter
- * of a second, so the resident size follows the load. MALLOC_CONF
- * overrides them. */
-const char *malloc_conf = "narenas:2,dirty_decay_ms:250,muzzy_decay_ms:0";
+ * threads that allocate, and freed pages go back to the OS within a second,
+ * so the resident size follows the load. Each return is a madvise whose TLB
+ * shootdown reaches every core the process runs on, and the pages are then
+ * faulted back: at 250 ms that was about a quarter of sqgate's CPU under
+ * load (docs/performance.md). MALLOC_CONF overrides them. */
+const char *malloc_conf = "narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0";
 #endif
 
 static volatile sig_atomic_t sq_stop_requested;
