@@ -126,6 +126,8 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "Most fetched messages in flight: the overlapping turns of the loop (up to three, on disjoint partitions) take equal shares."),
     INT("runtime.batch_max_ms", batch_max_ms, "50", 1, 60000,
         "Longest a turn waits to fill its batch, ms."),
+    INT("runtime.batch_linger_ms", batch_linger_ms, "10", 0, 60000,
+        "While other turns are in flight, how long fetched messages wait for a turn to fill its share of runtime.batch_max_messages before it starts with fewer, ms; with none in flight a turn starts at once. 0 starts every turn at once."),
     INT("runtime.commit_interval_ms", commit_interval_ms, "1000", 0, 3600000,
         "Interval between offset commits, ms; 0 commits after every batch."),
     INT("runtime.backoff_max_ms", backoff_max_ms, "5000", 1, 600000,

@@ -1199,8 +1199,34 @@ static void sq_rt_begin_shutdown(struct sq_runtime *rt)
     sq_metrics_set_ready(false, "shutting down");
 }
 
-/* Starts a turn on the partitions sq_rt_pick_parts gives, if any. false
- * on a fatal chain error. */
+/* Whether a turn on the partitions ok names should start now: at once
+ * when no other turn is in flight (or at shutdown); otherwise when they
+ * hold a full share of runtime.batch_max_messages or one of their messages
+ * has waited runtime.batch_linger_ms. Under load turns then grow instead of
+ * starting with a few messages each, and a turn's fixed costs (its Redis
+ * read and step, its produce round, its commit) spread over more events;
+ * a turn's step also sums more KPI increments. */
+static bool sq_rt_turn_ripe(const struct sq_runtime *rt, const bool *ok)
+{
+    if (!rt->nturns || rt->shutting_down)
+        return true;
+    size_t lanes = rt->parts.n < SQ_TURNS_MAX ? rt->parts.n : SQ_TURNS_MAX;
+    size_t share = (size_t)rt->st->batch_max_messages / (lanes ? lanes : 1);
+    size_t have = 0;
+    int64_t oldest = INT64_MAX;
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        const struct sq_part *p = rt->parts.v[i];
+        if (!ok[i])
+            continue;
+        have += p->backlog_n;
+        if (p->backlog[0].fetched_mono_ms < oldest)
+            oldest = p->backlog[0].fetched_mono_ms;
+    }
+    return have >= share || sq_mono_ms() - oldest >= rt->st->batch_linger_ms;
+}
+
+/* Starts a turn on the partitions sq_rt_pick_parts gives, if any and when
+ * they are ripe. false on a fatal chain error. */
 static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
 {
     if (rt->parts.n > *ok_cap) {
@@ -1209,6 +1235,8 @@ static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
     }
     if (!sq_rt_pick_parts(rt, *ok))
         return true;
+    if (!sq_rt_turn_ripe(rt, *ok))
+        return true; /* the lanes rotate: the next one is asked next */
     struct sq_err err;
     sq_err_clear(&err);
     struct sq_turn *t = sq_turn_start(rt, *ok, &err);

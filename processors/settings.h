@@ -51,6 +51,7 @@ struct sq_settings {
     /* runtime */
     int64_t batch_max_messages;   /* messages per turn */
     int64_t batch_max_ms;         /* how long a turn waits to fill a batch */
+    int64_t batch_linger_ms;      /* how long a turn waits for its share while others run */
     int64_t commit_interval_ms;   /* 0: commit after every batch */
     int64_t backoff_max_ms;       /* retry backoff ceiling */
     int64_t shutdown_timeout_s;

@@ -97,6 +97,7 @@ Test(config, defaults)
     cr_assert_eq(st.max_future_s, 300);
     cr_assert_eq(st.batch_max_messages, 1000);
     cr_assert_eq(st.batch_max_ms, 50);
+    cr_assert_eq(st.batch_linger_ms, 10);
     cr_assert_eq(st.commit_interval_ms, 1000);
     cr_assert_eq(st.backoff_max_ms, 5000);
     cr_assert_eq(st.shutdown_timeout_s, 30);
