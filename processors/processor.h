@@ -59,7 +59,8 @@ void sq_state_ops_append_borrowed(struct sq_state_ops *ops, const struct sq_stat
 size_t sq_op_width(char *const *a, size_t n, size_t i);
 /* Appends "B" and, for the deferred ("Y") K and W ops of the lists, one
  * "S" op per KPI hash (its fields summed, the greatest TTL) and one per
- * window cell (store.h); nothing when the lists defer nothing. */
+ * window cell (store.h); nothing when the lists defer nothing. Keys, cells
+ * and field names point into the lists, which must outlive ops' use. */
 void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
                               size_t n);
 void sq_state_ops_reset(struct sq_state_ops *ops);

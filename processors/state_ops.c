@@ -11,7 +11,7 @@
 
 #include "processor.h"
 #include "store.h"
-#include "strmap.h"
+#include "strmap.h" /* sq_strhash */
 
 #define SQ_OPS_CHUNK_MIN 512
 #define SQ_OPS_CHUNK_MAX (64 * 1024)
@@ -167,90 +167,130 @@ size_t sq_op_width(char *const *a, size_t n, size_t i)
 
 struct sq_sum_field {
     const char *name; /* borrowed from the lists */
+    size_t len;
     int64_t by;
 };
 
 struct sq_sum {
     char op;          /* 'K' or 'W' */
-    const char *key;  /* K: the hash; W: the prefix */
+    uint64_t hash;    /* of op, key and cell */
+    const char *key;  /* K: the hash; W: the prefix (borrowed, as all strings here) */
+    size_t key_len;
     const char *cell; /* W only */
+    size_t cell_len;
     const char *end;  /* W only */
+    size_t end_len;
     int64_t ttl;      /* K only: the greatest asked */
     struct sq_sum_field *f;
     size_t nf, capf;
 };
 
+/* The sums in first-seen order, found through an open-addressing table of
+ * their positions: no key is copied or built, every string is the lists'. */
 struct sq_sums {
-    struct sq_strmap index; /* identity -> position + 1 in v */
     struct sq_sum *v;
     size_t n, cap;
-    struct sq_buf id;       /* an op's identity, reused */
+    size_t *slot;     /* position + 1 in v, 0 for empty; nslot a power of two */
+    size_t nslot;
 };
 
-static struct sq_sum *sq_sums_get(struct sq_sums *s, const char *id, char op)
+static void sq_sums_rehash(struct sq_sums *s, size_t nslot)
 {
-    size_t pos = (size_t)(uintptr_t)sq_strmap_get(&s->index, id);
-    if (pos)
-        return &s->v[pos - 1];
+    free(s->slot);
+    s->slot = sq_xcalloc(nslot, sizeof *s->slot);
+    s->nslot = nslot;
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->v[k].hash & (nslot - 1);
+        while (s->slot[i])
+            i = (i + 1) & (nslot - 1);
+        s->slot[i] = k + 1;
+    }
+}
+
+static struct sq_sum *sq_sums_get(struct sq_sums *s, char op, const char *key, size_t key_len,
+                                  const char *cell, size_t cell_len)
+{
+    if ((s->n + 1) * 2 > s->nslot)
+        sq_sums_rehash(s, s->nslot ? 2 * s->nslot : 256);
+    uint64_t h = sq_strhash(key, key_len) ^ (uint64_t)(unsigned char)op;
+    if (cell)
+        h = (h * 0x9E3779B97F4A7C15ULL) ^ sq_strhash(cell, cell_len);
+    size_t mask = s->nslot - 1, i = h & mask;
+    for (; s->slot[i]; i = (i + 1) & mask) {
+        struct sq_sum *x = &s->v[s->slot[i] - 1];
+        if (x->hash == h && x->op == op && x->key_len == key_len &&
+            memcmp(x->key, key, key_len) == 0 &&
+            (!cell || (x->cell_len == cell_len && memcmp(x->cell, cell, cell_len) == 0)))
+            return x;
+    }
     if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 16;
+        s->cap = s->cap ? 2 * s->cap : 64;
         s->v = sq_xrealloc(s->v, s->cap * sizeof *s->v);
     }
     struct sq_sum *x = &s->v[s->n++];
     memset(x, 0, sizeof *x);
     x->op = op;
-    sq_strmap_put(&s->index, id, (void *)(uintptr_t)s->n);
+    x->hash = h;
+    x->key = key;
+    x->key_len = key_len;
+    x->cell = cell;
+    x->cell_len = cell_len;
+    s->slot[i] = s->n;
     return x;
 }
 
-static void sq_sum_add_field(struct sq_sum *x, const char *name, int64_t by)
+static void sq_sum_add_field(struct sq_sum *x, const char *name, size_t len, int64_t by)
 {
     for (size_t i = 0; i < x->nf; i++)
-        if (strcmp(x->f[i].name, name) == 0) {
+        if (x->f[i].len == len && memcmp(x->f[i].name, name, len) == 0) {
             x->f[i].by += by;
             return;
         }
     if (x->nf == x->capf) {
-        x->capf = x->capf ? 2 * x->capf : 8;
+        x->capf = x->capf ? 2 * x->capf : 16;
         x->f = sq_xrealloc(x->f, x->capf * sizeof *x->f);
     }
-    x->f[x->nf++] = (struct sq_sum_field){name, by};
+    x->f[x->nf++] = (struct sq_sum_field){name, len, by};
 }
 
 /* Adds the deferred K and W ops of one list to the sums. */
 static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
 {
     char *const *a = l->argv;
+    const size_t *len = l->argvlen;
     size_t w;
     for (size_t i = 0; i < l->argc && (w = sq_op_width(a, l->argc, i)) != 0; i += w) {
-        if (strcmp(a[i], "Y") != 0)
+        if (a[i][0] != 'Y' || a[i][1])
             continue;
-        if (strcmp(a[i + 1], "K") == 0 && i + 5 <= l->argc) {
+        char op = a[i + 1][0];
+        if (a[i + 1][1] || i + 5 > l->argc)
+            continue;
+        if (op == 'K') {
             size_t nf = strtoull(a[i + 4], NULL, 10);
             if (i + 5 + 2 * nf > l->argc)
                 continue;
-            sq_buf_reset(&s->id);
-            sq_buf_append(&s->id, "K\x1f", 2);
-            sq_buf_append_str(&s->id, a[i + 2]);
-            struct sq_sum *x = sq_sums_get(s, s->id.data, 'K');
-            x->key = a[i + 2];
+            struct sq_sum *x = sq_sums_get(s, 'K', a[i + 2], len[i + 2], NULL, 0);
             int64_t ttl = strtoll(a[i + 3], NULL, 10);
             if (ttl > x->ttl)
                 x->ttl = ttl;
             for (size_t j = 0; j < nf; j++)
-                sq_sum_add_field(x, a[i + 5 + 2 * j], strtoll(a[i + 6 + 2 * j], NULL, 10));
-        } else if (strcmp(a[i + 1], "W") == 0 && i + 5 <= l->argc) {
-            sq_buf_reset(&s->id);
-            sq_buf_append(&s->id, "W\x1f", 2);
-            sq_buf_append_str(&s->id, a[i + 2]);
-            sq_buf_append(&s->id, "\x1f", 1);
-            sq_buf_append_str(&s->id, a[i + 3]);
-            struct sq_sum *x = sq_sums_get(s, s->id.data, 'W');
-            x->key = a[i + 2];
-            x->cell = a[i + 3];
+                sq_sum_add_field(x, a[i + 5 + 2 * j], len[i + 5 + 2 * j],
+                                 strtoll(a[i + 6 + 2 * j], NULL, 10));
+        } else if (op == 'W') {
+            struct sq_sum *x = sq_sums_get(s, 'W', a[i + 2], len[i + 2], a[i + 3], len[i + 3]);
             x->end = a[i + 4];
+            x->end_len = len[i + 4];
         }
     }
+}
+
+/* Pushes a string that stays the lists' (see sq_state_ops_append_borrowed). */
+static void sq_state_ops_push_borrowed(struct sq_state_ops *ops, const char *s, size_t len)
+{
+    sq_state_ops_reserve(ops, 1);
+    ops->argv[ops->argc] = (char *)s;
+    ops->argvlen[ops->argc] = len;
+    ops->argc++;
 }
 
 void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
@@ -258,7 +298,6 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
 {
     struct sq_sums s;
     memset(&s, 0, sizeof s);
-    sq_strmap_init(&s.index);
     for (size_t k = 0; k < n; k++)
         sq_sums_add_list(&s, lists[k]);
     if (s.n)
@@ -268,22 +307,21 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
         sq_state_ops_push(ops, "S", 1);
         if (x->op == 'W') {
             sq_state_ops_push(ops, "W", 1);
-            sq_state_ops_push_str(ops, x->key);
-            sq_state_ops_push_str(ops, x->cell);
-            sq_state_ops_push_str(ops, x->end);
+            sq_state_ops_push_borrowed(ops, x->key, x->key_len);
+            sq_state_ops_push_borrowed(ops, x->cell, x->cell_len);
+            sq_state_ops_push_borrowed(ops, x->end, x->end_len);
             continue;
         }
         sq_state_ops_push(ops, "K", 1);
-        sq_state_ops_push_str(ops, x->key);
+        sq_state_ops_push_borrowed(ops, x->key, x->key_len);
         sq_state_ops_push_i64(ops, x->ttl);
         sq_state_ops_push_i64(ops, (int64_t)x->nf);
         for (size_t i = 0; i < x->nf; i++) {
-            sq_state_ops_push_str(ops, x->f[i].name);
+            sq_state_ops_push_borrowed(ops, x->f[i].name, x->f[i].len);
             sq_state_ops_push_i64(ops, x->f[i].by);
         }
         free(x->f);
     }
     free(s.v);
-    sq_strmap_fini(&s.index);
-    sq_buf_fini(&s.id);
+    free(s.slot);
 }
