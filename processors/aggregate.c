@@ -488,14 +488,14 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
         /* run: deferred ops the chain sums per batch, and the closer lease
          * holder closes windows (gateway/closer.c) */
         if (nf && !pending)
-            sq_state_ops_push(&m->ops, "Y", 1);
+            sq_state_ops_push_borrowed(&m->ops, "Y", 1);
         if (nf)
             sq_op_hincr_each(&m->ops, ag->rkey.data, st->kpi_ttl_s, nf, fields, by);
         sq_buf_reset(&ag->id);
         sq_kpi_kafka_key_put(&ag->id, t->dim, t->key, w, t->start_ms);
         const char *id = ag->id.data;
         if (!pending) {
-            sq_state_ops_push(&m->ops, "Y", 1);
+            sq_state_ops_push_borrowed(&m->ops, "Y", 1);
             sq_op_window_touch(&m->ops, st->redis_prefix, id, t->start_ms + w->size_ms);
             continue;
         }

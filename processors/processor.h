@@ -49,6 +49,9 @@ void sq_state_ops_push_str(struct sq_state_ops *ops, const char *s);
 void sq_state_ops_push_i64(struct sq_state_ops *ops, int64_t v);
 void sq_state_ops_pushf(struct sq_state_ops *ops, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Pushes s without copying it: s must stay unchanged while ops is used (a
+ * literal, a counter name, a setting, or another list's argument). */
+void sq_state_ops_push_borrowed(struct sq_state_ops *ops, const char *s, size_t len);
 /* Room for n more arguments, so that pushes after it do not reallocate. */
 void sq_state_ops_reserve(struct sq_state_ops *ops, size_t n);
 /* Appends every argument of from as pointers into from's chunks: from must

@@ -284,8 +284,7 @@ static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
     }
 }
 
-/* Pushes a string that stays the lists' (see sq_state_ops_append_borrowed). */
-static void sq_state_ops_push_borrowed(struct sq_state_ops *ops, const char *s, size_t len)
+void sq_state_ops_push_borrowed(struct sq_state_ops *ops, const char *s, size_t len)
 {
     sq_state_ops_reserve(ops, 1);
     ops->argv[ops->argc] = (char *)s;
@@ -301,18 +300,18 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
     for (size_t k = 0; k < n; k++)
         sq_sums_add_list(&s, lists[k]);
     if (s.n)
-        sq_state_ops_push(ops, "B", 1);
+        sq_state_ops_push_borrowed(ops, "B", 1);
     for (size_t k = 0; k < s.n; k++) {
         struct sq_sum *x = &s.v[k];
-        sq_state_ops_push(ops, "S", 1);
+        sq_state_ops_push_borrowed(ops, "S", 1);
         if (x->op == 'W') {
-            sq_state_ops_push(ops, "W", 1);
+            sq_state_ops_push_borrowed(ops, "W", 1);
             sq_state_ops_push_borrowed(ops, x->key, x->key_len);
             sq_state_ops_push_borrowed(ops, x->cell, x->cell_len);
             sq_state_ops_push_borrowed(ops, x->end, x->end_len);
             continue;
         }
-        sq_state_ops_push(ops, "K", 1);
+        sq_state_ops_push_borrowed(ops, "K", 1);
         sq_state_ops_push_borrowed(ops, x->key, x->key_len);
         sq_state_ops_push_i64(ops, x->ttl);
         sq_state_ops_push_i64(ops, (int64_t)x->nf);

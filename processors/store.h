@@ -114,6 +114,8 @@ void sq_op_del(struct sq_state_ops *ops, const char *key);
 void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field);
 void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, int64_t n,
                  int64_t ttl_s);
+/* The field names are not copied: they must outlive ops (the KPI counter
+ * names are static). */
 void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, size_t n,
                       const char *const *fields, const int64_t *by);
 void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char *cell,

@@ -35,13 +35,13 @@ void sq_store_reads_fini(struct sq_store_reads *r)
 
 void sq_op_message(struct sq_state_ops *ops, size_t idx)
 {
-    sq_state_ops_push(ops, "M", 1);
+    sq_state_ops_push_borrowed(ops, "M", 1);
     sq_state_ops_push_i64(ops, (int64_t)idx);
 }
 
 void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, int64_t ttl_s)
 {
-    sq_state_ops_push(ops, "D", 1);
+    sq_state_ops_push_borrowed(ops, "D", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_str(ops, field);
     sq_state_ops_push_i64(ops, ttl_s);
@@ -49,13 +49,13 @@ void sq_op_dedupe(struct sq_state_ops *ops, const char *key, const char *field, 
 
 void sq_op_del(struct sq_state_ops *ops, const char *key)
 {
-    sq_state_ops_push(ops, "X", 1);
+    sq_state_ops_push_borrowed(ops, "X", 1);
     sq_state_ops_push_str(ops, key);
 }
 
 void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field)
 {
-    sq_state_ops_push(ops, "R", 1);
+    sq_state_ops_push_borrowed(ops, "R", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_str(ops, field);
 }
@@ -63,7 +63,7 @@ void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field)
 void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, int64_t n,
                  int64_t ttl_s)
 {
-    sq_state_ops_push(ops, "I", 1);
+    sq_state_ops_push_borrowed(ops, "I", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_str(ops, field);
     sq_state_ops_push_i64(ops, n);
@@ -73,12 +73,12 @@ void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, i
 void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, size_t n,
                       const char *const *fields, const int64_t *by)
 {
-    sq_state_ops_push(ops, "K", 1);
+    sq_state_ops_push_borrowed(ops, "K", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_i64(ops, ttl_s);
     sq_state_ops_push_i64(ops, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
-        sq_state_ops_push_str(ops, fields[i]);
+        sq_state_ops_push_borrowed(ops, fields[i], strlen(fields[i]));
         sq_state_ops_push_i64(ops, by[i]);
     }
 }
@@ -86,7 +86,7 @@ void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, 
 void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char *cell,
                         int64_t end_ms)
 {
-    sq_state_ops_push(ops, "W", 1);
+    sq_state_ops_push_borrowed(ops, "W", 1);
     sq_state_ops_push_str(ops, prefix);
     sq_state_ops_push_str(ops, cell);
     sq_state_ops_push_i64(ops, end_ms);
@@ -95,7 +95,7 @@ void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char
 void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, int keep,
                      int64_t score, const char *member)
 {
-    sq_state_ops_push(ops, "Z", 1);
+    sq_state_ops_push_borrowed(ops, "Z", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_i64(ops, ttl_s);
     sq_state_ops_push_i64(ops, keep);
@@ -106,7 +106,7 @@ void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, i
 void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,
                   const char *vfield, const char *v, int64_t ttl_s)
 {
-    sq_state_ops_push(ops, "G", 1);
+    sq_state_ops_push_borrowed(ops, "G", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_str(ops, tfield);
     sq_state_ops_push_str(ops, t);
@@ -118,7 +118,7 @@ void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield,
 void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
               int64_t half_life_ms, int64_t ttl_s)
 {
-    sq_state_ops_push(ops, "Q", 1);
+    sq_state_ops_push_borrowed(ops, "Q", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_i64(ops, t_ms);
     sq_state_ops_pushf(ops, "%.17g", score);
@@ -131,7 +131,7 @@ void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const 
     size_t n = 0;
     while (fv[2 * n])
         n++;
-    sq_state_ops_push(ops, "H", 1);
+    sq_state_ops_push_borrowed(ops, "H", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_i64(ops, ttl_s);
     sq_state_ops_push_i64(ops, (int64_t)n);
