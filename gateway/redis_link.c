@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "kpi.h"
 #include "sinks.h"
 #include "store.h"
 
@@ -246,6 +247,7 @@ struct sq_redis {
     struct sq_buf cmd;
     size_t cmd_argc;
     struct sq_args marks, rest;
+    struct sq_state_ops scratch; /* numbers of V ops expanded to K */
 };
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
@@ -312,6 +314,7 @@ void sq_redis_free(struct sq_redis *r)
     sq_buf_fini(&r->cmd);
     sq_args_fini(&r->marks);
     sq_args_fini(&r->rest);
+    sq_state_ops_fini(&r->scratch);
     free(r);
 }
 
@@ -591,8 +594,38 @@ static bool sq_ops_have_sums(const struct sq_state_ops *ops)
  * sums (sq_batch_assemble_message_ops), the messages' deferred ops (Y) go
  * instead. With sums false, neither goes (the turn's sums are sent once for
  * all its partitions). */
+/* Pushes the V op at a[i] (store.h) as the K op the scripts know; its
+ * numbers are formatted into scratch, which keeps them until it is reset. */
+static void sq_args_push_kpi(struct sq_args *rest, char *const *a, const size_t *len, size_t i,
+                             struct sq_state_ops *scratch)
+{
+    struct sq_kpi_counters c;
+    if (!sq_op_kpi_counters(a[i + 3], len[i + 3], &c)) {
+        sq_args_push(rest, "V", 1); /* as it is, for the script to refuse */
+        return;
+    }
+    int64_t nf = 0;
+    for (int k = 0; k < SQ_KC__COUNT; k++)
+        nf += c.v[k] != 0;
+    sq_args_push(rest, "K", 1);
+    sq_args_push(rest, a[i + 1], len[i + 1]);
+    sq_args_push(rest, a[i + 2], len[i + 2]);
+    sq_state_ops_push_i64(scratch, nf);
+    sq_args_push(rest, scratch->argv[scratch->argc - 1], scratch->argvlen[scratch->argc - 1]);
+    for (int k = 0; k < SQ_KC__COUNT; k++) {
+        if (!c.v[k])
+            continue;
+        const char *name = sq_kpi_counter_name((enum sq_kpi_counter)k);
+        sq_args_push(rest, name, strlen(name));
+        sq_state_ops_push_i64(scratch, c.v[k]);
+        sq_args_push(rest, scratch->argv[scratch->argc - 1],
+                     scratch->argvlen[scratch->argc - 1]);
+    }
+}
+
 static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
-                             bool sums, struct sq_args *marks, struct sq_args *rest)
+                             bool sums, struct sq_args *marks, struct sq_args *rest,
+                             struct sq_state_ops *scratch)
 {
     const struct sq_state_ops *ops = s->ops;
     bool use_sums = sums && !ndups && sq_ops_have_sums(ops);
@@ -642,6 +675,10 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
                 continue;
             from = i + 1;
         }
+        if (a[from][0] == 'V' && !a[from][1]) {
+            sq_args_push_kpi(rest, a, ops->argvlen, from, scratch);
+            continue;
+        }
         for (size_t k = from; k < to; k++)
             sq_args_push(rest, a[k], ops->argvlen[k]);
     }
@@ -654,7 +691,8 @@ static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
                               const size_t *dups, size_t ndups, struct sq_err *err)
 {
     r->marks.n = r->rest.n = 0;
-    sq_step_sort_ops(s, dups, ndups, true, &r->marks, &r->rest);
+    sq_state_ops_reset(&r->scratch);
+    sq_step_sort_ops(s, dups, ndups, true, &r->marks, &r->rest, &r->scratch);
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVALSHA", 7);
     sq_cmd_arg(r, r->sha, 40);
@@ -696,7 +734,8 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
     for (size_t i = 0; i < n; i++) {
         const struct sq_redis_step *s = &steps[i];
         r->marks.n = r->rest.n = 0;
-        sq_step_sort_ops(s, NULL, 0, false, &r->marks, &r->rest);
+        sq_state_ops_reset(&r->scratch);
+        sq_step_sort_ops(s, NULL, 0, false, &r->marks, &r->rest, &r->scratch);
         if (s->expected >= 0)
             sq_cmd_arg_i64(r, s->expected);
         else

@@ -1,7 +1,8 @@
 /* aggregate.c: the `aggregate` processor (SPEC 6). Each processed contact,
  * ticket, survey and QA review adds its counters (kpi.h) to its window cells
- * (dimension, key, window, start) as one HINCRBY-each op per cell in its
- * own ops, so a duplicate found by the state step adds nothing. In replay_mode it also
+ * (dimension, key, window, start) as one V op per cell (store.h: the
+ * counters in binary, HINCRBY of each nonzero one) in its own ops, so a
+ * duplicate found by the state step adds nothing. In replay_mode it also
  * closes windows: when its watermark passes a cell's end, the cell's KPI
  * record rides on the message that moved the watermark; a late event marks
  * a closed cell dirty and the next move re-emits it (revision + 1). In
@@ -477,20 +478,13 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
         const struct sq_kpi_window *w = &ag->win.v[t->win];
         sq_buf_reset(&ag->rkey);
         sq_kpi_redis_key_put(&ag->rkey, st->redis_prefix, t->dim, t->key, w, t->start_ms);
-        const char *fields[SQ_KC__COUNT];
-        int64_t by[SQ_KC__COUNT];
-        size_t nf = 0;
-        for (int i = 0; i < SQ_KC__COUNT; i++)
-            if (t->c.v[i]) {
-                fields[nf] = sq_kpi_counter_name((enum sq_kpi_counter)i);
-                by[nf++] = t->c.v[i];
-            }
+        bool any = !sq_counters_zero(&t->c);
         /* run: deferred ops the chain sums per batch, and the closer lease
          * holder closes windows (gateway/closer.c) */
-        if (nf && !pending)
+        if (any && !pending)
             sq_state_ops_push_borrowed(&m->ops, "Y", 1);
-        if (nf)
-            sq_op_hincr_each(&m->ops, ag->rkey.data, st->kpi_ttl_s, nf, fields, by);
+        if (any)
+            sq_op_kpi_add(&m->ops, ag->rkey.data, st->kpi_ttl_s, &t->c);
         sq_buf_reset(&ag->id);
         sq_kpi_kafka_key_put(&ag->id, t->dim, t->key, w, t->start_ms);
         const char *id = ag->id.data;

@@ -11,6 +11,7 @@
 
 #include "processor.h"
 #include "store.h"
+#include "kpi.h"
 #include "strmap.h" /* sq_strhash */
 
 #define SQ_OPS_CHUNK_MIN 512
@@ -144,7 +145,7 @@ size_t sq_op_width(char *const *a, size_t n, size_t i)
     switch (sq_op_code(a[i])) {
     case 'X': w = 2; break;
     case 'R': w = 3; break;
-    case 'D': case 'W': w = 4; break;
+    case 'D': case 'W': case 'V': w = 4; break;
     case 'I': w = 5; break;
     case 'Z': case 'Q': w = 6; break;
     case 'G': w = 7; break;
@@ -181,6 +182,7 @@ struct sq_sum {
     const char *end;  /* W only */
     size_t end_len;
     int64_t ttl;      /* K only: the greatest asked */
+    struct sq_kpi_counters *kc; /* K only: the sum of V ops, or NULL */
     struct sq_sum_field *f;
     size_t nf, capf;
 };
@@ -276,6 +278,18 @@ static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
             for (size_t j = 0; j < nf; j++)
                 sq_sum_add_field(x, a[i + 5 + 2 * j], len[i + 5 + 2 * j],
                                  strtoll(a[i + 6 + 2 * j], NULL, 10));
+        } else if (op == 'V') {
+            struct sq_kpi_counters c;
+            if (!sq_op_kpi_counters(a[i + 4], len[i + 4], &c))
+                continue;
+            struct sq_sum *x = sq_sums_get(s, 'K', a[i + 2], len[i + 2], NULL, 0);
+            int64_t ttl = strtoll(a[i + 3], NULL, 10);
+            if (ttl > x->ttl)
+                x->ttl = ttl;
+            if (!x->kc)
+                x->kc = sq_xcalloc(1, sizeof *x->kc);
+            for (int k = 0; k < SQ_KC__COUNT; k++)
+                x->kc->v[k] += c.v[k];
         } else if (op == 'W') {
             struct sq_sum *x = sq_sums_get(s, 'W', a[i + 2], len[i + 2], a[i + 3], len[i + 3]);
             x->end = a[i + 4];
@@ -310,6 +324,14 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
             sq_state_ops_push_borrowed(ops, x->cell, x->cell_len);
             sq_state_ops_push_borrowed(ops, x->end, x->end_len);
             continue;
+        }
+        if (x->kc) {
+            for (int c = 0; c < SQ_KC__COUNT; c++)
+                if (x->kc->v[c]) {
+                    const char *name = sq_kpi_counter_name((enum sq_kpi_counter)c);
+                    sq_sum_add_field(x, name, strlen(name), x->kc->v[c]);
+                }
+            free(x->kc);
         }
         sq_state_ops_push_borrowed(ops, "K", 1);
         sq_state_ops_push_borrowed(ops, x->key, x->key_len);

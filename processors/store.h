@@ -79,6 +79,12 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *   R key field               HDEL key field
  *   I key field n ttl_s       HINCRBY key field n
  *   K key ttl_s n f1 b1 … fn bn   HINCRBY key fi bi for each pair
+ *   V key ttl_s counters      K of every nonzero KPI counter (kpi.h) in
+ *                             counters: SQ_KC__COUNT native int64 in one
+ *                             binary argument, the aggregate processor's form
+ *                             (no numbers formatted per message); the chain's
+ *                             sums and the Redis step turn it into K before it
+ *                             leaves the process (gateway/redis_link.c)
  *   W prefix cell end_ms      a KPI window cell was touched (SPEC 6, run):
  *                             HINCRBY {prefix}win:gen cell 1; if the cell
  *                             was emitted ({prefix}win:rev has it) SADD
@@ -114,6 +120,13 @@ void sq_op_del(struct sq_state_ops *ops, const char *key);
 void sq_op_hdel(struct sq_state_ops *ops, const char *key, const char *field);
 void sq_op_hincr(struct sq_state_ops *ops, const char *key, const char *field, int64_t n,
                  int64_t ttl_s);
+struct sq_kpi_counters;
+/* A V op of c's counters. */
+void sq_op_kpi_add(struct sq_state_ops *ops, const char *key, int64_t ttl_s,
+                   const struct sq_kpi_counters *c);
+/* The counters of a V op's last argument; false when its length is not a
+ * counter vector's. */
+bool sq_op_kpi_counters(const char *arg, size_t len, struct sq_kpi_counters *out);
 /* The field names are not copied: they must outlive ops (the KPI counter
  * names are static). */
 void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, size_t n,

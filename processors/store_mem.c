@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json_out.h"
+#include "kpi.h"
 #include "strmap.h"
 
 size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char *field)
@@ -81,6 +82,23 @@ void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, 
         sq_state_ops_push_borrowed(ops, fields[i], strlen(fields[i]));
         sq_state_ops_push_i64(ops, by[i]);
     }
+}
+
+void sq_op_kpi_add(struct sq_state_ops *ops, const char *key, int64_t ttl_s,
+                   const struct sq_kpi_counters *c)
+{
+    sq_state_ops_push_borrowed(ops, "V", 1);
+    sq_state_ops_push_str(ops, key);
+    sq_state_ops_push_i64(ops, ttl_s);
+    sq_state_ops_push(ops, (const char *)c->v, sizeof c->v);
+}
+
+bool sq_op_kpi_counters(const char *arg, size_t len, struct sq_kpi_counters *out)
+{
+    if (len != sizeof out->v)
+        return false;
+    memcpy(out->v, arg, sizeof out->v); /* the argument is not aligned */
+    return true;
 }
 
 void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char *cell,
@@ -397,8 +415,8 @@ static int sq_later_str(const char *t, const char *eid, const char *t0, const ch
 
 /* Applies the data op at a[i] (not M, B, D, Y or S); its width is known
  * to fit. */
-static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, size_t i,
-                            struct sq_err *err)
+static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t *len, size_t n,
+                            size_t i, struct sq_err *err)
 {
     const char *op = a[i];
     char c = sq_op_code(op);
@@ -462,6 +480,16 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, size_t n, si
         for (size_t j = 0; j < k; j++)
             sq_hincr(h, a[i + 4 + 2 * j], sq_i64_parse(a[i + 5 + 2 * j]));
         i += 4 + 2 * k;
+    } else if (c == 'V') {
+        NEED(4);
+        struct sq_kpi_counters kc;
+        if (!sq_op_kpi_counters(a[i + 3], len[i + 3], &kc))
+            return sq_err_set(err, SQ_ERR_FATAL, "", "store op V: not a counter vector");
+        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
+        for (int k = 0; k < SQ_KC__COUNT; k++)
+            if (kc.v[k])
+                sq_hincr(h, sq_kpi_counter_name((enum sq_kpi_counter)k), kc.v[k]);
+        i += 4;
     } else if (c == 'W') {
         NEED(4);
         sq_window_touch(m, a[i + 1], a[i + 2], a[i + 3]);
@@ -551,14 +579,14 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
         } else if (c == 'S') {
             later[n - 1 - ns++] = i + 1;
         } else {
-            rc = sq_mem_apply_one(m, a, n, i, err);
+            rc = sq_mem_apply_one(m, a, ops->argvlen, n, i, err);
         }
         i += w;
     }
     /* the batch's sums when no message was a duplicate, else each
      * surviving message's own deferred ops */
     for (size_t k = 0; rc == SQ_OK && k < (*ndups ? ny : ns); k++)
-        rc = sq_mem_apply_one(m, a, n, *ndups ? later[k] : later[n - 1 - k], err);
+        rc = sq_mem_apply_one(m, a, ops->argvlen, n, *ndups ? later[k] : later[n - 1 - k], err);
     free(later);
     return rc;
 }

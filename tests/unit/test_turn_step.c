@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpi.h"
 #include "redis_link.h"
 #include "sq_common.h"
 #include "sq_redis_link.h"
@@ -37,8 +38,13 @@ static void msg_ops(struct sq_state_ops *m, const char *px, int part, int msg)
     snprintf(shared, sizeof shared, "%skpi:all|*|15m|1795600800", px);
     sq_state_ops_push(m, "Y", 1);
     sq_op_hincr_each(m, own, 500, 2, kf, kb);
+    /* the shared cell as the aggregate processor writes it: a counter
+     * vector, which a step sent on its own expands to HINCRBYs */
+    struct sq_kpi_counters kc = {{0}};
+    kc.v[SQ_KC_OFFERED] = kb[0];
+    kc.v[SQ_KC_ANSWERED] = kb[1];
     sq_state_ops_push(m, "Y", 1);
-    sq_op_hincr_each(m, shared, 500, 2, kf, kb);
+    sq_op_kpi_add(m, shared, 500, &kc);
     char cell[64];
     snprintf(cell, sizeof cell, "agent|%s|15m|1795600800", cust);
     sq_state_ops_push(m, "Y", 1);
