@@ -60,8 +60,8 @@ void sq_state_ops_append_borrowed(struct sq_state_ops *ops, const struct sq_stat
 /* The number of arguments of the op at a[i] of a list of n (a wrapped op's
  * plus one for Y and S), or 0 when it is unknown or cut short. */
 size_t sq_op_width(char *const *a, size_t n, size_t i);
-/* Appends "B" and, for the deferred ("Y") K and W ops of the lists, one
- * "S" op per KPI hash (its fields summed, the greatest TTL) and one per
+/* Appends "B" and, for the deferred ("Y") K, V and W ops of the lists, one
+ * "S" K op per KPI hash (its fields summed, the greatest TTL) and one per
  * window cell (store.h); nothing when the lists defer nothing. Keys, cells
  * and field names point into the lists, which must outlive ops' use. */
 void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,

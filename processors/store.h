@@ -96,7 +96,7 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *   Q key t_ms s half_life_ms ttl_s   cx_index (SPEC 5) on the hash's fields
  *                             cx_num, cx_den, cx_t0 (order-free decayed mean),
  *                             and cx_index = cx_num / cx_den
- *   Y <op>                    deferred: <op> (K or W) is applied after the
+ *   Y <op>                    deferred: <op> (K, V or W) is applied after the
  *                             whole list, and only when some message of it
  *                             was a duplicate (a duplicate's own Y ops are
  *                             skipped with the rest of its ops)
