@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "kpi.h"
 #include "sinks.h"
 #include "store.h"
 
@@ -525,6 +524,15 @@ static void sq_cmd_arg_i64(struct sq_redis *r, int64_t v)
     sq_cmd_arg(r, buf, sq_i64_format(buf, v));
 }
 
+/* v in decimal, or "" when it is negative (none). */
+static void sq_cmd_arg_opt_i64(struct sq_redis *r, int64_t v)
+{
+    if (v >= 0)
+        sq_cmd_arg_i64(r, v);
+    else
+        sq_cmd_arg(r, "", 0);
+}
+
 static void sq_cmd_args(struct sq_redis *r, const struct sq_args *x)
 {
     for (size_t k = 0; k < x->n; k++)
@@ -587,42 +595,29 @@ static bool sq_ops_have_sums(const struct sq_state_ops *ops)
     return false;
 }
 
+/* Pushes the V op at a[i] (store.h) as the K op the scripts know, built in
+ * scratch, which keeps its numbers until it is reset; a V op that is not
+ * one goes as it is, for the script to refuse. */
+static void sq_args_push_kpi(struct sq_args *rest, char *const *a, const size_t *len, size_t i,
+                             struct sq_state_ops *scratch)
+{
+    size_t from = scratch->argc;
+    if (!sq_op_kpi_as_k(scratch, a, len, i)) {
+        for (size_t k = i; k < i + 4; k++)
+            sq_args_push(rest, a[k], len[k]);
+        return;
+    }
+    for (size_t k = from; k < scratch->argc; k++)
+        sq_args_push(rest, scratch->argv[k], scratch->argvlen[k]);
+}
+
 /* Sorts one partition step's ops into its dedupe marks (message index,
  * key, field, TTL each) and its other ops, without their M, B, Y and S
  * markers. The ops of the messages in dups are left out. The batch's sums
  * (S) go when no message was left out; otherwise, or when the batch has no
  * sums (sq_batch_assemble_message_ops), the messages' deferred ops (Y) go
  * instead. With sums false, neither goes (the turn's sums are sent once for
- * all its partitions). */
-/* Pushes the V op at a[i] (store.h) as the K op the scripts know; its
- * numbers are formatted into scratch, which keeps them until it is reset. */
-static void sq_args_push_kpi(struct sq_args *rest, char *const *a, const size_t *len, size_t i,
-                             struct sq_state_ops *scratch)
-{
-    struct sq_kpi_counters c;
-    if (!sq_op_kpi_counters(a[i + 3], len[i + 3], &c)) {
-        sq_args_push(rest, "V", 1); /* as it is, for the script to refuse */
-        return;
-    }
-    int64_t nf = 0;
-    for (int k = 0; k < SQ_KC__COUNT; k++)
-        nf += c.v[k] != 0;
-    sq_args_push(rest, "K", 1);
-    sq_args_push(rest, a[i + 1], len[i + 1]);
-    sq_args_push(rest, a[i + 2], len[i + 2]);
-    sq_state_ops_push_i64(scratch, nf);
-    sq_args_push(rest, scratch->argv[scratch->argc - 1], scratch->argvlen[scratch->argc - 1]);
-    for (int k = 0; k < SQ_KC__COUNT; k++) {
-        if (!c.v[k])
-            continue;
-        const char *name = sq_kpi_counter_name((enum sq_kpi_counter)k);
-        sq_args_push(rest, name, strlen(name));
-        sq_state_ops_push_i64(scratch, c.v[k]);
-        sq_args_push(rest, scratch->argv[scratch->argc - 1],
-                     scratch->argvlen[scratch->argc - 1]);
-    }
-}
-
+ * all its partitions). V ops go as K ops, their numbers kept in scratch. */
 static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
                              bool sums, struct sq_args *marks, struct sq_args *rest,
                              struct sq_state_ops *scratch)
@@ -684,15 +679,22 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
     }
 }
 
+/* Sorts s's ops into r->marks and r->rest (sq_step_sort_ops). */
+static void sq_redis_sort_step(struct sq_redis *r, const struct sq_redis_step *s,
+                               const size_t *dups, size_t ndups, bool sums)
+{
+    r->marks.n = r->rest.n = 0;
+    sq_state_ops_reset(&r->scratch);
+    sq_step_sort_ops(s, dups, ndups, sums, &r->marks, &r->rest, &r->scratch);
+}
+
 /* Sends one partition step (the format above sq_step_lua). The dedupe
  * marks go first so that the script can write nothing when one is taken.
  * Returns 0, or -1 with err set. */
 static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
                               const size_t *dups, size_t ndups, struct sq_err *err)
 {
-    r->marks.n = r->rest.n = 0;
-    sq_state_ops_reset(&r->scratch);
-    sq_step_sort_ops(s, dups, ndups, true, &r->marks, &r->rest, &r->scratch);
+    sq_redis_sort_step(r, s, dups, ndups, true);
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVALSHA", 7);
     sq_cmd_arg(r, r->sha, 40);
@@ -700,15 +702,9 @@ static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
     sq_cmd_arg_str(r, s->offset_key);
     sq_cmd_arg_str(r, r->wm_parts_key);
     sq_cmd_arg_str(r, r->wm_idle_key);
-    if (s->expected >= 0)
-        sq_cmd_arg_i64(r, s->expected);
-    else
-        sq_cmd_arg(r, "", 0);
+    sq_cmd_arg_opt_i64(r, s->expected);
     sq_cmd_arg_i64(r, s->last);
-    if (s->max_event_ms >= 0)
-        sq_cmd_arg_i64(r, s->max_event_ms);
-    else
-        sq_cmd_arg(r, "", 0);
+    sq_cmd_arg_opt_i64(r, s->max_event_ms);
     sq_cmd_arg_i64(r, (int64_t)(r->marks.n / 4));
     sq_cmd_args(r, &r->marks);
     sq_cmd_args(r, &r->rest);
@@ -733,18 +729,10 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
     sq_cmd_arg_i64(r, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
         const struct sq_redis_step *s = &steps[i];
-        r->marks.n = r->rest.n = 0;
-        sq_state_ops_reset(&r->scratch);
-        sq_step_sort_ops(s, NULL, 0, false, &r->marks, &r->rest, &r->scratch);
-        if (s->expected >= 0)
-            sq_cmd_arg_i64(r, s->expected);
-        else
-            sq_cmd_arg(r, "", 0);
+        sq_redis_sort_step(r, s, NULL, 0, false);
+        sq_cmd_arg_opt_i64(r, s->expected);
         sq_cmd_arg_i64(r, s->last);
-        if (s->max_event_ms >= 0)
-            sq_cmd_arg_i64(r, s->max_event_ms);
-        else
-            sq_cmd_arg(r, "", 0);
+        sq_cmd_arg_opt_i64(r, s->max_event_ms);
         sq_cmd_arg_i64(r, (int64_t)(r->marks.n / 4));
         sq_cmd_arg_i64(r, (int64_t)r->rest.n);
         sq_cmd_args(r, &r->marks);

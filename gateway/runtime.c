@@ -268,6 +268,16 @@ static bool sq_rt_pick_parts(struct sq_runtime *rt, bool *ok)
 
 /* Moves up to batch_max_messages fetched messages of the partitions ok
  * names into a new turn and runs the chain over them. */
+/* A turn's share of runtime.batch_max_messages: every turn that can
+ * overlap (one per lane with partitions: sq_rt_pick_parts) takes an equal
+ * one. */
+static size_t sq_rt_turn_share(const struct sq_runtime *rt)
+{
+    size_t lanes = rt->parts.n < SQ_TURNS_MAX ? rt->parts.n : SQ_TURNS_MAX;
+    size_t share = (size_t)rt->st->batch_max_messages / (lanes ? lanes : 1);
+    return share ? share : 1;
+}
+
 static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, struct sq_err *err)
 {
     struct sq_turn *t = sq_xcalloc(1, sizeof *t);
@@ -281,10 +291,7 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
      * the same order. With many busy partitions a turn takes fewer of them
      * with larger batches: a turn's step sums its KPI increments, so its
      * Redis work per event falls as its batches grow. */
-    size_t lanes = rt->parts.n < SQ_TURNS_MAX ? rt->parts.n : SQ_TURNS_MAX;
-    size_t budget = (size_t)rt->st->batch_max_messages / (lanes ? lanes : 1), ready = 0;
-    if (!budget)
-        budget = 1;
+    size_t budget = sq_rt_turn_share(rt), ready = 0;
     size_t *want = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *want);
     size_t *order = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *order);
     for (size_t i = 0; i < rt->parts.n; i++) {
@@ -1210,9 +1217,7 @@ static bool sq_rt_turn_ripe(const struct sq_runtime *rt, const bool *ok)
 {
     if (!rt->nturns || rt->shutting_down)
         return true;
-    size_t lanes = rt->parts.n < SQ_TURNS_MAX ? rt->parts.n : SQ_TURNS_MAX;
-    size_t share = (size_t)rt->st->batch_max_messages / (lanes ? lanes : 1);
-    size_t have = 0;
+    size_t share = sq_rt_turn_share(rt), have = 0;
     int64_t oldest = INT64_MAX;
     for (size_t i = 0; i < rt->parts.n; i++) {
         const struct sq_part *p = rt->parts.v[i];

@@ -127,6 +127,11 @@ void sq_op_kpi_add(struct sq_state_ops *ops, const char *key, int64_t ttl_s,
 /* The counters of a V op's last argument; false when its length is not a
  * counter vector's. */
 bool sq_op_kpi_counters(const char *arg, size_t len, struct sq_kpi_counters *out);
+/* Appends the V op at a[i] (len: the arguments' lengths) as the K op of its
+ * nonzero counters, the form the Redis scripts know; the key, the TTL and
+ * the counter names are pointed at, not copied. false (nothing appended)
+ * when its last argument is not a counter vector. */
+bool sq_op_kpi_as_k(struct sq_state_ops *out, char *const *a, const size_t *len, size_t i);
 /* The field names are not copied: they must outlive ops (the KPI counter
  * names are static). */
 void sq_op_hincr_each(struct sq_state_ops *ops, const char *key, int64_t ttl_s, size_t n,

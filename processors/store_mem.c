@@ -101,6 +101,28 @@ bool sq_op_kpi_counters(const char *arg, size_t len, struct sq_kpi_counters *out
     return true;
 }
 
+bool sq_op_kpi_as_k(struct sq_state_ops *out, char *const *a, const size_t *len, size_t i)
+{
+    struct sq_kpi_counters c;
+    if (!sq_op_kpi_counters(a[i + 3], len[i + 3], &c))
+        return false;
+    int64_t nf = 0;
+    for (int k = 0; k < SQ_KC__COUNT; k++)
+        nf += c.v[k] != 0;
+    sq_state_ops_push_borrowed(out, "K", 1);
+    sq_state_ops_push_borrowed(out, a[i + 1], len[i + 1]);
+    sq_state_ops_push_borrowed(out, a[i + 2], len[i + 2]);
+    sq_state_ops_push_i64(out, nf);
+    for (int k = 0; k < SQ_KC__COUNT; k++) {
+        if (!c.v[k])
+            continue;
+        const char *name = sq_kpi_counter_name((enum sq_kpi_counter)k);
+        sq_state_ops_push_borrowed(out, name, strlen(name));
+        sq_state_ops_push_i64(out, c.v[k]);
+    }
+    return true;
+}
+
 void sq_op_window_touch(struct sq_state_ops *ops, const char *prefix, const char *cell,
                         int64_t end_ms)
 {
