@@ -62,10 +62,17 @@ static rd_kafka_conf_t *sq_cb_conf_new(const char *bootstrap, const char *const 
 static rd_kafka_t *sq_cb_producer_client(struct sq_cb_producer *p, const char *bootstrap,
                                          char *err, size_t errsz)
 {
-    /* As `sqgate gen`: idempotent, acks=all, 5 ms linger. */
+    /* As `sqgate gen` (idempotent, acks=all) but with a 25 ms linger
+     * instead of 5: the mock broker finds a fetch's offset by walking the
+     * partition's message sets from the oldest it keeps (~5 MiB), so its
+     * CPU per fetch grows with the number of sets. At 10,000 events/s a
+     * 5 ms linger gave sets of ~8 messages and the walk took ~0.3 of the
+     * machine's 2 cores; 25 ms halves the broker's CPU (docs/performance.md).
+     * A broker with an offset index has no such cost. The linger is part of
+     * every end-to-end latency figure (message timestamp to Redis step). */
     static const char *const props[] = {
         "enable.idempotence", "true",         "acks", "all",
-        "linger.ms", "5",                     "message.timeout.ms", "30000",
+        "linger.ms", "25",                    "message.timeout.ms", "30000",
         "queue.buffering.max.messages", "200000", "message.max.bytes", "2000000",
         NULL, NULL,
     };
