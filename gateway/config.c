@@ -114,10 +114,6 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "Prefix of every Redis key sqgate writes (at most 64 bytes)."),
     INT("redis.timeout_ms", redis_timeout_ms, "2000", 1, 600000,
         "Connect and command timeout of Redis calls, ms."),
-    INT("redis.ttl_refresh_s", redis_ttl_refresh_s, "60", 0, 3600,
-        "A key's TTL is set again by at most one write in this interval (and in a hundredth "
-        "of the TTL), per connection: a key outlives its last write by its TTL less at most "
-        "this, s. 0 sets it on every write."),
     INT("limits.max_message_bytes", max_message_bytes, "65536", 1, 100 * 1024 * 1024,
         "Largest input message accepted; larger ones go to the DLQ as too_large."),
     /* Below jansson's JSON_PARSER_MAX_DEPTH (2048), so too_deep is ours to say. */

@@ -8,14 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include "sinks.h"
 #include "store.h"
-#include "ttl_cache.h"
 
 /* The Lua shared by both step scripts: expire (a key's TTL once per
  * script), apply (one op of processors/store.h at ARGV[i], returning the
@@ -249,26 +247,7 @@ struct sq_redis {
     size_t cmd_argc;
     struct sq_args marks, rest;
     struct sq_state_ops scratch; /* numbers of V ops expanded to K */
-    /* Keys whose TTL this connection's turn steps set recently: their
-     * EXPIRE is left out (redis.ttl_refresh_s). */
-    struct sq_ttl_cache *ttls;
-    unsigned ttl_epoch;  /* sq_redis_ttl_epoch when ttls was last cleared */
 };
-
-/* Bumped when partitions move between instances: a key another instance
- * deleted meanwhile must get its TTL again when it is written here. */
-static atomic_uint sq_redis_ttl_epoch;
-
-void sq_redis_forget_ttls(void)
-{
-    atomic_fetch_add(&sq_redis_ttl_epoch, 1);
-}
-
-void sq_redis_set_ttl_refresh(struct sq_redis *r, int64_t refresh_ms)
-{
-    sq_ttl_cache_free(r->ttls);
-    r->ttls = sq_ttl_cache_new(refresh_ms);
-}
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
                               struct sq_err *err)
@@ -278,7 +257,6 @@ struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeo
     r->wm_parts_key = sq_xasprintf("%swm:parts", prefix);
     r->wm_idle_key = sq_xasprintf("%swm:idle", prefix);
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
-    r->ttls = sq_ttl_cache_new(0);
     if (strncmp(url, "unix://", 7) == 0 && url[7] == '/') {
         r->unix_path = sq_xstrdup(url + 7);
         return r;
@@ -336,7 +314,6 @@ void sq_redis_free(struct sq_redis *r)
     sq_args_fini(&r->marks);
     sq_args_fini(&r->rest);
     sq_state_ops_fini(&r->scratch);
-    sq_ttl_cache_free(r->ttls);
     free(r);
 }
 
@@ -453,8 +430,6 @@ int sq_redis_ensure(struct sq_redis *r, struct sq_err *err)
     int rc = sq_redis_handshake(r, err);
     if (rc != SQ_OK)
         sq_redis_drop(r);
-    /* what an earlier connection's steps did is not known for sure */
-    sq_ttl_cache_clear(r->ttls);
     return rc;
 }
 
@@ -713,57 +688,6 @@ static void sq_redis_sort_step(struct sq_redis *r, const struct sq_redis_step *s
     sq_step_sort_ops(s, dups, ndups, sums, &r->marks, &r->rest, &r->scratch);
 }
 
-/* Where an op's TTL argument lies after the op letter (store.h), 0 for an
- * op without one. */
-static size_t sq_op_ttl_at(char op)
-{
-    switch (op) {
-    case 'H': case 'K': case 'Z': return 2;
-    case 'I': return 4;
-    case 'Q': return 5;
-    case 'G': return 6;
-    case 'C': return 8;
-    default: return 0;
-    }
-}
-
-/* The TTL argument x->v[at] of key: "0" (no EXPIRE) when this connection
- * set the same TTL on key within the refresh interval. */
-static void sq_ttl_plan_arg(struct sq_redis *r, struct sq_args *x, size_t key, size_t at,
-                            int64_t now_ms)
-{
-    int64_t ttl = strtoll(x->v[at], NULL, 10);
-    if (sq_ttl_cache_skip(r->ttls, x->v[key], x->len[key], ttl, now_ms)) {
-        x->v[at] = "0";
-        x->len[at] = 1;
-    }
-}
-
-/* Leaves out, in a turn step's sorted marks and ops, the EXPIREs of keys
- * whose TTL this connection set recently; the keys whose EXPIRE is sent are
- * noted tentatively (sq_ttl_cache_commit once the turn applied), and a key
- * deleted (X) or with a field deleted (R) is forgotten. In the order the
- * turn script applies them. */
-static void sq_redis_plan_ttls(struct sq_redis *r, struct sq_args *marks, struct sq_args *rest,
-                               int64_t now_ms)
-{
-    for (size_t i = 0; i + 4 <= marks->n; i += 4)
-        sq_ttl_plan_arg(r, marks, i + 1, i + 3, now_ms);
-    char *const *a = (char *const *)rest->v;
-    for (size_t i = 0, w; i < rest->n; i += w) {
-        w = sq_op_width(a, rest->n, i);
-        if (!w) {
-            w = 1;
-            continue;
-        }
-        char op = sq_op_code(a[i]);
-        if (op == 'X' || op == 'R')
-            sq_ttl_cache_forget(r->ttls, a[i + 1], rest->len[i + 1]);
-        else if (sq_op_ttl_at(op))
-            sq_ttl_plan_arg(r, rest, i + 1, i + sq_op_ttl_at(op), now_ms);
-    }
-}
-
 /* Sends one partition step (the format above sq_step_lua). The dedupe
  * marks go first so that the script can write nothing when one is taken.
  * Returns 0, or -1 with err set. */
@@ -771,16 +695,6 @@ static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
                               const size_t *dups, size_t ndups, struct sq_err *err)
 {
     sq_redis_sort_step(r, s, dups, ndups, true);
-    /* these steps send every EXPIRE; a key they may delete is forgotten */
-    char *const *a = (char *const *)r->rest.v;
-    for (size_t i = 0, w; i < r->rest.n; i += w) {
-        w = sq_op_width(a, r->rest.n, i);
-        if (!w)
-            w = 1;
-        else if (sq_op_code(a[i]) == 'X' || sq_op_code(a[i]) == 'R')
-            sq_ttl_cache_forget(r->ttls, a[i + 1], r->rest.len[i + 1]);
-    }
-    sq_ttl_cache_commit(r->ttls);
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVALSHA", 7);
     sq_cmd_arg(r, r->sha, 40);
@@ -813,15 +727,9 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
     sq_cmd_arg_str(r, r->wm_parts_key);
     sq_cmd_arg_str(r, r->wm_idle_key);
     sq_cmd_arg_i64(r, (int64_t)n);
-    if (r->ttl_epoch != atomic_load(&sq_redis_ttl_epoch)) {
-        r->ttl_epoch = atomic_load(&sq_redis_ttl_epoch);
-        sq_ttl_cache_clear(r->ttls);
-    }
-    int64_t now_ms = sq_mono_ms();
     for (size_t i = 0; i < n; i++) {
         const struct sq_redis_step *s = &steps[i];
         sq_redis_sort_step(r, s, NULL, 0, false);
-        sq_redis_plan_ttls(r, &r->marks, &r->rest, now_ms);
         sq_cmd_arg_opt_i64(r, s->expected);
         sq_cmd_arg_i64(r, s->last);
         sq_cmd_arg_opt_i64(r, s->max_event_ms);
@@ -838,15 +746,8 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
             continue;
         }
         size_t from = a[i][0] == 'S' && !a[i][1] ? i + 1 : i;
-        size_t ttl_at = a[from][0] == 'K' && !a[from][1] ? from + 2 : 0;
-        bool skip = ttl_at && sq_ttl_cache_skip(r->ttls, a[from + 1], sums->argvlen[from + 1],
-                                                strtoll(a[ttl_at], NULL, 10), now_ms);
-        for (size_t k = from; k < i + w; k++) {
-            if (k == ttl_at && skip)
-                sq_cmd_arg(r, "0", 1);
-            else
-                sq_cmd_arg(r, a[k], sums->argvlen[k]);
-        }
+        for (size_t k = from; k < i + w; k++)
+            sq_cmd_arg(r, a[k], sums->argvlen[k]);
     }
     return sq_cmd_send(r, err);
 }
@@ -897,15 +798,12 @@ static int sq_redis_read_step(struct sq_redis *r, struct sq_redis_step *s, struc
 static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                                   const struct sq_state_ops *sums, struct sq_err *err)
 {
-    if (sq_redis_send_turn_step(r, steps, n, sums, err) != 0) {
-        sq_ttl_cache_rollback(r->ttls);
+    if (sq_redis_send_turn_step(r, steps, n, sums, err) != 0)
         return -1;
-    }
     redisReply *rep = NULL;
     if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
         sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis turn step: %s",
                    r->c->errstr[0] ? r->c->errstr : "connection lost");
-        sq_ttl_cache_rollback(r->ttls); /* and the next connection starts afresh */
         return -1;
     }
     int got = -1;
@@ -917,10 +815,6 @@ static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *step
         sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis turn step: %s",
                    rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     freeReplyObject(rep);
-    if (got == 1)
-        sq_ttl_cache_commit(r->ttls);
-    else
-        sq_ttl_cache_rollback(r->ttls);
     for (size_t i = 0; got == 1 && i < n; i++) {
         steps[i].result = 1;
         steps[i].stored = steps[i].last;

@@ -61,14 +61,6 @@ struct sq_redis_step {
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                        const struct sq_state_ops *sums, struct sq_err *err);
 
-/* Leave out the EXPIRE of a key whose TTL this connection's turn steps set
- * less than refresh_ms before (and less than a hundredth of the TTL):
- * redis.ttl_refresh_s; 0 (the default) sends every one. */
-void sq_redis_set_ttl_refresh(struct sq_redis *r, int64_t refresh_ms);
-/* Partitions moved between instances: every connection forgets which keys
- * it gave a TTL (another instance may have deleted some). Thread-safe. */
-void sq_redis_forget_ttls(void);
-
 struct sq_store_reads;
 /* One pipelined round trip: HMGET of each run of (key, field) reads of one
  * key, HGETALL (as a JSON object) where field is NULL. */

@@ -1067,8 +1067,6 @@ static void sq_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     (void)opaque;
     struct sq_runtime *rt = sq_rt_of(rk);
-    /* another instance may have deleted keys of the partitions it held */
-    sq_redis_forget_ttls();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         sq_rt_on_assign(rt, parts);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -1353,8 +1351,6 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
     for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
         struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
                                                   st->redis_timeout_ms, &err);
-        if (step_link)
-            sq_redis_set_ttl_refresh(step_link, st->redis_ttl_refresh_s * 1000);
         rt.steppers[k] = step_link ? sq_step_worker_new(step_link, &err) : NULL;
         if (!rt.steppers[k]) {
             sq_error("%s", err.msg);

@@ -42,7 +42,6 @@ struct sq_settings {
     char *redis_url;        /* redis://host:port/db or unix:///path */
     char *redis_prefix;     /* "sq:" */
     int64_t redis_timeout_ms;
-    int64_t redis_ttl_refresh_s;
 
     /* limits */
     int64_t max_message_bytes;
