@@ -13,6 +13,7 @@
 
 #include "chain.h"
 #include "derive.h"
+#include "history.h"
 #include "json_out.h"
 #include "score.h"
 #include "store.h"
@@ -20,7 +21,6 @@
 #include "tickets.h"
 #include "timers.h"
 
-#define SQ_HISTORY_KEEP_MS (30LL * 86400 * 1000) /* contacts_30d */
 #define SQ_BREACHES_KEPT 100                     /* sq:cust:{id}:breaches */
 
 /* The stage's own state: overdue timers and the watermark that fires them,
@@ -31,6 +31,7 @@ struct sq_score_stage {
     struct sq_watermark wm;
     struct sq_strmap ticket_cust; /* ticket_id → struct sq_armed * */
     struct sq_buf ckey, zkey, hkey; /* customer, breach-set and history keys (sq_id_key) */
+    struct sq_buf hval;             /* a history's stored form */
 };
 
 /* Who an armed timer belongs to: the customer (for the breach record) and
@@ -96,6 +97,7 @@ static void sq_score_stage_destroy(void *ctx)
     sq_buf_fini(&ss->ckey);
     sq_buf_fini(&ss->zkey);
     sq_buf_fini(&ss->hkey);
+    sq_buf_fini(&ss->hval);
     free(ss);
 }
 
@@ -113,11 +115,12 @@ static const char *sq_id_key(struct sq_buf *b, const struct sq_settings *st, con
     return b->data;
 }
 
-static void sq_json_decref_each(const char *key, void *value, void *arg)
+static void sq_history_free_each(const char *key, void *value, void *arg)
 {
     (void)key;
     (void)arg;
-    json_decref(value);
+    sq_history_fini(value);
+    free(value);
 }
 
 static bool sq_is_contact(const struct sq_msg *m)
@@ -133,36 +136,6 @@ static void sq_ctx_of(json_t *ev, struct sq_customer_ctx *c)
         c->tier = "unknown";
     c->enterprise = json_is_true(json_object_get(enr, "enterprise"));
     c->region = json_string_value(json_object_get(enr, "region"));
-}
-
-/* The customer's contacts already processed: [[arrived_ms, "reason"], …],
- * oldest first. Counts this contact's repeats (same reason, 0 < Δ ≤ window)
- * and appends it, dropping entries older than 30 days before the newest. */
-static int sq_history_add(json_t *hist, int64_t arrived_ms, const char *reason, int64_t window_ms,
-                          int64_t *contacts_30d, int64_t *latest_ms)
-{
-    int in_window = 1;
-    size_t i;
-    json_t *e;
-    json_array_foreach(hist, i, e) {
-        int64_t t = json_integer_value(json_array_get(e, 0));
-        const char *r = json_string_value(json_array_get(e, 1));
-        int64_t d = arrived_ms - t;
-        if (d > 0 && d <= window_ms && r && strcmp(r, reason) == 0)
-            in_window++;
-    }
-    /* insert in arrival order */
-    size_t pos = json_array_size(hist);
-    while (pos > 0 && json_integer_value(json_array_get(json_array_get(hist, pos - 1), 0)) > arrived_ms)
-        pos--;
-    json_array_insert_new(hist, pos, json_pack("[I,s]", (json_int_t)arrived_ms, reason));
-    int64_t newest = json_integer_value(json_array_get(json_array_get(hist, json_array_size(hist) - 1), 0));
-    while (json_array_size(hist) &&
-           json_integer_value(json_array_get(json_array_get(hist, 0), 0)) <= newest - SQ_HISTORY_KEEP_MS)
-        json_array_remove(hist, 0);
-    *contacts_30d = (int64_t)json_array_size(hist);
-    *latest_ms = newest;
-    return in_window;
 }
 
 static char *sq_ticket_key_dup(const struct sq_settings *st, const char *ticket_id)
@@ -441,7 +414,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
     const struct sq_settings *st = ss->st;
     /* 1. contact histories and ticket states of the batch, one read each */
     struct sq_store_reads reads = {0};
-    struct sq_strmap hist; /* customer id → json_t * history (the batch's view) */
+    struct sq_strmap hist; /* customer id → struct sq_history * (the batch's view) */
     sq_strmap_init(&hist);
     struct sq_ticket_view view;
     sq_strmap_init(&view.map);
@@ -463,13 +436,8 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         if (m->verdict != SQ_VERDICT_PENDING || !m->event || !sq_is_contact(m) || !m->customer_id ||
             sq_strmap_get(&hist, m->customer_id))
             continue;
-        json_error_t jerr;
-        const char *v = reads.v[next_read++].value;
-        json_t *h = v ? json_loads(v, 0, &jerr) : NULL;
-        if (!json_is_array(h)) {
-            json_decref(h);
-            h = json_array();
-        }
+        struct sq_history *h = sq_xmalloc(sizeof *h);
+        sq_history_load(h, reads.v[next_read++].value);
         sq_strmap_put(&hist, m->customer_id, h);
     }
     sq_store_reads_fini(&reads);
@@ -494,22 +462,22 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
                 continue; /* validate guarantees the times */
             const char *reason = json_string_value(json_object_get(m->event, "reason"));
             int64_t arrived_ms = sq_msg_event_time(m);
-            json_t *h = sq_strmap_get(&hist, m->customer_id);
+            struct sq_history *h = sq_strmap_get(&hist, m->customer_id);
             int64_t c30 = 0, latest = 0;
             int repeat = sq_history_add(h, arrived_ms, reason ? reason : "",
                                         st->fcr_window_h * 3600000LL, &c30, &latest);
             sq_score_contact(st, m->event, m->event_ms, &d, &cust, repeat, &bl, &sc);
             has_derived = true;
-            char *hs = sq_json_dumps(h, JSON_COMPACT, NULL);
+            sq_buf_reset(&ss->hval);
+            sq_history_dump(h, &ss->hval);
             char c30s[24];
             sq_i64_format(c30s, c30);
-            const char *fv[] = {"contacts", hs, NULL};
+            const char *fv[] = {"contacts", ss->hval.data, NULL};
             sq_op_hset(&m->ops, sq_id_key(&ss->hkey, st, "hist:", m->customer_id, ""),
                        st->retention_customer_days * 86400, fv);
             const char *cf[] = {"contacts_30d", c30s, NULL};
             sq_op_hset(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""),
                        st->retention_customer_days * 86400, cf);
-            free(hs);
         } else if (strcmp(m->schema, "survey.v1") == 0) {
             sq_score_survey(st, m->event, m->event_ms, &cust, &bl, &sc);
         } else if (strcmp(m->schema, "qa_review.v1") == 0) {
@@ -544,7 +512,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         if (sq_watermark_observe(&ss->wm, sq_msg_event_time(m)) && sq_watermark_get(&ss->wm, &wm))
             rc = sq_fire_timers(ss, &view, batch->store, wm, wm, m, err);
     }
-    sq_strmap_each(&hist, sq_json_decref_each, NULL);
+    sq_strmap_each(&hist, sq_history_free_each, NULL);
     sq_strmap_fini(&hist);
     sq_ticket_view_fini(&view);
     return rc;
