@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "sinks.h"
 #include "store.h"
@@ -822,8 +824,76 @@ static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *step
     return got;
 }
 
+/* Reads first, one step at a time. Redis runs one command at a time and a
+ * turn's step script takes milliseconds; the chain's store read (on the
+ * main thread, which waits for it) sent behind two or three queued
+ * scripts waited for all of them. So the step threads send one script at
+ * a time, and none while a read is out (for at most SQ_READS_FIRST_MS):
+ * a read waits at most for the script Redis is running. */
+#define SQ_READS_FIRST_MS 20
+static pthread_mutex_t sq_sched_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sq_sched_cv = PTHREAD_COND_INITIALIZER;
+static int sq_reads_out;
+static bool sq_step_out;
+
+static void sq_reads_begin(void)
+{
+    pthread_mutex_lock(&sq_sched_mu);
+    sq_reads_out++;
+    pthread_mutex_unlock(&sq_sched_mu);
+}
+
+static void sq_reads_end(void)
+{
+    pthread_mutex_lock(&sq_sched_mu);
+    sq_reads_out--;
+    pthread_cond_broadcast(&sq_sched_cv);
+    pthread_mutex_unlock(&sq_sched_mu);
+}
+
+/* Waits until no other step is out and no read is (the read for at most
+ * SQ_READS_FIRST_MS), then marks this one out. */
+static void sq_step_begin(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += SQ_READS_FIRST_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    bool late = false;
+    pthread_mutex_lock(&sq_sched_mu);
+    while (sq_step_out || (sq_reads_out > 0 && !late)) {
+        if (late)
+            pthread_cond_wait(&sq_sched_cv, &sq_sched_mu);
+        else if (pthread_cond_timedwait(&sq_sched_cv, &sq_sched_mu, &until) != 0)
+            late = true;
+    }
+    sq_step_out = true;
+    pthread_mutex_unlock(&sq_sched_mu);
+}
+
+static void sq_step_end(void)
+{
+    pthread_mutex_lock(&sq_sched_mu);
+    sq_step_out = false;
+    pthread_cond_broadcast(&sq_sched_cv);
+    pthread_mutex_unlock(&sq_sched_mu);
+}
+
+static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
+                                  const struct sq_state_ops *sums, struct sq_err *err);
+
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                        const struct sq_state_ops *sums, struct sq_err *err)
+{
+    sq_step_begin();
+    int rc = sq_redis_run_steps_now(r, steps, n, sums, err);
+    sq_step_end();
+    return rc;
+}
+
+static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
+                                  const struct sq_state_ops *sums, struct sq_err *err)
 {
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
@@ -894,7 +964,19 @@ int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n
 }
 
 
+static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *reads,
+                                    struct sq_err *err);
+
 int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err)
+{
+    sq_reads_begin();
+    int rc = sq_redis_read_fields_now(r, reads, err);
+    sq_reads_end();
+    return rc;
+}
+
+static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *reads,
+                                    struct sq_err *err)
 {
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
