@@ -1,7 +1,8 @@
 /* redis_link.c: the Redis connection and the partition step scripts. One
  * EVALSHA per partition batch applies all its changes and moves the applied
  * offset, guarded against zombies (SPEC 10); a turn's batches go as one
- * EVALSHA when each of them would apply in full. */
+ * EVALSHA when each of them would apply in full. Across the process's
+ * connections steps go one at a time, and store reads go first. */
 #include "redis_link.h"
 
 #include <hiredis/hiredis.h>

@@ -55,7 +55,9 @@ struct sq_redis_step {
  * every step goes on its own in one pipeline, with its batch's sums or,
  * when it has none or left a message out, its messages' deferred ops; a
  * step that found some of its messages duplicate wrote nothing and is sent
- * again without them (they end in dups). Returns SQ_OK when every reply arrived
+ * again without them (they end in dups). One call at a time in the process
+ * runs; it waits (up to 20 ms) while a sq_redis_read_fields is out, so a
+ * read waits only for the step Redis is running. Returns SQ_OK when every reply arrived
  * (see each step's result), else SQ_ERR_TRANSIENT (the connection is
  * dropped; outcomes unknown: run the same steps again). */
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
