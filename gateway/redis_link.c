@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include "sinks.h"
 #include "store.h"
@@ -856,11 +855,7 @@ static void sq_reads_end(void)
  * SQ_READS_FIRST_MS), then marks this one out. */
 static void sq_step_begin(void)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += SQ_READS_FIRST_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = sq_deadline_in_ms(SQ_READS_FIRST_MS);
     bool late = false;
     pthread_mutex_lock(&sq_sched_mu);
     while (sq_step_out || (sq_reads_out > 0 && !late)) {

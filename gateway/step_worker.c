@@ -117,14 +117,7 @@ bool sq_step_worker_collect(struct sq_step_worker *w, int wait_ms, int *rc, stru
 {
     pthread_mutex_lock(&w->mu);
     if (w->state != SQ_JOB_DONE && wait_ms > 0) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = sq_deadline_in_ms(wait_ms);
         while (w->state != SQ_JOB_DONE &&
                pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
             ;

@@ -19,7 +19,7 @@ static void sq_history_push(struct sq_history *h, struct sq_history_entry e)
     h->v[h->n++] = e;
 }
 
-static const char *sq_skip_ws(const char *p)
+static char *sq_skip_ws(char *p)
 {
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
         p++;
@@ -31,17 +31,17 @@ static const char *sq_skip_ws(const char *p)
  * (h is then empty again). */
 static bool sq_history_parse_plain(struct sq_history *h)
 {
-    char *p = (char *)sq_skip_ws(h->text);
+    char *p = sq_skip_ws(h->text);
     if (*p++ != '[')
         return false;
-    p = (char *)sq_skip_ws(p);
+    p = sq_skip_ws(p);
     if (*p == ']')
         return *sq_skip_ws(p + 1) == '\0';
     for (;;) {
-        p = (char *)sq_skip_ws(p);
+        p = sq_skip_ws(p);
         if (*p++ != '[')
             goto no;
-        p = (char *)sq_skip_ws(p);
+        p = sq_skip_ws(p);
         const char *digits = *p == '-' ? p + 1 : p;
         if (*digits < '0' || *digits > '9' || (digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9'))
             goto no;
@@ -50,10 +50,10 @@ static bool sq_history_parse_plain(struct sq_history *h)
         long long t = strtoll(p, &end, 10);
         if (errno == ERANGE || *end == '.' || *end == 'e' || *end == 'E')
             goto no; /* jansson's rules for those */
-        p = (char *)sq_skip_ws(end);
+        p = sq_skip_ws(end);
         if (*p++ != ',')
             goto no;
-        p = (char *)sq_skip_ws(p);
+        p = sq_skip_ws(p);
         if (*p++ != '"')
             goto no;
         char *reason = p;
@@ -62,11 +62,11 @@ static bool sq_history_parse_plain(struct sq_history *h)
         if (*p != '"')
             goto no; /* an escape, a control byte or UTF-8: jansson reads it */
         *p++ = '\0';
-        p = (char *)sq_skip_ws(p);
+        p = sq_skip_ws(p);
         if (*p++ != ']')
             goto no;
         sq_history_push(h, (struct sq_history_entry){(int64_t)t, reason, false});
-        p = (char *)sq_skip_ws(p);
+        p = sq_skip_ws(p);
         if (*p == ']') {
             if (*sq_skip_ws(p + 1) != '\0')
                 goto no;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdarg.h>
 
 /* Allocation: abort with a message on out-of-memory, so no caller has an
@@ -46,6 +47,8 @@ int sq_err_set(struct sq_err *err, enum sq_err_kind kind, const char *pointer,
 /* Time. Wall clock for event-time comparisons, monotonic for timeouts. */
 int64_t sq_now_ms(void);
 int64_t sq_mono_ms(void);
+/* The wall-clock time ms from now, as pthread_cond_timedwait takes it. */
+struct timespec sq_deadline_in_ms(int64_t ms);
 /* RFC 3339 with a mandatory offset ("Z" or +hh:mm) to epoch ms (truncated to
  * ms). Returns 0 on success, -1 when the text is not RFC 3339. */
 int sq_time_parse(const char *s, int64_t *out_ms);
