@@ -1,0 +1,270 @@
+/* bench_redis.c: what Redis itself spends on the kinds of work sqgate's
+ * partition steps give it, in redis-server CPU (INFO cpu, user + system)
+ * per unit, from a redis-server child on a free loopback port: a HINCRBY
+ * called from a script, the same HINCRBY sent as a plain pipelined command,
+ * an argument of an EVALSHA, and a cell's counters summed in the script
+ * (HMGET, add, HSET) instead of a HINCRBY each. These are the unit costs
+ * behind the step scripts' cost per event (docs/performance.md). Usage:
+ * bench_redis [--rounds N] (--sqgate PATH is ignored). */
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ports.h"
+
+#define BR_CELLS 100   /* KPI cells a script touches */
+#define BR_FIELDS 10   /* counters per cell, as a contact adds to an agent cell */
+#define BR_ARGS 2000   /* arguments of the do-nothing EVALSHA */
+#define BR_REPS 300    /* scripts (or pipelines) per measurement */
+
+static const char *const br_fields[BR_FIELDS] = {
+    "offered", "answered", "answered_in_sla", "wait_answered_ms_sum", "handle_ms_sum",
+    "resolved", "quality_score_deci_sum", "quality_score_n", "transfers_sum", "repeat"};
+
+/* one HINCRBY per (field, by) pair of ARGV on KEYS[1] */
+static const char br_incr_lua[] =
+    "local k = KEYS[1]\n"
+    "for i = 1, #ARGV, 2 do redis.call('HINCRBY', k, ARGV[i], ARGV[i+1]) end\n"
+    "return 1\n";
+/* the same sums with one HMGET and one HSET */
+static const char br_sum_lua[] =
+    "local k, f, n = KEYS[1], {}, #ARGV / 2\n"
+    "for j = 1, n do f[j] = ARGV[2*j-1] end\n"
+    "local o = redis.call('HMGET', k, unpack(f))\n"
+    "local set = {}\n"
+    "for j = 1, n do set[2*j-1] = f[j]; set[2*j] = string.format('%d', (tonumber(o[j]) or 0) + tonumber(ARGV[2*j])) end\n"
+    "redis.call('HSET', k, unpack(set))\n"
+    "return 1\n";
+static const char br_nop_lua[] = "return 1\n";
+
+struct br {
+    pid_t pid;
+    redisContext *c;
+    char incr_sha[48], sum_sha[48], nop_sha[48];
+    char cells[BR_CELLS][64];
+};
+
+static int br_start(struct br *b)
+{
+    int port = sq_free_loopback_port();
+    if (port <= 0)
+        return -1;
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    b->pid = fork();
+    if (b->pid < 0)
+        return -1;
+    if (b->pid == 0) {
+        FILE *null = freopen("/dev/null", "w", stdout);
+        (void)null;
+        execlp("redis-server", "redis-server", "--port", ports, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        struct timeval tv = {1, 0};
+        b->c = redisConnectWithTimeout("127.0.0.1", port, tv);
+        if (b->c && !b->c->err) {
+            redisReply *r = redisCommand(b->c, "PING");
+            int up = r && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            if (up)
+                return 0;
+        }
+        if (b->c)
+            redisFree(b->c);
+        b->c = NULL;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static void br_stop(struct br *b)
+{
+    if (b->c)
+        redisFree(b->c);
+    if (b->pid > 0) {
+        kill(b->pid, SIGTERM);
+        waitpid(b->pid, NULL, 0);
+    }
+}
+
+static int br_load(struct br *b, const char *lua, char *sha)
+{
+    redisReply *r = redisCommand(b->c, "SCRIPT LOAD %s", lua);
+    int ok = r && r->type == REDIS_REPLY_STRING && r->len < 48;
+    if (ok)
+        snprintf(sha, 48, "%s", r->str);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* redis-server's CPU so far, seconds (user + system); -1 on error */
+static double br_cpu(struct br *b)
+{
+    redisReply *r = redisCommand(b->c, "INFO cpu");
+    double user = -1, sys = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        const char *u = strstr(r->str, "used_cpu_user:");
+        const char *s = strstr(r->str, "used_cpu_sys:");
+        if (u && s) {
+            user = strtod(u + strlen("used_cpu_user:"), NULL);
+            sys = strtod(s + strlen("used_cpu_sys:"), NULL);
+        }
+    }
+    freeReplyObject(r);
+    return user < 0 || sys < 0 ? -1 : user + sys;
+}
+
+/* Reads n replies; -1 when one is an error or missing. */
+static int br_replies(struct br *b, int n)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(b->c, (void **)&r) != REDIS_OK || !r) {
+            fprintf(stderr, "bench_redis: %s\n", b->c->errstr);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "bench_redis: %s\n", r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* One EVALSHA sha per cell with its BR_FIELDS (field, 3) pairs, pipelined. */
+static int br_scripts_per_cell(struct br *b, const char *sha)
+{
+    const char *argv[4 + 2 * BR_FIELDS];
+    for (int c = 0; c < BR_CELLS; c++) {
+        int n = 0;
+        argv[n++] = "EVALSHA";
+        argv[n++] = sha;
+        argv[n++] = "1";
+        argv[n++] = b->cells[c];
+        for (int f = 0; f < BR_FIELDS; f++) {
+            argv[n++] = br_fields[f];
+            argv[n++] = "3";
+        }
+        redisAppendCommandArgv(b->c, n, argv, NULL);
+    }
+    return br_replies(b, BR_CELLS);
+}
+
+static int br_script_incr(struct br *b)
+{
+    return br_scripts_per_cell(b, b->incr_sha);
+}
+
+static int br_script_sum(struct br *b)
+{
+    return br_scripts_per_cell(b, b->sum_sha);
+}
+
+/* The same HINCRBYs as plain commands in one pipeline. */
+static int br_plain_incr(struct br *b)
+{
+    for (int c = 0; c < BR_CELLS; c++)
+        for (int f = 0; f < BR_FIELDS; f++) {
+            const char *argv[4] = {"HINCRBY", b->cells[c], br_fields[f], "3"};
+            redisAppendCommandArgv(b->c, 4, argv, NULL);
+        }
+    return br_replies(b, BR_CELLS * BR_FIELDS);
+}
+
+/* One EVALSHA of a script that does nothing, with BR_ARGS arguments. */
+static int br_nop_args(struct br *b)
+{
+    static const char *argv[3 + BR_ARGS];
+    static char args[BR_ARGS][16];
+    argv[0] = "EVALSHA";
+    argv[1] = b->nop_sha;
+    argv[2] = "0";
+    for (int i = 0; i < BR_ARGS; i++) {
+        snprintf(args[i], sizeof args[i], "a%d", i);
+        argv[3 + i] = args[i];
+    }
+    redisAppendCommandArgv(b->c, 3 + BR_ARGS, argv, NULL);
+    return br_replies(b, 1);
+}
+
+/* Redis CPU per unit in microseconds: the median over rounds of BR_REPS
+ * calls of fn, each doing units units; -1 on error. */
+static double br_measure(struct br *b, int (*fn)(struct br *), double units, int rounds)
+{
+    double v[16];
+    if (rounds > 16)
+        rounds = 16;
+    for (int r = 0; r < rounds; r++) {
+        double c0 = br_cpu(b);
+        for (int i = 0; i < BR_REPS; i++)
+            if (fn(b) != 0)
+                return -1;
+        double c1 = br_cpu(b);
+        if (c0 < 0 || c1 < 0)
+            return -1;
+        v[r] = (c1 - c0) / (BR_REPS * units) * 1e6;
+    }
+    for (int i = 1; i < rounds; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[rounds / 2];
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--sqgate") == 0 && i + 1 < argc) {
+            i++;
+        } else {
+            fprintf(stderr, "usage: bench_redis [--rounds N]\n");
+            return 2;
+        }
+    }
+    if (rounds < 1)
+        rounds = 1;
+    struct br b;
+    memset(&b, 0, sizeof b);
+    for (int c = 0; c < BR_CELLS; c++)
+        snprintf(b.cells[c], sizeof b.cells[c], "sq:kpi:agent:AG%04d:15m:1795600800", c);
+    if (br_start(&b) != 0 || br_load(&b, br_incr_lua, b.incr_sha) != 0 ||
+        br_load(&b, br_sum_lua, b.sum_sha) != 0 || br_load(&b, br_nop_lua, b.nop_sha) != 0) {
+        fprintf(stderr, "bench_redis: cannot start redis-server or load the scripts\n");
+        br_stop(&b);
+        return 1;
+    }
+    double counters = BR_CELLS * BR_FIELDS;
+    double in_script = br_measure(&b, br_script_incr, counters, rounds);
+    double plain = br_measure(&b, br_plain_incr, counters, rounds);
+    double summed = br_measure(&b, br_script_sum, counters, rounds);
+    double arg = br_measure(&b, br_nop_args, BR_ARGS, rounds);
+    br_stop(&b);
+    if (in_script < 0 || plain < 0 || summed < 0 || arg < 0) {
+        fprintf(stderr, "bench_redis: a measurement failed\n");
+        return 1;
+    }
+    printf("| redis-server CPU per unit (median of %d rounds of %d) | µs |\n", rounds, BR_REPS);
+    printf("|---|---|\n");
+    printf("| a HINCRBY called from a script (an EVALSHA a cell, %d counters each), per counter "
+           "| %.2f |\n", BR_FIELDS, in_script);
+    printf("| the same HINCRBY as a plain command, pipelined, per counter | %.2f |\n", plain);
+    printf("| a cell's %d counters summed in the script (HMGET, add, HSET), per counter | %.2f |\n",
+           BR_FIELDS, summed);
+    printf("| an argument of an EVALSHA (a script that does nothing, %d arguments) | %.3f |\n",
+           BR_ARGS, arg);
+    return 0;
+}
