@@ -220,6 +220,32 @@ static int sq_cb_run_start(struct sq_cb_run *r, const struct sq_cb_opts *o, int 
     return 0;
 }
 
+/* After a failed check, what sqgate says of where its work stands, on
+ * stderr: readiness, pause, and every partition whose lag is not 0. */
+static void sq_cb_state_dump(int admin_port)
+{
+    struct sq_buf body;
+    sq_buf_init(&body);
+    if (sq_cb_http_get(admin_port, "/metrics", &body) != 200 || !body.data) {
+        fprintf(stderr, "bench_chain: sqgate's /metrics did not answer\n");
+        sq_buf_fini(&body);
+        return;
+    }
+    fprintf(stderr, "--- sqgate /metrics: readiness, pause, partitions with lag ---\n");
+    for (char *line = body.data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        bool lagging = strncmp(line, "sq_partition_lag{", 17) == 0 &&
+                       !(strlen(line) > 2 && strcmp(line + strlen(line) - 2, " 0") == 0);
+        if (lagging || strncmp(line, "sq_ready", 8) == 0 || strncmp(line, "sq_paused", 9) == 0 ||
+            strncmp(line, "sq_skipped", 10) == 0 || strncmp(line, "sq_redis_errors", 15) == 0)
+            fprintf(stderr, "%s\n", line);
+    }
+    fprintf(stderr, "---\n");
+    sq_buf_fini(&body);
+}
+
 /* Drains, then checks that sqgate consumed exactly what was delivered and
  * lost or skipped nothing. Returns 0 when it did. */
 static int sq_cb_run_check(struct sq_cb_run *r, const char *what)
@@ -238,6 +264,7 @@ static int sq_cb_run_check(struct sq_cb_run *r, const char *what)
                 what, delivered, unacked, (int64_t)atomic_load(&r->prod.failed), m.consumed,
                 m.skipped);
         sq_cb_log_tail(r->stack.sqgate_log, 2000);
+        sq_cb_state_dump(r->stack.admin_port);
         return -1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /* test_store_parity.c: the in-process store and the Redis step script give
- * the same state for the same ops (every op code, duplicate skipping, and
- * the offset guard), against a real redis-server. */
+ * the same state for the same ops (every op code, duplicate skipping, the
+ * offset guard, and a hash that several ops of one step read and write in
+ * turn), against a real redis-server. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,30 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_cx(ops, "sq:cust:a", 1795500000000LL, 40, 30LL * 86400000, 1000); /* older */
     sq_op_cx(ops, "sq:cust:a", 1795700000000LL, 100, 30LL * 86400000, 1000);
     sq_op_hdel(ops, "sq:cust:a", "note");
+    /* a second customer whose hash one step reads and writes in turn: C,
+     * Q, G, a HINCRBY of another field, C again (an older event, a newer
+     * contact), Q */
+    const char *b1[] = {"sq:cust:b", "1", "2026-11-25T10:00:00.000Z", "b1",
+                        "2026-11-25T09:00:00.000Z", "GD-SZ", "gold", "1000"};
+    const char *b0[] = {"sq:cust:b", "1", "2026-11-25T08:00:00.000Z", "b0",
+                        "2026-11-25T11:00:00.000Z", "GD-GZ", "", "1000"};
+    sq_state_ops_push(ops, "C", 1);
+    for (int i = 0; i < 8; i++)
+        sq_state_ops_push(ops, b1[i], strlen(b1[i]));
+    sq_op_cx(ops, "sq:cust:b", 1795600000000LL, 70, 30LL * 86400000, 1000);
+    sq_op_latest(ops, "sq:cust:b", "last_breach_at", "2026-11-25T10:00:00.000Z",
+                 "last_breach_code", "SLA_WAIT", 1000);
+    sq_op_hincr(ops, "sq:cust:b", "breaches_total", 1, 1000);
+    sq_state_ops_push(ops, "C", 1);
+    for (int i = 0; i < 8; i++)
+        sq_state_ops_push(ops, b0[i], strlen(b0[i]));
+    sq_op_cx(ops, "sq:cust:b", 1795650000000LL, 20, 30LL * 86400000, 1000);
+    /* a third with only C and Q: its TTL comes from them */
+    const char *c1[] = {"sq:cust:c", "1", "2026-11-25T10:00:00.000Z", "c1", "", "", "", "1000"};
+    sq_state_ops_push(ops, "C", 1);
+    for (int i = 0; i < 8; i++)
+        sq_state_ops_push(ops, c1[i], strlen(c1[i]));
+    sq_op_cx(ops, "sq:cust:c", 1795600000000LL, 90, 30LL * 86400000, 1000);
     const char *o[] = {"INC-1", "{}", NULL};
     sq_op_hset(ops, "sq:outages:active", 0, o);
     sq_op_del(ops, "sq:gone");
@@ -111,6 +136,30 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
             cr_assert_str_eq(rep->str, want, "field %s", fields[i]);
         freeReplyObject(rep);
     }
+    for (int i = 0; fields[i]; i++) {
+        redisReply *rep = redisCommand(c, "HGET sq:cust:b %s", fields[i]);
+        const char *want = sq_store_mem_hget(mem, "sq:cust:b", fields[i]);
+        if (!want)
+            cr_assert_eq(rep->type, REDIS_REPLY_NIL, "b %s: redis has %s", fields[i], rep->str);
+        else
+            cr_assert_str_eq(rep->str, want, "b field %s", fields[i]);
+        freeReplyObject(rep);
+    }
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "events_total"), "2");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "last_event_id"), "b1");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "last_contact_at"),
+                     "2026-11-25T11:00:00.000Z");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "region"), "GD-SZ");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "breaches_total"), "1");
+    for (int k = 0; k < 2; k++) {
+        const char *key = k ? "sq:cust:c" : "sq:cust:b";
+        redisReply *ttl = redisCommand(c, "TTL %s", key);
+        cr_assert(ttl->integer > 0 && ttl->integer <= 1000, "%s TTL %lld", key, ttl->integer);
+        freeReplyObject(ttl);
+    }
+    redisReply *cx = redisCommand(c, "HGET sq:cust:c cx_index");
+    cr_assert_str_eq(cx->str, sq_store_mem_hget(mem, "sq:cust:c", "cx_index"));
+    freeReplyObject(cx);
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_code"), "SLA_WAIT");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "2");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "offered"), "7");
