@@ -3,8 +3,10 @@
  * per unit, from a redis-server child on a free loopback port: a HINCRBY
  * called from a script, the same HINCRBY sent as a plain pipelined command,
  * an argument of an EVALSHA, and a cell's counters summed in the script
- * (HMGET, add, HSET) instead of a HINCRBY each. These are the unit costs
- * behind the step scripts' cost per event (docs/performance.md). Usage:
+ * (HMGET, add, HSET) instead of a HINCRBY each; then each op of the real
+ * step script (gateway/redis_link.c, processors/store.h), run as partition
+ * steps of 300 ops of one kind. These are the unit costs behind the step
+ * scripts' cost per event (docs/performance.md). Usage:
  * bench_redis [--rounds N] (--sqgate PATH is ignored). */
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include "ports.h"
+#include "redis_link.h"
+#include "store.h"
 
 #define BR_CELLS 100   /* KPI cells a script touches */
 #define BR_FIELDS 10   /* counters per cell, as a contact adds to an agent cell */
@@ -44,6 +48,7 @@ static const char br_nop_lua[] = "return 1\n";
 
 struct br {
     pid_t pid;
+    int port;
     redisContext *c;
     char incr_sha[48], sum_sha[48], nop_sha[48];
     char cells[BR_CELLS][64];
@@ -54,6 +59,7 @@ static int br_start(struct br *b)
     int port = sq_free_loopback_port();
     if (port <= 0)
         return -1;
+    b->port = port;
     char ports[16];
     snprintf(ports, sizeof ports, "%d", port);
     b->pid = fork();
@@ -222,6 +228,112 @@ static double br_measure(struct br *b, int (*fn)(struct br *), double units, int
     return v[rounds / 2];
 }
 
+/* ---- the step script's ops ------------------------------------------ */
+
+#define BR_STEP_OPS 300 /* ops of one kind in a step */
+#define BR_STEPS 60     /* steps per measurement */
+
+static const char *const br_kpi_fields[8] = {
+    "offered", "answered", "answered_in_sla", "wait_answered_ms_sum", "handle_ms_sum",
+    "resolved", "quality_score_deci_sum", "quality_score_n"};
+static const int64_t br_kpi_by[8] = {1, 1, 1, 12000, 240000, 1, 800, 1};
+
+/* Appends op number k of kind (of step rep) to ops, as the processors
+ * write them for a contact. */
+static void br_step_op(struct sq_state_ops *ops, char kind, int rep, int k)
+{
+    char key[96], t[40], eid[32], cell[96], member[96];
+    snprintf(t, sizeof t, "2026-11-25T10:%02d:%02d.000Z", rep % 60, k % 60);
+    switch (kind) {
+    case 'C': {
+        snprintf(key, sizeof key, "sq:cust:c%d", k);
+        snprintf(eid, sizeof eid, "e%d-%d", rep, k);
+        const char *a[] = {"C", key, "1", t, eid, t, "GD-SZ", "gold", "2592000"};
+        for (size_t i = 0; i < 9; i++)
+            sq_state_ops_push(ops, a[i], strlen(a[i]));
+        break;
+    }
+    case 'Q':
+        snprintf(key, sizeof key, "sq:cust:c%d", k);
+        sq_op_cx(ops, key, 1795600000000LL + rep * 1000LL + k, 70, 30LL * 86400000, 2592000);
+        break;
+    case 'K':
+        snprintf(key, sizeof key, "sq:kpi:agent:AG%04d:15m:1795600800", k);
+        sq_op_hincr_each(ops, key, 691200, 8, br_kpi_fields, br_kpi_by);
+        break;
+    case 'W':
+        snprintf(cell, sizeof cell, "agent|AG%04d|15m|1795600800", k);
+        sq_op_window_touch(ops, "sq:", cell, 1795601700000LL);
+        break;
+    case 'H': {
+        snprintf(key, sizeof key, "sq:hist:c%d", k);
+        const char *fv[] = {"contacts", "[[1795600000000,\"billing\"],[1795600100000,\"billing\"]]",
+                            NULL};
+        sq_op_hset(ops, key, 2592000, fv);
+        break;
+    }
+    case 'Z':
+        snprintf(key, sizeof key, "sq:cust:c%d:breaches", k);
+        snprintf(member, sizeof member, "{\"code\":\"SLA_WAIT\",\"n\":%d}", rep);
+        sq_op_zadd_keep(ops, key, 2592000, 100, 1795600000000LL + rep, member);
+        break;
+    case 'G':
+        snprintf(key, sizeof key, "sq:cust:c%d", k);
+        sq_op_latest(ops, key, "last_breach_at", t, "last_breach_code", "SLA_WAIT", 2592000);
+        break;
+    }
+}
+
+/* Redis CPU per op of kind (0: none, the step's own cost per op slot) in
+ * partition steps of BR_STEP_OPS ops, the median over rounds, after warm
+ * steps that create the keys; -1 on error. */
+static double br_step_cost(struct br *b, struct sq_redis *r, char kind, int rounds)
+{
+    double v[16];
+    if (rounds > 16)
+        rounds = 16;
+    static int64_t applied = -1;
+    static int part = 0;
+    char offset_key[64];
+    snprintf(offset_key, sizeof offset_key, "sq:off:bench:t:%d", part++);
+    applied = -1;
+    for (int round = -1; round < rounds; round++) {
+        double c0 = br_cpu(b);
+        int steps = round < 0 ? 3 : BR_STEPS;
+        for (int rep = 0; rep < steps; rep++) {
+            struct sq_state_ops ops = {0};
+            sq_op_message(&ops, 0);
+            for (int k = 0; kind && k < BR_STEP_OPS; k++)
+                br_step_op(&ops, kind, rep, k);
+            struct sq_redis_step st = {.offset_key = offset_key, .expected = applied,
+                                       .last = applied + 1, .max_event_ms = -1, .ops = &ops};
+            struct sq_err err;
+            sq_err_clear(&err);
+            int rc = sq_redis_run_steps(r, &st, 1, NULL, &err);
+            sq_state_ops_fini(&ops);
+            free(st.dups);
+            if (rc != SQ_OK || st.result != 1) {
+                fprintf(stderr, "bench_redis: step of %c ops: %s (result %d)\n", kind ? kind : '-',
+                        err.msg, st.result);
+                return -1;
+            }
+            applied++;
+        }
+        double c1 = br_cpu(b);
+        if (c0 < 0 || c1 < 0)
+            return -1;
+        if (round >= 0)
+            v[round] = (c1 - c0) / ((double)BR_STEPS * BR_STEP_OPS) * 1e6;
+    }
+    for (int i = 1; i < rounds; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[rounds / 2];
+}
+
 int main(int argc, char **argv)
 {
     int rounds = 5;
@@ -252,8 +364,30 @@ int main(int argc, char **argv)
     double plain = br_measure(&b, br_plain_incr, counters, rounds);
     double summed = br_measure(&b, br_script_sum, counters, rounds);
     double arg = br_measure(&b, br_nop_args, BR_ARGS, rounds);
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", b.port);
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_redis *r = sq_redis_new(url, "sq:", 10000, &err);
+    static const char kinds[] = "CQKWHZG";
+    static const char *const what[] = {
+        "C (a customer's counts and times: HMGET, HSET, EXPIRE)",
+        "Q (a customer's cx_index: HMGET, HSET, EXPIRE, the decay in Lua)",
+        "K (an agent cell, 8 counters: 8 HINCRBY, EXPIRE)",
+        "W (a window cell touched: HINCRBY, GET once a step, then its open/dirty set)",
+        "H (a contact history: HSET, EXPIRE)",
+        "Z (a breach: ZADD, ZREMRANGEBYRANK, EXPIRE)",
+        "G (a customer's last breach: HMGET, HSET, EXPIRE)"};
+    double empty = r ? br_step_cost(&b, r, 0, rounds) : -1;
+    double op[sizeof kinds - 1];
+    int ops_ok = empty >= 0;
+    for (size_t k = 0; ops_ok && k < sizeof kinds - 1; k++)
+        ops_ok = (op[k] = br_step_cost(&b, r, kinds[k], rounds)) >= 0;
+    if (!r)
+        fprintf(stderr, "bench_redis: %s\n", err.msg);
+    sq_redis_free(r);
     br_stop(&b);
-    if (in_script < 0 || plain < 0 || summed < 0 || arg < 0) {
+    if (in_script < 0 || plain < 0 || summed < 0 || arg < 0 || !ops_ok) {
         fprintf(stderr, "bench_redis: a measurement failed\n");
         return 1;
     }
@@ -266,5 +400,10 @@ int main(int argc, char **argv)
            BR_FIELDS, summed);
     printf("| an argument of an EVALSHA (a script that does nothing, %d arguments) | %.3f |\n",
            BR_ARGS, arg);
+    printf("\n| redis-server CPU per op of the step script (steps of %d ops of one kind, "
+           "the step's own cost taken out) | µs |\n|---|---|\n", BR_STEP_OPS);
+    for (size_t k = 0; k < sizeof kinds - 1; k++)
+        printf("| %s | %.2f |\n", what[k], op[k] - empty);
+    printf("| the step's own cost, per op slot (offset, watermark, the call) | %.3f |\n", empty);
     return 0;
 }
