@@ -202,6 +202,18 @@ static int br_nop_args(struct br *b)
     return br_replies(b, 1);
 }
 
+/* The median of v[0..n), which it sorts. */
+static double br_median(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[n / 2];
+}
+
 /* Redis CPU per unit in microseconds: the median over rounds of BR_REPS
  * calls of fn, each doing units units; -1 on error. */
 static double br_measure(struct br *b, int (*fn)(struct br *), double units, int rounds)
@@ -219,13 +231,7 @@ static double br_measure(struct br *b, int (*fn)(struct br *), double units, int
             return -1;
         v[r] = (c1 - c0) / (BR_REPS * units) * 1e6;
     }
-    for (int i = 1; i < rounds; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return v[rounds / 2];
+    return br_median(v, rounds);
 }
 
 /* ---- the step script's ops ------------------------------------------ */
@@ -292,11 +298,10 @@ static double br_step_cost(struct br *b, struct sq_redis *r, char kind, int roun
     double v[16];
     if (rounds > 16)
         rounds = 16;
-    static int64_t applied = -1;
-    static int part = 0;
+    static int part = 0; /* a partition of its own for each measurement */
     char offset_key[64];
     snprintf(offset_key, sizeof offset_key, "sq:off:bench:t:%d", part++);
-    applied = -1;
+    int64_t applied = -1;
     for (int round = -1; round < rounds; round++) {
         double c0 = br_cpu(b);
         int steps = round < 0 ? 3 : BR_STEPS;
@@ -325,13 +330,7 @@ static double br_step_cost(struct br *b, struct sq_redis *r, char kind, int roun
         if (round >= 0)
             v[round] = (c1 - c0) / ((double)BR_STEPS * BR_STEP_OPS) * 1e6;
     }
-    for (int i = 1; i < rounds; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return v[rounds / 2];
+    return br_median(v, rounds);
 }
 
 int main(int argc, char **argv)

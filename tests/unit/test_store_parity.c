@@ -98,6 +98,21 @@ static const char *const fields[] = {"events_total", "last_event_at", "last_even
                                      "cx_num", "cx_den", "cx_t0", "cx_index", "M", "offered",
                                      "answered", "yk", "sk", NULL};
 
+/* Every field of fields[] of key is the same in Redis and in mem. */
+static void assert_same_fields(redisContext *c, struct sq_store_mem *mem, const char *key)
+{
+    for (int i = 0; fields[i]; i++) {
+        redisReply *rep = redisCommand(c, "HGET %s %s", key, fields[i]);
+        const char *want = sq_store_mem_hget(mem, key, fields[i]);
+        if (!want)
+            cr_assert_eq(rep->type, REDIS_REPLY_NIL, "%s %s: redis has %s", key, fields[i],
+                         rep->str);
+        else
+            cr_assert_str_eq(rep->str, want, "%s field %s", key, fields[i]);
+        freeReplyObject(rep);
+    }
+}
+
 Test(store, redis_step_and_memory_agree, .timeout = 60)
 {
     struct sq_state_ops ops = {0};
@@ -127,24 +142,8 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     cr_assert_eq(step.dups[0], 1);
     free(step.dups);
 
-    for (int i = 0; fields[i]; i++) {
-        redisReply *rep = redisCommand(c, "HGET sq:cust:a %s", fields[i]);
-        const char *want = sq_store_mem_hget(mem, "sq:cust:a", fields[i]);
-        if (!want)
-            cr_assert_eq(rep->type, REDIS_REPLY_NIL, "%s: redis has %s", fields[i], rep->str);
-        else
-            cr_assert_str_eq(rep->str, want, "field %s", fields[i]);
-        freeReplyObject(rep);
-    }
-    for (int i = 0; fields[i]; i++) {
-        redisReply *rep = redisCommand(c, "HGET sq:cust:b %s", fields[i]);
-        const char *want = sq_store_mem_hget(mem, "sq:cust:b", fields[i]);
-        if (!want)
-            cr_assert_eq(rep->type, REDIS_REPLY_NIL, "b %s: redis has %s", fields[i], rep->str);
-        else
-            cr_assert_str_eq(rep->str, want, "b field %s", fields[i]);
-        freeReplyObject(rep);
-    }
+    for (int k = 0; k < 3; k++)
+        assert_same_fields(c, mem, k == 0 ? "sq:cust:a" : k == 1 ? "sq:cust:b" : "sq:cust:c");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "events_total"), "2");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "last_event_id"), "b1");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "last_contact_at"),
@@ -157,9 +156,7 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
         cr_assert(ttl->integer > 0 && ttl->integer <= 1000, "%s TTL %lld", key, ttl->integer);
         freeReplyObject(ttl);
     }
-    redisReply *cx = redisCommand(c, "HGET sq:cust:c cx_index");
-    cr_assert_str_eq(cx->str, sq_store_mem_hget(mem, "sq:cust:c", "cx_index"));
-    freeReplyObject(cx);
+    cr_assert_not_null(sq_store_mem_hget(mem, "sq:cust:c", "cx_index"));
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_code"), "SLA_WAIT");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "2");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "offered"), "7");
