@@ -11,15 +11,21 @@
 #include "store.h"
 #include "store_redis.h"
 
+/* A C op (SQ_OP_CUSTOMER, processors/sinks.h) with its eight arguments. */
+static void push_customer(struct sq_state_ops *ops, const char *const a[8])
+{
+    sq_state_ops_push(ops, "C", 1);
+    for (int i = 0; i < 8; i++)
+        sq_state_ops_push(ops, a[i], strlen(a[i]));
+}
+
 static void build_ops(struct sq_state_ops *ops)
 {
     sq_op_message(ops, 0);
     sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
-    sq_state_ops_push(ops, "C", 1);
     const char *c[] = {"sq:cust:a", "1", "2026-11-25T10:00:00.000Z", "e1",
                        "2026-11-25T09:59:00.000Z", "GD-SZ", "gold", "1000"};
-    for (int i = 0; i < 8; i++)
-        sq_state_ops_push(ops, c[i], strlen(c[i]));
+    push_customer(ops, c);
     const char *fv[] = {"contacts_30d", "3", "note", "x:y|z", NULL};
     sq_op_hset(ops, "sq:cust:a", 1000, fv);
     sq_op_hincr(ops, "sq:cust:a", "breaches_total", 2, 1000);
@@ -56,22 +62,16 @@ static void build_ops(struct sq_state_ops *ops)
                         "2026-11-25T09:00:00.000Z", "GD-SZ", "gold", "1000"};
     const char *b0[] = {"sq:cust:b", "1", "2026-11-25T08:00:00.000Z", "b0",
                         "2026-11-25T11:00:00.000Z", "GD-GZ", "", "1000"};
-    sq_state_ops_push(ops, "C", 1);
-    for (int i = 0; i < 8; i++)
-        sq_state_ops_push(ops, b1[i], strlen(b1[i]));
+    push_customer(ops, b1);
     sq_op_cx(ops, "sq:cust:b", 1795600000000LL, 70, 30LL * 86400000, 1000);
     sq_op_latest(ops, "sq:cust:b", "last_breach_at", "2026-11-25T10:00:00.000Z",
                  "last_breach_code", "SLA_WAIT", 1000);
     sq_op_hincr(ops, "sq:cust:b", "breaches_total", 1, 1000);
-    sq_state_ops_push(ops, "C", 1);
-    for (int i = 0; i < 8; i++)
-        sq_state_ops_push(ops, b0[i], strlen(b0[i]));
+    push_customer(ops, b0);
     sq_op_cx(ops, "sq:cust:b", 1795650000000LL, 20, 30LL * 86400000, 1000);
     /* a third with only C and Q: its TTL comes from them */
     const char *c1[] = {"sq:cust:c", "1", "2026-11-25T10:00:00.000Z", "c1", "", "", "", "1000"};
-    sq_state_ops_push(ops, "C", 1);
-    for (int i = 0; i < 8; i++)
-        sq_state_ops_push(ops, c1[i], strlen(c1[i]));
+    push_customer(ops, c1);
     sq_op_cx(ops, "sq:cust:c", 1795600000000LL, 90, 30LL * 86400000, 1000);
     const char *o[] = {"INC-1", "{}", NULL};
     sq_op_hset(ops, "sq:outages:active", 0, o);
