@@ -188,6 +188,11 @@ struct sq_zentry {
 };
 struct sq_mem_obj {
     struct sq_strmap h;
+    /* a KPI cell's V increments, summed here as integers (kc_present: the
+     * counters a nonzero increment touched, which HINCRBY would have made
+     * fields) and folded into h before anything else reads or writes it */
+    struct sq_kpi_counters *kc;
+    uint64_t kc_present;
     struct sq_zentry *z;
     size_t zn;
     /* h as a whole-hash read gives it (sq_hash_json_dup), until the next
@@ -201,7 +206,10 @@ struct sq_mem_obj {
 struct sq_store_mem {
     struct sq_store base;
     struct sq_strmap keys; /* key → struct sq_mem_obj * */
+    int kc_order[SQ_KC__COUNT]; /* counters in byte order of their names */
 };
+
+_Static_assert(SQ_KC__COUNT <= 64, "kc_present holds a bit per counter");
 
 static void sq_free_value(const char *key, void *value, void *arg)
 {
@@ -221,12 +229,38 @@ static void sq_free_hash(const char *key, void *value, void *arg)
         free(o->z[i].member);
     free(o->z);
     free(o->text);
+    free(o->kc);
     free(o);
+}
+
+static void sq_hincr(struct sq_strmap *h, const char *field, long long by);
+
+/* Folds o's summed V increments into its fields, as the HINCRBYs they
+ * stand for would have left them. */
+static void sq_obj_fold_kc(struct sq_mem_obj *o)
+{
+    if (!o->kc)
+        return;
+    for (int k = 0; k < SQ_KC__COUNT; k++)
+        if (o->kc_present & (UINT64_C(1) << k))
+            sq_hincr(&o->h, sq_kpi_counter_name((enum sq_kpi_counter)k), o->kc->v[k]);
+    free(o->kc);
+    o->kc = NULL;
+    o->kc_present = 0;
+}
+
+/* The object at key with its fields folded, or NULL. */
+static struct sq_mem_obj *sq_obj_get(struct sq_store_mem *m, const char *key)
+{
+    struct sq_mem_obj *o = sq_strmap_get(&m->keys, key);
+    if (o)
+        sq_obj_fold_kc(o);
+    return o;
 }
 
 const char *sq_store_mem_hget(struct sq_store_mem *m, const char *key, const char *field)
 {
-    struct sq_mem_obj *o = sq_strmap_get(&m->keys, key);
+    struct sq_mem_obj *o = sq_obj_get(m, key);
     return o ? sq_strmap_get(&o->h, field) : NULL;
 }
 
@@ -254,6 +288,32 @@ static char *sq_hash_json_dup(struct sq_mem_obj *o)
     return s;
 }
 
+/* The text sq_hash_json_dup would give for a hash of only summed V
+ * increments (a KPI cell as the aggregator writes it), without building
+ * the hash. */
+static char *sq_kc_json_dup(const struct sq_store_mem *m, const struct sq_mem_obj *o)
+{
+    struct sq_buf b;
+    sq_buf_init(&b);
+    sq_buf_append(&b, "{", 1);
+    bool first = true;
+    for (int i = 0; i < SQ_KC__COUNT; i++) {
+        int k = m->kc_order[i];
+        if (!(o->kc_present & (UINT64_C(1) << k)))
+            continue;
+        if (!first)
+            sq_buf_append(&b, ",", 1);
+        first = false;
+        sq_buf_append(&b, "\"", 1);
+        sq_buf_append_str(&b, sq_kpi_counter_name((enum sq_kpi_counter)k));
+        sq_buf_append(&b, "\":\"", 3);
+        sq_buf_append_i64(&b, o->kc->v[k]);
+        sq_buf_append(&b, "\"", 1);
+    }
+    sq_buf_append(&b, "}", 1);
+    return b.data;
+}
+
 static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err)
 {
     (void)err;
@@ -263,6 +323,13 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
         r->v[i].value = NULL;
         if (!r->v[i].field) {
             struct sq_mem_obj *o = sq_strmap_get(&m->keys, r->v[i].key);
+            if (o && o->kc && !o->h.n && !o->read_whole) {
+                r->v[i].value = sq_kc_json_dup(m, o);
+                o->read_whole = true;
+                continue;
+            }
+            if (o)
+                sq_obj_fold_kc(o);
             if (o && o->h.n) {
                 if (!o->text && o->read_whole)
                     o->text = sq_hash_json_dup(o);
@@ -279,11 +346,23 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
 
 static const struct sq_store_vt sq_store_mem_vt = {.read = sq_store_mem_read};
 
+static int sq_kc_name_cmp(const void *a, const void *b)
+{
+    return strcmp(sq_kpi_counter_name(*(const enum sq_kpi_counter *)a),
+                  sq_kpi_counter_name(*(const enum sq_kpi_counter *)b));
+}
+
 struct sq_store_mem *sq_store_mem_new(void)
 {
     struct sq_store_mem *m = sq_xcalloc(1, sizeof *m);
     m->base.vt = &sq_store_mem_vt;
     sq_strmap_init(&m->keys);
+    enum sq_kpi_counter order[SQ_KC__COUNT];
+    for (int k = 0; k < SQ_KC__COUNT; k++)
+        order[k] = (enum sq_kpi_counter)k;
+    qsort(order, SQ_KC__COUNT, sizeof *order, sq_kc_name_cmp);
+    for (int k = 0; k < SQ_KC__COUNT; k++)
+        m->kc_order[k] = (int)order[k];
     return m;
 }
 
@@ -309,8 +388,9 @@ static void sq_obj_changed(struct sq_mem_obj *o)
     o->read_whole = false;
 }
 
-/* The object of key to write to, made when absent. */
-static struct sq_mem_obj *sq_obj_of(struct sq_store_mem *m, const char *key)
+/* The object of key to write V increments to, made when absent; its
+ * fields are not folded. */
+static struct sq_mem_obj *sq_obj_of_raw(struct sq_store_mem *m, const char *key)
 {
     void **slot = sq_strmap_ref(&m->keys, key);
     struct sq_mem_obj *o = *slot;
@@ -320,6 +400,14 @@ static struct sq_mem_obj *sq_obj_of(struct sq_store_mem *m, const char *key)
         *slot = o;
     }
     sq_obj_changed(o);
+    return o;
+}
+
+/* The object of key to write to, made when absent, its fields folded. */
+static struct sq_mem_obj *sq_obj_of(struct sq_store_mem *m, const char *key)
+{
+    struct sq_mem_obj *o = sq_obj_of_raw(m, key);
+    sq_obj_fold_kc(o);
     return o;
 }
 
@@ -413,7 +501,7 @@ static void sq_window_touch(struct sq_store_mem *m, const char *prefix, const ch
     sq_hincr(sq_hash_of(m, k), cell, 1);
     free(k);
     k = sq_xasprintf("%swin:rev", prefix);
-    struct sq_mem_obj *rev = sq_strmap_get(&m->keys, k);
+    struct sq_mem_obj *rev = sq_obj_get(m, k);
     bool emitted = rev && sq_strmap_get(&rev->h, cell);
     free(k);
     k = sq_xasprintf(emitted ? "%swin:dirty" : "%swin:open", prefix);
@@ -483,7 +571,7 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         i += 2;
     } else if (c == 'R') {
         NEED(3);
-        struct sq_mem_obj *o = sq_strmap_get(&m->keys, a[i + 1]);
+        struct sq_mem_obj *o = sq_obj_get(m, a[i + 1]);
         if (o) {
             free(sq_strmap_del(&o->h, a[i + 2]));
             sq_obj_changed(o);
@@ -507,10 +595,15 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         struct sq_kpi_counters kc;
         if (!sq_op_kpi_counters(a[i + 3], len[i + 3], &kc))
             return sq_err_set(err, SQ_ERR_FATAL, "", "store op V: not a counter vector");
-        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-        for (int k = 0; k < SQ_KC__COUNT; k++)
-            if (kc.v[k])
-                sq_hincr(h, sq_kpi_counter_name((enum sq_kpi_counter)k), kc.v[k]);
+        struct sq_mem_obj *o = sq_obj_of_raw(m, a[i + 1]);
+        if (!o->kc)
+            o->kc = sq_xcalloc(1, sizeof *o->kc);
+        for (int k = 0; k < SQ_KC__COUNT; k++) {
+            if (kc.v[k]) {
+                o->kc->v[k] += kc.v[k];
+                o->kc_present |= UINT64_C(1) << k;
+            }
+        }
         i += 4;
     } else if (c == 'W') {
         NEED(4);
