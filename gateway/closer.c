@@ -396,6 +396,8 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
                           struct sq_err *err)
 {
     struct sq_store_reads reads = {0};
+    struct sq_buf val; /* a record's text, reused */
+    sq_buf_init(&val);
     size_t *read_of = sq_xcalloc(n ? n : 1, sizeof *read_of);
     for (size_t i = 0; i < n; i++) {
         if (!v[i].parsed)
@@ -416,12 +418,10 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
         const char *stored = reads.v[read_of[i]].value;
         if (stored)
             sq_kpi_counters_add_text(&cnt, stored);
-        json_t *rec = sq_kpi_record(v[i].cell.dim, v[i].cell.key, &v[i].cell.window,
-                                    v[i].cell.start_ms, v[i].revision, &cnt, c->mode);
-        char *val = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
-        json_decref(rec);
-        rd_kafka_resp_err_t e = sq_closer_produce(c, &v[i], val, source);
-        free(val);
+        sq_buf_reset(&val);
+        sq_kpi_record_put(&val, v[i].cell.dim, v[i].cell.key, &v[i].cell.window,
+                          v[i].cell.start_ms, v[i].revision, &cnt, c->mode);
+        rd_kafka_resp_err_t e = sq_closer_produce(c, &v[i], val.data, source);
         if (e) {
             v[i].delivered = -1;
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "produce to %s: %s", c->st->topic_kpi,
@@ -429,6 +429,7 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
         }
     }
     sq_store_reads_fini(&reads);
+    sq_buf_fini(&val);
     free(read_of);
     return rc;
 }

@@ -59,6 +59,7 @@ struct sq_aggregate {
     struct sq_agg_cell **heap; /* queued cells, SPEC 15's close order */
     size_t hn, hcap;
     struct sq_buf rkey, id;  /* a cell's Redis and Kafka keys, reused for every cell */
+    struct sq_buf rec;       /* a KPI record's text, reused */
 };
 
 /* ---- the close heap ----------------------------------------------------- */
@@ -176,6 +177,7 @@ static void sq_aggregate_destroy(void *ctx)
     free(ag->heap);
     sq_buf_fini(&ag->rkey);
     sq_buf_fini(&ag->id);
+    sq_buf_fini(&ag->rec);
     free(ag);
 }
 
@@ -576,15 +578,16 @@ static int sq_agg_emit(struct sq_aggregate *ag, struct sq_store *store,
         if (reads.v[k].value)
             sq_kpi_counters_add_text(&c, reads.v[k].value); /* a bad field counts 0 */
         const struct sq_agg_cell *cell = x->cell;
-        json_t *rec = sq_kpi_record(cell->dim, cell->key, &ag->win.v[cell->win], cell->start_ms,
-                                    x->revision, &c, ag->mode);
+        sq_buf_reset(&ag->rec);
+        sq_kpi_record_put(&ag->rec, cell->dim, cell->key, &ag->win.v[cell->win], cell->start_ms,
+                          x->revision, &c, ag->mode);
         char src[64];
         snprintf(src, sizeof src, "watermark/%lld", (long long)x->wm_ms);
         if (!x->carrier->kpi_records)
             x->carrier->kpi_records = json_array();
         json_array_append_new(x->carrier->kpi_records,
-                              json_pack("{s:s, s:s, s:o}", "source", src, "key", cell->id,
-                                        "record", rec));
+                              json_pack("{s:s, s:s, s:o}", "source", src, "key", cell->id, "text",
+                                        json_stringn_nocheck(ag->rec.data, ag->rec.len)));
     }
     sq_store_reads_fini(&reads);
     return rc;

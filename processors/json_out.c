@@ -267,6 +267,18 @@ int sq_json_put_string(struct sq_buf *b, const char *s, size_t n)
     return -1;
 }
 
+int sq_json_put_real(struct sq_buf *b, double v, int precision)
+{
+    size_t len0 = b->len;
+    if (sq_jo_real(b, v, precision) == SQ_JO_OK) {
+        sq_buf_reserve(b, 1);
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    b->len = len0;
+    return -1;
+}
+
 char *sq_json_dumps(const json_t *json, size_t flags, size_t *len)
 {
     struct sq_buf b;

@@ -28,4 +28,9 @@ char *sq_json_dumps(const json_t *json, size_t flags, size_t *len);
  * json_stringn gives NULL. */
 int sq_json_put_string(struct sq_buf *b, const char *s, size_t n);
 
+/* Appends a real as json_real(v) dumps with JSON_REAL_PRECISION(precision)
+ * (0: jansson's default 17). Returns 0, or -1 (b as it was) where
+ * json_dumps fails. */
+int sq_json_put_real(struct sq_buf *b, double v, int precision);
+
 #endif

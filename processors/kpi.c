@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "derive.h"
+#include "json_out.h"
 #include "sq_common.h"
 
 static const char *const sq_kpi_counter_names[SQ_KC__COUNT] = {
@@ -483,4 +484,72 @@ json_t *sq_kpi_record(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_
     json_object_set_new_nocheck(rec, "counters", counters);
     json_object_set_new_nocheck(rec, "kpis", kpis);
     return rec;
+}
+
+/* A KPI value as sq_json_number(v) dumps with precision 15; false where
+ * json_real would refuse it (not finite) and the member is left out. */
+static bool sq_kpi_put_number(struct sq_buf *b, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15) {
+        sq_buf_append_i64(b, (int64_t)v);
+        return true;
+    }
+    return isfinite(v) && sq_json_put_real(b, v, 15) == 0;
+}
+
+void sq_kpi_record_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
+                       const struct sq_kpi_window *w, int64_t start_ms, int64_t revision,
+                       const struct sq_kpi_counters *c, enum sq_sl_mode mode)
+{
+    size_t len0 = b->len;
+    char t[SQ_TIME_BUFSZ];
+    sq_buf_append_str(b, "{\"dimension\":\"");
+    sq_buf_append_str(b, sq_kpi_dim_name(dim));
+    sq_buf_append_str(b, "\",\"key\":");
+    if (sq_json_put_string(b, key, strlen(key)) != 0) {
+        /* not UTF-8: whatever jansson makes of it */
+        b->len = len0;
+        json_t *rec = sq_kpi_record(dim, key, w, start_ms, revision, c, mode);
+        sq_json_dump_buf(b, rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        json_decref(rec);
+        return;
+    }
+    sq_buf_append_str(b, ",\"window\":");
+    sq_json_put_string(b, w->label, strlen(w->label));
+    sq_time_format(start_ms, t);
+    sq_buf_append_str(b, ",\"start\":\"");
+    sq_buf_append_str(b, t);
+    sq_time_format(start_ms + w->size_ms, t);
+    sq_buf_append_str(b, "\",\"end\":\"");
+    sq_buf_append_str(b, t);
+    sq_buf_append_str(b, "\",\"revision\":");
+    sq_buf_append_i64(b, revision);
+    sq_buf_append_str(b, ",\"counters\":{");
+    for (int i = 0; i < SQ_KC__COUNT; i++) {
+        if (i)
+            sq_buf_append(b, ",", 1);
+        sq_buf_append(b, "\"", 1);
+        sq_buf_append_str(b, sq_kpi_counter_names[i]);
+        sq_buf_append(b, "\":", 2);
+        sq_buf_append_i64(b, c->v[i]);
+    }
+    sq_buf_append_str(b, "},\"kpis\":{");
+    bool first = true;
+    for (int k = 0; k < SQ_KPI__COUNT; k++) {
+        size_t at = b->len;
+        if (!first)
+            sq_buf_append(b, ",", 1);
+        sq_buf_append(b, "\"", 1);
+        sq_buf_append_str(b, sq_kpi_names[k]);
+        sq_buf_append(b, "\":", 2);
+        double v;
+        if (!sq_kpi_value(c, (enum sq_kpi)k, mode, &v))
+            sq_buf_append(b, "null", 4);
+        else if (!sq_kpi_put_number(b, v)) {
+            b->len = at;
+            continue;
+        }
+        first = false;
+    }
+    sq_buf_append(b, "}}", 2);
 }

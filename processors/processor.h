@@ -97,7 +97,7 @@ struct sq_msg {
     json_t *breach_records;    /* owned: sq.out.breaches records of this event, or NULL */
     json_t *timer_records;     /* owned: [{source, key, record}] of timer breaches this
                                 * message's watermark move fired, or NULL */
-    json_t *kpi_records;       /* owned: [{source, key, record}] of the KPI records the
+    json_t *kpi_records;       /* owned: [{source, key, text}] of the KPI records the
                                 * windows this message's watermark move closed, or NULL */
     /* ticket.v1 facts of this event for the KPI counters (set by score) */
     bool ticket_opened_now;    /* first `opened`: tickets_opened, complaints */

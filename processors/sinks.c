@@ -57,9 +57,9 @@ void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st)
     size_t i;
     json_t *t;
     json_array_foreach(m->kpi_records, i, t) {
-        size_t vl;
-        char *v =
-            sq_json_dumps(json_object_get(t, "record"), JSON_COMPACT | JSON_REAL_PRECISION(15), &vl);
+        json_t *text = json_object_get(t, "text");
+        size_t vl = json_string_length(text);
+        char *v = sq_xstrndup(json_string_value(text), vl);
         const char *k = json_string_value(json_object_get(t, "key"));
         char *key = k ? sq_xstrdup(k) : NULL;
         struct sq_output *o = sq_msg_add_output(m, st->topic_kpi, key, key ? strlen(key) : 0, v,

@@ -267,6 +267,56 @@ Test(kpi, record_json)
     json_decref(rec);
 }
 
+/* The record's text written directly is jansson's dump of sq_kpi_record,
+ * byte for byte, over counters that give integers, reals, long reals,
+ * nulls and negative values, in every service-level mode, and for keys
+ * that need escapes or are not UTF-8. */
+Test(kpi, record_text_is_the_dump_of_the_record)
+{
+    struct sq_kpi_windows w;
+    char msg[256];
+    cr_assert_eq(sq_kpi_windows_parse("15m,1h", &w, msg, sizeof msg), 0);
+    const char *keys[] = {"a:1", "*", "q\"uo\\te\n", "\xc3\xa9t\xc3\xa9", "ag-billing-055",
+                          "bad\xff" /* not UTF-8: jansson leaves the member out */};
+    const enum sq_sl_mode modes[] = {SQ_SL_ABANDONS_AGAINST, SQ_SL_ABANDONS_IGNORED,
+                                     SQ_SL_ABANDONS_MET};
+    uint64_t x = 88172645463325252ULL;
+    struct sq_buf b;
+    sq_buf_init(&b);
+    for (int round = 0; round < 600; round++) {
+        struct sq_kpi_counters c;
+        memset(&c, 0, sizeof c);
+        for (int k = 0; k < SQ_KC__COUNT; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* mostly small counts, some zero, some large sums, a few negative */
+            int64_t v = (int64_t)(x % 50);
+            if (x % 7 == 0)
+                v = 0;
+            if (x % 11 == 0)
+                v = (int64_t)(x % 100000000000ULL);
+            if (x % 97 == 0)
+                v = -v;
+            c.v[k] = v;
+        }
+        const char *key = keys[round % 6];
+        enum sq_kpi_dim dim = (enum sq_kpi_dim)(round % SQ_KD__COUNT);
+        enum sq_sl_mode mode = modes[round % 3];
+        const struct sq_kpi_window *win = &w.v[round % 2];
+        int64_t start = 1795600800000LL + (int64_t)round * 900000;
+        json_t *rec = sq_kpi_record(dim, key, win, start, round + 1, &c, mode);
+        char *want = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        sq_buf_reset(&b);
+        sq_buf_append(&b, "x", 1); /* appends after what the buffer holds */
+        sq_kpi_record_put(&b, dim, key, win, start, round + 1, &c, mode);
+        cr_assert_str_eq(b.data + 1, want, "round %d", round);
+        free(want);
+        json_decref(rec);
+    }
+    sq_buf_fini(&b);
+}
+
 Test(kpi, counters_from_a_stored_hash)
 {
     struct sq_kpi_counters c;
@@ -413,7 +463,12 @@ static json_t *kpi_rec(const struct sq_msg *m, size_t i, const char **key, const
         *key = json_string_value(json_object_get(e, "key"));
     if (source)
         *source = json_string_value(json_object_get(e, "source"));
-    return json_object_get(e, "record");
+    /* the record as its text parses, kept on the entry (freed with it) */
+    json_error_t jerr;
+    json_t *rec = json_loads(json_string_value(json_object_get(e, "text")), 0, &jerr);
+    cr_assert_not_null(rec, "KPI record %zu: %s", i, jerr.text);
+    json_object_set_new(e, "record", rec);
+    return rec;
 }
 
 static json_int_t counter(json_t *rec, const char *name)
