@@ -159,6 +159,7 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     const char *topic = NULL, *key = NULL, *value = line;
     size_t key_len = 0, value_len = len;
     char *owned_value = NULL;
+    json_t *parsed = NULL;
     json_error_t jerr;
     json_t *j = json_loadb(line, len, 0, &jerr);
     json_t *jv;
@@ -180,6 +181,9 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
         } else {
             owned_value = sq_json_dumps(jv, JSON_COMPACT | JSON_REAL_PRECISION(17), &value_len);
             value = owned_value;
+            /* parsing those bytes again gives jv: the dump is compact, its
+             * keys unique, its reals exact at 17 digits */
+            parsed = jv;
         }
     } else {
         const char *schema = json_is_object(j) ? json_string_value(json_object_get(j, "schema")) : NULL;
@@ -205,6 +209,7 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     m->key_len = key_len;
     m->value = value;
     m->value_len = value_len;
+    m->value_parsed = parsed;
     m->default_schema = sq_replay_default_schema(&rp->st, topic);
     snprintf(m->source, sizeof m->source, "%s/0/%llu", topic, (unsigned long long)lineno);
     int rc = sq_chain_run(rp->chain, &batch, err);

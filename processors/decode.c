@@ -174,8 +174,11 @@ static const char *sq_json_type_name(const json_t *j)
     return "unknown";
 }
 
-enum sq_dlq_reason sq_decode_bytes(const char *buf, size_t len, const struct sq_settings *st,
-                                   json_t **out, char *detail, size_t detail_sz)
+/* sq_decode_bytes; parsed, when not NULL, is what jansson makes of buf,
+ * taken (a new reference) instead of parsing buf again. */
+static enum sq_dlq_reason sq_decode_bytes_parsed(const char *buf, size_t len,
+                                                 const struct sq_settings *st, json_t *parsed,
+                                                 json_t **out, char *detail, size_t detail_sz)
 {
     *out = NULL;
     if (detail_sz > 0)
@@ -203,7 +206,8 @@ enum sq_dlq_reason sq_decode_bytes(const char *buf, size_t len, const struct sq_
     json_error_t jerr;
     /* No JSON_ALLOW_NUL: "\u0000" is an error. JSON_DECODE_ANY: a scalar
      * parses, so it is reported as not_object rather than malformed. */
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *root = parsed ? json_incref(parsed)
+                          : json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
         enum json_error_code code = json_error_code(&jerr);
         if (code == json_error_out_of_memory) {
@@ -237,6 +241,12 @@ enum sq_dlq_reason sq_decode_bytes(const char *buf, size_t len, const struct sq_
     }
     *out = root;
     return SQ_DLQ_NONE;
+}
+
+enum sq_dlq_reason sq_decode_bytes(const char *buf, size_t len, const struct sq_settings *st,
+                                   json_t **out, char *detail, size_t detail_sz)
+{
+    return sq_decode_bytes_parsed(buf, len, st, NULL, out, detail, detail_sz);
 }
 
 /* Writes s as a quoted string for a detail: at most SQ_DECODE_NAME_MAX bytes
@@ -335,7 +345,8 @@ static void sq_decode_msg(const struct sq_settings *st, struct sq_msg *m)
 
     char detail[sizeof m->detail - 8];
     json_t *ev;
-    enum sq_dlq_reason r = sq_decode_bytes(m->value, m->value_len, st, &ev, detail, sizeof detail);
+    enum sq_dlq_reason r = sq_decode_bytes_parsed(m->value, m->value_len, st, m->value_parsed, &ev,
+                                                  detail, sizeof detail);
     if (r != SQ_DLQ_NONE) {
         sq_msg_dlq(m, r, "", "%s", detail);
         return;

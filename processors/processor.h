@@ -79,6 +79,9 @@ struct sq_msg {
     size_t key_len;
     const char *value;      /* borrowed, NULL = tombstone */
     size_t value_len;
+    json_t *value_parsed;   /* borrowed, may be NULL: what jansson makes of value
+                             * (replay's envelopes hold it parsed), which decode
+                             * then takes instead of parsing value again */
     const char *default_schema; /* the topic's default schema or NULL */
     char source[160];       /* "topic/partition/offset" */
 
