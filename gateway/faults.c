@@ -1,8 +1,11 @@
-/* faults.c: the SQGATE_FAULT crash points (only with -DSQ_FAULTS=ON). */
+/* faults.c: the SQGATE_FAULT crash points and the step-reply hold (only
+ * with -DSQ_FAULTS=ON). */
 #include "faults.h"
 
 #ifdef SQ_FAULTS
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,32 @@ void sq_fault_point(const char *name)
         return;
     fprintf(stderr, "sqgate: fault point %s reached: killing myself\n", name);
     kill(getpid(), SIGKILL);
+}
+
+void sq_fault_hold(const char *name)
+{
+    /* step threads pass here concurrently */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static long passes;
+    static bool counting;
+    const char *want = getenv("SQGATE_FAULT");
+    if (!want || strcmp(want, name) != 0)
+        return;
+    pthread_mutex_lock(&mu);
+    if (!counting) {
+        const char *after = getenv("SQGATE_FAULT_AFTER");
+        passes = after ? strtol(after, NULL, 10) : 0;
+        counting = true;
+    }
+    bool now = passes-- == 0; /* the chosen pass only */
+    pthread_mutex_unlock(&mu);
+    if (!now)
+        return;
+    const char *ms = getenv("SQGATE_FAULT_HOLD_MS");
+    long hold = ms ? strtol(ms, NULL, 10) : 10000;
+    fprintf(stderr, "sqgate: fault point %s reached: holding %ld ms\n", name, hold);
+    usleep((useconds_t)(hold > 0 ? hold : 0) * 1000);
+    fprintf(stderr, "sqgate: fault point %s: released\n", name);
 }
 #else
 typedef int sq_faults_unused;

@@ -25,6 +25,7 @@ struct sq_part *sq_parts_add(struct sq_parts *ps, const char *topic, int32_t par
     p->commit_next = -1;
     p->commit_sent = -1;
     p->committed = -1;
+    p->init_dropped_from = -1;
     p->last_fetch_mono_ms = sq_mono_ms(); /* idle_s counts from assignment */
     ps->v = sq_xrealloc(ps->v, (ps->n + 1) * sizeof *ps->v);
     ps->v[ps->n++] = p;

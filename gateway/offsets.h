@@ -21,6 +21,8 @@ struct sq_part {
     const char *default_schema;
     int64_t applied;         /* offset applied in Redis as far as we know, -1 none */
     bool need_init;          /* applied offset not read yet: partition paused */
+    int64_t init_dropped_from; /* lowest offset fetched and dropped while need_init,
+                                * read again once the applied offset is known; -1 */
     int64_t commit_next;     /* next offset to commit (applied + 1), -1 nothing */
     int64_t commit_sent;     /* last commit_next handed to rd_kafka_commit */
     int64_t committed;       /* last commit acknowledged by the coordinator */

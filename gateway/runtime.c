@@ -39,7 +39,8 @@ struct sq_turn_part {
     struct sq_batch batch;
     struct sq_fetched *fetched;  /* owned messages, batch.msgs borrow from them */
     size_t n;
-    bool dropped;                /* revoked or fenced: not applied, not counted */
+    bool dropped;                /* revoked or fenced: not committed; counted only
+                                  * when a step sent before applied it */
     bool step_unknown;           /* a step was sent but its reply was lost */
 };
 
@@ -592,6 +593,36 @@ static void sq_turn_assemble(void *arg)
     free(batches);
 }
 
+/* The metrics of a partition batch whose step applied: its messages are
+ * finished. */
+static void sq_turn_part_account(struct sq_runtime *rt, struct sq_turn_part *tp,
+                                 const struct sq_redis_step *st, int64_t now, double wall)
+{
+    if (st->ndups)
+        sq_batch_mark_duplicates(&tp->batch, st->dups, st->ndups);
+    struct sq_chain_stats d;
+    sq_chain_account(rt->chain, &tp->batch, &d);
+    sq_metrics_inc(SQ_M_CONSUMED, d.consumed);
+    sq_metrics_inc(SQ_M_PROCESSED, d.processed);
+    sq_metrics_inc(SQ_M_DUPLICATES, d.duplicates);
+    for (int r = 0; r < SQ_DLQ__COUNT; r++)
+        if (d.dlq[r])
+            sq_metrics_dlq_inc((enum sq_dlq_reason)r, d.dlq[r]);
+    for (size_t j = 0; j < tp->n; j++) {
+        const rd_kafka_message_t *rkm = tp->fetched[j].rkm;
+        sq_metrics_observe_latency((double)(now - tp->fetched[j].fetched_mono_ms) / 1000.0);
+        int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+        if (ts > 0)
+            sq_metrics_observe_end_to_end(wall - (double)ts / 1000.0);
+    }
+    sq_metrics_inc(SQ_M_BATCHES, 1);
+    uint64_t late = sq_chain_too_late_total(rt->chain);
+    if (late > rt->too_late_counted) {
+        sq_metrics_inc(SQ_M_TOO_LATE, late - rt->too_late_counted);
+        rt->too_late_counted = late;
+    }
+}
+
 /* The turn's Redis step: prepared here, run by the step thread, its
  * outcome applied here. Returns true when the step is done; false while
  * it runs (waiting up to wait_ms) or after a failure (retried later). */
@@ -636,33 +667,21 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
         struct sq_turn_part *tp = &t->tp[t->step_of[s]];
         struct sq_part *p = tp->part;
         struct sq_redis_step *st = &t->steps[s];
-        if (!p || tp->dropped)
-            continue; /* revoked while the step ran: the next owner fences */
         bool ours = st->result == 1 || (st->result == 0 && tp->step_unknown && st->stored == st->last);
+        if (!p || tp->dropped) {
+            /* Revoked while the step ran. When it applied, its messages are
+             * finished (outputs delivered, state written with the offset,
+             * which the next owner resumes after): count them here, as
+             * nobody else will. Otherwise the next owner reads them. */
+            if (ours) {
+                sq_turn_part_account(rt, tp, st, now, wall);
+                sq_warn("%s/%d: revoked while its step ran; the step applied %zu messages, "
+                        "counted here", tp->batch.topic, (int)tp->batch.partition, tp->n);
+            }
+            continue;
+        }
         if (ours) {
-            if (st->ndups)
-                sq_batch_mark_duplicates(&tp->batch, st->dups, st->ndups);
-            struct sq_chain_stats d;
-            sq_chain_account(rt->chain, &tp->batch, &d);
-            sq_metrics_inc(SQ_M_CONSUMED, d.consumed);
-            sq_metrics_inc(SQ_M_PROCESSED, d.processed);
-            sq_metrics_inc(SQ_M_DUPLICATES, d.duplicates);
-            for (int r = 0; r < SQ_DLQ__COUNT; r++)
-                if (d.dlq[r])
-                    sq_metrics_dlq_inc((enum sq_dlq_reason)r, d.dlq[r]);
-            for (size_t j = 0; j < tp->n; j++) {
-                const rd_kafka_message_t *rkm = tp->fetched[j].rkm;
-                sq_metrics_observe_latency((double)(now - tp->fetched[j].fetched_mono_ms) / 1000.0);
-                int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
-                if (ts > 0)
-                    sq_metrics_observe_end_to_end(wall - (double)ts / 1000.0);
-            }
-            sq_metrics_inc(SQ_M_BATCHES, 1);
-            uint64_t late = sq_chain_too_late_total(rt->chain);
-            if (late > rt->too_late_counted) {
-                sq_metrics_inc(SQ_M_TOO_LATE, late - rt->too_late_counted);
-                rt->too_late_counted = late;
-            }
+            sq_turn_part_account(rt, tp, st, now, wall);
             sq_part_applied(p, st->last);
         } else if (st->result == 0) {
             /* Another instance applied these offsets already: our outputs
@@ -932,8 +951,13 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
             break;
         }
         sq_part_backlog_clear(p);
-        if (p->applied >= 0)
-            sq_kafka_seek(rt->consumer, p->topic, p->partition, p->applied + 1);
+        /* after the applied offset; without one, from the first message
+         * fetched and dropped while it was unknown (else the consumer's
+         * position has not moved) */
+        int64_t from = p->applied >= 0 ? p->applied + 1 : p->init_dropped_from;
+        p->init_dropped_from = -1;
+        if (from >= 0)
+            sq_kafka_seek(rt->consumer, p->topic, p->partition, from);
         if (!rt->paused && !rt->shutting_down) {
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
             rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
@@ -979,6 +1003,7 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
             p->offset_key = sq_redis_offset_key_dup(rt->redis, rt->st->group_id, tp->topic,
                                                     tp->partition);
         p->need_init = true;
+        p->init_dropped_from = -1;
         if (sq_part_read_applied(rt, p)) {
             /* Resume after the applied offset; without one, after Kafka's
              * committed offset (or from the beginning). Commits only follow
@@ -1025,8 +1050,12 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
     bool lost = rd_kafka_assignment_lost(rt->consumer);
     /* Finish in-flight work first, bounded, so the next owner starts after
      * it; what cannot finish is dropped (not applied, not committed). */
-    if (!lost && rt->nturns)
-        sq_turns_finish_by(rt, sq_mono_ms() + 5000);
+    if (!lost && rt->nturns && !sq_turns_finish_by(rt, sq_mono_ms() + 5000))
+        sq_warn("revoke: in-flight turns did not finish within 5 s; the revoked partitions' "
+                "part of them is dropped (a step already sent still counts when it applies)");
+    if (lost)
+        sq_warn("assignment lost (the group went on without this member): %d partitions "
+                "revoked without finishing their in-flight work", parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
@@ -1039,6 +1068,11 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
         sq_part_backlog_clear(p);
         sq_metrics_inc(SQ_M_REBALANCES, 1);
     }
+    /* A step built but not sent yet is built again without the dropped
+     * partitions: their batches must not be applied for the next owner. */
+    for (size_t t = 0; t < rt->nturns; t++)
+        if (rt->turns[t]->steps && !rt->turns[t]->step_submitted)
+            sq_turn_steps_free(rt->turns[t]);
     if (!lost)
         sq_rt_commit(rt, true);
     for (int i = 0; i < parts->cnt; i++) {
@@ -1127,7 +1161,11 @@ static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
         }
         struct sq_part *p = sq_parts_find(&rt->parts, rd_kafka_topic_name(rkm->rkt), rkm->partition);
         if (!p || p->need_init) {
-            rd_kafka_message_destroy(rkm); /* not ours (anymore), or position unknown */
+            /* not ours (anymore), or position unknown: read again from
+             * here once the applied offset is known */
+            if (p && (p->init_dropped_from < 0 || rkm->offset < p->init_dropped_from))
+                p->init_dropped_from = rkm->offset;
+            rd_kafka_message_destroy(rkm);
             continue;
         }
         if (!sq_part_backlog_push(p, rkm, sq_mono_ms()))

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "faults.h"
+
 enum sq_job_state { SQ_JOB_NONE, SQ_JOB_QUEUED, SQ_JOB_RUNNING, SQ_JOB_DONE };
 
 struct sq_step_worker {
@@ -49,6 +51,8 @@ static void *sq_step_worker_main(void *arg)
         struct sq_err err;
         sq_err_clear(&err);
         int rc = sq_redis_run_steps(w->redis, steps, n, sums, &err);
+        if (rc == SQ_OK)
+            SQ_FAULT_HOLD("hold_step_reply");
         pthread_mutex_lock(&w->mu);
         w->rc = rc;
         w->err = err;

@@ -1,6 +1,7 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
- * stopped mid-stream, instances joining and leaving the group, and SIGTERM:
+ * stopped mid-stream, instances joining and leaving the group (also while a
+ * step is in flight), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
  * its scored record (repeats only with the same id and bytes). */
 #include <criterion/criterion.h>
@@ -177,6 +178,70 @@ Test(delivery, group_join_and_leave_mid_stream, .timeout = 400)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     cr_assert_eq(sq_stack_produce_join(prod), valid);
     check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+struct log_arg {
+    struct sq_stack *s;
+    int i;
+    const char *text;
+};
+
+static bool log_has(void *arg)
+{
+    struct log_arg *a = arg;
+    return sq_h_file_contains(a->s->inst[a->i].log_path, a->text);
+}
+
+struct consumed_arg {
+    struct sq_stack *s;
+    double want;
+};
+
+static bool consumed_sum_is(void *arg)
+{
+    struct consumed_arg *a = arg;
+    return sq_stack_metric(a->s, 0, "sq_consumed_total") +
+               sq_stack_metric(a->s, 1, "sq_consumed_total") == a->want;
+}
+
+/* Partitions revoked while their Redis step is in flight: the step applies
+ * (the next owner resumes after it), so the instance that sent it counts
+ * those messages when the reply comes. Instance 0's step reply is held 25 s
+ * (SQGATE_FAULT=hold_step_reply); instance 1 joins meanwhile (on the mock
+ * cluster the join makes instance 0's assignment lost; on a broker with
+ * cooperative rebalancing the 5 s finish at revocation would run out), and
+ * across the two instances every message is still counted exactly once. */
+Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
+{
+    const int valid = 20000;
+    const int seed = 61;
+    struct sq_stack s;
+    sq_stack_start(&s, 6, false);
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    const char *const env[] = {"SQGATE_FAULT=hold_step_reply", "SQGATE_FAULT_AFTER=20",
+                               "SQGATE_FAULT_HOLD_MS=25000", NULL};
+    sq_stack_start_instance(&s, 0, NULL, env);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 1000);
+    struct log_arg held = {&s, 0, "fault point hold_step_reply reached"};
+    cr_assert(sq_h_wait_until(log_has, &held, 60000), "no step reply was held");
+    sq_stack_start_instance(&s, 1, NULL, NULL); /* joins while the reply is held */
+    struct log_arg counted = {&s, 0, "revoked while its step ran; the step applied"};
+    cr_assert(sq_h_wait_until(log_has, &counted, 90000),
+              "no partition of the held step was revoked before its reply came");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    struct consumed_arg c = {&s, valid};
+    bool once = sq_h_wait_until(consumed_sum_is, &c, 20000);
+    cr_assert(once, "consumed by the two instances: %.0f + %.0f, messages %d",
+              sq_stack_metric(&s, 0, "sq_consumed_total"),
+              sq_stack_metric(&s, 1, "sq_consumed_total"), valid);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total") +
+                     sq_stack_metric(&s, 1, "sq_skipped_total"),
+                 0);
     free(path);
     sq_stack_stop(&s);
 }
