@@ -231,15 +231,22 @@ static void sq_cb_state_dump(int admin_port)
         sq_buf_fini(&body);
         return;
     }
-    fprintf(stderr, "--- sqgate /metrics: readiness, pause, partitions with lag ---\n");
+    fprintf(stderr, "--- sqgate /metrics: readiness, pause, errors, rebalances, partitions with lag ---\n");
     for (char *line = body.data, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
         bool lagging = strncmp(line, "sq_partition_lag{", 17) == 0 &&
                        !(strlen(line) > 2 && strcmp(line + strlen(line) - 2, " 0") == 0);
-        if (lagging || strncmp(line, "sq_ready", 8) == 0 || strncmp(line, "sq_paused", 9) == 0 ||
-            strncmp(line, "sq_skipped", 10) == 0 || strncmp(line, "sq_redis_errors", 15) == 0)
+        /* rebalances: 2 per partition (assign, revoke) for a run without
+         * any; more, or fenced steps, point at the group (docs/operations.md) */
+        static const char *const shown[] = {"sq_ready", "sq_paused", "sq_skipped",
+                                            "sq_redis_errors", "sq_kafka_errors",
+                                            "sq_rebalances", "sq_fenced", NULL};
+        bool show = lagging;
+        for (int k = 0; shown[k] && !show; k++)
+            show = strncmp(line, shown[k], strlen(shown[k])) == 0;
+        if (show)
             fprintf(stderr, "%s\n", line);
     }
     fprintf(stderr, "---\n");
