@@ -1312,6 +1312,14 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         size_t have = sq_parts_backlog_total(&rt->parts);
         if (!rt->nturns && rt->shutting_down && !have)
             break;
+        /* A failed chain read pauses until the turn that retries it runs;
+         * when a revocation took the backlog that turn would read, none
+         * will: resume. */
+        if (rt->paused && rt->chain_backoff_ms && !rt->nturns && !have && !rt->init_paused &&
+            !rt->kafka_down && !rt->shutting_down) {
+            rt->chain_backoff_ms = 0;
+            sq_rt_resume(rt);
+        }
         if (!rt->nturns) {
             if (!rt->paused || !have)
                 sq_rt_poll(rt, have ? 0 : (int)rt->st->batch_max_ms,
