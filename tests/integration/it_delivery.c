@@ -25,6 +25,15 @@ static bool applied_at_least(void *arg)
     return sq_stack_applied_total(a->s, "sq.in.contacts") >= a->want;
 }
 
+/* A fresh stack of `partitions` partitions a topic and the file of `valid`
+ * generated contact events (no malformed ones) for it. */
+static char *stack_with_events(struct sq_stack *s, int partitions, int seed, int valid,
+                               long *expected)
+{
+    sq_stack_start(s, partitions, false);
+    return sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+}
+
 /* Exactness checks shared by every scenario. */
 static void check_exact(struct sq_stack *s, int seed, int valid, const long *expected)
 {
@@ -45,9 +54,8 @@ static void crash_and_restart(const char *fault, int after, int seed)
 {
     const int valid = 20000;
     struct sq_stack s;
-    sq_stack_start(&s, 6, false);
     long expected[CUSTOMERS];
-    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
     cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
     const char *const sets[] = {"runtime.batch_max_messages=200", NULL};
     char env_fault[64], env_after[64];
@@ -157,9 +165,9 @@ Test(delivery, group_join_and_leave_mid_stream, .timeout = 400)
     const int valid = 50000;
     const int seed = 31;
     struct sq_stack s;
-    sq_stack_start(&s, 12, false); /* 12 partitions keep outputs under the mock's 5 MiB each */
     long expected[CUSTOMERS];
-    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    /* 12 partitions keep outputs under the mock's 5 MiB each */
+    char *path = stack_with_events(&s, 12, seed, valid, expected);
     sq_stack_start_instance(&s, 0, NULL, NULL);
     sq_stack_start_instance(&s, 1, NULL, NULL);
     cr_assert(sq_stack_wait_ready(&s, 0, 30000));
@@ -218,9 +226,8 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
     const int valid = 20000;
     const int seed = 61;
     struct sq_stack s;
-    sq_stack_start(&s, 6, false);
     long expected[CUSTOMERS];
-    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
     const char *const env[] = {"SQGATE_FAULT=hold_step_reply", "SQGATE_FAULT_AFTER=20",
                                "SQGATE_FAULT_HOLD_MS=25000", NULL};
     sq_stack_start_instance(&s, 0, NULL, env);
@@ -251,9 +258,8 @@ Test(delivery, sigterm_commits_everything, .timeout = 300)
     const int valid = 5000;
     const int seed = 41;
     struct sq_stack s;
-    sq_stack_start(&s, 6, false);
     long expected[CUSTOMERS];
-    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
     cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
     sq_stack_start_instance(&s, 0, NULL, NULL);
     check_exact(&s, seed, valid, expected);
@@ -287,9 +293,8 @@ Test(delivery, kafka_down_10s_mid_stream, .timeout = 400)
     const int valid = 30000;
     const int seed = 51;
     struct sq_stack s;
-    sq_stack_start(&s, 6, false);
     long expected[CUSTOMERS];
-    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
     sq_stack_start_instance(&s, 0, NULL, NULL);
     cr_assert(sq_stack_wait_ready(&s, 0, 30000));
     struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 2000);
