@@ -47,9 +47,15 @@ void sq_fault_hold(const char *name)
     if (!now)
         return;
     const char *ms = getenv("SQGATE_FAULT_HOLD_MS");
+    const char *release = getenv("SQGATE_FAULT_RELEASE_FILE");
     long hold = ms ? strtol(ms, NULL, 10) : 10000;
-    fprintf(stderr, "sqgate: fault point %s reached: holding %ld ms\n", name, hold);
-    usleep((useconds_t)(hold > 0 ? hold : 0) * 1000);
+    fprintf(stderr, "sqgate: fault point %s reached: holding %ld ms%s%s\n", name, hold,
+            release ? " or until this file exists: " : "", release ? release : "");
+    for (long waited = 0; waited < hold; waited += 50) {
+        if (release && access(release, F_OK) == 0)
+            break;
+        usleep(50000);
+    }
     fprintf(stderr, "sqgate: fault point %s: released\n", name);
 }
 #else

@@ -2,9 +2,10 @@
  * SQGATE_FAULT=after_produce|after_redis_step|after_commit makes the process
  * kill itself (SIGKILL) at that point; SQGATE_FAULT_AFTER=N lets N passes go
  * by first. SQGATE_FAULT=hold_step_reply instead holds one Redis step's
- * reply on the step thread for SQGATE_FAULT_HOLD_MS (the step has applied;
- * the main thread learns it that much later), so tests can revoke
- * partitions while a step is in flight. Other builds compile the points
+ * reply on the step thread for SQGATE_FAULT_HOLD_MS, or until the file
+ * SQGATE_FAULT_RELEASE_FILE exists (the step has applied; the main thread
+ * learns it that much later), so tests can revoke partitions while a step
+ * is in flight. Other builds compile the points
  * away. */
 #ifndef SQ_FAULTS_H
 #define SQ_FAULTS_H

@@ -6,6 +6,7 @@
  * its scored record (repeats only with the same id and bytes). */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -216,11 +217,12 @@ static bool consumed_sum_is(void *arg)
 
 /* Partitions revoked while their Redis step is in flight: the step applies
  * (the next owner resumes after it), so the instance that sent it counts
- * those messages when the reply comes. Instance 0's step reply is held 25 s
- * (SQGATE_FAULT=hold_step_reply); instance 1 joins meanwhile (on the mock
- * cluster the join makes instance 0's assignment lost; on a broker with
- * cooperative rebalancing the 5 s finish at revocation would run out), and
- * across the two instances every message is still counted exactly once. */
+ * those messages when the reply comes. Instance 0's step reply is held
+ * (SQGATE_FAULT=hold_step_reply) until instance 1 has joined and instance
+ * 0 has lost partitions (on the mock cluster the join makes instance 0's
+ * assignment lost; on a broker with cooperative rebalancing the 5 s finish
+ * at revocation would run out), and across the two instances every
+ * message is still counted exactly once. */
 Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
 {
     const int valid = 20000;
@@ -228,16 +230,24 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
     struct sq_stack s;
     long expected[CUSTOMERS];
     char *path = stack_with_events(&s, 6, seed, valid, expected);
+    char *release = sq_h_tmp_path("release-step-reply");
+    char env_release[512];
+    snprintf(env_release, sizeof env_release, "SQGATE_FAULT_RELEASE_FILE=%s", release);
     const char *const env[] = {"SQGATE_FAULT=hold_step_reply", "SQGATE_FAULT_AFTER=20",
-                               "SQGATE_FAULT_HOLD_MS=25000", NULL};
+                               "SQGATE_FAULT_HOLD_MS=150000", env_release, NULL};
     sq_stack_start_instance(&s, 0, NULL, env);
     cr_assert(sq_stack_wait_ready(&s, 0, 30000));
     struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 1000);
     struct log_arg held = {&s, 0, "fault point hold_step_reply reached"};
     cr_assert(sq_h_wait_until(log_has, &held, 60000), "no step reply was held");
     sq_stack_start_instance(&s, 1, NULL, NULL); /* joins while the reply is held */
+    struct log_arg revoked = {&s, 0, "revoked sq.in.contacts/"};
+    cr_assert(sq_h_wait_until(log_has, &revoked, 120000), "instance 0 lost no partition");
+    FILE *f = fopen(release, "w"); /* the reply comes now */
+    cr_assert_not_null(f);
+    fclose(f);
     struct log_arg counted = {&s, 0, "revoked while its step ran; the step applied"};
-    cr_assert(sq_h_wait_until(log_has, &counted, 90000),
+    cr_assert(sq_h_wait_until(log_has, &counted, 30000),
               "no partition of the held step was revoked before its reply came");
     cr_assert_eq(sq_stack_produce_join(prod), valid);
     check_exact(&s, seed, valid, expected);
@@ -249,6 +259,7 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
     cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total") +
                      sq_stack_metric(&s, 1, "sq_skipped_total"),
                  0);
+    free(release);
     free(path);
     sq_stack_stop(&s);
 }
