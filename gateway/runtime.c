@@ -675,8 +675,12 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
              * nobody else will. Otherwise the next owner reads them. */
             if (ours) {
                 sq_turn_part_account(rt, tp, st, now, wall);
+                /* the partition (and the topic name the batch borrowed from
+                 * it) is gone; the turn's messages still name it */
+                const rd_kafka_message_t *first = tp->fetched[0].rkm;
                 sq_warn("%s/%d: revoked while its step ran; the step applied %zu messages, "
-                        "counted here", tp->batch.topic, (int)tp->batch.partition, tp->n);
+                        "counted here", rd_kafka_topic_name(first->rkt), (int)first->partition,
+                        tp->n);
             }
             continue;
         }
