@@ -1027,23 +1027,17 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
         sq_error("incremental assign: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
-    /* librdkafka keeps a partition's pause flag across unassign and assign:
-     * set it explicitly for every partition we get. */
-    if (rt->paused || rt->shutting_down) {
+    /* No partition comes with a pause flag (sq_rt_on_revoke clears it, as
+     * librdkafka would keep it across unassign and assign): pause what must
+     * wait, resume nothing. librdkafka 2.0.2 bumps a partition's op version
+     * on every pause or resume, even of a partition not paused, and a bump
+     * right after the assignment can make its fetch start stale (upstream
+     * issues 2190, 4686, 5591): a partition that restarts from an earlier
+     * offset, or never fetches. */
+    if (rt->paused || rt->shutting_down)
         rd_kafka_pause_partitions(rt->consumer, parts);
-    } else {
-        rd_kafka_topic_partition_list_t *run = rd_kafka_topic_partition_list_new(parts->cnt);
-        for (int i = 0; i < parts->cnt; i++)
-            if (!rd_kafka_topic_partition_list_find(later, parts->elems[i].topic,
-                                                    parts->elems[i].partition))
-                rd_kafka_topic_partition_list_add(run, parts->elems[i].topic,
-                                                  parts->elems[i].partition);
-        if (run->cnt)
-            rd_kafka_resume_partitions(rt->consumer, run);
-        if (later->cnt)
-            rd_kafka_pause_partitions(rt->consumer, later);
-        rd_kafka_topic_partition_list_destroy(run);
-    }
+    else if (later->cnt)
+        rd_kafka_pause_partitions(rt->consumer, later);
     rd_kafka_topic_partition_list_destroy(later);
     rt->assigned_once = true;
     sq_rt_update_ready(rt);
@@ -1079,6 +1073,17 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
             sq_turn_steps_free(rt->turns[t]);
     if (!lost)
         sq_rt_commit(rt, true);
+    /* The partitions with a pause flag: all while paused or stopping, else
+     * those still waiting for their applied offset. librdkafka would keep
+     * it across unassign and assign: it is cleared below, so that an
+     * assignment never has to resume (sq_rt_on_assign). */
+    rd_kafka_topic_partition_list_t *flagged = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
+        if (rt->paused || rt->shutting_down || (p && p->need_init))
+            rd_kafka_topic_partition_list_add(flagged, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+    }
     for (int i = 0; i < parts->cnt; i++) {
         struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
@@ -1093,6 +1098,9 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
                 lost ? " (lost)" : "", (long long)p->applied);
         sq_parts_remove(&rt->parts, p);
     }
+    if (flagged->cnt)
+        rd_kafka_resume_partitions(rt->consumer, flagged);
+    rd_kafka_topic_partition_list_destroy(flagged);
     rd_kafka_error_t *error = rd_kafka_incremental_unassign(rt->consumer, parts);
     if (error) {
         sq_error("incremental unassign: %s", rd_kafka_error_string(error));
