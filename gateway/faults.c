@@ -11,17 +11,32 @@
 #include <string.h>
 #include <unistd.h>
 
-void sq_fault_point(const char *name)
+/* Whether this pass through the point `name` is the one SQGATE_FAULT
+ * chose: the point it names, after SQGATE_FAULT_AFTER passes (0 when
+ * unset); true once. One fault is chosen per process, so one count serves
+ * every point; step threads pass concurrently. */
+static bool sq_fault_due(const char *name)
 {
-    static long passes = -1;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static long passes;
+    static bool counting;
     const char *want = getenv("SQGATE_FAULT");
     if (!want || strcmp(want, name) != 0)
-        return;
-    if (passes < 0) {
+        return false;
+    pthread_mutex_lock(&mu);
+    if (!counting) {
         const char *after = getenv("SQGATE_FAULT_AFTER");
         passes = after ? strtol(after, NULL, 10) : 0;
+        counting = true;
     }
-    if (passes-- > 0)
+    bool due = passes-- == 0;
+    pthread_mutex_unlock(&mu);
+    return due;
+}
+
+void sq_fault_point(const char *name)
+{
+    if (!sq_fault_due(name))
         return;
     fprintf(stderr, "sqgate: fault point %s reached: killing myself\n", name);
     kill(getpid(), SIGKILL);
@@ -29,22 +44,7 @@ void sq_fault_point(const char *name)
 
 void sq_fault_hold(const char *name)
 {
-    /* step threads pass here concurrently */
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    static long passes;
-    static bool counting;
-    const char *want = getenv("SQGATE_FAULT");
-    if (!want || strcmp(want, name) != 0)
-        return;
-    pthread_mutex_lock(&mu);
-    if (!counting) {
-        const char *after = getenv("SQGATE_FAULT_AFTER");
-        passes = after ? strtol(after, NULL, 10) : 0;
-        counting = true;
-    }
-    bool now = passes-- == 0; /* the chosen pass only */
-    pthread_mutex_unlock(&mu);
-    if (!now)
+    if (!sq_fault_due(name))
         return;
     const char *ms = getenv("SQGATE_FAULT_HOLD_MS");
     const char *release = getenv("SQGATE_FAULT_RELEASE_FILE");

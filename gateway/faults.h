@@ -5,8 +5,7 @@
  * reply on the step thread for SQGATE_FAULT_HOLD_MS, or until the file
  * SQGATE_FAULT_RELEASE_FILE exists (the step has applied; the main thread
  * learns it that much later), so tests can revoke partitions while a step
- * is in flight. Other builds compile the points
- * away. */
+ * is in flight. Other builds compile the points away. */
 #ifndef SQ_FAULTS_H
 #define SQ_FAULTS_H
 

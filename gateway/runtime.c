@@ -1073,21 +1073,17 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
             sq_turn_steps_free(rt->turns[t]);
     if (!lost)
         sq_rt_commit(rt, true);
-    /* The partitions with a pause flag: all while paused or stopping, else
-     * those still waiting for their applied offset. librdkafka would keep
-     * it across unassign and assign: it is cleared below, so that an
+    /* The partitions with a pause flag (all while paused or stopping, else
+     * those still waiting for their applied offset): librdkafka would keep
+     * it across unassign and assign, so it is cleared here and an
      * assignment never has to resume (sq_rt_on_assign). */
     rd_kafka_topic_partition_list_t *flagged = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
-        if (rt->paused || rt->shutting_down || (p && p->need_init))
-            rd_kafka_topic_partition_list_add(flagged, parts->elems[i].topic,
-                                              parts->elems[i].partition);
-    }
-    for (int i = 0; i < parts->cnt; i++) {
-        struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
             continue;
+        if (rt->paused || rt->shutting_down || p->need_init)
+            rd_kafka_topic_partition_list_add(flagged, p->topic, p->partition);
         for (size_t t = 0; t < rt->nturns; t++)
             for (size_t k = 0; k < rt->turns[t]->n; k++)
                 if (rt->turns[t]->tp[k].part == p)

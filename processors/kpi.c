@@ -486,6 +486,14 @@ json_t *sq_kpi_record(enum sq_kpi_dim dim, const char *key, const struct sq_kpi_
     return rec;
 }
 
+/* `"name":` for a member whose name needs no escapes (the tables'). */
+static void sq_kpi_put_name(struct sq_buf *b, const char *name)
+{
+    sq_buf_append(b, "\"", 1);
+    sq_buf_append_str(b, name);
+    sq_buf_append(b, "\":", 2);
+}
+
 /* A KPI value as sq_json_number(v) dumps with precision 15; false where
  * json_real would refuse it (not finite) and the member is left out. */
 static bool sq_kpi_put_number(struct sq_buf *b, double v)
@@ -528,9 +536,7 @@ void sq_kpi_record_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
     for (int i = 0; i < SQ_KC__COUNT; i++) {
         if (i)
             sq_buf_append(b, ",", 1);
-        sq_buf_append(b, "\"", 1);
-        sq_buf_append_str(b, sq_kpi_counter_names[i]);
-        sq_buf_append(b, "\":", 2);
+        sq_kpi_put_name(b, sq_kpi_counter_names[i]);
         sq_buf_append_i64(b, c->v[i]);
     }
     sq_buf_append_str(b, "},\"kpis\":{");
@@ -539,9 +545,7 @@ void sq_kpi_record_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
         size_t at = b->len;
         if (!first)
             sq_buf_append(b, ",", 1);
-        sq_buf_append(b, "\"", 1);
-        sq_buf_append_str(b, sq_kpi_names[k]);
-        sq_buf_append(b, "\":", 2);
+        sq_kpi_put_name(b, sq_kpi_names[k]);
         double v;
         if (!sq_kpi_value(c, (enum sq_kpi)k, mode, &v))
             sq_buf_append(b, "null", 4);
