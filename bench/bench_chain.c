@@ -231,7 +231,8 @@ static void sq_cb_state_dump(int admin_port)
         sq_buf_fini(&body);
         return;
     }
-    fprintf(stderr, "--- sqgate /metrics: readiness, pause, errors, rebalances, partitions with lag ---\n");
+    fprintf(stderr, "--- sqgate /metrics: readiness, pause, errors, rebalances, stalls, "
+                    "partitions with lag ---\n");
     for (char *line = body.data, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -242,7 +243,8 @@ static void sq_cb_state_dump(int admin_port)
          * any; more, or fenced steps, point at the group (docs/operations.md) */
         static const char *const shown[] = {"sq_ready", "sq_paused", "sq_skipped",
                                             "sq_redis_errors", "sq_kafka_errors",
-                                            "sq_rebalances", "sq_fenced", NULL};
+                                            "sq_rebalances", "sq_fenced",
+                                            "sq_partition_stalls", NULL};
         bool show = lagging;
         for (int k = 0; shown[k] && !show; k++)
             show = strncmp(line, shown[k], strlen(shown[k])) == 0;

@@ -132,6 +132,11 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "Interval between offset commits, ms; 0 commits after every batch."),
     INT("runtime.backoff_max_ms", backoff_max_ms, "5000", 1, 600000,
         "Ceiling of the retry backoff while Redis or Kafka fail, ms."),
+    INT("runtime.stall_s", stall_s, "60", 0, 86400,
+        "An assigned partition that is not paused, has nothing fetched or in flight, and "
+        "fetched nothing for this long while messages wait in it is stalled: its fetch is "
+        "restarted at the next offset to process (sq_partition_stalls_total); 0 turns the "
+        "check off, s."),
     INT("shutdown.timeout_s", shutdown_timeout_s, "30", 1, 3600,
         "Time allowed for a clean shutdown on SIGTERM/SIGINT before exiting 2, s."),
     {.path = "admin.listen", .type = SQ_CFG_STR, .offset = OFF(admin_listen),

@@ -1,5 +1,5 @@
-/* faults.c: the SQGATE_FAULT crash points and the step-reply hold (only
- * with -DSQ_FAULTS=ON). */
+/* faults.c: the SQGATE_FAULT crash points, the step-reply hold and the
+ * stalled partition (only with -DSQ_FAULTS=ON). */
 #include "faults.h"
 
 #ifdef SQ_FAULTS
@@ -57,6 +57,17 @@ void sq_fault_hold(const char *name)
         usleep(50000);
     }
     fprintf(stderr, "sqgate: fault point %s: released\n", name);
+}
+
+bool sq_fault_partition(const char *name, const char *topic, int32_t partition)
+{
+    const char *want = getenv("SQGATE_FAULT");
+    const char *t = getenv("SQGATE_FAULT_TOPIC");
+    const char *n = getenv("SQGATE_FAULT_PARTITION");
+    if (!want || strcmp(want, name) != 0 || !t || !n || strcmp(t, topic) != 0 ||
+        strtol(n, NULL, 10) != partition)
+        return false;
+    return sq_fault_due(name);
 }
 #else
 typedef int sq_faults_unused;

@@ -5,18 +5,29 @@
  * reply on the step thread for SQGATE_FAULT_HOLD_MS, or until the file
  * SQGATE_FAULT_RELEASE_FILE exists (the step has applied; the main thread
  * learns it that much later), so tests can revoke partitions while a step
- * is in flight. Other builds compile the points away. */
+ * is in flight. SQGATE_FAULT=stall_partition pauses the assigned partition
+ * SQGATE_FAULT_TOPIC / SQGATE_FAULT_PARTITION inside librdkafka only, as if
+ * its fetch never started, so tests can check that the stall is found and
+ * mended.
+ * Other builds compile the points away. */
 #ifndef SQ_FAULTS_H
 #define SQ_FAULTS_H
 
 #ifdef SQ_FAULTS
 void sq_fault_point(const char *name);
 void sq_fault_hold(const char *name);
+#include <stdbool.h>
+#include <stdint.h>
+bool sq_fault_partition(const char *name, const char *topic, int32_t partition);
 #define SQ_FAULT(name) sq_fault_point(name)
 #define SQ_FAULT_HOLD(name) sq_fault_hold(name)
+/* Whether SQGATE_FAULT names the point `name` and SQGATE_FAULT_TOPIC and
+ * SQGATE_FAULT_PARTITION this partition (true once). */
+#define SQ_FAULT_PARTITION(name, topic, partition) sq_fault_partition(name, topic, partition)
 #else
 #define SQ_FAULT(name) ((void)0)
 #define SQ_FAULT_HOLD(name) ((void)0)
+#define SQ_FAULT_PARTITION(name, topic, partition) ((void)(topic), (void)(partition), 0)
 #endif
 
 #endif

@@ -66,6 +66,7 @@ struct sq_metrics_part {
     char *topic;
     int32_t partition;
     int64_t high_watermark; /* -1 = unknown */
+    int64_t pending_from;   /* first offset not committed, -1 = unknown */
     int64_t committed;      /* -1 = unknown */
 };
 
@@ -167,7 +168,8 @@ static size_t sq_metrics_part_find(const char *topic, int32_t partition, bool *f
 }
 
 void sq_metrics_partition_set(const char *topic, int32_t partition,
-                              int64_t high_watermark, int64_t committed)
+                              int64_t high_watermark, int64_t pending_from,
+                              int64_t committed)
 {
     pthread_mutex_lock(&sq_m.mu);
     bool found;
@@ -184,6 +186,7 @@ void sq_metrics_partition_set(const char *topic, int32_t partition,
         sq_m.nparts++;
     }
     sq_m.parts[i].high_watermark = high_watermark < 0 ? -1 : high_watermark;
+    sq_m.parts[i].pending_from = pending_from < 0 ? -1 : pending_from;
     sq_m.parts[i].committed = committed < 0 ? -1 : committed;
     pthread_mutex_unlock(&sq_m.mu);
 }
@@ -207,8 +210,9 @@ int64_t sq_metrics_lag_total(void)
     int64_t sum = 0;
     pthread_mutex_lock(&sq_m.mu);
     for (size_t i = 0; i < sq_m.nparts; i++)
-        if (sq_m.parts[i].high_watermark >= 0 && sq_m.parts[i].committed >= 0)
-            sum += sq_m.parts[i].high_watermark - sq_m.parts[i].committed;
+        if (sq_m.parts[i].high_watermark >= 0 && sq_m.parts[i].pending_from >= 0 &&
+            sq_m.parts[i].high_watermark > sq_m.parts[i].pending_from)
+            sum += sq_m.parts[i].high_watermark - sq_m.parts[i].pending_from;
     pthread_mutex_unlock(&sq_m.mu);
     return sum;
 }
@@ -308,15 +312,17 @@ static void sq_hist_render(struct sq_buf *out, struct sq_hist *h)
 static void sq_metrics_render_locked(struct sq_buf *out)
 {
     sq_metrics_family(out, "sq_partition_lag", "gauge",
-                      "High watermark minus committed offset, per assigned partition");
+                      "High watermark minus the first offset not committed (before the "
+                      "first commit: where consumption starts), per assigned partition");
     for (size_t i = 0; i < sq_m.nparts; i++) {
         const struct sq_metrics_part *p = &sq_m.parts[i];
-        if (p->high_watermark < 0 || p->committed < 0)
+        if (p->high_watermark < 0 || p->pending_from < 0)
             continue;
         sq_metrics_put(out, "sq_partition_lag{topic=\"");
         sq_metrics_label(out, p->topic);
+        int64_t lag = p->high_watermark - p->pending_from;
         sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition,
-                       p->high_watermark - p->committed);
+                       lag < 0 ? 0 : lag);
     }
     sq_metrics_family(
         out, "sq_partition_committed_offset", "gauge",

@@ -28,6 +28,9 @@
     X(FENCED, "sq_fenced_total",                                                         \
       "Partition steps refused because another instance moved the offset")               \
     X(REBALANCES, "sq_rebalances_total", "Partition assignments and revocations")        \
+    X(STALLS, "sq_partition_stalls_total",                                               \
+      "Fetches restarted because an assigned partition fetched nothing for "             \
+      "runtime.stall_s while messages waited in it")                                     \
     X(BATCHES, "sq_batches_total", "Partition batches applied")                          \
     X(KPI_RECORDS, "sq_kpi_records_total",                                               \
       "KPI records delivered to sq.out.kpi while holding the closer lease")              \
@@ -72,11 +75,16 @@ void sq_metrics_observe_latency(double seconds);
  * counts as 0). */
 void sq_metrics_observe_end_to_end(double seconds);
 
-/* Per-partition gauges. -1 = unknown; sq_partition_lag (high watermark −
- * committed) is shown only when both are known, sq_partition_committed_offset
- * only when the committed offset is. The topic is copied. */
+/* Per-partition gauges. -1 = unknown. `pending_from` is the first offset
+ * not yet committed: the committed offset, or before this instance's first
+ * commit where consumption starts (applied + 1, or the low watermark when
+ * nothing was ever applied). sq_partition_lag (high watermark −
+ * pending_from) is shown only when both are known,
+ * sq_partition_committed_offset only when the committed offset is. The
+ * topic is copied. */
 void sq_metrics_partition_set(const char *topic, int32_t partition,
-                              int64_t high_watermark, int64_t committed);
+                              int64_t high_watermark, int64_t pending_from,
+                              int64_t committed);
 void sq_metrics_partition_remove(const char *topic, int32_t partition);
 /* Sum of sq_partition_lag over the partitions whose lag is known (0 when
  * none is), for the demo's terminal view. */

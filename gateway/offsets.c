@@ -25,6 +25,10 @@ struct sq_part *sq_parts_add(struct sq_parts *ps, const char *topic, int32_t par
     p->commit_next = -1;
     p->commit_sent = -1;
     p->committed = -1;
+    p->start_from = -1;
+    p->stall_next = -1;
+    p->lo_queried = -1;
+    p->hi_queried = -1;
     p->init_dropped_from = -1;
     p->last_fetch_mono_ms = sq_mono_ms(); /* idle_s counts from assignment */
     ps->v = sq_xrealloc(ps->v, (ps->n + 1) * sizeof *ps->v);
@@ -131,4 +135,33 @@ void sq_parts_commit_done(struct sq_parts *ps, const rd_kafka_topic_partition_li
             p->committed = tp->offset;
         }
     }
+}
+
+int64_t sq_part_next_offset(const struct sq_part *p, int64_t lo)
+{
+    if (p->need_init)
+        return -1;
+    if (p->applied >= 0)
+        return p->applied + 1;
+    if (p->start_from == SQ_START_EARLIEST)
+        return lo >= 0 ? lo : -1;
+    return p->start_from;
+}
+
+int64_t sq_part_pending_from(const struct sq_part *p, int64_t lo)
+{
+    return p->committed >= 0 ? p->committed : sq_part_next_offset(p, lo);
+}
+
+bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t now_mono,
+                     int64_t stall_ms)
+{
+    if (stall_ms <= 0 || hi < 0 || p->backlog_n)
+        return false;
+    int64_t next = sq_part_next_offset(p, lo);
+    if (next < 0 || next >= hi)
+        return false;
+    int64_t wait = next == p->stall_next && p->stall_wait_ms > stall_ms ? p->stall_wait_ms
+                                                                        : stall_ms;
+    return now_mono - p->last_fetch_mono_ms >= wait;
 }

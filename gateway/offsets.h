@@ -26,6 +26,16 @@ struct sq_part {
     int64_t commit_next;     /* next offset to commit (applied + 1), -1 nothing */
     int64_t commit_sent;     /* last commit_next handed to rd_kafka_commit */
     int64_t committed;       /* last commit acknowledged by the coordinator */
+    int64_t start_from;      /* with nothing applied: the group's committed offset,
+                              * SQ_START_EARLIEST (none: from the low watermark),
+                              * or -1 not asked yet */
+    int64_t lo_queried, hi_queried; /* watermarks asked of the broker (librdkafka's
+                              * cached ones are unknown until the partition
+                              * fetches), -1 none */
+    int64_t hi_queried_mono_ms;
+    int64_t stall_next;      /* the next offset at the last stall restart, -1 none */
+    int64_t stall_wait_ms;   /* the wait before the next restart at stall_next: it
+                              * doubles while restarts fetch nothing there */
     struct sq_fetched *backlog;
     size_t backlog_n, backlog_cap;
     int64_t last_fetch_mono_ms;
@@ -59,5 +69,22 @@ void sq_part_applied(struct sq_part *p, int64_t last);
 rd_kafka_topic_partition_list_t *sq_parts_commit_list(struct sq_parts *ps);
 /* Records the coordinator's answer to a commit. */
 void sq_parts_commit_done(struct sq_parts *ps, const rd_kafka_topic_partition_list_t *offsets);
+
+#define SQ_START_EARLIEST (-2)
+
+/* The next offset the partition must process: applied + 1, or where
+ * consumption starts when nothing was applied (start_from, the low
+ * watermark `lo` for SQ_START_EARLIEST); -1 when not known yet. */
+int64_t sq_part_next_offset(const struct sq_part *p, int64_t lo);
+/* The first offset not committed, for sq_partition_lag: the committed
+ * offset, else sq_part_next_offset; -1 when not known. */
+int64_t sq_part_pending_from(const struct sq_part *p, int64_t lo);
+/* Whether the partition is stalled (runtime.stall_s): known positions,
+ * messages waiting (next offset below the high watermark `hi`), nothing
+ * fetched and waiting, and no fetch for stall_ms (stall_wait_ms after a
+ * restart at the same next offset). The caller rules out
+ * pauses and partitions in a turn. */
+bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t now_mono,
+                     int64_t stall_ms);
 
 #endif

@@ -22,6 +22,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "offset_probe.h"
 #include "offsets.h"
 #include "redis_link.h"
 #include "step_worker.h"
@@ -107,6 +108,8 @@ struct sq_runtime {
     int64_t chain_backoff_ms;    /* a chain read failed: retry the turn then */
     int64_t chain_retry_at;
     bool kafka_down;             /* librdkafka said every broker is down */
+    struct sq_offset_probe *probe; /* broker watermarks and committed offsets */
+    int64_t start_retry_at;      /* next ask for committed offsets (sq_rt_probe_submit) */
 };
 
 static struct sq_runtime *sq_rt_of(rd_kafka_t *rk)
@@ -1038,6 +1041,18 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
         rd_kafka_pause_partitions(rt->consumer, parts);
     else if (later->cnt)
         rd_kafka_pause_partitions(rt->consumer, later);
+    for (int i = 0; i < parts->cnt; i++) {
+        if (SQ_FAULT_PARTITION("stall_partition", parts->elems[i].topic,
+                               parts->elems[i].partition)) {
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+            rd_kafka_pause_partitions(rt->consumer, l);
+            rd_kafka_topic_partition_list_destroy(l);
+            sq_warn("fault point stall_partition reached: %s/%d paused inside librdkafka only",
+                    parts->elems[i].topic, (int)parts->elems[i].partition);
+        }
+    }
     rd_kafka_topic_partition_list_destroy(later);
     rt->assigned_once = true;
     sq_rt_update_ready(rt);
@@ -1209,6 +1224,130 @@ static void sq_rt_check_idle(struct sq_runtime *rt, struct sq_part *p, int64_t h
     }
 }
 
+/* ---- stalled partitions ------------------------------------------------- */
+
+static bool sq_rt_part_in_turn(const struct sq_runtime *rt, const struct sq_part *p)
+{
+    for (size_t t = 0; t < rt->nturns; t++)
+        if (rt->turns[t]->phase != SQ_TURN_DONE)
+            for (size_t k = 0; k < rt->turns[t]->n; k++)
+                if (rt->turns[t]->tp[k].part == p)
+                    return true;
+    return false;
+}
+
+/* Whether nothing of ours holds the partition back: not paused, not
+ * waiting for its applied offset, nothing fetched or in flight. */
+static bool sq_rt_part_free_to_fetch(const struct sq_runtime *rt, const struct sq_part *p)
+{
+    return !rt->paused && !rt->shutting_down && !rt->kafka_down && !p->need_init &&
+           !p->backlog_n && !sq_rt_part_in_turn(rt, p);
+}
+
+/* One answer of the offset probe: the broker's watermarks, and where
+ * consumption starts in a partition with nothing applied. */
+static void sq_rt_probe_answer(const struct sq_probe_answer *a, void *arg)
+{
+    struct sq_runtime *rt = arg;
+    struct sq_part *p = sq_parts_find(&rt->parts, a->topic, a->partition);
+    if (!p)
+        return; /* revoked meanwhile */
+    if (a->hi >= 0) {
+        p->lo_queried = a->lo;
+        p->hi_queried = a->hi;
+    }
+    if (a->committed != -1 && p->start_from == -1)
+        p->start_from = a->committed >= 0 ? a->committed : SQ_START_EARLIEST;
+}
+
+/* The next request of the offset probe: the watermarks of partitions whose
+ * cached high watermark is unknown (every 5 s) or that were quiet for
+ * runtime.stall_s (once per stall_s), and the committed offsets of
+ * partitions with nothing applied (every 10 s until known). */
+static void sq_rt_probe_submit(struct sq_runtime *rt, int64_t now)
+{
+    if (rt->kafka_down)
+        return;
+    int64_t stall_ms = rt->st->stall_s * 1000;
+    rd_kafka_topic_partition_list_t *wm = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        struct sq_part *p = rt->parts.v[i];
+        if (p->need_init)
+            continue;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
+            hi = -1;
+        bool unknown = hi < 0 && now - p->hi_queried_mono_ms >= 5000;
+        bool quiet = stall_ms > 0 && now - p->last_fetch_mono_ms >= stall_ms &&
+                     now - p->hi_queried_mono_ms >= stall_ms && sq_rt_part_free_to_fetch(rt, p);
+        if (unknown || quiet)
+            rd_kafka_topic_partition_list_add(wm, p->topic, p->partition);
+        if (p->applied < 0 && p->start_from == -1 && now >= rt->start_retry_at)
+            rd_kafka_topic_partition_list_add(committed, p->topic, p->partition);
+    }
+    if ((wm->cnt || committed->cnt) && sq_offset_probe_submit(rt->probe, wm, committed)) {
+        for (int i = 0; i < wm->cnt; i++)
+            sq_parts_find(&rt->parts, wm->elems[i].topic, wm->elems[i].partition)
+                ->hi_queried_mono_ms = now;
+        if (committed->cnt)
+            rt->start_retry_at = now + 10000;
+    }
+    rd_kafka_topic_partition_list_destroy(wm);
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
+/* A partition's watermarks: librdkafka's cached ones (the high one moves
+ * only when the partition fetches), or the broker's (the offset probe)
+ * when those are unknown or older. */
+static int64_t sq_rt_high_watermark(struct sq_runtime *rt, const struct sq_part *p,
+                                    int64_t *lo)
+{
+    int64_t hi = -1;
+    *lo = -1;
+    if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, lo, &hi) ||
+        hi < 0)
+        hi = -1;
+    if (*lo < 0)
+        *lo = p->lo_queried;
+    return p->hi_queried > hi ? p->hi_queried : hi;
+}
+
+/* A partition free to fetch that fetched nothing for runtime.stall_s while
+ * messages wait in it: librdkafka 2.0.2 can leave a partition's fetch not
+ * started after a pause or resume right after its assignment (upstream
+ * 2190). Its fetch is restarted at the next offset to process, with a
+ * warning and sq_partition_stalls_total; while restarts at the same offset
+ * fetch nothing (offsets no message fills, e.g. transaction markers) the
+ * wait doubles, up to an hour. */
+static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t lo,
+                              int64_t hi, int64_t now)
+{
+    int64_t stall_ms = rt->st->stall_s * 1000;
+    if (!sq_rt_part_free_to_fetch(rt, p) || !sq_part_stalled(p, lo, hi, now, stall_ms))
+        return;
+    int64_t next = sq_part_next_offset(p, lo);
+    if (next == p->stall_next) {
+        p->stall_wait_ms = p->stall_wait_ms < stall_ms ? 2 * stall_ms : 2 * p->stall_wait_ms;
+        if (p->stall_wait_ms > 3600000)
+            p->stall_wait_ms = 3600000;
+    } else {
+        p->stall_next = next;
+        p->stall_wait_ms = stall_ms;
+    }
+    sq_warn("%s/%d fetched nothing for %lld s while %lld messages wait (next offset %lld, high "
+            "watermark %lld): restarting its fetch there", p->topic, (int)p->partition,
+            (long long)((now - p->last_fetch_mono_ms) / 1000), (long long)(hi - next),
+            (long long)next, (long long)hi);
+    sq_metrics_inc(SQ_M_STALLS, 1);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resume_partitions(rt->consumer, l); /* whatever pause librdkafka kept */
+    rd_kafka_topic_partition_list_destroy(l);
+    sq_kafka_seek(rt->consumer, p->topic, p->partition, next);
+    p->last_fetch_mono_ms = now;
+}
+
 static void sq_rt_metrics(struct sq_runtime *rt)
 {
     int64_t now = sq_mono_ms();
@@ -1217,14 +1356,17 @@ static void sq_rt_metrics(struct sq_runtime *rt)
     rt->last_metrics_mono = now;
     if (rt->kafka_down)
         sq_rt_probe_kafka(rt);
+    sq_offset_probe_collect(rt->probe, sq_rt_probe_answer, rt);
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
-        int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
-            hi = -1;
-        sq_metrics_partition_set(p->topic, p->partition, hi, p->committed);
+        int64_t lo = -1;
+        int64_t hi = sq_rt_high_watermark(rt, p, &lo);
+        sq_metrics_partition_set(p->topic, p->partition, hi, sq_part_pending_from(p, lo),
+                                 p->committed);
         sq_rt_check_idle(rt, p, hi, now);
+        sq_rt_check_stall(rt, p, lo, hi, now);
     }
+    sq_rt_probe_submit(rt, now);
 }
 
 static volatile int64_t sq_watchdog_deadline;
@@ -1454,6 +1596,10 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_error("%s", err.msg);
         goto out;
     }
+    if (!(rt.probe = sq_offset_probe_new(rt.consumer, &err))) {
+        sq_error("%s", err.msg);
+        goto out;
+    }
     sq_info("consuming as group %s from %s", st->group_id, st->brokers);
     code = sq_rt_loop(&rt, stop);
     if (rt.nturns) {
@@ -1468,6 +1614,8 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
             sq_turn_free(rt.turns[k]);
         rt.nturns = 0;
     }
+    sq_offset_probe_free(rt.probe); /* before the consumer closes */
+    rt.probe = NULL;
     sq_rt_close(&rt);
     const struct sq_chain_stats *cs = sq_chain_stats(rt.chain);
     uint64_t dlq = 0;
@@ -1477,6 +1625,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
             (unsigned long long)cs->consumed, (unsigned long long)cs->processed,
             (unsigned long long)cs->duplicates, (unsigned long long)dlq);
 out:
+    sq_offset_probe_free(rt.probe);
     sq_closer_free(rt.closer);
     if (rt.consumer)
         rd_kafka_destroy(rt.consumer);

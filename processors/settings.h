@@ -54,6 +54,7 @@ struct sq_settings {
     int64_t batch_linger_ms;      /* how long a turn waits for its share while others run */
     int64_t commit_interval_ms;   /* 0: commit after every batch */
     int64_t backoff_max_ms;       /* retry backoff ceiling */
+    int64_t stall_s;              /* runtime.stall_s: restart a stalled fetch, 0 = off */
     int64_t shutdown_timeout_s;
 
     /* admin */

@@ -259,10 +259,14 @@ Test(admin, partition_gauges)
     sq_metrics_reset();
     struct sq_admin *adm = start_admin();
     int port = sq_admin_port(adm);
-    sq_metrics_partition_set("sq.in.contacts", 3, 150, 100);
-    sq_metrics_partition_set("sq.in.contacts", 0, 10, -1); /* committed unknown */
-    sq_metrics_partition_set("sq.in.tickets", 1, -1, 42);  /* watermark unknown */
-    sq_metrics_partition_set("we\"ird\\top\nic", 7, 9, 4); /* label escaping */
+    sq_metrics_partition_set("sq.in.contacts", 3, 150, 100, 100);
+    sq_metrics_partition_set("sq.in.contacts", 0, 10, -1, -1); /* start unknown */
+    sq_metrics_partition_set("sq.in.tickets", 1, -1, 42, 42);  /* watermark unknown */
+    sq_metrics_partition_set("we\"ird\\top\nic", 7, 9, 4, 4); /* label escaping */
+    /* nothing committed yet: the lag counts from where consumption starts */
+    sq_metrics_partition_set("sq.in.contacts", 4, 70, 20, -1);
+    /* a watermark read before the last commit: no negative lag */
+    sq_metrics_partition_set("sq.in.contacts", 5, 30, 32, 32);
 
     char *body = get_body(port, "/metrics", 200);
     cr_assert(strstr(body, "# TYPE sq_partition_lag gauge\n"));
@@ -286,10 +290,19 @@ Test(admin, partition_gauges)
     cr_assert_eq(sample_value(body, "sq_partition_lag{topic=\"we\\\"ird\\\\top\\nic\","
                                     "partition=\"7\"}"),
                  5.0, "%s", body);
+    cr_assert_eq(
+        sample_value(body, "sq_partition_lag{topic=\"sq.in.contacts\",partition=\"4\"}"),
+        50.0);
+    cr_assert(!has_series(body, "sq_partition_committed_offset{topic=\"sq.in.contacts\","
+                                "partition=\"4\"}"));
+    cr_assert_eq(
+        sample_value(body, "sq_partition_lag{topic=\"sq.in.contacts\",partition=\"5\"}"),
+        0.0);
+    cr_assert_eq(sq_metrics_lag_total(), 50 + 5 + 50);
     free(body);
 
     /* An update replaces, a removal drops the partition's lines. */
-    sq_metrics_partition_set("sq.in.contacts", 3, 180, 175);
+    sq_metrics_partition_set("sq.in.contacts", 3, 180, 175, 175);
     sq_metrics_partition_remove("sq.in.tickets", 1);
     sq_metrics_partition_remove("sq.in.tickets", 99); /* unknown: no-op */
     body = get_body(port, "/metrics", 200);
@@ -421,7 +434,7 @@ Test(admin, exposition_format_valid)
     sq_metrics_reset();
     sq_metrics_inc(SQ_M_PROCESSED, 1);
     sq_metrics_observe_latency(0.01);
-    sq_metrics_partition_set("sq.in.contacts", 0, 5, 2);
+    sq_metrics_partition_set("sq.in.contacts", 0, 5, 2, 2);
     struct sq_buf out;
     sq_buf_init(&out);
     sq_metrics_render(&out);
@@ -568,7 +581,7 @@ static void *writer_main(void *arg)
     for (int i = 0; i < WRITER_INCS; i++) {
         sq_metrics_inc(SQ_M_CONSUMED, 1);
         if (i % 1000 == 0)
-            sq_metrics_partition_set("sq.in.contacts", i % 4, i + 10, i);
+            sq_metrics_partition_set("sq.in.contacts", i % 4, i + 10, i, i);
     }
     return NULL;
 }
