@@ -35,6 +35,14 @@ static char *stack_with_events(struct sq_stack *s, int partitions, int seed, int
     return sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
 }
 
+/* The same, six partitions, with the events already in sq.in.contacts. */
+static char *stack_with_produced_events(struct sq_stack *s, int seed, int valid, long *expected)
+{
+    char *path = stack_with_events(s, 6, seed, valid, expected);
+    cr_assert_eq(sq_h_kcat_produce_file(s->kafka.bootstrap, "sq.in.contacts", path), 0);
+    return path;
+}
+
 /* Exactness checks shared by every scenario. */
 static void check_exact(struct sq_stack *s, int seed, int valid, const long *expected)
 {
@@ -56,8 +64,7 @@ static void crash_and_restart(const char *fault, int after, int seed)
     const int valid = 20000;
     struct sq_stack s;
     long expected[CUSTOMERS];
-    char *path = stack_with_events(&s, 6, seed, valid, expected);
-    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
     const char *const sets[] = {"runtime.batch_max_messages=200", NULL};
     char env_fault[64], env_after[64];
     snprintf(env_fault, sizeof env_fault, "SQGATE_FAULT=%s", fault ? fault : "");
@@ -310,8 +317,7 @@ Test(delivery, stalled_partition_shows_its_lag_and_is_restarted, .timeout = 400)
     const int seed = 71;
     struct sq_stack s;
     long expected[CUSTOMERS];
-    char *path = stack_with_events(&s, 6, seed, valid, expected);
-    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
     const char *const env[] = {"SQGATE_FAULT=stall_partition", "SQGATE_FAULT_TOPIC=sq.in.contacts",
                                "SQGATE_FAULT_PARTITION=2", NULL};
     const char *const off[] = {"runtime.stall_s=0", NULL};
@@ -344,8 +350,7 @@ Test(delivery, sigterm_commits_everything, .timeout = 300)
     const int seed = 41;
     struct sq_stack s;
     long expected[CUSTOMERS];
-    char *path = stack_with_events(&s, 6, seed, valid, expected);
-    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path), 0);
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
     sq_stack_start_instance(&s, 0, NULL, NULL);
     check_exact(&s, seed, valid, expected);
     int status = 0;
