@@ -135,8 +135,8 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     INT("runtime.stall_s", stall_s, "60", 0, 86400,
         "An assigned partition that is not paused, has nothing fetched or in flight, and "
         "fetched nothing for this long while messages wait in it is stalled: its fetch is "
-        "restarted at the next offset to process (sq_partition_stalls_total); 0 turns the "
-        "check off, s."),
+        "restarted at the next offset to process (sq_partition_stalls_total); keep it well "
+        "above a first fetch's time (10 or more); 0 turns the check off, s."),
     INT("shutdown.timeout_s", shutdown_timeout_s, "30", 1, 3600,
         "Time allowed for a clean shutdown on SIGTERM/SIGINT before exiting 2, s."),
     {.path = "admin.listen", .type = SQ_CFG_STR, .offset = OFF(admin_listen),
@@ -699,6 +699,10 @@ static const struct {
     {"group.id", "set the group with the `group` key"},
     {"enable.auto.commit", "sqgate commits offsets itself, after every output succeeded"},
     {"enable.auto.offset.store", "sqgate stores offsets itself, after every output succeeded"},
+    {"auto.offset.reset", "sqgate reads a partition the group never committed from its first "
+                          "offset, so that no message is skipped"},
+    {"enable.partition.eof", "sqgate uses end-of-partition events to tell a caught-up partition "
+                             "from a stalled one (runtime.stall_s)"},
 };
 
 /* Sets librdkafka property prop (checked by librdkafka itself); a later set
@@ -1300,7 +1304,7 @@ void sq_config_dump_docs(FILE *out)
     }
     fputs("| `kafka.<property>` | string | (librdkafka's) | `SQGATE_KAFKA__<PROPERTY>` | "
           "Any librdkafka property, passed verbatim (checked against librdkafka's table), "
-          "except bootstrap.servers, metadata.broker.list, group.id, enable.auto.commit and "
-          "enable.auto.offset.store. |\n",
+          "except bootstrap.servers, metadata.broker.list, group.id, enable.auto.commit, "
+          "enable.auto.offset.store, auto.offset.reset and enable.partition.eof. |\n",
           out);
 }

@@ -72,7 +72,9 @@ rd_kafka_t *sq_kafka_consumer_new(const struct sq_settings *st, const struct sq_
         "enable.auto.commit", "false",
         "enable.auto.offset.store", "false",
         "auto.offset.reset", "earliest",
-        "enable.partition.eof", "false",
+        /* end-of-partition events tell a caught-up partition from a
+         * stalled one (runtime.stall_s) */
+        "enable.partition.eof", "true",
         "queued.max.messages.kbytes", "16384",
         "reconnect.backoff.ms", "100",
         "reconnect.backoff.max.ms", "2000",
@@ -207,15 +209,22 @@ int sq_kafka_subscribe(rd_kafka_t *rk, const struct sq_settings *st, struct sq_e
     return SQ_OK;
 }
 
-void sq_kafka_seek(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset)
+rd_kafka_resp_err_t sq_kafka_seek(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                  int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
     rd_kafka_error_t *error = rd_kafka_seek_partitions(rk, l, 5000);
+    rd_kafka_resp_err_t err = l->elems[0].err; /* per partition, the call itself succeeding */
     if (error) {
+        err = rd_kafka_error_code(error);
         sq_warn("seek %s/%d to %lld: %s", topic, (int)partition, (long long)offset,
                 rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
+    } else if (err) {
+        sq_warn("seek %s/%d to %lld: %s", topic, (int)partition, (long long)offset,
+                rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(l);
+    return err;
 }

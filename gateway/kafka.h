@@ -26,7 +26,9 @@ rd_kafka_t *sq_kafka_producer_new(const struct sq_settings *st, const struct sq_
  * SQ_OK, or an error naming each missing one. */
 int sq_kafka_check_topics(rd_kafka_t *rk, const struct sq_settings *st, struct sq_err *err);
 int sq_kafka_subscribe(rd_kafka_t *rk, const struct sq_settings *st, struct sq_err *err);
-/* Moves an assigned partition's fetch position (bounded wait). */
-void sq_kafka_seek(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t offset);
+/* Moves an assigned partition's fetch position (bounded wait). Returns the
+ * partition's error (logged), 0 when it moved. */
+rd_kafka_resp_err_t sq_kafka_seek(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                  int64_t offset);
 
 #endif

@@ -77,8 +77,8 @@ void sq_metrics_observe_end_to_end(double seconds);
 
 /* Per-partition gauges. -1 = unknown. `pending_from` is the first offset
  * not yet committed: the committed offset, or before this instance's first
- * commit where consumption starts (applied + 1, or the low watermark when
- * nothing was ever applied). sq_partition_lag (high watermark −
+ * commit the next offset to process (applied + 1; with nothing applied, the
+ * group's committed offset, else the low watermark). sq_partition_lag (high watermark −
  * pending_from) is shown only when both are known,
  * sq_partition_committed_offset only when the committed offset is. The
  * topic is copied. */

@@ -27,6 +27,7 @@ struct sq_part *sq_parts_add(struct sq_parts *ps, const char *topic, int32_t par
     p->committed = -1;
     p->start_from = -1;
     p->stall_next = -1;
+    p->eof_offset = -1;
     p->lo_queried = -1;
     p->hi_queried = -1;
     p->init_dropped_from = -1;
@@ -139,13 +140,22 @@ void sq_parts_commit_done(struct sq_parts *ps, const rd_kafka_topic_partition_li
 
 int64_t sq_part_next_offset(const struct sq_part *p, int64_t lo)
 {
+    int64_t next = -1;
     if (p->need_init)
         return -1;
     if (p->applied >= 0)
-        return p->applied + 1;
-    if (p->start_from == SQ_START_EARLIEST)
-        return lo >= 0 ? lo : -1;
-    return p->start_from;
+        next = p->applied + 1;
+    else if (p->start_from == SQ_START_EARLIEST)
+        next = lo;
+    else
+        next = p->start_from;
+    return next >= 0 && lo > next ? lo : next;
+}
+
+int64_t sq_part_quiet_since(const struct sq_part *p)
+{
+    return p->stall_clock_mono_ms > p->last_fetch_mono_ms ? p->stall_clock_mono_ms
+                                                          : p->last_fetch_mono_ms;
 }
 
 int64_t sq_part_pending_from(const struct sq_part *p, int64_t lo)
@@ -159,9 +169,9 @@ bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t no
     if (stall_ms <= 0 || hi < 0 || p->backlog_n)
         return false;
     int64_t next = sq_part_next_offset(p, lo);
-    if (next < 0 || next >= hi)
+    if (next < 0 || next >= hi || p->eof_offset >= hi)
         return false;
     int64_t wait = next == p->stall_next && p->stall_wait_ms > stall_ms ? p->stall_wait_ms
                                                                         : stall_ms;
-    return now_mono - p->last_fetch_mono_ms >= wait;
+    return now_mono - sq_part_quiet_since(p) >= wait;
 }

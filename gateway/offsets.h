@@ -33,6 +33,10 @@ struct sq_part {
                               * cached ones are unknown until the partition
                               * fetches), -1 none */
     int64_t hi_queried_mono_ms;
+    int64_t eof_offset;      /* where the fetcher last reported the partition's end, -1 */
+    int64_t stall_clock_mono_ms; /* the stall check's clock also restarts here: while we
+                              * hold the partition (paused, fetched, in a turn) and at a
+                              * restart */
     int64_t stall_next;      /* the next offset at the last stall restart, -1 none */
     int64_t stall_wait_ms;   /* the wait before the next restart at stall_next: it
                               * doubles while restarts fetch nothing there */
@@ -74,16 +78,23 @@ void sq_parts_commit_done(struct sq_parts *ps, const rd_kafka_topic_partition_li
 
 /* The next offset the partition must process: applied + 1, or where
  * consumption starts when nothing was applied (start_from, the low
- * watermark `lo` for SQ_START_EARLIEST); -1 when not known yet. */
+ * watermark `lo` for SQ_START_EARLIEST), and never below `lo` when it is
+ * known (retention deleted what was not processed); -1 when not known
+ * yet. */
 int64_t sq_part_next_offset(const struct sq_part *p, int64_t lo);
 /* The first offset not committed, for sq_partition_lag: the committed
  * offset, else sq_part_next_offset; -1 when not known. */
 int64_t sq_part_pending_from(const struct sq_part *p, int64_t lo);
+/* Since when the partition has been quiet: its last fetch, or the last
+ * restart of the stall check's clock, whichever is later. */
+int64_t sq_part_quiet_since(const struct sq_part *p);
 /* Whether the partition is stalled (runtime.stall_s): known positions,
- * messages waiting (next offset below the high watermark `hi`), nothing
- * fetched and waiting, and no fetch for stall_ms (stall_wait_ms after a
- * restart at the same next offset). The caller rules out
- * pauses and partitions in a turn. */
+ * messages waiting (next offset below the high watermark `hi`, and the
+ * fetcher has not reported the end at hi or beyond: offsets no message
+ * fills, such as transaction markers, end there), nothing fetched and
+ * waiting, and quiet for stall_ms (stall_wait_ms after a restart at the
+ * same next offset). The caller rules out pauses and partitions in a
+ * turn. */
 bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t now_mono,
                      int64_t stall_ms);
 

@@ -128,6 +128,14 @@ static int64_t sq_backoff_next(int64_t cur, const struct sq_settings *st)
     return next > st->backoff_max_ms ? st->backoff_max_ms : next;
 }
 
+/* Moves a partition's fetch position; the end the fetcher reported no
+ * longer holds (sq_part_stalled). Returns the partition's error. */
+static rd_kafka_resp_err_t sq_rt_seek(struct sq_runtime *rt, struct sq_part *p, int64_t offset)
+{
+    p->eof_offset = -1;
+    return sq_kafka_seek(rt->consumer, p->topic, p->partition, offset);
+}
+
 /* ---- readiness and backpressure ---------------------------------------- */
 
 static void sq_rt_update_ready(struct sq_runtime *rt)
@@ -697,7 +705,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
             sq_part_applied(p, st->stored);
             if (st->stored > st->last) {
                 sq_part_backlog_clear(p);
-                sq_kafka_seek(rt->consumer, p->topic, p->partition, st->stored + 1);
+                sq_rt_seek(rt, p, st->stored + 1);
             }
         } else {
             sq_warn("%s/%d: applied offset moved to %lld by another instance (expected %lld): "
@@ -707,7 +715,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
             tp->dropped = true;
             p->applied = st->stored;
             sq_part_backlog_clear(p);
-            sq_kafka_seek(rt->consumer, p->topic, p->partition, st->stored + 1);
+            sq_rt_seek(rt, p, st->stored + 1);
         }
     }
     sq_turn_steps_free(t);
@@ -964,7 +972,7 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
         int64_t from = p->applied >= 0 ? p->applied + 1 : p->init_dropped_from;
         p->init_dropped_from = -1;
         if (from >= 0)
-            sq_kafka_seek(rt->consumer, p->topic, p->partition, from);
+            sq_rt_seek(rt, p, from);
         if (!rt->paused && !rt->shutting_down) {
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
             rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
@@ -1174,11 +1182,19 @@ static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rt->consumer, left > 0 ? (int)left : 0);
         if (!rkm)
             break;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* the fetcher reached the end: caught up, not stalled */
+            struct sq_part *p = rkm->rkt ? sq_parts_find(&rt->parts, rd_kafka_topic_name(rkm->rkt),
+                                                         rkm->partition)
+                                         : NULL;
+            if (p && rkm->offset > p->eof_offset)
+                p->eof_offset = rkm->offset;
+            rd_kafka_message_destroy(rkm);
+            continue;
+        }
         if (rkm->err) {
-            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                sq_warn("consume: %s", rd_kafka_message_errstr(rkm));
-                sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
-            }
+            sq_warn("consume: %s", rd_kafka_message_errstr(rkm));
+            sq_metrics_inc(SQ_M_KAFKA_ERRORS, 1);
             rd_kafka_message_destroy(rkm);
             continue;
         }
@@ -1279,7 +1295,7 @@ static void sq_rt_probe_submit(struct sq_runtime *rt, int64_t now)
         if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
             hi = -1;
         bool unknown = hi < 0 && now - p->hi_queried_mono_ms >= 5000;
-        bool quiet = stall_ms > 0 && now - p->last_fetch_mono_ms >= stall_ms &&
+        bool quiet = stall_ms > 0 && now - sq_part_quiet_since(p) >= stall_ms &&
                      now - p->hi_queried_mono_ms >= stall_ms && sq_rt_part_free_to_fetch(rt, p);
         if (unknown || quiet)
             rd_kafka_topic_partition_list_add(wm, p->topic, p->partition);
@@ -1327,25 +1343,30 @@ static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t 
     if (!sq_rt_part_free_to_fetch(rt, p) || !sq_part_stalled(p, lo, hi, now, stall_ms))
         return;
     int64_t next = sq_part_next_offset(p, lo);
+    /* the next restart at the same offset waits twice as long */
     if (next == p->stall_next) {
-        p->stall_wait_ms = p->stall_wait_ms < stall_ms ? 2 * stall_ms : 2 * p->stall_wait_ms;
+        p->stall_wait_ms = 2 * p->stall_wait_ms;
         if (p->stall_wait_ms > 3600000)
             p->stall_wait_ms = 3600000;
     } else {
         p->stall_next = next;
-        p->stall_wait_ms = stall_ms;
+        p->stall_wait_ms = 2 * stall_ms;
     }
     sq_warn("%s/%d fetched nothing for %lld s while %lld messages wait (next offset %lld, high "
             "watermark %lld): restarting its fetch there", p->topic, (int)p->partition,
-            (long long)((now - p->last_fetch_mono_ms) / 1000), (long long)(hi - next),
+            (long long)((now - sq_part_quiet_since(p)) / 1000), (long long)(hi - next),
             (long long)next, (long long)hi);
     sq_metrics_inc(SQ_M_STALLS, 1);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
     rd_kafka_resume_partitions(rt->consumer, l); /* whatever pause librdkafka kept */
     rd_kafka_topic_partition_list_destroy(l);
-    sq_kafka_seek(rt->consumer, p->topic, p->partition, next);
-    p->last_fetch_mono_ms = now;
+    rd_kafka_resp_err_t err = sq_rt_seek(rt, p, next);
+    if (err)
+        sq_warn("%s/%d: the restart's seek to %lld failed (%s): tried again in %lld s",
+                p->topic, (int)p->partition, (long long)next, rd_kafka_err2str(err),
+                (long long)(p->stall_wait_ms / 1000));
+    p->stall_clock_mono_ms = now;
 }
 
 static void sq_rt_metrics(struct sq_runtime *rt)
@@ -1359,6 +1380,8 @@ static void sq_rt_metrics(struct sq_runtime *rt)
     sq_offset_probe_collect(rt->probe, sq_rt_probe_answer, rt);
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
+        if (!sq_rt_part_free_to_fetch(rt, p))
+            p->stall_clock_mono_ms = now; /* held by us: not stalled meanwhile */
         int64_t lo = -1;
         int64_t hi = sq_rt_high_watermark(rt, p, &lo);
         sq_metrics_partition_set(p->topic, p->partition, hi, sq_part_pending_from(p, lo),

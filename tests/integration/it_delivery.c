@@ -295,7 +295,7 @@ static bool only_partition_2_waits(void *arg)
         a->lags[0] = '\0';
         for (const char *p = body; (p = strstr(p, "\nsq_partition_lag{")) != NULL; p++) {
             const char *end = strchr(p + 1, '\n');
-            if (end && end[-1] != '0' && end[-2] != ' ')
+            if (end && !(end[-1] == '0' && end[-2] == ' '))
                 snprintf(a->lags + strlen(a->lags), sizeof a->lags - strlen(a->lags), "%.*s",
                          (int)(end - p), p);
         }

@@ -168,8 +168,8 @@ Test(config, kafka_passthrough_dotted_keys)
     int rc = load_text(&st,
                        "kafka:\n"
                        "  session.timeout.ms: 6000\n"
-                       "  enable.partition.eof: true\n"
-                       "  auto.offset.reset: earliest\n"
+                       "  fetch.wait.max.ms: 20\n"
+                       "  isolation.level: read_uncommitted\n"
                        "kafka.reconnect.backoff.ms: 50\n",
                        &errs, NULL);
     dump_errs(&errs);
@@ -177,8 +177,8 @@ Test(config, kafka_passthrough_dotted_keys)
     cr_assert_eq(st.kafka_props_n, 4);
     cr_assert_str_eq(st.kafka_props[0].name, "session.timeout.ms");
     cr_assert_str_eq(st.kafka_props[0].value, "6000");
-    cr_assert_str_eq(kafka_prop(&st, "enable.partition.eof"), "true");
-    cr_assert_str_eq(kafka_prop(&st, "auto.offset.reset"), "earliest");
+    cr_assert_str_eq(kafka_prop(&st, "fetch.wait.max.ms"), "20");
+    cr_assert_str_eq(kafka_prop(&st, "isolation.level"), "read_uncommitted");
     cr_assert_str_eq(kafka_prop(&st, "reconnect.backoff.ms"), "50");
     /* a later set of the same property replaces it */
     cr_assert_eq(sq_config_set(&st, "kafka.session.timeout.ms", "7000", &errs), 0);
@@ -189,7 +189,13 @@ Test(config, kafka_passthrough_dotted_keys)
     cr_assert_eq(sq_config_set(&st, "kafka.session.timeout.ms", "soon", &errs), -1);
     cr_assert_eq(sq_config_set(&st, "kafka.bootstrap.servers", "x:1", &errs), -1);
     cr_assert_eq(sq_config_set(&st, "kafka.enable.auto.commit", "true", &errs), -1);
-    cr_assert_eq(errs.n, 4);
+    /* where a new group starts and end-of-partition events are sqgate's */
+    cr_assert_eq(sq_config_set(&st, "kafka.auto.offset.reset", "latest", &errs), -1);
+    cr_assert_eq(sq_config_set(&st, "kafka.enable.partition.eof", "false", &errs), -1);
+    cr_assert_eq(errs.n, 6);
+    cr_assert_geq(find_msg(&errs, "kafka.auto.offset.reset: sqgate reads a partition", NULL), 0);
+    cr_assert_geq(find_msg(&errs, "kafka.enable.partition.eof: sqgate uses end-of-partition",
+                           NULL), 0);
     cr_assert_geq(find_msg(&errs, "kafka.enable.auto.commit: sqgate commits offsets itself", NULL),
                   0);
     cr_assert_geq(find_msg(&errs, "kafka.no.such.property: ", "librdkafka"), 0);

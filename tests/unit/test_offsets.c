@@ -1,8 +1,9 @@
 /* test_offsets.c: where a partition's processing goes on (gateway/offsets.c):
  * the next offset to process and the first one not committed, before and
  * after anything was applied or committed, and when a partition counts as
- * stalled (runtime.stall_s), with the wait doubling after a restart that
- * fetched nothing. */
+ * stalled (runtime.stall_s): messages waiting that the fetcher has not
+ * reached, quiet since its last fetch or since we last held it, with the
+ * wait doubling after a restart that fetched nothing. */
 #include <criterion/criterion.h>
 
 #include "offsets.h"
@@ -76,5 +77,39 @@ Test(offsets, a_restart_at_the_same_offset_waits_longer)
     cr_assert(sq_part_stalled(p, 0, 15, 120000, stall));
     p->applied = 11; /* it moved on: the plain wait again */
     cr_assert(sq_part_stalled(p, 0, 15, 60000, stall));
+    sq_parts_fini(&ps);
+}
+
+Test(offsets, next_offset_never_below_the_first_kept)
+{
+    struct sq_parts ps = {0};
+    struct sq_part *p = fresh(&ps);
+    p->applied = 9; /* retention deleted 10..19 before they were processed */
+    cr_assert_eq(sq_part_next_offset(p, 20), 20);
+    cr_assert_eq(sq_part_next_offset(p, -1), 10, "low watermark unknown");
+    cr_assert(!sq_part_stalled(p, 20, 20, 60000, 60000), "nothing left to fetch");
+    sq_parts_fini(&ps);
+}
+
+Test(offsets, a_partition_whose_end_the_fetcher_reported_is_not_stalled)
+{
+    struct sq_parts ps = {0};
+    struct sq_part *p = fresh(&ps);
+    p->applied = 9; /* offset 10 is a transaction marker, the end is 11 */
+    p->eof_offset = 11;
+    cr_assert(!sq_part_stalled(p, 0, 11, 60000, 60000));
+    cr_assert(sq_part_stalled(p, 0, 12, 60000, 60000), "a message came after the end");
+    sq_parts_fini(&ps);
+}
+
+Test(offsets, the_stall_clock_restarts_while_the_partition_is_held)
+{
+    struct sq_parts ps = {0};
+    struct sq_part *p = fresh(&ps);
+    p->applied = 9;
+    p->stall_clock_mono_ms = 50000; /* paused until then */
+    cr_assert_eq(sq_part_quiet_since(p), 50000);
+    cr_assert(!sq_part_stalled(p, 0, 15, 60000, 60000));
+    cr_assert(sq_part_stalled(p, 0, 15, 110000, 60000));
     sq_parts_fini(&ps);
 }
