@@ -29,6 +29,7 @@ struct sq_part {
     int64_t start_from;      /* with nothing applied: the group's committed offset,
                               * SQ_START_EARLIEST (none: from the low watermark),
                               * or -1 not asked yet */
+    uint64_t assign_gen;     /* the runtime's assignment count when it was assigned */
     int64_t lo_queried, hi_queried; /* watermarks asked of the broker (librdkafka's
                               * cached ones are unknown until the partition
                               * fetches), -1 none */

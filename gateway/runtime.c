@@ -109,6 +109,8 @@ struct sq_runtime {
     int64_t chain_retry_at;
     bool kafka_down;             /* librdkafka said every broker is down */
     struct sq_offset_probe *probe; /* broker watermarks and committed offsets */
+    uint64_t assign_gen;         /* assignments so far (sq_part.assign_gen) */
+    uint64_t probe_gen;          /* assign_gen when the probe's request was sent */
     int64_t start_retry_at;      /* next ask for committed offsets (sq_rt_probe_submit) */
 };
 
@@ -1013,6 +1015,7 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
         struct sq_part *p = sq_parts_find(&rt->parts, tp->topic, tp->partition);
         if (!p)
             p = sq_parts_add(&rt->parts, tp->topic, tp->partition);
+        p->assign_gen = rt->assign_gen + 1;
         p->default_schema = sq_rt_default_schema(rt->st, tp->topic);
         if (!p->offset_key)
             p->offset_key = sq_redis_offset_key_dup(rt->redis, rt->st->group_id, tp->topic,
@@ -1033,6 +1036,7 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
         }
         sq_metrics_inc(SQ_M_REBALANCES, 1);
     }
+    rt->assign_gen++;
     rd_kafka_error_t *error = rd_kafka_incremental_assign(rt->consumer, parts);
     if (error) {
         sq_error("incremental assign: %s", rd_kafka_error_string(error));
@@ -1266,8 +1270,8 @@ static void sq_rt_probe_answer(const struct sq_probe_answer *a, void *arg)
 {
     struct sq_runtime *rt = arg;
     struct sq_part *p = sq_parts_find(&rt->parts, a->topic, a->partition);
-    if (!p)
-        return; /* revoked meanwhile */
+    if (!p || p->assign_gen > rt->probe_gen)
+        return; /* revoked meanwhile (and maybe assigned again: the answer is older) */
     if (a->hi >= 0) {
         p->lo_queried = a->lo;
         p->hi_queried = a->hi;
@@ -1303,6 +1307,7 @@ static void sq_rt_probe_submit(struct sq_runtime *rt, int64_t now)
             rd_kafka_topic_partition_list_add(committed, p->topic, p->partition);
     }
     if ((wm->cnt || committed->cnt) && sq_offset_probe_submit(rt->probe, wm, committed)) {
+        rt->probe_gen = rt->assign_gen;
         for (int i = 0; i < wm->cnt; i++)
             sq_parts_find(&rt->parts, wm->elems[i].topic, wm->elems[i].partition)
                 ->hi_queried_mono_ms = now;
