@@ -140,7 +140,7 @@ void sq_parts_commit_done(struct sq_parts *ps, const rd_kafka_topic_partition_li
 
 int64_t sq_part_next_offset(const struct sq_part *p, int64_t lo)
 {
-    int64_t next = -1;
+    int64_t next;
     if (p->need_init)
         return -1;
     if (p->applied >= 0)

@@ -111,7 +111,7 @@ struct sq_runtime {
     struct sq_offset_probe *probe; /* broker watermarks and committed offsets */
     uint64_t assign_gen;         /* assignments so far (sq_part.assign_gen) */
     uint64_t probe_gen;          /* assign_gen when the probe's request was sent */
-    int64_t start_retry_at;      /* next ask for committed offsets (sq_rt_probe_submit) */
+    int64_t start_retry_at;      /* next ask for committed offsets (sq_rt_probe_want) */
 };
 
 static struct sq_runtime *sq_rt_of(rd_kafka_t *rk)
@@ -1070,6 +1070,19 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
     sq_rt_update_ready(rt);
 }
 
+/* The part of a turn still in flight that holds partition p, or NULL. The
+ * turns in flight never share a partition (sq_rt_pick_parts). */
+static struct sq_turn_part *sq_rt_live_turn_part(const struct sq_runtime *rt,
+                                                 const struct sq_part *p)
+{
+    for (size_t t = 0; t < rt->nturns; t++)
+        if (rt->turns[t]->phase != SQ_TURN_DONE)
+            for (size_t k = 0; k < rt->turns[t]->n; k++)
+                if (rt->turns[t]->tp[k].part == p)
+                    return &rt->turns[t]->tp[k];
+    return NULL;
+}
+
 static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list_t *parts)
 {
     bool lost = rd_kafka_assignment_lost(rt->consumer);
@@ -1085,11 +1098,9 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
         struct sq_part *p = sq_parts_find(&rt->parts, parts->elems[i].topic, parts->elems[i].partition);
         if (!p)
             continue;
-        for (size_t t = 0; t < rt->nturns; t++)
-            if (rt->turns[t]->phase != SQ_TURN_DONE)
-                for (size_t k = 0; k < rt->turns[t]->n; k++)
-                    if (rt->turns[t]->tp[k].part == p)
-                        rt->turns[t]->tp[k].dropped = true;
+        struct sq_turn_part *tp = sq_rt_live_turn_part(rt, p);
+        if (tp)
+            tp->dropped = true;
         sq_part_backlog_clear(p);
         sq_metrics_inc(SQ_M_REBALANCES, 1);
     }
@@ -1246,22 +1257,12 @@ static void sq_rt_check_idle(struct sq_runtime *rt, struct sq_part *p, int64_t h
 
 /* ---- stalled partitions ------------------------------------------------- */
 
-static bool sq_rt_part_in_turn(const struct sq_runtime *rt, const struct sq_part *p)
-{
-    for (size_t t = 0; t < rt->nturns; t++)
-        if (rt->turns[t]->phase != SQ_TURN_DONE)
-            for (size_t k = 0; k < rt->turns[t]->n; k++)
-                if (rt->turns[t]->tp[k].part == p)
-                    return true;
-    return false;
-}
-
 /* Whether nothing of ours holds the partition back: not paused, not
  * waiting for its applied offset, nothing fetched or in flight. */
 static bool sq_rt_part_free_to_fetch(const struct sq_runtime *rt, const struct sq_part *p)
 {
     return !rt->paused && !rt->shutting_down && !rt->kafka_down && !p->need_init &&
-           !p->backlog_n && !sq_rt_part_in_turn(rt, p);
+           !p->backlog_n && !sq_rt_live_turn_part(rt, p);
 }
 
 /* One answer of the offset probe: the broker's watermarks, and where
@@ -1280,62 +1281,62 @@ static void sq_rt_probe_answer(const struct sq_probe_answer *a, void *arg)
         p->start_from = a->committed >= 0 ? a->committed : SQ_START_EARLIEST;
 }
 
-/* The next request of the offset probe: the watermarks of partitions whose
- * cached high watermark is unknown (every 5 s) or that were quiet for
- * runtime.stall_s (once per stall_s), and the committed offsets of
- * partitions with nothing applied (every 10 s until known). */
-static void sq_rt_probe_submit(struct sq_runtime *rt, int64_t now)
-{
-    if (rt->kafka_down)
-        return;
-    int64_t stall_ms = rt->st->stall_s * 1000;
-    rd_kafka_topic_partition_list_t *wm = rd_kafka_topic_partition_list_new(4);
-    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(4);
-    for (size_t i = 0; i < rt->parts.n; i++) {
-        struct sq_part *p = rt->parts.v[i];
-        if (p->need_init)
-            continue;
-        int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
-            hi = -1;
-        bool unknown = hi < 0 && now - p->hi_queried_mono_ms >= 5000;
-        bool quiet = stall_ms > 0 && now - sq_part_quiet_since(p) >= stall_ms &&
-                     now - p->hi_queried_mono_ms >= stall_ms && sq_rt_part_free_to_fetch(rt, p);
-        if (unknown || quiet)
-            rd_kafka_topic_partition_list_add(wm, p->topic, p->partition);
-        if (p->applied < 0 && p->start_from == -1 && now >= rt->start_retry_at)
-            rd_kafka_topic_partition_list_add(committed, p->topic, p->partition);
-    }
-    if ((wm->cnt || committed->cnt) && sq_offset_probe_submit(rt->probe, wm, committed)) {
-        rt->probe_gen = rt->assign_gen;
-        for (int i = 0; i < wm->cnt; i++)
-            sq_parts_find(&rt->parts, wm->elems[i].topic, wm->elems[i].partition)
-                ->hi_queried_mono_ms = now;
-        if (committed->cnt)
-            rt->start_retry_at = now + 10000;
-    }
-    rd_kafka_topic_partition_list_destroy(wm);
-    rd_kafka_topic_partition_list_destroy(committed);
-}
-
 /* A partition's watermarks: librdkafka's cached ones (the high one moves
  * only when the partition fetches), or the broker's (the offset probe)
- * when those are unknown or older. */
+ * when those are unknown or older. *cached_hi says whether librdkafka
+ * knew the high one. */
 static int64_t sq_rt_high_watermark(struct sq_runtime *rt, const struct sq_part *p,
-                                    int64_t *lo)
+                                    int64_t *lo, bool *cached_hi)
 {
     int64_t hi = -1;
     *lo = -1;
     if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, lo, &hi) ||
         hi < 0)
         hi = -1;
+    *cached_hi = hi >= 0;
     if (*lo < 0)
         *lo = p->lo_queried;
     return p->hi_queried > hi ? p->hi_queried : hi;
 }
 
-/* A partition free to fetch that fetched nothing for runtime.stall_s while
- * messages wait in it: librdkafka 2.0.2 can leave a partition's fetch not
+/* Adds p to the offset probe's next request where it needs the broker:
+ * its watermarks when librdkafka's high one is unknown (every 5 s) or it
+ * was quiet for runtime.stall_s (once per stall_s), the group's committed
+ * offset while nothing of it is applied (every 10 s until known). */
+static void sq_rt_probe_want(struct sq_runtime *rt, const struct sq_part *p, bool cached_hi,
+                             bool held, int64_t now, rd_kafka_topic_partition_list_t *wm,
+                             rd_kafka_topic_partition_list_t *committed)
+{
+    if (p->need_init)
+        return;
+    int64_t stall_ms = rt->st->stall_s * 1000;
+    bool unknown = !cached_hi && now - p->hi_queried_mono_ms >= 5000;
+    bool quiet = stall_ms > 0 && !held && now - sq_part_quiet_since(p) >= stall_ms &&
+                 now - p->hi_queried_mono_ms >= stall_ms;
+    if (unknown || quiet)
+        rd_kafka_topic_partition_list_add(wm, p->topic, p->partition);
+    if (p->applied < 0 && p->start_from == -1 && now >= rt->start_retry_at)
+        rd_kafka_topic_partition_list_add(committed, p->topic, p->partition);
+}
+
+/* Hands the request to the probe thread when it is free. */
+static void sq_rt_probe_submit(struct sq_runtime *rt, int64_t now,
+                               const rd_kafka_topic_partition_list_t *wm,
+                               const rd_kafka_topic_partition_list_t *committed)
+{
+    if (rt->kafka_down || !(wm->cnt || committed->cnt) ||
+        !sq_offset_probe_submit(rt->probe, wm, committed))
+        return;
+    rt->probe_gen = rt->assign_gen;
+    for (int i = 0; i < wm->cnt; i++)
+        sq_parts_find(&rt->parts, wm->elems[i].topic, wm->elems[i].partition)
+            ->hi_queried_mono_ms = now;
+    if (committed->cnt)
+        rt->start_retry_at = now + 10000;
+}
+
+/* A partition free to fetch (the caller checks) that fetched nothing for
+ * runtime.stall_s while messages wait in it: librdkafka 2.0.2 can leave a partition's fetch not
  * started after a pause or resume right after its assignment (upstream
  * 2190). Its fetch is restarted at the next offset to process, with a
  * warning and sq_partition_stalls_total; while restarts at the same offset
@@ -1345,7 +1346,7 @@ static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t 
                               int64_t hi, int64_t now)
 {
     int64_t stall_ms = rt->st->stall_s * 1000;
-    if (!sq_rt_part_free_to_fetch(rt, p) || !sq_part_stalled(p, lo, hi, now, stall_ms))
+    if (!sq_part_stalled(p, lo, hi, now, stall_ms))
         return;
     int64_t next = sq_part_next_offset(p, lo);
     /* the next restart at the same offset waits twice as long */
@@ -1383,18 +1384,26 @@ static void sq_rt_metrics(struct sq_runtime *rt)
     if (rt->kafka_down)
         sq_rt_probe_kafka(rt);
     sq_offset_probe_collect(rt->probe, sq_rt_probe_answer, rt);
+    rd_kafka_topic_partition_list_t *wm = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(4);
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
-        if (!sq_rt_part_free_to_fetch(rt, p))
+        bool held = !sq_rt_part_free_to_fetch(rt, p);
+        if (held)
             p->stall_clock_mono_ms = now; /* held by us: not stalled meanwhile */
         int64_t lo = -1;
-        int64_t hi = sq_rt_high_watermark(rt, p, &lo);
+        bool cached_hi;
+        int64_t hi = sq_rt_high_watermark(rt, p, &lo, &cached_hi);
         sq_metrics_partition_set(p->topic, p->partition, hi, sq_part_pending_from(p, lo),
                                  p->committed);
         sq_rt_check_idle(rt, p, hi, now);
-        sq_rt_check_stall(rt, p, lo, hi, now);
+        if (!held)
+            sq_rt_check_stall(rt, p, lo, hi, now);
+        sq_rt_probe_want(rt, p, cached_hi, held, now, wm, committed);
     }
-    sq_rt_probe_submit(rt, now);
+    sq_rt_probe_submit(rt, now, wm, committed);
+    rd_kafka_topic_partition_list_destroy(wm);
+    rd_kafka_topic_partition_list_destroy(committed);
 }
 
 static volatile int64_t sq_watchdog_deadline;
