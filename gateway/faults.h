@@ -8,7 +8,9 @@
  * is in flight. SQGATE_FAULT=stall_partition pauses the assigned partition
  * SQGATE_FAULT_TOPIC / SQGATE_FAULT_PARTITION inside librdkafka only, as if
  * its fetch never started, so tests can check that the stall is found and
- * mended.
+ * mended; SQGATE_FAULT=wedge_partition also leaves the stall check's first
+ * restart (resume and seek) undone, so only its re-assignment mends it
+ * (the flag sq_part.wedged_by_fault, gateway/runtime.c).
  * Other builds compile the points away. */
 #ifndef SQ_FAULTS_H
 #define SQ_FAULTS_H

@@ -41,6 +41,8 @@ struct sq_part {
     int64_t stall_next;      /* the next offset at the last stall restart, -1 none */
     int64_t stall_wait_ms;   /* the wait before the next restart at stall_next: it
                               * doubles while restarts fetch nothing there */
+    bool wedged_by_fault;    /* SQGATE_FAULT=wedge_partition (fault builds): a restart's
+                              * resume and seek leave it paused; a re-assignment mends it */
     struct sq_fetched *backlog;
     size_t backlog_n, backlog_cap;
     int64_t last_fetch_mono_ms;

@@ -138,6 +138,47 @@ static rd_kafka_resp_err_t sq_rt_seek(struct sq_runtime *rt, struct sq_part *p, 
     return sq_kafka_seek(rt->consumer, p->topic, p->partition, offset);
 }
 
+static void sq_rt_resume_one(struct sq_runtime *rt, const struct sq_part *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resume_partitions(rt->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Takes p out of this consumer's assignment and puts it back at offset,
+ * without the group (librdkafka allows both outside a rebalance): a new
+ * fetcher for a partition whose fetch a resume and a seek did not start.
+ * false, with a warning, when librdkafka refused the assignment. */
+static bool sq_rt_reassign(struct sq_runtime *rt, struct sq_part *p, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_error_t *e = rd_kafka_incremental_unassign(rt->consumer, l);
+    if (e) {
+        /* e.g. not in the assignment after an earlier failed assign */
+        sq_warn("%s/%d: re-assignment: unassign: %s", p->topic, (int)p->partition,
+                rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    l->elems[0].offset = offset;
+    e = rd_kafka_incremental_assign(rt->consumer, l);
+    bool ok = !e;
+    if (e) {
+        sq_warn("%s/%d: re-assignment at offset %lld refused: %s", p->topic, (int)p->partition,
+                (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_resume_partitions(rt->consumer, l); /* a pause kept on the partition */
+        sq_info("%s/%d re-assigned at offset %lld", p->topic, (int)p->partition,
+                (long long)offset);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    p->eof_offset = -1;
+    p->wedged_by_fault = false;
+    return ok;
+}
+
 /* ---- readiness and backpressure ---------------------------------------- */
 
 static void sq_rt_update_ready(struct sq_runtime *rt)
@@ -1054,15 +1095,23 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
     else if (later->cnt)
         rd_kafka_pause_partitions(rt->consumer, later);
     for (int i = 0; i < parts->cnt; i++) {
-        if (SQ_FAULT_PARTITION("stall_partition", parts->elems[i].topic,
-                               parts->elems[i].partition)) {
+        const char *topic = parts->elems[i].topic;
+        int32_t partition = parts->elems[i].partition;
+        const char *fault = SQ_FAULT_PARTITION("stall_partition", topic, partition)
+                                ? "stall_partition"
+                            : SQ_FAULT_PARTITION("wedge_partition", topic, partition)
+                                ? "wedge_partition"
+                                : NULL;
+        if (fault) {
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic,
-                                              parts->elems[i].partition);
+            rd_kafka_topic_partition_list_add(l, topic, partition);
             rd_kafka_pause_partitions(rt->consumer, l);
             rd_kafka_topic_partition_list_destroy(l);
-            sq_warn("fault point stall_partition reached: %s/%d paused inside librdkafka only",
-                    parts->elems[i].topic, (int)parts->elems[i].partition);
+            struct sq_part *p = sq_parts_find(&rt->parts, topic, partition);
+            if (p && strcmp(fault, "wedge_partition") == 0)
+                p->wedged_by_fault = true;
+            sq_warn("fault point %s reached: %s/%d paused inside librdkafka only", fault, topic,
+                    (int)partition);
         }
     }
     rd_kafka_topic_partition_list_destroy(later);
@@ -1339,9 +1388,11 @@ static void sq_rt_probe_submit(struct sq_runtime *rt, int64_t now,
  * runtime.stall_s while messages wait in it: librdkafka 2.0.2 can leave a partition's fetch not
  * started after a pause or resume right after its assignment (upstream
  * 2190). Its fetch is restarted at the next offset to process, with a
- * warning and sq_partition_stalls_total; while restarts at the same offset
- * fetch nothing (offsets no message fills, e.g. transaction markers) the
- * wait doubles, up to an hour. */
+ * warning and sq_partition_stalls_total: resumed and sought there the first
+ * time; when that fetched nothing, or the seek is refused (a fetcher that
+ * never started), the partition is re-assigned locally at that offset,
+ * which gives it a new fetcher. While restarts at the same offset fetch
+ * nothing the wait doubles, up to an hour. */
 static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t lo,
                               int64_t hi, int64_t now)
 {
@@ -1349,8 +1400,10 @@ static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t 
     if (!sq_part_stalled(p, lo, hi, now, stall_ms))
         return;
     int64_t next = sq_part_next_offset(p, lo);
+    /* the last restart at this offset fetched nothing: re-assign this time */
+    bool again = next == p->stall_next;
     /* the next restart at the same offset waits twice as long */
-    if (next == p->stall_next) {
+    if (again) {
         p->stall_wait_ms = 2 * p->stall_wait_ms;
         if (p->stall_wait_ms > 3600000)
             p->stall_wait_ms = 3600000;
@@ -1359,20 +1412,30 @@ static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t 
         p->stall_wait_ms = 2 * stall_ms;
     }
     sq_warn("%s/%d fetched nothing for %lld s while %lld messages wait (next offset %lld, high "
-            "watermark %lld): restarting its fetch there", p->topic, (int)p->partition,
+            "watermark %lld): %s there", p->topic, (int)p->partition,
             (long long)((now - sq_part_quiet_since(p)) / 1000), (long long)(hi - next),
-            (long long)next, (long long)hi);
+            (long long)next, (long long)hi,
+            again ? "the last restart fetched nothing: re-assigning it" : "restarting its fetch");
     sq_metrics_inc(SQ_M_STALLS, 1);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_resume_partitions(rt->consumer, l); /* whatever pause librdkafka kept */
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_resp_err_t err = sq_rt_seek(rt, p, next);
-    if (err)
-        sq_warn("%s/%d: the restart's seek to %lld failed (%s): tried again in %lld s",
-                p->topic, (int)p->partition, (long long)next, rd_kafka_err2str(err),
-                (long long)(p->stall_wait_ms / 1000));
     p->stall_clock_mono_ms = now;
+    if (!again) {
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (p->wedged_by_fault) {
+            /* the fault: a fetcher that a resume and a seek do not start */
+            sq_warn("fault point wedge_partition: %s/%d left paused by its restart", p->topic,
+                    (int)p->partition);
+        } else {
+            sq_rt_resume_one(rt, p); /* whatever pause librdkafka kept */
+            err = sq_rt_seek(rt, p, next);
+        }
+        if (!err)
+            return;
+        sq_warn("%s/%d: the restart's seek to %lld failed (%s): re-assigning it there",
+                p->topic, (int)p->partition, (long long)next, rd_kafka_err2str(err));
+    }
+    if (!sq_rt_reassign(rt, p, next))
+        sq_warn("%s/%d: tried again in %lld s", p->topic, (int)p->partition,
+                (long long)(p->stall_wait_ms / 1000));
 }
 
 static void sq_rt_metrics(struct sq_runtime *rt)

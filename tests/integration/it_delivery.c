@@ -344,6 +344,34 @@ Test(delivery, stalled_partition_shows_its_lag_and_is_restarted, .timeout = 400)
     sq_stack_stop(&s);
 }
 
+/* A partition whose fetch neither a resume nor a seek starts (the fault
+ * leaves the restart undone) is re-assigned locally at its next offset at
+ * the second stall check, and every message is applied once. */
+Test(delivery, wedged_partition_is_reassigned, .timeout = 300)
+{
+    const int valid = 4000;
+    const int seed = 73;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
+    const char *const env[] = {"SQGATE_FAULT=wedge_partition", "SQGATE_FAULT_TOPIC=sq.in.contacts",
+                               "SQGATE_FAULT_PARTITION=2", NULL};
+    const char *const on[] = {"runtime.stall_s=2", NULL};
+    sq_stack_start_instance(&s, 0, on, env);
+    check_exact(&s, seed, valid, expected);
+    const char *log = s.inst[0].log_path;
+    cr_assert(sq_h_file_contains(log, "fault point wedge_partition reached"));
+    cr_assert(sq_h_file_contains(log, "sq.in.contacts/2 fetched nothing for"));
+    cr_assert(sq_h_file_contains(log, "wedge_partition: sq.in.contacts/2 left paused"),
+              "the first stall was not answered with a restart");
+    cr_assert(sq_h_file_contains(log, "the last restart fetched nothing: re-assigning it there"));
+    cr_assert(sq_h_file_contains(log, "sq.in.contacts/2 re-assigned at offset"));
+    cr_assert_geq(sq_stack_metric(&s, 0, "sq_partition_stalls_total"), 2);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total"), 0);
+    free(path);
+    sq_stack_stop(&s);
+}
+
 Test(delivery, sigterm_commits_everything, .timeout = 300)
 {
     const int valid = 5000;
