@@ -1,7 +1,8 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
  * stopped mid-stream, instances joining and leaving the group (also while a
- * step is in flight), a partition whose fetch never starts, and SIGTERM:
+ * step is in flight), a partition whose fetch never starts (restarted, or
+ * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
  * its scored record (repeats only with the same id and bytes). */
 #include <criterion/criterion.h>
@@ -304,6 +305,30 @@ static bool only_partition_2_waits(void *arg)
     return ok;
 }
 
+/* Starts instance `inst` with the fault point `fault` (faults.h) on
+ * sq.in.contacts/2 and the settings sets. */
+static void start_with_contacts_2_fault(struct sq_stack *s, int inst, const char *fault,
+                                        const char *const *sets)
+{
+    char env_fault[64];
+    snprintf(env_fault, sizeof env_fault, "SQGATE_FAULT=%s", fault);
+    const char *const env[] = {env_fault, "SQGATE_FAULT_TOPIC=sq.in.contacts",
+                               "SQGATE_FAULT_PARTITION=2", NULL};
+    sq_stack_start_instance(s, inst, sets, env);
+}
+
+/* After check_exact: instance `inst` reached the fault, found the stall of
+ * sq.in.contacts/2 at least min_stalls times and skipped nothing. */
+static void check_stall_mended(struct sq_stack *s, int inst, const char *fault, int min_stalls)
+{
+    char reached[96];
+    snprintf(reached, sizeof reached, "fault point %s reached", fault);
+    cr_assert(sq_h_file_contains(s->inst[inst].log_path, reached));
+    cr_assert(sq_h_file_contains(s->inst[inst].log_path, "sq.in.contacts/2 fetched nothing for"));
+    cr_assert_geq(sq_stack_metric(s, inst, "sq_partition_stalls_total"), min_stalls);
+    cr_assert_eq(sq_stack_metric(s, inst, "sq_skipped_total"), 0);
+}
+
 /* A partition whose fetch never starts: SQGATE_FAULT=stall_partition pauses
  * sq.in.contacts/2 inside librdkafka only, as librdkafka 2.0.2 can leave a
  * partition after a pause or resume right after its assignment. With
@@ -318,10 +343,8 @@ Test(delivery, stalled_partition_shows_its_lag_and_is_restarted, .timeout = 400)
     struct sq_stack s;
     long expected[CUSTOMERS];
     char *path = stack_with_produced_events(&s, seed, valid, expected);
-    const char *const env[] = {"SQGATE_FAULT=stall_partition", "SQGATE_FAULT_TOPIC=sq.in.contacts",
-                               "SQGATE_FAULT_PARTITION=2", NULL};
     const char *const off[] = {"runtime.stall_s=0", NULL};
-    sq_stack_start_instance(&s, 0, off, env);
+    start_with_contacts_2_fault(&s, 0, "stall_partition", off);
     struct stalled_arg a = {&s, 0, valid, 0, 0, ""};
     bool waits = sq_h_wait_until(only_partition_2_waits, &a, 120000);
     cr_assert(waits, "instance 0: consumed %.0f, lag of the stalled partition %.0f, messages %d, "
@@ -332,14 +355,10 @@ Test(delivery, stalled_partition_shows_its_lag_and_is_restarted, .timeout = 400)
     cr_assert_eq(sq_h_proc_stop(&s.inst[0], 20000, &status), 0, "SIGTERM did not stop it in time");
 
     const char *const on[] = {"runtime.stall_s=2", NULL};
-    sq_stack_start_instance(&s, 1, on, env);
+    start_with_contacts_2_fault(&s, 1, "stall_partition", on);
     check_exact(&s, seed, valid, expected);
-    cr_assert(sq_h_file_contains(s.inst[1].log_path, "fault point stall_partition reached"));
-    cr_assert(sq_h_file_contains(s.inst[1].log_path,
-                                 "sq.in.contacts/2 fetched nothing for"));
-    cr_assert_geq(sq_stack_metric(&s, 1, "sq_partition_stalls_total"), 1);
+    check_stall_mended(&s, 1, "stall_partition", 1);
     cr_assert_eq(sq_stack_metric(&s, 1, "sq_consumed_total"), a.lag);
-    cr_assert_eq(sq_stack_metric(&s, 1, "sq_skipped_total"), 0);
     free(path);
     sq_stack_stop(&s);
 }
@@ -354,20 +373,15 @@ Test(delivery, wedged_partition_is_reassigned, .timeout = 300)
     struct sq_stack s;
     long expected[CUSTOMERS];
     char *path = stack_with_produced_events(&s, seed, valid, expected);
-    const char *const env[] = {"SQGATE_FAULT=wedge_partition", "SQGATE_FAULT_TOPIC=sq.in.contacts",
-                               "SQGATE_FAULT_PARTITION=2", NULL};
     const char *const on[] = {"runtime.stall_s=2", NULL};
-    sq_stack_start_instance(&s, 0, on, env);
+    start_with_contacts_2_fault(&s, 0, "wedge_partition", on);
     check_exact(&s, seed, valid, expected);
+    check_stall_mended(&s, 0, "wedge_partition", 2);
     const char *log = s.inst[0].log_path;
-    cr_assert(sq_h_file_contains(log, "fault point wedge_partition reached"));
-    cr_assert(sq_h_file_contains(log, "sq.in.contacts/2 fetched nothing for"));
     cr_assert(sq_h_file_contains(log, "wedge_partition: sq.in.contacts/2 left paused"),
               "the first stall was not answered with a restart");
     cr_assert(sq_h_file_contains(log, "the last restart fetched nothing: re-assigning it there"));
     cr_assert(sq_h_file_contains(log, "sq.in.contacts/2 re-assigned at offset"));
-    cr_assert_geq(sq_stack_metric(&s, 0, "sq_partition_stalls_total"), 2);
-    cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total"), 0);
     free(path);
     sq_stack_stop(&s);
 }
