@@ -149,11 +149,15 @@ static void sq_rt_resume_one(struct sq_runtime *rt, const struct sq_part *p)
 /* Takes p out of this consumer's assignment and puts it back at offset,
  * without the group (librdkafka allows both outside a rebalance): a new
  * fetcher for a partition whose fetch a resume and a seek did not start.
- * false, with a warning, when librdkafka refused the assignment. */
+ * Its pause flag is cleared first, as at a revocation: librdkafka keeps it
+ * across unassign and assign, and a resume right after an assignment is
+ * what can leave a fetch unstarted (sq_rt_on_assign). false, with a
+ * warning, when librdkafka refused the assignment. */
 static bool sq_rt_reassign(struct sq_runtime *rt, struct sq_part *p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resume_partitions(rt->consumer, l);
     rd_kafka_error_t *e = rd_kafka_incremental_unassign(rt->consumer, l);
     if (e) {
         /* e.g. not in the assignment after an earlier failed assign */
@@ -169,7 +173,6 @@ static bool sq_rt_reassign(struct sq_runtime *rt, struct sq_part *p, int64_t off
                 (long long)offset, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else {
-        rd_kafka_resume_partitions(rt->consumer, l); /* a pause kept on the partition */
         sq_info("%s/%d re-assigned at offset %lld", p->topic, (int)p->partition,
                 (long long)offset);
     }
@@ -1186,8 +1189,30 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
     rd_kafka_topic_partition_list_destroy(flagged);
     rd_kafka_error_t *error = rd_kafka_incremental_unassign(rt->consumer, parts);
     if (error) {
-        sq_error("incremental unassign: %s", rd_kafka_error_string(error));
+        /* librdkafka refuses the whole list when one partition is not in
+         * this consumer's assignment (a stall's re-assignment whose assign
+         * was refused, sq_rt_reassign): unassign the others */
         rd_kafka_error_destroy(error);
+        rd_kafka_topic_partition_list_t *cur = NULL, *held = NULL;
+        if (!rd_kafka_assignment(rt->consumer, &cur)) {
+            held = rd_kafka_topic_partition_list_new(parts->cnt);
+            for (int i = 0; i < parts->cnt; i++)
+                if (rd_kafka_topic_partition_list_find(cur, parts->elems[i].topic,
+                                                       parts->elems[i].partition))
+                    rd_kafka_topic_partition_list_add(held, parts->elems[i].topic,
+                                                      parts->elems[i].partition);
+            error = rd_kafka_incremental_unassign(rt->consumer, held);
+        } else {
+            error = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "assignment unknown");
+        }
+        if (error) {
+            sq_error("incremental unassign: %s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+        if (held)
+            rd_kafka_topic_partition_list_destroy(held);
+        if (cur)
+            rd_kafka_topic_partition_list_destroy(cur);
     }
 }
 
