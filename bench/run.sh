@@ -2,7 +2,9 @@
 # run.sh: builds the benchmarks (Release) and runs every one of them on this
 # machine, printing their tables one after another; with a name (engine,
 # validate, chain) only that one. Arguments after the name go to it, e.g.
-# `bench/run.sh chain --quick`. Progress lines (stderr) are not shown.
+# `bench/run.sh chain --quick`. Progress lines (stderr) go to
+# build-bench/NAME.log, kept after the run: a failed check (the chain's
+# delivery check, say) explains itself there.
 # Usage: bench/run.sh [NAME [ARGS...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +19,13 @@ for b in build-bench/bench/bench_*; do
     continue
   fi
   ran=1
-  echo "## $(basename "$b")"
-  "$b" --sqgate build-bench/sqgate "$@" 2>/dev/null || echo "$(basename "$b") exited with status $?"
+  name="$(basename "$b")"
+  log="build-bench/$name.log"
+  echo "## $name"
+  "$b" --sqgate build-bench/sqgate "$@" 2>"$log" || echo "$name exited with status $? (its progress lines: $log)"
+  if grep -q "failed" "$log"; then
+    echo "$name: a check failed; its progress lines: $log"
+  fi
   echo
 done
 if [ "$ran" = 0 ]; then
