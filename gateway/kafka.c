@@ -228,3 +228,14 @@ rd_kafka_resp_err_t sq_kafka_seek(rd_kafka_t *rk, const char *topic, int32_t par
     rd_kafka_topic_partition_list_destroy(l);
     return err;
 }
+
+void sq_kafka_pause_one(rd_kafka_t *rk, const char *topic, int32_t partition, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    if (pause)
+        rd_kafka_pause_partitions(rk, l);
+    else
+        rd_kafka_resume_partitions(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}

@@ -30,5 +30,7 @@ int sq_kafka_subscribe(rd_kafka_t *rk, const struct sq_settings *st, struct sq_e
  * partition's error (logged), 0 when it moved. */
 rd_kafka_resp_err_t sq_kafka_seek(rd_kafka_t *rk, const char *topic, int32_t partition,
                                   int64_t offset);
+/* Pauses (pause true) or resumes the fetch of one assigned partition. */
+void sq_kafka_pause_one(rd_kafka_t *rk, const char *topic, int32_t partition, bool pause);
 
 #endif

@@ -175,3 +175,18 @@ bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t no
                                                                         : stall_ms;
     return now_mono - sq_part_quiet_since(p) >= wait;
 }
+
+bool sq_part_stall_restart(struct sq_part *p, int64_t next, int64_t stall_ms, int64_t now_mono)
+{
+    bool again = next == p->stall_next;
+    if (again) {
+        p->stall_wait_ms = 2 * p->stall_wait_ms;
+        if (p->stall_wait_ms > 3600000)
+            p->stall_wait_ms = 3600000;
+    } else {
+        p->stall_next = next;
+        p->stall_wait_ms = 2 * stall_ms;
+    }
+    p->stall_clock_mono_ms = now_mono;
+    return again;
+}

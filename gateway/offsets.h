@@ -100,5 +100,10 @@ int64_t sq_part_quiet_since(const struct sq_part *p);
  * turn. */
 bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t now_mono,
                      int64_t stall_ms);
+/* Records a restart of a stalled partition at next (now_mono): the stall
+ * clock restarts, and the wait before the next restart at the same offset
+ * is twice stall_ms, then doubles while restarts there fetch nothing (up to
+ * an hour). true when the last restart was at next too. */
+bool sq_part_stall_restart(struct sq_part *p, int64_t next, int64_t stall_ms, int64_t now_mono);
 
 #endif

@@ -138,14 +138,6 @@ static rd_kafka_resp_err_t sq_rt_seek(struct sq_runtime *rt, struct sq_part *p, 
     return sq_kafka_seek(rt->consumer, p->topic, p->partition, offset);
 }
 
-static void sq_rt_resume_one(struct sq_runtime *rt, const struct sq_part *p)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_resume_partitions(rt->consumer, l);
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
 /* Takes p out of this consumer's assignment and puts it back at offset,
  * without the group (librdkafka allows both outside a rebalance): a new
  * fetcher for a partition whose fetch a resume and a seek did not start.
@@ -155,9 +147,9 @@ static void sq_rt_resume_one(struct sq_runtime *rt, const struct sq_part *p)
  * warning, when librdkafka refused the assignment. */
 static bool sq_rt_reassign(struct sq_runtime *rt, struct sq_part *p, int64_t offset)
 {
+    sq_kafka_pause_one(rt->consumer, p->topic, p->partition, false);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_resume_partitions(rt->consumer, l);
     rd_kafka_error_t *e = rd_kafka_incremental_unassign(rt->consumer, l);
     if (e) {
         /* e.g. not in the assignment after an earlier failed assign */
@@ -1019,12 +1011,8 @@ static void sq_rt_init_pending_parts(struct sq_runtime *rt)
         p->init_dropped_from = -1;
         if (from >= 0)
             sq_rt_seek(rt, p, from);
-        if (!rt->paused && !rt->shutting_down) {
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-            rd_kafka_resume_partitions(rt->consumer, l);
-            rd_kafka_topic_partition_list_destroy(l);
-        }
+        if (!rt->paused && !rt->shutting_down)
+            sq_kafka_pause_one(rt->consumer, p->topic, p->partition, false);
         sq_info("%s/%d: applied offset %lld read; consuming", p->topic, (int)p->partition,
                 (long long)p->applied);
     }
@@ -1106,10 +1094,7 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
                                 ? "wedge_partition"
                                 : NULL;
         if (fault) {
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, topic, partition);
-            rd_kafka_pause_partitions(rt->consumer, l);
-            rd_kafka_topic_partition_list_destroy(l);
+            sq_kafka_pause_one(rt->consumer, topic, partition, true);
             struct sq_part *p = sq_parts_find(&rt->parts, topic, partition);
             if (p && strcmp(fault, "wedge_partition") == 0)
                 p->wedged_by_fault = true;
@@ -1425,24 +1410,15 @@ static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t 
     if (!sq_part_stalled(p, lo, hi, now, stall_ms))
         return;
     int64_t next = sq_part_next_offset(p, lo);
+    int64_t quiet_s = (now - sq_part_quiet_since(p)) / 1000;
     /* the last restart at this offset fetched nothing: re-assign this time */
-    bool again = next == p->stall_next;
-    /* the next restart at the same offset waits twice as long */
-    if (again) {
-        p->stall_wait_ms = 2 * p->stall_wait_ms;
-        if (p->stall_wait_ms > 3600000)
-            p->stall_wait_ms = 3600000;
-    } else {
-        p->stall_next = next;
-        p->stall_wait_ms = 2 * stall_ms;
-    }
+    bool again = sq_part_stall_restart(p, next, stall_ms, now);
     sq_warn("%s/%d fetched nothing for %lld s while %lld messages wait (next offset %lld, high "
             "watermark %lld): %s there", p->topic, (int)p->partition,
-            (long long)((now - sq_part_quiet_since(p)) / 1000), (long long)(hi - next),
+            (long long)quiet_s, (long long)(hi - next),
             (long long)next, (long long)hi,
             again ? "the last restart fetched nothing: re-assigning it" : "restarting its fetch");
     sq_metrics_inc(SQ_M_STALLS, 1);
-    p->stall_clock_mono_ms = now;
     if (!again) {
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (p->wedged_by_fault) {
@@ -1450,7 +1426,8 @@ static void sq_rt_check_stall(struct sq_runtime *rt, struct sq_part *p, int64_t 
             sq_warn("fault point wedge_partition: %s/%d left paused by its restart", p->topic,
                     (int)p->partition);
         } else {
-            sq_rt_resume_one(rt, p); /* whatever pause librdkafka kept */
+            /* whatever pause librdkafka kept */
+            sq_kafka_pause_one(rt->consumer, p->topic, p->partition, false);
             err = sq_rt_seek(rt, p, next);
         }
         if (!err)

@@ -3,7 +3,7 @@
  * after anything was applied or committed, and when a partition counts as
  * stalled (runtime.stall_s): messages waiting that the fetcher has not
  * reached, quiet since its last fetch or since we last held it, with the
- * wait doubling after a restart that fetched nothing. */
+ * wait doubling after a restart that fetched nothing (sq_part_stall_restart). */
 #include <criterion/criterion.h>
 
 #include "offsets.h"
@@ -111,5 +111,26 @@ Test(offsets, the_stall_clock_restarts_while_the_partition_is_held)
     cr_assert_eq(sq_part_quiet_since(p), 50000);
     cr_assert(!sq_part_stalled(p, 0, 15, 60000, 60000));
     cr_assert(sq_part_stalled(p, 0, 15, 110000, 60000));
+    sq_parts_fini(&ps);
+}
+
+Test(offsets, restarts_at_one_offset_double_the_wait_up_to_an_hour)
+{
+    struct sq_parts ps = {0};
+    struct sq_part *p = fresh(&ps);
+    const int64_t stall = 60000;
+    p->applied = 9;
+    cr_assert(!sq_part_stall_restart(p, 10, stall, 60000), "the first restart at 10");
+    cr_assert_eq(p->stall_wait_ms, 120000);
+    cr_assert_eq(sq_part_quiet_since(p), 60000, "the stall clock restarts");
+    cr_assert(!sq_part_stalled(p, 0, 15, 179999, stall));
+    cr_assert(sq_part_stalled(p, 0, 15, 180000, stall));
+    cr_assert(sq_part_stall_restart(p, 10, stall, 180000), "again at 10");
+    cr_assert_eq(p->stall_wait_ms, 240000);
+    for (int i = 0; i < 10; i++)
+        sq_part_stall_restart(p, 10, stall, 180000);
+    cr_assert_eq(p->stall_wait_ms, 3600000, "at most an hour");
+    cr_assert(!sq_part_stall_restart(p, 12, stall, 200000), "another offset starts over");
+    cr_assert_eq(p->stall_wait_ms, 120000);
     sq_parts_fini(&ps);
 }
