@@ -28,6 +28,7 @@
 #include "json_out.h"
 #include "kafka.h"
 #include "kpi.h"
+#include "kpi_folder.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -161,6 +162,9 @@ struct sq_closer {
     int64_t round_deadline;    /* monotonic ms: purge what is still queued */
     bool round_purged;
     bool wm_follows_clock;     /* every partition was idle at the last watermark step */
+    struct sq_kpi_folder *folder; /* kpi.journal: folds on a thread of its own */
+    bool fold_wait;            /* a fold runs before this tick's watermark and round */
+    int64_t next_fold;         /* monotonic ms: folds go once a tick, unless entries were left */
 };
 
 /* One cell of a close round. */
@@ -218,6 +222,14 @@ struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *r
         sq_closer_free(c);
         return NULL;
     }
+    if (st->kpi_journal) {
+        struct sq_redis *link = sq_redis_new(st->redis_url, st->redis_prefix,
+                                             st->redis_timeout_ms, err);
+        if (!link || !(c->folder = sq_kpi_folder_new(link, err))) {
+            sq_closer_free(c);
+            return NULL;
+        }
+    }
     return c;
 }
 
@@ -264,6 +276,7 @@ void sq_closer_free(struct sq_closer *c)
         rd_kafka_destroy(c->producer);
     }
     sq_closer_round_free(c);
+    sq_kpi_folder_free(c->folder);
     for (int k = 0; k < SQ_K__COUNT; k++)
         free(c->key[k]);
     free(c);
@@ -560,33 +573,52 @@ static void sq_closer_warn(struct sq_closer *c, const struct sq_err *err)
     }
 }
 
-void sq_closer_tick(struct sq_closer *c)
+/* Collects the fold in flight (waiting up to wait_ms): true when it ended,
+ * *more when it left entries behind. Failures are logged. */
+static bool sq_closer_fold_collect(struct sq_closer *c, int wait_ms, bool *more)
 {
-    rd_kafka_poll(c->producer, 0);
+    int rc;
+    size_t bad;
     struct sq_err err;
     sq_err_clear(&err);
-    if (c->round) {
-        long done = sq_closer_round_finish(c, &err);
-        if (done == SQ_CLOSER_ROUND)
-            c->next_tick = 0; /* more may be due: go on at once */
-        else if (done == 0 && err.msg[0])
-            sq_closer_warn(c, &err);
-        sq_err_clear(&err);
-    }
-    int64_t now = sq_mono_ms();
-    if (now < c->next_tick)
-        return;
-    c->next_tick = now + SQ_CLOSER_TICK_MS;
-    if (sq_closer_lease(c, &err) != SQ_OK) {
+    if (!sq_kpi_folder_collect(c->folder, wait_ms, &rc, more, &bad, &err))
+        return false;
+    if (rc != SQ_OK)
         sq_closer_warn(c, &err);
+    if (bad)
+        sq_error("kpi journal: %zu entries were not journal entries: removed unapplied", bad);
+    return true;
+}
+
+void sq_closer_fold_all(struct sq_closer *c, int64_t deadline)
+{
+    if (!c->folder)
         return;
+    bool more = false;
+    if (c->fold_wait) {
+        int64_t left = deadline - sq_mono_ms();
+        if (left <= 0 || !sq_closer_fold_collect(c, (int)left, &more))
+            return;
+        c->fold_wait = false;
     }
-    if (!c->holder) {
-        sq_closer_read_watermark(c, &err);
-        return;
-    }
+    do {
+        int64_t left = deadline - sq_mono_ms();
+        if (left <= 0 || !sq_kpi_folder_start(c->folder))
+            return;
+        if (!sq_closer_fold_collect(c, (int)left, &more)) {
+            c->fold_wait = true;
+            return;
+        }
+    } while (more);
+}
+
+/* The holder's watermark and close round (unless one awaits reports). */
+static void sq_closer_close(struct sq_closer *c)
+{
     if (c->round)
         return; /* reports still awaited */
+    struct sq_err err;
+    sq_err_clear(&err);
     int64_t wm = 0;
     int res = sq_closer_watermark(c, &wm, &err);
     if (res == -1) {
@@ -601,4 +633,51 @@ void sq_closer_tick(struct sq_closer *c)
     sq_chain_set_watermark(c->chain, wm);
     if (sq_closer_round_start(c, wm, &err) < 0)
         sq_closer_warn(c, &err);
+}
+
+void sq_closer_tick(struct sq_closer *c)
+{
+    rd_kafka_poll(c->producer, 0);
+    struct sq_err err;
+    sq_err_clear(&err);
+    if (c->round) {
+        long done = sq_closer_round_finish(c, &err);
+        if (done == SQ_CLOSER_ROUND)
+            c->next_tick = 0; /* more may be due: go on at once */
+        else if (done == 0 && err.msg[0])
+            sq_closer_warn(c, &err);
+        sq_err_clear(&err);
+    }
+    if (c->fold_wait) {
+        bool more = false;
+        if (!sq_closer_fold_collect(c, 0, &more))
+            return; /* the round waits for the fold */
+        c->fold_wait = false;
+        if (more)
+            c->next_tick = c->next_fold = 0; /* a long journal: fold on at once */
+        if (c->holder)
+            sq_closer_close(c);
+        return;
+    }
+    int64_t now = sq_mono_ms();
+    if (now < c->next_tick)
+        return;
+    c->next_tick = now + SQ_CLOSER_TICK_MS;
+    if (sq_closer_lease(c, &err) != SQ_OK) {
+        sq_closer_warn(c, &err);
+        return;
+    }
+    if (!c->holder) {
+        sq_closer_read_watermark(c, &err);
+        return;
+    }
+    /* the KPI journal first (on the folder's thread), so that the round
+     * reads counters with every step applied so far */
+    if (c->folder && now >= c->next_fold && sq_kpi_folder_start(c->folder)) {
+        /* once a tick: the more steps an entry sums, the fewer HINCRBYs */
+        c->next_fold = now + SQ_CLOSER_TICK_MS;
+        c->fold_wait = true;
+        return;
+    }
+    sq_closer_close(c);
 }

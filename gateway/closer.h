@@ -33,11 +33,17 @@ struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *r
 void sq_closer_free(struct sq_closer *c);
 
 /* Called from the pipeline loop; acts at most once per SQ_CLOSER_TICK_MS:
- * renews or takes the lease; the holder computes the watermark and closes
+ * renews or takes the lease; the holder folds the KPI journal (kpi.journal,
+ * kpi_journal.h), computes the watermark and closes
  * due and dirty windows (records produced and acknowledged first, then
  * one fenced Redis step records them), others read the watermark. Failures
  * are logged and retried at the next tick. */
 void sq_closer_tick(struct sq_closer *c);
+
+/* Folds the KPI journal until it is empty, another instance folds, a fold
+ * fails or deadline (monotonic ms) passes, holder or not: an instance
+ * on its way out folds what its last steps journaled. Failures are logged. */
+void sq_closer_fold_all(struct sq_closer *c, int64_t deadline);
 
 /* A partition this instance holds is idle (SPEC 6): its greatest applied
  * event time stops holding the watermark back until its next step. */

@@ -236,6 +236,10 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     {.path = "kpi.enabled", .type = SQ_CFG_BOOL, .offset = OFF(kpi_enabled), .def = "true",
      .help = "Windowed KPI counters and KPI records (the aggregate processor); false turns "
              "both off."},
+    {.path = "kpi.journal", .type = SQ_CFG_BOOL, .offset = OFF(kpi_journal), .def = "true",
+     .help = "Each Redis step appends its KPI increments to the KPI journal, which the closer "
+             "lease holder folds into the sq:kpi hashes once a second (the hashes lag by up to "
+             "about a second); false adds them to the hashes in the step itself."},
     {.path = "kpi.service_level_mode", .type = SQ_CFG_ENUM, .offset = OFF(kpi_service_level_mode),
      .def = "abandons_against", .choices = "abandons_against|abandons_ignored|abandons_met",
      .help = "How service_level treats abandons beyond the short-abandon threshold: in the "

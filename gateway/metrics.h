@@ -35,6 +35,8 @@
     X(KPI_RECORDS, "sq_kpi_records_total",                                               \
       "KPI records delivered to sq.out.kpi while holding the closer lease")              \
     X(CLOSER_LEASES, "sq_closer_leases_total", "Times this instance took the closer lease")  \
+    X(KPI_FOLDED, "sq_kpi_journal_folded_total",                                         \
+      "KPI journal entries this instance folded into the sq:kpi hashes")                 \
     X(TOO_LATE, "sq_too_late_total",                                                     \
       "Events scored but not aggregated: their KPI window ended more than "              \
       "windows.max_lateness_s before the watermark")

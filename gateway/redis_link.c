@@ -14,109 +14,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "kpi_journal.h"
 #include "sinks.h"
+#include "step_lua.h"
 #include "store.h"
-
-/* The Lua shared by both step scripts: expire (a key's TTL once per
- * script), apply (one op of processors/store.h at ARGV[i], returning the
- * index after it, nil for an unknown op) and finish (a partition's new
- * applied offset, its greatest event time and its place in the watermark's
- * zsets wm:parts and wm:idle; gateway/closer.c). processors/store_mem.c
- * applies the same ops in process and must keep the same meaning. */
-#define SQ_STEP_LUA_COMMON \
-    "local wm, ttl_set = {}, {}\n" \
-    "-- a key's TTL is set once per step: an op writing a key again skips it\n" \
-    "local function expire(k, t)\n" \
-    "  if tonumber(t) > 0 and ttl_set[k] ~= t then redis.call('EXPIRE', k, t); ttl_set[k] = t end\n" \
-    "end\n" \
-    "local function apply(i)\n" \
-    "  local op = ARGV[i]\n" \
-    "  if op == 'C' then\n" \
-    "    local key, t, eid, tc, region, tier, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]\n" \
-    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at')\n" \
-    "    local set = {'events_total', string.format('%d', (tonumber(o[1]) or 0) + tonumber(ARGV[i+2]))}\n" \
-    "    if (not o[2]) or t > o[2] or (t == o[2] and eid > (o[3] or '')) then\n" \
-    "      set[3], set[4], set[5], set[6] = 'last_event_at', t, 'last_event_id', eid\n" \
-    "      if region ~= '' then set[#set + 1] = 'region'; set[#set + 1] = region end\n" \
-    "      if tier ~= '' then set[#set + 1] = 'tier'; set[#set + 1] = tier end\n" \
-    "    end\n" \
-    "    if tc ~= '' and ((not o[4]) or tc > o[4]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n" \
-    "    redis.call('HSET', key, unpack(set))\n" \
-    "    expire(key, ttl)\n" \
-    "    i = i + 9\n" \
-    "  elseif op == 'H' then\n" \
-    "    local k = tonumber(ARGV[i+3])\n" \
-    "    if k > 0 then redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n" \
-    "    expire(ARGV[i+1], ARGV[i+2])\n" \
-    "    i = i + 4 + 2 * k\n" \
-    "  elseif op == 'X' then\n" \
-    "    redis.call('DEL', ARGV[i+1]); ttl_set[ARGV[i+1]] = nil; i = i + 2\n" \
-    "  elseif op == 'R' then\n" \
-    "    redis.call('HDEL', ARGV[i+1], ARGV[i+2]); ttl_set[ARGV[i+1]] = nil; i = i + 3\n" \
-    "  elseif op == 'I' then\n" \
-    "    redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n" \
-    "    expire(ARGV[i+1], ARGV[i+4])\n" \
-    "    i = i + 5\n" \
-    "  elseif op == 'K' then\n" \
-    "    -- one HINCRBY per counter: cheaper in the script than HMGET, sum and HSET\n" \
-    "    local key, k = ARGV[i+1], tonumber(ARGV[i+3])\n" \
-    "    for j = 1, k do redis.call('HINCRBY', key, ARGV[i+2+2*j], ARGV[i+3+2*j]) end\n" \
-    "    expire(key, ARGV[i+2])\n" \
-    "    i = i + 4 + 2 * k\n" \
-    "  elseif op == 'W' then\n" \
-    "    local p, c = ARGV[i+1], ARGV[i+2]\n" \
-    "    local g = redis.call('HINCRBY', p .. 'win:gen', c, 1)\n" \
-    "    if wm[p] == nil then wm[p] = tonumber(redis.call('GET', p .. 'wm') or '') or false end\n" \
-    "    if g > 1 and ((not wm[p]) or tonumber(ARGV[i+3]) > wm[p]) then\n" \
-    "      -- touched before and ends after the watermark: never closed, already in win:open\n" \
-    "    elseif redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n" \
-    "    else redis.call('ZADD', p .. 'win:open', 'NX', ARGV[i+3], c) end\n" \
-    "    i = i + 4\n" \
-    "  elseif op == 'Z' then\n" \
-    "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n" \
-    "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n" \
-    "    expire(ARGV[i+1], ARGV[i+2])\n" \
-    "    i = i + 6\n" \
-    "  elseif op == 'G' then\n" \
-    "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n" \
-    "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n" \
-    "      redis.call('HSET', ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])\n" \
-    "    end\n" \
-    "    expire(ARGV[i+1], ARGV[i+6])\n" \
-    "    i = i + 7\n" \
-    "  elseif op == 'Q' then\n" \
-    "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n" \
-    "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n" \
-    "    local num, den, t0 = sc, 1, t\n" \
-    "    if old[1] and old[2] and old[3] then\n" \
-    "      num, den, t0 = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])\n" \
-    "      if t >= t0 then\n" \
-    "        local f = 2 ^ (-(t - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = t\n" \
-    "      else\n" \
-    "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n" \
-    "      end\n" \
-    "    end\n" \
-    "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n" \
-    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.17g', num / den))\n" \
-    "    expire(key, ARGV[i+5])\n" \
-    "    i = i + 6\n" \
-    "  else\n" \
-    "    return nil\n" \
-    "  end\n" \
-    "  return i\n" \
-    "end\n" \
-    "local function finish(key, last, maxev, parts, idle)\n" \
-    "  redis.call('HSET', key, 'offset', last)\n" \
-    "  if maxev ~= '' then\n" \
-    "    local m = redis.call('HGET', key, 'max_event_ms')\n" \
-    "    if (not m) or tonumber(maxev) > tonumber(m) then redis.call('HSET', key, 'max_event_ms', maxev) end\n" \
-    "  end\n" \
-    "  local mx = redis.call('HGET', key, 'max_event_ms')\n" \
-    "  if mx then\n" \
-    "    redis.call('ZADD', parts, mx, key)\n" \
-    "    redis.call('ZREM', idle, key)\n" \
-    "  end\n" \
-    "end\n"
 
 /* One partition step. KEYS[1] = the partition's offset hash {offset,
  * max_event_ms}; KEYS[2], KEYS[3] = the watermark's zsets {prefix}wm:parts
@@ -249,6 +150,8 @@ struct sq_redis {
     size_t cmd_argc;
     struct sq_args marks, rest;
     struct sq_state_ops scratch; /* numbers of V ops expanded to K */
+    char *journal_key;   /* {prefix}kpi_journal with kpi.journal, else NULL */
+    struct sq_buf journal; /* the step's KPI journal entry (kpi_journal.h) */
 };
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
@@ -316,7 +219,15 @@ void sq_redis_free(struct sq_redis *r)
     sq_args_fini(&r->marks);
     sq_args_fini(&r->rest);
     sq_state_ops_fini(&r->scratch);
+    free(r->journal_key);
+    sq_buf_fini(&r->journal);
     free(r);
+}
+
+void sq_redis_set_kpi_journal(struct sq_redis *r, bool on)
+{
+    free(r->journal_key);
+    r->journal_key = on ? sq_kpi_journal_key_dup(r->prefix) : NULL;
 }
 
 bool sq_redis_connected(const struct sq_redis *r)
@@ -613,16 +524,41 @@ static void sq_args_push_kpi(struct sq_args *rest, char *const *a, const size_t 
         sq_args_push(rest, scratch->argv[k], scratch->argvlen[k]);
 }
 
+/* Appends the K or W op a[from..to) to a KPI journal entry; a V op goes as
+ * the K op it stands for, built in scratch. */
+static void sq_journal_put(struct sq_buf *journal, char *const *a, const size_t *len,
+                           size_t from, size_t to, struct sq_state_ops *scratch)
+{
+    if (a[from][0] == 'V' && !a[from][1]) {
+        size_t at = scratch->argc;
+        if (sq_op_kpi_as_k(scratch, a, len, from))
+            sq_kpi_journal_put_op(journal, scratch->argv, scratch->argvlen, at, scratch->argc);
+        return;
+    }
+    sq_kpi_journal_put_op(journal, a, len, from, to);
+}
+
+/* Pushes op J (step_lua.h) with r's journal entry to rest when it has one. */
+static void sq_args_push_journal(struct sq_redis *r)
+{
+    if (!r->journal_key || !r->journal.len)
+        return;
+    sq_args_push(&r->rest, "J", 1);
+    sq_args_push(&r->rest, r->journal_key, strlen(r->journal_key));
+    sq_args_push(&r->rest, r->journal.data, r->journal.len);
+}
+
 /* Sorts one partition step's ops into its dedupe marks (message index,
  * key, field, TTL each) and its other ops, without their M, B, Y and S
  * markers. The ops of the messages in dups are left out. The batch's sums
  * (S) go when no message was left out; otherwise, or when the batch has no
  * sums (sq_batch_assemble_message_ops), the messages' deferred ops (Y) go
  * instead. With sums false, neither goes (the turn's sums are sent once for
- * all its partitions). V ops go as K ops, their numbers kept in scratch. */
+ * all its partitions). V ops go as K ops, their numbers kept in scratch.
+ * With a journal, the sums or deferred ops go into it instead of rest. */
 static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
                              bool sums, struct sq_args *marks, struct sq_args *rest,
-                             struct sq_state_ops *scratch)
+                             struct sq_state_ops *scratch, struct sq_buf *journal)
 {
     const struct sq_state_ops *ops = s->ops;
     bool use_sums = sums && !ndups && sq_ops_have_sums(ops);
@@ -672,6 +608,10 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
                 continue;
             from = i + 1;
         }
+        if (journal && from > i) {
+            sq_journal_put(journal, a, ops->argvlen, from, to, scratch);
+            continue;
+        }
         if (a[from][0] == 'V' && !a[from][1]) {
             sq_args_push_kpi(rest, a, ops->argvlen, from, scratch);
             continue;
@@ -687,7 +627,10 @@ static void sq_redis_sort_step(struct sq_redis *r, const struct sq_redis_step *s
 {
     r->marks.n = r->rest.n = 0;
     sq_state_ops_reset(&r->scratch);
-    sq_step_sort_ops(s, dups, ndups, sums, &r->marks, &r->rest, &r->scratch);
+    sq_buf_reset(&r->journal);
+    sq_step_sort_ops(s, dups, ndups, sums, &r->marks, &r->rest, &r->scratch,
+                     r->journal_key ? &r->journal : NULL);
+    sq_args_push_journal(r);
 }
 
 /* Sends one partition step (the format above sq_step_lua). The dedupe
@@ -741,6 +684,7 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
         sq_cmd_args(r, &r->rest);
     }
     char *const *a = sums->argv;
+    sq_buf_reset(&r->journal);
     for (size_t i = 0, w; i < sums->argc; i += w) {
         w = sq_op_width(a, sums->argc, i);
         if (!w) {
@@ -748,8 +692,17 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
             continue;
         }
         size_t from = a[i][0] == 'S' && !a[i][1] ? i + 1 : i;
+        if (r->journal_key) {
+            sq_kpi_journal_put_op(&r->journal, a, sums->argvlen, from, i + w);
+            continue;
+        }
         for (size_t k = from; k < i + w; k++)
             sq_cmd_arg(r, a[k], sums->argvlen[k]);
+    }
+    if (r->journal_key && r->journal.len) {
+        sq_cmd_arg(r, "J", 1);
+        sq_cmd_arg_str(r, r->journal_key);
+        sq_cmd_arg(r, r->journal.data, r->journal.len);
     }
     return sq_cmd_send(r, err);
 }
@@ -1054,23 +1007,40 @@ void sq_redis_strs_fini(struct sq_redis_strs *s)
     for (size_t i = 0; i < s->n; i++)
         free(s->v[i]);
     free(s->v);
+    free(s->len);
     s->v = NULL;
+    s->len = NULL;
     s->n = 0;
 }
 
-/* One reply element as an owned string (NULL for nil). */
-static char *sq_redis_elem_dup(const redisReply *e)
+/* One reply element as an owned string (NULL for nil), its length in *len. */
+static char *sq_redis_elem_dup(const redisReply *e, size_t *len)
 {
-    if (e->type == REDIS_REPLY_INTEGER)
-        return sq_xasprintf("%lld", (long long)e->integer);
-    if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
-        return sq_xstrndup(e->str, e->len);
-    return NULL;
+    *len = 0;
+    if (e->type == REDIS_REPLY_INTEGER) {
+        char *v = sq_xasprintf("%lld", (long long)e->integer);
+        *len = strlen(v);
+        return v;
+    }
+    if (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS)
+        return NULL;
+    char *v = sq_xmalloc(e->len + 1);
+    memcpy(v, e->str, e->len);
+    v[e->len] = '\0';
+    *len = e->len;
+    return v;
 }
 
 int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
                   size_t nargs, const char *const *args, struct sq_redis_strs *out,
                   struct sq_err *err)
+{
+    return sq_redis_evalv(r, script, nkeys, keys, nargs, args, NULL, out, err);
+}
+
+int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
+                   size_t nargs, const char *const *args, const size_t *arglens,
+                   struct sq_redis_strs *out, struct sq_err *err)
 {
     memset(out, 0, sizeof *out);
     int rc = sq_redis_ensure(r, err);
@@ -1078,6 +1048,7 @@ int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const ch
         return rc;
     size_t argc = 3 + nkeys + nargs;
     const char **argv = sq_xmalloc(argc * sizeof *argv);
+    size_t *lens = sq_xmalloc(argc * sizeof *lens);
     char nk[24];
     snprintf(nk, sizeof nk, "%zu", nkeys);
     argv[0] = "EVAL";
@@ -1087,21 +1058,26 @@ int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const ch
         argv[3 + i] = keys[i];
     for (size_t i = 0; i < nargs; i++)
         argv[3 + nkeys + i] = args[i];
-    redisReply *rep = sq_redis_cmd(r, err, (int)argc, argv, NULL);
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = arglens && i >= 3 + nkeys ? arglens[i - 3 - nkeys] : strlen(argv[i]);
+    redisReply *rep = sq_redis_cmd(r, err, (int)argc, argv, lens);
     free(argv);
+    free(lens);
     if (!rep)
         return SQ_ERR_TRANSIENT;
     if (rep->type == REDIS_REPLY_ERROR) {
         rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis script: %s", rep->str);
     } else if (rep->type == REDIS_REPLY_ARRAY) {
         out->v = sq_xcalloc(rep->elements ? rep->elements : 1, sizeof *out->v);
+        out->len = sq_xcalloc(rep->elements ? rep->elements : 1, sizeof *out->len);
         out->n = rep->elements;
         for (size_t i = 0; i < rep->elements; i++)
-            out->v[i] = sq_redis_elem_dup(rep->element[i]);
+            out->v[i] = sq_redis_elem_dup(rep->element[i], &out->len[i]);
     } else {
         out->v = sq_xcalloc(1, sizeof *out->v);
+        out->len = sq_xcalloc(1, sizeof *out->len);
         out->n = 1;
-        out->v[0] = sq_redis_elem_dup(rep);
+        out->v[0] = sq_redis_elem_dup(rep, &out->len[0]);
     }
     freeReplyObject(rep);
     return rc;

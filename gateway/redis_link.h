@@ -48,6 +48,10 @@ struct sq_redis_step {
     size_t ndups;
 };
 
+/* With on, the steps sent on r append their KPI sums to the KPI journal
+ * (kpi_journal.h) instead of adding them to the sq:kpi hashes. */
+void sq_redis_set_kpi_journal(struct sq_redis *r, bool on);
+
 /* Runs the steps of one turn. With sums (the KPI sums of all the steps'
  * messages, sq_state_ops_append_sums), they first go as one script that
  * applies all of them when each would apply in full, their KPI increments
@@ -72,9 +76,11 @@ int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struc
 const char *sq_redis_prefix(const struct sq_redis *r);
 
 /* A script's reply flattened: an array's elements (or the one value) as
- * owned strings, integers in decimal, nil as NULL. */
+ * owned strings (NUL-terminated, len[i] bytes before it), integers in
+ * decimal, nil as NULL. */
 struct sq_redis_strs {
     char **v;
+    size_t *len;
     size_t n;
 };
 void sq_redis_strs_fini(struct sq_redis_strs *s);
@@ -83,5 +89,10 @@ void sq_redis_strs_fini(struct sq_redis_strs *s);
 int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
                   size_t nargs, const char *const *args, struct sq_redis_strs *out,
                   struct sq_err *err);
+/* The same with each argument's length in arglens (binary-safe arguments;
+ * NULL: strlen of each). */
+int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
+                   size_t nargs, const char *const *args, const size_t *arglens,
+                   struct sq_redis_strs *out, struct sq_err *err);
 
 #endif

@@ -1649,6 +1649,8 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
     for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
         struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
                                                   st->redis_timeout_ms, &err);
+        if (step_link)
+            sq_redis_set_kpi_journal(step_link, st->kpi_enabled && st->kpi_journal);
         rt.steppers[k] = step_link ? sq_step_worker_new(step_link, &err) : NULL;
         if (!rt.steppers[k]) {
             sq_error("%s", err.msg);
@@ -1716,6 +1718,8 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
             sq_turn_free(rt.turns[k]);
         rt.nturns = 0;
     }
+    if (rt.closer) /* the last steps' KPI increments into their hashes */
+        sq_closer_fold_all(rt.closer, sq_mono_ms() + 5000);
     sq_offset_probe_free(rt.probe); /* before the consumer closes */
     rt.probe = NULL;
     sq_rt_close(&rt);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 void sq_gen_run_sqgate(const char *const *args, int timeout_ms)
 {
@@ -188,8 +189,27 @@ static void sq_gen_cell_compare(const char *key, void *value, void *arg)
     freeReplyObject(r);
 }
 
+bool sq_gen_wait_kpi_journal_folded(redisContext *c, int timeout_ms)
+{
+    for (int waited = 0;; waited += 100) {
+        redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+        long long left = r->integer;
+        freeReplyObject(r);
+        if (left == 0)
+            return true;
+        if (waited >= timeout_ms) {
+            fprintf(stderr, "the KPI journal still holds %lld entries\n", left);
+            return false;
+        }
+        usleep(100000);
+    }
+}
+
 int sq_gen_compare_kpi_hashes(redisContext *c, struct sq_strmap *cells)
 {
+    /* the journal is folded about once a second (kpi.journal) */
+    cr_assert(sq_gen_wait_kpi_journal_folded(c, 30000), "the KPI journal was not folded");
     struct sq_gen_cmp x = {c, 0, 0};
     sq_strmap_each(cells, sq_gen_cell_compare, &x);
     int bad_cells = x.bad;

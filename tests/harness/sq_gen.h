@@ -41,9 +41,14 @@ void sq_gen_load_kpi_records(const char *replay_path, struct sq_strmap *cells);
 void sq_gen_kpi_records_fini(struct sq_strmap *cells);
 /* Counter `name` of one cell (a value of that map), 0 when absent. */
 long long sq_gen_cell_counter(const void *cell, const char *name);
+/* Waits until the KPI journal (sq:kpi_journal, kpi.journal) is empty:
+ * every applied step's KPI increments are in their hashes. */
+bool sq_gen_wait_kpi_journal_folded(redisContext *c, int timeout_ms);
+
 /* Compares every sq:kpi hash in Redis with cells: the same keys (cells
- * whose counters are all 0 have no hash) and the same non-zero counters.
- * Returns the number of differences, printing the first few. */
+ * whose counters are all 0 have no hash) and the same non-zero counters,
+ * once the KPI journal is folded (asserted within 30 s). Returns the
+ * number of differences, printing the first few. */
 int sq_gen_compare_kpi_hashes(redisContext *c, struct sq_strmap *cells);
 
 /* The final KPI record (highest revision; of equal ones the later) per

@@ -2,14 +2,17 @@
  * sums added up across partitions) leave the same Redis state as the same
  * steps one by one, with fewer HINCRBY calls; when a step would not apply
  * in full (already applied, fenced, an event marked already) the script
- * writes nothing and each step goes on its own. Against a real
- * redis-server. */
+ * writes nothing and each step goes on its own. With the KPI journal
+ * (gateway/kpi_journal.h) the steps write their KPI sums as entries, and a
+ * fold leaves the state the steps leave without it, once, however many
+ * folders. Against a real redis-server. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kpi.h"
+#include "kpi_journal.h"
 #include "redis_link.h"
 #include "sq_common.h"
 #include "sq_redis_link.h"
@@ -268,5 +271,189 @@ Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .time
         turn_fini(&t);
     }
 
+    sq_h_link_stop(&l);
+}
+
+Test(turn_step, journal_entries_read_back_and_foreign_bytes_are_refused)
+{
+    char key[] = "sq:kpi:agent:a\0b:15m:1";
+    char *k_op[] = {"K", key, "500", "2", "offered", "12", "answered", "-3"};
+    size_t k_len[] = {1, sizeof key - 1, 3, 1, 7, 2, 8, 2};
+    char *w_op[] = {"W", "sq:", "all|*|15m|1", "1795601700000"};
+    size_t w_len[] = {1, 3, 11, 13};
+    struct sq_buf e;
+    sq_buf_init(&e);
+    sq_kpi_journal_put_op(&e, k_op, k_len, 0, 8);
+    sq_kpi_journal_put_op(&e, w_op, w_len, 0, 4);
+    struct sq_state_ops got;
+    memset(&got, 0, sizeof got);
+    sq_state_ops_push(&got, "before", 6);
+    cr_assert_eq(sq_kpi_journal_parse(e.data, e.len, &got), 0);
+    cr_assert_eq(got.argc, 1 + 9 + 5);
+    cr_assert_str_eq(got.argv[1], "Y");
+    for (size_t i = 0; i < 8; i++) {
+        cr_assert_eq(got.argvlen[2 + i], k_len[i], "K argument %zu", i);
+        cr_assert(memcmp(got.argv[2 + i], k_op[i], k_len[i]) == 0, "K argument %zu", i);
+    }
+    cr_assert_str_eq(got.argv[10], "Y");
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_str_eq(got.argv[11 + i], w_op[i]);
+    cr_assert_eq(sq_kpi_journal_parse("", 0, &got), 0, "an empty entry holds no ops");
+    const char *const bad[] = {
+        "3:ab",                       /* cut short */
+        "x:Y",                        /* no length */
+        "1:Y1:X2:ab",                 /* not a K or W op */
+        "1:K3:key1:01:0",             /* not deferred */
+        "1:Y1:K3:key1:01:2",          /* a K op missing its fields */
+        "1:Y1:W3:sq:",                /* a W op cut short */
+        "99999999999999:Y",           /* a length beyond the entry */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        size_t before = got.argc;
+        cr_assert_eq(sq_kpi_journal_parse(bad[i], strlen(bad[i]), &got), -1, "%s", bad[i]);
+        cr_assert_eq(got.argc, before, "%s: nothing appended", bad[i]);
+    }
+    sq_state_ops_fini(&got);
+    sq_buf_fini(&e);
+}
+
+/* Counts the keys matching pattern. */
+static size_t count_keys(redisContext *c, const char *pattern)
+{
+    redisReply *rep = redisCommand(c, "KEYS %s", pattern);
+    size_t n = rep->elements;
+    freeReplyObject(rep);
+    return n;
+}
+
+/* Every key under a: has the content of its twin under b:, apart from
+ * b:'s fold count. */
+static void expect_same_keys(redisContext *c, const char *what)
+{
+    redisReply *keys = redisCommand(c, "KEYS a:*");
+    cr_assert_gt(keys->elements, 10);
+    size_t nb = count_keys(c, "b:*") - count_keys(c, "b:kpi_journal:folds");
+    cr_assert_eq(nb, keys->elements, "%s: %zu keys under b:, %zu under a:", what, nb,
+                 keys->elements);
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *ka = keys->element[i]->str;
+        if (strcmp(ka, "a:epoch") == 0)
+            continue;
+        char kb[256];
+        snprintf(kb, sizeof kb, "b:%s", ka + 2);
+        char *xa = key_text(c, ka, "a:"), *xb = key_text(c, kb, "b:");
+        cr_assert_str_eq(xb, xa, "%s: %s differs", what, ka + 2);
+        free(xa);
+        free(xb);
+    }
+    freeReplyObject(keys);
+}
+
+/* One turn run straight under a: and with the journal under b:, with its
+ * sums (one script) or its messages' own ops, optionally with an event
+ * marked already (steps one by one, the deferred ops of the others). */
+static void journal_case(struct sq_h_link *l, struct sq_redis *rb, bool part_sums, bool dup)
+{
+    redisContext *c = l->c;
+    char what[64];
+    snprintf(what, sizeof what, "part_sums %d, dup %d", part_sums, dup);
+    freeReplyObject(redisCommand(c, "FLUSHALL"));
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct turn ta, tb;
+    turn_build(&ta, "a:", part_sums);
+    turn_build(&tb, "b:", part_sums);
+    if (dup) {
+        freeReplyObject(redisCommand(c, "HSET a:dd:1:1 contact.v1|e1-2 1"));
+        freeReplyObject(redisCommand(c, "HSET b:dd:1:1 contact.v1|e1-2 1"));
+    }
+    cr_assert_eq(sq_redis_run_steps(l->r, ta.steps, NPART, &ta.sums, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_redis_run_steps(rb, tb.steps, NPART, &tb.sums, &err), SQ_OK, "%s", err.msg);
+    for (int p = 0; p < NPART; p++)
+        cr_assert_eq(tb.steps[p].result, 1, "%s: partition %d", what, p);
+    cr_assert_eq(tb.steps[1].ndups, dup ? 1 : 0, "%s", what);
+    cr_assert_eq(count_keys(c, "b:kpi:*"), 0, "%s: no KPI hash before the fold", what);
+    cr_assert_eq(count_keys(c, "b:win:gen"), 0, "%s: no touch before the fold", what);
+    redisReply *rep = redisCommand(c, "LLEN b:kpi_journal");
+    long long entries = rep->integer;
+    freeReplyObject(rep);
+    /* one script: one entry; one by one: one per partition */
+    cr_assert_eq(entries, dup ? NPART : 1, "%s: %lld entries", what, entries);
+    size_t folded, bad, left;
+    cr_assert_eq(sq_kpi_journal_fold(rb, 0, &folded, &bad, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(folded, (size_t)entries, "%s", what);
+    cr_assert_eq(bad, 0);
+    cr_assert_eq(left, 0);
+    expect_same_keys(c, what);
+    rep = redisCommand(c, "HGET b:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, dup ? "27" : "30", "%s", what);
+    freeReplyObject(rep);
+    turn_fini(&ta);
+    turn_fini(&tb);
+}
+
+Test(turn_step, journaled_steps_and_a_fold_leave_the_state_of_steps_without_it, .timeout = 60)
+{
+    struct sq_h_link l;
+    sq_h_link_start(&l, "a:");
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_redis *rb = sq_redis_new(l.url, "b:", 2000, &err);
+    cr_assert_not_null(rb);
+    sq_redis_set_kpi_journal(rb, true);
+    for (int part_sums = 0; part_sums < 2; part_sums++)
+        for (int dup = 0; dup < 2; dup++)
+            journal_case(&l, rb, part_sums, dup);
+    sq_redis_free(rb);
+    sq_h_link_stop(&l);
+}
+
+Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
+{
+    struct sq_h_link l;
+    sq_h_link_start(&l, "sq:");
+    struct sq_err err;
+    sq_err_clear(&err);
+    sq_redis_set_kpi_journal(l.r, true);
+    struct sq_redis *other = sq_redis_new(l.url, "sq:", 2000, &err);
+    cr_assert_not_null(other);
+    struct turn t;
+    turn_build(&t, "sq:", false);
+    cr_assert_eq(sq_redis_run_steps(l.r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
+    struct sq_kpi_fold fa, fb;
+    cr_assert_eq(sq_kpi_journal_read(l.r, 0, &fa, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_read(other, 0, &fb, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(fa.n, 1);
+    cr_assert_eq(fb.n, 1);
+    /* another turn's step between the reads and the folds (its own keys,
+     * the same journal): its entry is the next fold's */
+    struct turn t2;
+    turn_build(&t2, "t:", false);
+    cr_assert_eq(sq_redis_run_steps(l.r, t2.steps, NPART, &t2.sums, &err), SQ_OK, "%s", err.msg);
+    size_t folded, left, bad;
+    cr_assert_eq(sq_kpi_journal_apply(other, &fb, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(folded, 1);
+    cr_assert_eq(left, 1);
+    cr_assert_eq(sq_kpi_journal_apply(l.r, &fa, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(folded, 0, "the later fold of the same entries writes nothing");
+    cr_assert_eq(left, 1);
+    redisReply *rep = redisCommand(l.c, "HGET sq:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "30", "applied once");
+    freeReplyObject(rep);
+    cr_assert_eq(count_keys(l.c, "t:kpi:*"), 0);
+    sq_kpi_fold_fini(&fa);
+    sq_kpi_fold_fini(&fb);
+    cr_assert_eq(sq_kpi_journal_fold(other, 0, &folded, &bad, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(folded, 1);
+    cr_assert_eq(left, 0);
+    rep = redisCommand(l.c, "HGET t:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "30", "the second turn's, folded once");
+    freeReplyObject(rep);
+    rep = redisCommand(l.c, "HGET sq:kpi:all|*|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "30", "the first turn's unchanged");
+    freeReplyObject(rep);
+    turn_fini(&t);
+    turn_fini(&t2);
+    sq_redis_free(other);
     sq_h_link_stop(&l);
 }

@@ -1,0 +1,203 @@
+/* kpi_journal.c: the KPI journal's entries and its fold (kpi_journal.h).
+ * The steps write entries (redis_link.c, op J); the closer folds them
+ * (closer.c). */
+#include "kpi_journal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_link.h"
+#include "step_lua.h"
+
+/* KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] = {prefix}kpi_journal;
+ * ARGV[1] = entries wanted. Returns {folds so far, entry...}. */
+static const char sq_journal_read_lua[] =
+    "local e = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)\n"
+    "return {redis.call('GET', KEYS[1]) or '0', unpack(e)}\n";
+
+/* KEYS as above; ARGV[1] = the folds read with the entries, ARGV[2] = the
+ * number of entries read, then their summed K and W ops. Entries are only
+ * appended at the tail and only a fold removes them (and counts itself),
+ * so an unchanged count means the head is still what was read. Returns
+ * {1, left} folded, {0, left} another fold came first (nothing written). */
+static const char sq_journal_fold_lua[] = SQ_STEP_LUA_COMMON
+    "if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then\n"
+    "  return {0, redis.call('LLEN', KEYS[2])}\n"
+    "end\n"
+    "local i = 3\n"
+    "while i <= #ARGV do\n"
+    "  i = apply(i)\n"
+    "  if not i then return redis.error_reply('sqgate fold: unknown op') end\n"
+    "end\n"
+    "redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)\n"
+    "redis.call('INCR', KEYS[1])\n"
+    "return {1, redis.call('LLEN', KEYS[2])}\n";
+
+char *sq_kpi_journal_key_dup(const char *prefix)
+{
+    return sq_xasprintf("%skpi_journal", prefix);
+}
+
+char *sq_kpi_journal_folds_key_dup(const char *prefix)
+{
+    return sq_xasprintf("%skpi_journal:folds", prefix);
+}
+
+static void sq_journal_put_arg(struct sq_buf *entry, const char *s, size_t len)
+{
+    char n[24];
+    int k = snprintf(n, sizeof n, "%zu:", len);
+    sq_buf_append(entry, n, (size_t)k);
+    sq_buf_append(entry, s, len);
+}
+
+void sq_kpi_journal_put_op(struct sq_buf *entry, char *const *a, const size_t *len, size_t from,
+                           size_t to)
+{
+    sq_journal_put_arg(entry, "Y", 1);
+    for (size_t k = from; k < to; k++)
+        sq_journal_put_arg(entry, a[k], len[k]);
+}
+
+int sq_kpi_journal_parse(const char *entry, size_t len, struct sq_state_ops *out)
+{
+    size_t first = out->argc;
+    const char *p = entry, *end = entry + len;
+    while (p < end) {
+        size_t n = 0;
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - d < 12)
+            n = n * 10 + (size_t)(*p++ - '0');
+        if (p == d || p == end || *p != ':' || (size_t)(end - p - 1) < n)
+            goto bad;
+        sq_state_ops_push(out, p + 1, n);
+        p += 1 + n;
+    }
+    /* every op whole and deferred: Y then a K or W op */
+    for (size_t i = first, w; i < out->argc; i += w) {
+        w = sq_op_width(out->argv, out->argc, i);
+        const char *op = w > 1 ? out->argv[i + 1] : "";
+        if (!w || strcmp(out->argv[i], "Y") != 0 || (strcmp(op, "K") != 0 && strcmp(op, "W") != 0))
+            goto bad;
+    }
+    return 0;
+bad:
+    out->argc = first; /* the bytes stay in out's chunks until it is reset */
+    return -1;
+}
+
+/* The fold script's arguments: the folds read, the entries, and the sums
+ * of the parsed entries without their B and S markers (borrowed from ops
+ * and sums). */
+static void sq_journal_fold_args(const char *folds, const char *count,
+                                 const struct sq_state_ops *sums, const char ***args,
+                                 size_t **lens, size_t *n)
+{
+    *args = sq_xmalloc((sums->argc + 2) * sizeof **args);
+    *lens = sq_xmalloc((sums->argc + 2) * sizeof **lens);
+    (*args)[0] = folds;
+    (*lens)[0] = strlen(folds);
+    (*args)[1] = count;
+    (*lens)[1] = strlen(count);
+    *n = 2;
+    for (size_t i = 0; i < sums->argc; i++) {
+        const char *a = sums->argv[i];
+        if ((a[0] == 'B' || a[0] == 'S') && !a[1])
+            continue;
+        (*args)[*n] = a;
+        (*lens)[(*n)++] = sums->argvlen[i];
+    }
+}
+
+/* The journal's two keys (owned by the caller). */
+static void sq_journal_keys(struct sq_redis *r, char *keys[2])
+{
+    const char *prefix = sq_redis_prefix(r);
+    keys[0] = sq_kpi_journal_folds_key_dup(prefix);
+    keys[1] = sq_kpi_journal_key_dup(prefix);
+}
+
+int sq_kpi_journal_read(struct sq_redis *r, size_t max, struct sq_kpi_fold *f, struct sq_err *err)
+{
+    memset(f, 0, sizeof *f);
+    char *keys[2];
+    sq_journal_keys(r, keys);
+    char want[24];
+    snprintf(want, sizeof want, "%zu", max ? max : SQ_KPI_JOURNAL_FOLD_MAX);
+    const char *args[] = {want};
+    struct sq_redis_strs got;
+    int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 1, args, &got,
+                           err);
+    free(keys[0]);
+    free(keys[1]);
+    if (rc != SQ_OK)
+        return rc;
+    if (got.n < 1 || !got.v[0]) {
+        sq_redis_strs_fini(&got);
+        return sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal: unexpected reply");
+    }
+    f->folds = sq_xstrdup(got.v[0]);
+    f->n = got.n - 1;
+    for (size_t i = 1; i < got.n; i++)
+        if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &f->ops) != 0)
+            f->bad++;
+    const struct sq_state_ops *lists[] = {&f->ops};
+    sq_state_ops_append_sums(&f->sums, lists, 1);
+    sq_redis_strs_fini(&got);
+    return SQ_OK;
+}
+
+int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t *folded,
+                         size_t *left, struct sq_err *err)
+{
+    *folded = *left = 0;
+    if (!f->n)
+        return SQ_OK;
+    char *keys[2];
+    sq_journal_keys(r, keys);
+    char count[24];
+    snprintf(count, sizeof count, "%zu", f->n);
+    const char **args;
+    size_t *lens, nargs;
+    sq_journal_fold_args(f->folds, count, &f->sums, &args, &lens, &nargs);
+    struct sq_redis_strs res;
+    int rc = sq_redis_evalv(r, sq_journal_fold_lua, 2, (const char *const *)keys, nargs, args,
+                            lens, &res, err);
+    if (rc == SQ_OK) {
+        if (res.n == 2 && res.v[0] && res.v[1]) {
+            *folded = strcmp(res.v[0], "1") == 0 ? f->n : 0;
+            *left = strtoull(res.v[1], NULL, 10);
+        } else {
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal fold: unexpected reply");
+        }
+        sq_redis_strs_fini(&res);
+    }
+    free(args);
+    free(lens);
+    free(keys[0]);
+    free(keys[1]);
+    return rc;
+}
+
+void sq_kpi_fold_fini(struct sq_kpi_fold *f)
+{
+    free(f->folds);
+    sq_state_ops_fini(&f->sums);
+    sq_state_ops_fini(&f->ops);
+    memset(f, 0, sizeof *f);
+}
+
+int sq_kpi_journal_fold(struct sq_redis *r, size_t max, size_t *folded, size_t *bad,
+                        size_t *left, struct sq_err *err)
+{
+    *folded = *bad = *left = 0;
+    struct sq_kpi_fold f;
+    int rc = sq_kpi_journal_read(r, max, &f, err);
+    if (rc == SQ_OK)
+        rc = sq_kpi_journal_apply(r, &f, folded, left, err);
+    if (rc == SQ_OK && *folded)
+        *bad = f.bad;
+    sq_kpi_fold_fini(&f);
+    return rc;
+}

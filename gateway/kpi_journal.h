@@ -1,0 +1,65 @@
+/* kpi_journal.h: the KPI journal (kpi.journal, docs/operations.md). With it
+ * on, a Redis step does not add its KPI sums to the sq:kpi hashes itself:
+ * it appends them as one entry to the list {prefix}kpi_journal, in the same
+ * script as the rest of the step (SPEC 10: the step holds its KPI
+ * increments). The closer lease holder folds the journal into the hashes
+ * once a second, and every instance once more on its way out: it reads the
+ * oldest entries, sums them in process and applies the sums in one script
+ * that also removes those entries, fenced by a fold count so that two
+ * folders never apply an entry twice. A cell's touch (W op) travels with
+ * its counters, so the closer never sees a touch without them. */
+#ifndef SQ_KPI_JOURNAL_H
+#define SQ_KPI_JOURNAL_H
+
+#include <stddef.h>
+
+#include "processor.h"
+#include "sq_common.h"
+
+struct sq_redis;
+
+/* Entries a fold takes at most; the rest wait for the next fold. */
+#define SQ_KPI_JOURNAL_FOLD_MAX 256
+
+/* {prefix}kpi_journal and {prefix}kpi_journal:folds (owned). */
+char *sq_kpi_journal_key_dup(const char *prefix);
+char *sq_kpi_journal_folds_key_dup(const char *prefix);
+
+/* Appends the op a[from..to) (a K or W op of processors/store.h) to an
+ * entry: each argument as its decimal length, ':' and its bytes, the op
+ * behind a Y so that a parsed entry is a list of deferred ops. */
+void sq_kpi_journal_put_op(struct sq_buf *entry, char *const *a, const size_t *len, size_t from,
+                           size_t to);
+
+/* Appends the ops of one entry to out as deferred (Y) ops, the form
+ * sq_state_ops_append_sums sums. Returns 0, or -1 with nothing appended
+ * when entry is not a journal entry. */
+int sq_kpi_journal_parse(const char *entry, size_t len, struct sq_state_ops *out);
+
+/* A fold in its two halves, for tests of two folders at once. */
+struct sq_kpi_fold {
+    char *folds;               /* the fold count read with the entries */
+    size_t n, bad;             /* entries read; of them not journal entries */
+    struct sq_state_ops ops;   /* the entries' ops, deferred */
+    struct sq_state_ops sums;  /* their sums (borrowing from ops) */
+};
+/* Reads up to max entries (SQ_KPI_JOURNAL_FOLD_MAX when 0) and sums them
+ * into f (release it with sq_kpi_fold_fini, also after an error). */
+int sq_kpi_journal_read(struct sq_redis *r, size_t max, struct sq_kpi_fold *f,
+                        struct sq_err *err);
+/* Applies f's sums and removes its entries unless another fold came first
+ * since f was read: *folded is f->n, or 0 then. */
+int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t *folded,
+                         size_t *left, struct sq_err *err);
+void sq_kpi_fold_fini(struct sq_kpi_fold *f);
+
+/* One fold of up to max entries (SQ_KPI_JOURNAL_FOLD_MAX when 0). SQ_OK
+ * with *folded the entries applied (0: the journal was empty, or another
+ * instance folded first) and *bad the entries among them that were not
+ * journal entries (removed unapplied); SQ_ERR_TRANSIENT when Redis failed
+ * (nothing applied, or all of it: the script is atomic). *left is the
+ * journal's length after the fold. */
+int sq_kpi_journal_fold(struct sq_redis *r, size_t max, size_t *folded, size_t *bad,
+                        size_t *left, struct sq_err *err);
+
+#endif

@@ -1,0 +1,113 @@
+/* step_lua.h: the Lua every Redis script that applies ops (processors/
+ * store.h) starts with: the partition steps (redis_link.c) and the KPI
+ * journal's fold (kpi_journal.c). */
+#ifndef SQ_STEP_LUA_H
+#define SQ_STEP_LUA_H
+
+/* expire (a key's TTL once per script), apply (one op of processors/
+ * store.h at ARGV[i], or J, returning the index after it, nil for an
+ * unknown op) and finish (a partition's new
+ * applied offset, its greatest event time and its place in the watermark's
+ * zsets wm:parts and wm:idle; gateway/closer.c). processors/store_mem.c
+ * applies the same ops in process and must keep the same meaning. J is
+ * the Redis side's own: J key entry appends a KPI journal entry
+ * (gateway/kpi_journal.h) to the list key. */
+#define SQ_STEP_LUA_COMMON \
+    "local wm, ttl_set = {}, {}\n" \
+    "-- a key's TTL is set once per step: an op writing a key again skips it\n" \
+    "local function expire(k, t)\n" \
+    "  if tonumber(t) > 0 and ttl_set[k] ~= t then redis.call('EXPIRE', k, t); ttl_set[k] = t end\n" \
+    "end\n" \
+    "local function apply(i)\n" \
+    "  local op = ARGV[i]\n" \
+    "  if op == 'C' then\n" \
+    "    local key, t, eid, tc, region, tier, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]\n" \
+    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at')\n" \
+    "    local set = {'events_total', string.format('%d', (tonumber(o[1]) or 0) + tonumber(ARGV[i+2]))}\n" \
+    "    if (not o[2]) or t > o[2] or (t == o[2] and eid > (o[3] or '')) then\n" \
+    "      set[3], set[4], set[5], set[6] = 'last_event_at', t, 'last_event_id', eid\n" \
+    "      if region ~= '' then set[#set + 1] = 'region'; set[#set + 1] = region end\n" \
+    "      if tier ~= '' then set[#set + 1] = 'tier'; set[#set + 1] = tier end\n" \
+    "    end\n" \
+    "    if tc ~= '' and ((not o[4]) or tc > o[4]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n" \
+    "    redis.call('HSET', key, unpack(set))\n" \
+    "    expire(key, ttl)\n" \
+    "    i = i + 9\n" \
+    "  elseif op == 'H' then\n" \
+    "    local k = tonumber(ARGV[i+3])\n" \
+    "    if k > 0 then redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n" \
+    "    expire(ARGV[i+1], ARGV[i+2])\n" \
+    "    i = i + 4 + 2 * k\n" \
+    "  elseif op == 'X' then\n" \
+    "    redis.call('DEL', ARGV[i+1]); ttl_set[ARGV[i+1]] = nil; i = i + 2\n" \
+    "  elseif op == 'R' then\n" \
+    "    redis.call('HDEL', ARGV[i+1], ARGV[i+2]); ttl_set[ARGV[i+1]] = nil; i = i + 3\n" \
+    "  elseif op == 'I' then\n" \
+    "    redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n" \
+    "    expire(ARGV[i+1], ARGV[i+4])\n" \
+    "    i = i + 5\n" \
+    "  elseif op == 'K' then\n" \
+    "    -- one HINCRBY per counter: cheaper in the script than HMGET, sum and HSET\n" \
+    "    local key, k = ARGV[i+1], tonumber(ARGV[i+3])\n" \
+    "    for j = 1, k do redis.call('HINCRBY', key, ARGV[i+2+2*j], ARGV[i+3+2*j]) end\n" \
+    "    expire(key, ARGV[i+2])\n" \
+    "    i = i + 4 + 2 * k\n" \
+    "  elseif op == 'W' then\n" \
+    "    local p, c = ARGV[i+1], ARGV[i+2]\n" \
+    "    local g = redis.call('HINCRBY', p .. 'win:gen', c, 1)\n" \
+    "    if wm[p] == nil then wm[p] = tonumber(redis.call('GET', p .. 'wm') or '') or false end\n" \
+    "    if g > 1 and ((not wm[p]) or tonumber(ARGV[i+3]) > wm[p]) then\n" \
+    "      -- touched before and ends after the watermark: never closed, already in win:open\n" \
+    "    elseif redis.call('HEXISTS', p .. 'win:rev', c) == 1 then redis.call('SADD', p .. 'win:dirty', c)\n" \
+    "    else redis.call('ZADD', p .. 'win:open', 'NX', ARGV[i+3], c) end\n" \
+    "    i = i + 4\n" \
+    "  elseif op == 'J' then\n" \
+    "    -- the KPI journal: sums folded into their hashes later (kpi_journal.c)\n" \
+    "    redis.call('RPUSH', ARGV[i+1], ARGV[i+2]); i = i + 3\n" \
+    "  elseif op == 'Z' then\n" \
+    "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n" \
+    "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n" \
+    "    expire(ARGV[i+1], ARGV[i+2])\n" \
+    "    i = i + 6\n" \
+    "  elseif op == 'G' then\n" \
+    "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n" \
+    "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n" \
+    "      redis.call('HSET', ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])\n" \
+    "    end\n" \
+    "    expire(ARGV[i+1], ARGV[i+6])\n" \
+    "    i = i + 7\n" \
+    "  elseif op == 'Q' then\n" \
+    "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n" \
+    "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n" \
+    "    local num, den, t0 = sc, 1, t\n" \
+    "    if old[1] and old[2] and old[3] then\n" \
+    "      num, den, t0 = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])\n" \
+    "      if t >= t0 then\n" \
+    "        local f = 2 ^ (-(t - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = t\n" \
+    "      else\n" \
+    "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n" \
+    "      end\n" \
+    "    end\n" \
+    "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n" \
+    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.17g', num / den))\n" \
+    "    expire(key, ARGV[i+5])\n" \
+    "    i = i + 6\n" \
+    "  else\n" \
+    "    return nil\n" \
+    "  end\n" \
+    "  return i\n" \
+    "end\n" \
+    "local function finish(key, last, maxev, parts, idle)\n" \
+    "  redis.call('HSET', key, 'offset', last)\n" \
+    "  if maxev ~= '' then\n" \
+    "    local m = redis.call('HGET', key, 'max_event_ms')\n" \
+    "    if (not m) or tonumber(maxev) > tonumber(m) then redis.call('HSET', key, 'max_event_ms', maxev) end\n" \
+    "  end\n" \
+    "  local mx = redis.call('HGET', key, 'max_event_ms')\n" \
+    "  if mx then\n" \
+    "    redis.call('ZADD', parts, mx, key)\n" \
+    "    redis.call('ZREM', idle, key)\n" \
+    "  end\n" \
+    "end\n"
+
+#endif
