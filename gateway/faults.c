@@ -59,6 +59,12 @@ void sq_fault_hold(const char *name)
     fprintf(stderr, "sqgate: fault point %s: released\n", name);
 }
 
+bool sq_fault_named(const char *name)
+{
+    const char *want = getenv("SQGATE_FAULT");
+    return want && strcmp(want, name) == 0;
+}
+
 bool sq_fault_partition(const char *name, const char *topic, int32_t partition)
 {
     const char *t = getenv("SQGATE_FAULT_TOPIC");

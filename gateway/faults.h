@@ -11,6 +11,9 @@
  * mended; SQGATE_FAULT=wedge_partition also leaves the stall check's first
  * restart (resume and seek) undone, so only its re-assignment mends it
  * (the flag sq_part.wedged_by_fault, gateway/runtime.c).
+ * SQGATE_FAULT=no_periodic_fold keeps the closer from folding the KPI
+ * journal once a second, so that only an instance's fold on its way out
+ * does (gateway/closer.c).
  * Other builds compile the points away. */
 #ifndef SQ_FAULTS_H
 #define SQ_FAULTS_H
@@ -21,15 +24,19 @@ void sq_fault_hold(const char *name);
 #include <stdbool.h>
 #include <stdint.h>
 bool sq_fault_partition(const char *name, const char *topic, int32_t partition);
+bool sq_fault_named(const char *name);
 #define SQ_FAULT(name) sq_fault_point(name)
 #define SQ_FAULT_HOLD(name) sq_fault_hold(name)
 /* Whether SQGATE_FAULT names the point `name` and SQGATE_FAULT_TOPIC and
  * SQGATE_FAULT_PARTITION this partition (true once). */
 #define SQ_FAULT_PARTITION(name, topic, partition) sq_fault_partition(name, topic, partition)
+/* Whether SQGATE_FAULT names the point `name` (every time). */
+#define SQ_FAULT_NAMED(name) sq_fault_named(name)
 #else
 #define SQ_FAULT(name) ((void)0)
 #define SQ_FAULT_HOLD(name) ((void)0)
 #define SQ_FAULT_PARTITION(name, topic, partition) ((void)(topic), (void)(partition), 0)
+#define SQ_FAULT_NAMED(name) 0
 #endif
 
 #endif
