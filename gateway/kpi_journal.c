@@ -7,14 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpi.h"
 #include "redis_link.h"
 #include "step_lua.h"
 
 /* KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] = {prefix}kpi_journal;
- * ARGV[1] = entries wanted. Returns {folds so far, entry...}. */
+ * ARGV[1] = entries wanted at most, ARGV[2] = bytes wanted at most (the
+ * first entry goes whatever its size). Returns {folds so far, full, entry...}
+ * where full is 1 when a limit stopped the read with entries left. */
 static const char sq_journal_read_lua[] =
-    "local e = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[1]) - 1)\n"
-    "return {redis.call('GET', KEYS[1]) or '0', unpack(e)}\n";
+    "local out, bytes, most, want = {redis.call('GET', KEYS[1]) or '0', 0}, 0, tonumber(ARGV[2]), tonumber(ARGV[1])\n"
+    "local i = 0\n"
+    "while true do\n"
+    "  local e = redis.call('LRANGE', KEYS[2], i, i + 15)\n"
+    "  for _, v in ipairs(e) do\n"
+    "    if #out - 2 >= want or (#out > 2 and bytes + #v > most) then out[2] = 1; return out end\n"
+    "    out[#out + 1] = v; bytes = bytes + #v\n"
+    "  end\n"
+    "  if #e < 16 then return out end\n"
+    "  i = i + 16\n"
+    "end\n";
 
 /* KEYS as above; ARGV[1] = the folds read with the entries, ARGV[2] = the
  * number of entries read, then their summed K and W ops. Entries are only
@@ -44,20 +56,79 @@ char *sq_kpi_journal_folds_key_dup(const char *prefix)
     return sq_xasprintf("%skpi_journal:folds", prefix);
 }
 
-static void sq_journal_put_arg(struct sq_buf *entry, const char *s, size_t len)
+/* The length prefix: len in decimal and ':' (no snprintf: a turn's entry
+ * has tens of thousands of arguments). */
+static void sq_journal_put_len(struct sq_buf *entry, size_t len)
 {
     char n[24];
-    int k = snprintf(n, sizeof n, "%zu:", len);
-    sq_buf_append(entry, n, (size_t)k);
+    size_t k = sq_i64_format(n, (int64_t)len);
+    n[k++] = ':';
+    sq_buf_append(entry, n, k);
+}
+
+static void sq_journal_put_arg(struct sq_buf *entry, const char *s, size_t len)
+{
+    sq_journal_put_len(entry, len);
     sq_buf_append(entry, s, len);
+}
+
+/* A K op's field names are mostly KPI counter names (kpi.h), which go as
+ * two bytes: \x01 and the counter's index + 1. A field that starts with
+ * \x01 itself goes behind \x01\x00. */
+static void sq_journal_put_field(struct sq_buf *entry, const char *f, size_t len)
+{
+    int c = 0;
+    /* the chain's sums borrow the names themselves: compare pointers first */
+    while (c < SQ_KC__COUNT && f != sq_kpi_counter_name((enum sq_kpi_counter)c))
+        c++;
+    for (int k = 0; c == SQ_KC__COUNT && k < SQ_KC__COUNT; k++) {
+        const char *name = sq_kpi_counter_name((enum sq_kpi_counter)k);
+        if (strlen(name) == len && memcmp(f, name, len) == 0)
+            c = k;
+    }
+    if (c < SQ_KC__COUNT) {
+        char code[5] = {'2', ':', '\x01', (char)(c + 1)};
+        sq_buf_append(entry, code, 4);
+        return;
+    }
+    if (len && f[0] == '\x01') {
+        sq_journal_put_len(entry, len + 2);
+        sq_buf_append(entry, "\x01\x00", 2);
+        sq_buf_append(entry, f, len);
+        return;
+    }
+    sq_journal_put_arg(entry, f, len);
 }
 
 void sq_kpi_journal_put_op(struct sq_buf *entry, char *const *a, const size_t *len, size_t from,
                            size_t to)
 {
     sq_journal_put_arg(entry, "Y", 1);
-    for (size_t k = from; k < to; k++)
-        sq_journal_put_arg(entry, a[k], len[k]);
+    bool k_op = a[from][0] == 'K' && !a[from][1];
+    for (size_t k = from; k < to; k++) {
+        if (k_op && k >= from + 4 && (k - from) % 2 == 0)
+            sq_journal_put_field(entry, a[k], len[k]);
+        else
+            sq_journal_put_arg(entry, a[k], len[k]);
+    }
+}
+
+/* Pushes one argument of an entry, a counter's two bytes as its name. */
+static void sq_journal_push_arg(struct sq_state_ops *out, const char *p, size_t n)
+{
+    if (n >= 2 && p[0] == '\x01') {
+        if (p[1] == '\0') {
+            sq_state_ops_push(out, p + 2, n - 2);
+            return;
+        }
+        const char *name = n == 2 ? sq_kpi_counter_name((enum sq_kpi_counter)((unsigned char)p[1] - 1))
+                                  : NULL;
+        if (name) {
+            sq_state_ops_push_borrowed(out, name, strlen(name));
+            return;
+        }
+    }
+    sq_state_ops_push(out, p, n);
 }
 
 int sq_kpi_journal_parse(const char *entry, size_t len, struct sq_state_ops *out)
@@ -71,7 +142,7 @@ int sq_kpi_journal_parse(const char *entry, size_t len, struct sq_state_ops *out
             n = n * 10 + (size_t)(*p++ - '0');
         if (p == d || p == end || *p != ':' || (size_t)(end - p - 1) < n)
             goto bad;
-        sq_state_ops_push(out, p + 1, n);
+        sq_journal_push_arg(out, p + 1, n);
         p += 1 + n;
     }
     /* every op whole and deferred: Y then a K or W op */
@@ -123,25 +194,30 @@ int sq_kpi_journal_read(struct sq_redis *r, size_t max, struct sq_kpi_fold *f, s
     memset(f, 0, sizeof *f);
     char *keys[2];
     sq_journal_keys(r, keys);
-    char want[24];
+    char want[24], bytes[24];
     snprintf(want, sizeof want, "%zu", max ? max : SQ_KPI_JOURNAL_FOLD_MAX);
-    const char *args[] = {want};
+    snprintf(bytes, sizeof bytes, "%d", SQ_KPI_JOURNAL_FOLD_BYTES);
+    const char *args[] = {want, bytes};
     struct sq_redis_strs got;
-    int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 1, args, &got,
+    int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 2, args, &got,
                            err);
     free(keys[0]);
     free(keys[1]);
     if (rc != SQ_OK)
         return rc;
-    if (got.n < 1 || !got.v[0]) {
+    if (got.n < 2 || !got.v[0] || !got.v[1]) {
         sq_redis_strs_fini(&got);
         return sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal: unexpected reply");
     }
     f->folds = sq_xstrdup(got.v[0]);
-    f->n = got.n - 1;
-    for (size_t i = 1; i < got.n; i++)
+    f->full = strcmp(got.v[1], "1") == 0;
+    f->n = got.n - 2;
+    for (size_t i = 2; i < got.n; i++) {
         if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &f->ops) != 0)
             f->bad++;
+        free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
+        got.v[i] = NULL;
+    }
     const struct sq_state_ops *lists[] = {&f->ops};
     sq_state_ops_append_sums(&f->sums, lists, 1);
     sq_redis_strs_fini(&got);

@@ -11,6 +11,7 @@
 #ifndef SQ_KPI_JOURNAL_H
 #define SQ_KPI_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "processor.h"
@@ -18,16 +19,19 @@
 
 struct sq_redis;
 
-/* Entries a fold takes at most; the rest wait for the next fold. */
+/* Entries and bytes a fold takes at most (bytes: unless its first entry
+ * alone is larger); the rest wait for the next fold, which comes at once. */
 #define SQ_KPI_JOURNAL_FOLD_MAX 256
+#define SQ_KPI_JOURNAL_FOLD_BYTES (1 << 20)
 
 /* {prefix}kpi_journal and {prefix}kpi_journal:folds (owned). */
 char *sq_kpi_journal_key_dup(const char *prefix);
 char *sq_kpi_journal_folds_key_dup(const char *prefix);
 
 /* Appends the op a[from..to) (a K or W op of processors/store.h) to an
- * entry: each argument as its decimal length, ':' and its bytes, the op
- * behind a Y so that a parsed entry is a list of deferred ops. */
+ * entry: each argument as its decimal length, ':' and its bytes (a K op's
+ * KPI counter names as \x01 and the counter's index + 1), the op behind a
+ * Y so that a parsed entry is a list of deferred ops. */
 void sq_kpi_journal_put_op(struct sq_buf *entry, char *const *a, const size_t *len, size_t from,
                            size_t to);
 
@@ -40,6 +44,7 @@ int sq_kpi_journal_parse(const char *entry, size_t len, struct sq_state_ops *out
 struct sq_kpi_fold {
     char *folds;               /* the fold count read with the entries */
     size_t n, bad;             /* entries read; of them not journal entries */
+    bool full;                 /* a limit stopped the read: entries are left */
     struct sq_state_ops ops;   /* the entries' ops, deferred */
     struct sq_state_ops sums;  /* their sums (borrowing from ops) */
 };

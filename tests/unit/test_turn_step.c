@@ -6,6 +6,7 @@
  * (gateway/kpi_journal.h) the steps write their KPI sums as entries, and a
  * fold leaves the state the steps leave without it, once, however many
  * folders. Against a real redis-server. */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,27 +278,34 @@ Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .time
 Test(turn_step, journal_entries_read_back_and_foreign_bytes_are_refused)
 {
     char key[] = "sq:kpi:agent:a\0b:15m:1";
-    char *k_op[] = {"K", key, "500", "2", "offered", "12", "answered", "-3"};
-    size_t k_len[] = {1, sizeof key - 1, 3, 1, 7, 2, 8, 2};
+    /* two KPI counters (two bytes each in the entry), a field of another
+     * name and one that starts with the counters' marker byte */
+    char odd[] = "\x01odd";
+    char *k_op[] = {"K", key, "500", "4", "offered", "12", "answered", "-3", "other", "5",
+                    odd, "7"};
+    size_t k_len[] = {1, sizeof key - 1, 3, 1, 7, 2, 8, 2, 5, 1, 4, 1};
+    const size_t kn = sizeof k_len / sizeof *k_len;
     char *w_op[] = {"W", "sq:", "all|*|15m|1", "1795601700000"};
     size_t w_len[] = {1, 3, 11, 13};
     struct sq_buf e;
     sq_buf_init(&e);
-    sq_kpi_journal_put_op(&e, k_op, k_len, 0, 8);
+    sq_kpi_journal_put_op(&e, k_op, k_len, 0, kn);
+    cr_assert_null(memmem(e.data, e.len, "offered", 7), "counter names go as their index");
+    cr_assert_not_null(memmem(e.data, e.len, "other", 5));
     sq_kpi_journal_put_op(&e, w_op, w_len, 0, 4);
     struct sq_state_ops got;
     memset(&got, 0, sizeof got);
     sq_state_ops_push(&got, "before", 6);
     cr_assert_eq(sq_kpi_journal_parse(e.data, e.len, &got), 0);
-    cr_assert_eq(got.argc, 1 + 9 + 5);
+    cr_assert_eq(got.argc, 1 + (1 + kn) + 5);
     cr_assert_str_eq(got.argv[1], "Y");
-    for (size_t i = 0; i < 8; i++) {
+    for (size_t i = 0; i < kn; i++) {
         cr_assert_eq(got.argvlen[2 + i], k_len[i], "K argument %zu", i);
         cr_assert(memcmp(got.argv[2 + i], k_op[i], k_len[i]) == 0, "K argument %zu", i);
     }
-    cr_assert_str_eq(got.argv[10], "Y");
+    cr_assert_str_eq(got.argv[2 + kn], "Y");
     for (size_t i = 0; i < 4; i++)
-        cr_assert_str_eq(got.argv[11 + i], w_op[i]);
+        cr_assert_str_eq(got.argv[3 + kn + i], w_op[i]);
     cr_assert_eq(sq_kpi_journal_parse("", 0, &got), 0, "an empty entry holds no ops");
     const char *const bad[] = {
         "3:ab",                       /* cut short */
@@ -455,5 +463,46 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     turn_fini(&t);
     turn_fini(&t2);
     sq_redis_free(other);
+    sq_h_link_stop(&l);
+}
+
+Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout = 60)
+{
+    struct sq_h_link l;
+    sq_h_link_start(&l, "sq:");
+    struct sq_err err;
+    sq_err_clear(&err);
+    sq_redis_set_kpi_journal(l.r, true);
+    struct turn t[3];
+    const char *px[] = {"t0:", "t1:", "t2:"};
+    for (int k = 0; k < 3; k++) {
+        turn_build(&t[k], px[k], false);
+        cr_assert_eq(sq_redis_run_steps(l.r, t[k].steps, NPART, &t[k].sums, &err), SQ_OK, "%s",
+                     err.msg);
+    }
+    struct sq_kpi_fold f;
+    cr_assert_eq(sq_kpi_journal_read(l.r, 2, &f, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 2);
+    cr_assert(f.full, "a third entry is left");
+    size_t folded, left;
+    cr_assert_eq(sq_kpi_journal_apply(l.r, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(folded, 2);
+    cr_assert_eq(left, 1);
+    sq_kpi_fold_fini(&f);
+    cr_assert_eq(count_keys(l.c, "t2:kpi:*"), 0, "the third turn's entry waits");
+    cr_assert_eq(sq_kpi_journal_read(l.r, 2, &f, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(f.n, 1);
+    cr_assert_not(f.full, "the last entry");
+    cr_assert_eq(sq_kpi_journal_apply(l.r, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(left, 0);
+    sq_kpi_fold_fini(&f);
+    for (int k = 0; k < 3; k++) {
+        char key[96];
+        snprintf(key, sizeof key, "HGET %skpi:all|*|15m|1795600800 offered", px[k]);
+        redisReply *rep = redisCommand(l.c, key);
+        cr_assert_str_eq(rep->str, "30", "%s", px[k]);
+        freeReplyObject(rep);
+        turn_fini(&t[k]);
+    }
     sq_h_link_stop(&l);
 }
