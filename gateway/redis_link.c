@@ -64,7 +64,8 @@ static const char sq_step_lua[] = SQ_STEP_LUA_COMMON
  * wm:parts and wm:idle. ARGV[1] = n, then per partition: expected offset,
  * last offset, greatest event time, the number of marks, the number of op
  * arguments, the marks (4 each) and the ops without sums; then the turn's
- * sums (K and W ops). Returns {1} applied, or {3} nothing written: run the
+ * sums (K and W ops, or with the KPI journal one J op holding them:
+ * step_lua.h). Returns {1} applied, or {3} nothing written: run the
  * partition steps one by one (sq_step_lua), which sort out each case. */
 static const char sq_turn_lua[] = SQ_STEP_LUA_COMMON
     "local np = tonumber(ARGV[1])\n"
