@@ -265,15 +265,18 @@ void sq_kpi_fold_fini(struct sq_kpi_fold *f)
 }
 
 int sq_kpi_journal_fold(struct sq_redis *r, size_t max, size_t *folded, size_t *bad,
-                        size_t *left, struct sq_err *err)
+                        size_t *left, bool *more, struct sq_err *err)
 {
     *folded = *bad = *left = 0;
+    *more = false;
     struct sq_kpi_fold f;
     int rc = sq_kpi_journal_read(r, max, &f, err);
     if (rc == SQ_OK)
         rc = sq_kpi_journal_apply(r, &f, folded, left, err);
-    if (rc == SQ_OK && *folded)
+    if (rc == SQ_OK && *folded) {
         *bad = f.bad;
+        *more = f.full;
+    }
     sq_kpi_fold_fini(&f);
     return rc;
 }

@@ -63,8 +63,10 @@ void sq_kpi_fold_fini(struct sq_kpi_fold *f);
  * instance folded first) and *bad the entries among them that were not
  * journal entries (removed unapplied); SQ_ERR_TRANSIENT when Redis failed
  * (nothing applied, or all of it: the script is atomic). *left is the
- * journal's length after the fold. */
+ * journal's length after the fold; *more says that a limit stopped the
+ * fold before the entries that were there when it read (fold again at
+ * once; an entry a step appended since waits for the next fold). */
 int sq_kpi_journal_fold(struct sq_redis *r, size_t max, size_t *folded, size_t *bad,
-                        size_t *left, struct sq_err *err);
+                        size_t *left, bool *more, struct sq_err *err);
 
 #endif

@@ -388,7 +388,8 @@ static void journal_case(struct sq_h_link *l, struct sq_redis *rb, bool part_sum
     /* one script: one entry; one by one: one per partition */
     cr_assert_eq(entries, dup ? NPART : 1, "%s: %lld entries", what, entries);
     size_t folded, bad, left;
-    cr_assert_eq(sq_kpi_journal_fold(rb, 0, &folded, &bad, &left, &err), SQ_OK, "%s", err.msg);
+    bool more;
+    cr_assert_eq(sq_kpi_journal_fold(rb, 0, &folded, &bad, &left, &more, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, (size_t)entries, "%s", what);
     cr_assert_eq(bad, 0);
     cr_assert_eq(left, 0);
@@ -439,6 +440,7 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     turn_build(&t2, "t:", false);
     cr_assert_eq(sq_redis_run_steps(l.r, t2.steps, NPART, &t2.sums, &err), SQ_OK, "%s", err.msg);
     size_t folded, left, bad;
+    bool more;
     cr_assert_eq(sq_kpi_journal_apply(other, &fb, &folded, &left, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, 1);
     cr_assert_eq(left, 1);
@@ -451,7 +453,7 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     cr_assert_eq(count_keys(l.c, "t:kpi:*"), 0);
     sq_kpi_fold_fini(&fa);
     sq_kpi_fold_fini(&fb);
-    cr_assert_eq(sq_kpi_journal_fold(other, 0, &folded, &bad, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_fold(other, 0, &folded, &bad, &left, &more, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, 1);
     cr_assert_eq(left, 0);
     rep = redisCommand(l.c, "HGET t:kpi:all|*|15m|1795600800 offered");
