@@ -660,9 +660,9 @@ static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
 /* Sends the steps[0..n) as one turn step (the format above sq_turn_lua)
  * with the turn's sums (K and W ops behind S markers, processors/store.h).
  * Returns 0, or -1 with err set. */
-static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_step *steps,
-                                   size_t n, const struct sq_state_ops *sums,
-                                   struct sq_err *err)
+/* Builds the turn step's command in r->cmd (sent by sq_cmd_send). */
+static void sq_redis_build_turn_step(struct sq_redis *r, const struct sq_redis_step *steps,
+                                     size_t n, const struct sq_state_ops *sums)
 {
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVALSHA", 7);
@@ -705,7 +705,6 @@ static int sq_redis_send_turn_step(struct sq_redis *r, const struct sq_redis_ste
         sq_cmd_arg_str(r, r->journal_key);
         sq_cmd_arg(r, r->journal.data, r->journal.len);
     }
-    return sq_cmd_send(r, err);
 }
 
 /* Reads one step reply into s; dups of a {2, ...} reply are added to s's.
@@ -748,13 +747,14 @@ static int sq_redis_read_step(struct sq_redis *r, struct sq_redis_step *s, struc
  * often (each time leaves out at least one more message). */
 #define SQ_STEP_RETRIES 16
 
-/* Sends steps[0..n) as one turn step. Returns 1 applied (each step's
- * result set), 0 not applied (nothing written: run them one by one), -1
- * connection lost or a reply that is not the script's (err set). */
+/* Sends steps[0..n) as one turn step, its command already built
+ * (sq_redis_build_turn_step). Returns 1 applied (each step's result set),
+ * 0 not applied (nothing written: run them one by one), -1 connection lost
+ * or a reply that is not the script's (err set). */
 static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
-                                  const struct sq_state_ops *sums, struct sq_err *err)
+                                  struct sq_err *err)
 {
-    if (sq_redis_send_turn_step(r, steps, n, sums, err) != 0)
+    if (sq_cmd_send(r, err) != 0)
         return -1;
     redisReply *rep = NULL;
     if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
@@ -831,29 +831,34 @@ static void sq_step_end(void)
 }
 
 static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
-                                  const struct sq_state_ops *sums, struct sq_err *err);
+                                  bool turn_built, struct sq_err *err);
 
 int sq_redis_run_steps(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
                        const struct sq_state_ops *sums, struct sq_err *err)
 {
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    /* The turn step's command is built before this thread's turn to send
+     * comes, while Redis runs another step thread's script. */
+    bool turn_built = sums && n;
+    if (turn_built)
+        sq_redis_build_turn_step(r, steps, n, sums);
     sq_step_begin();
-    int rc = sq_redis_run_steps_now(r, steps, n, sums, err);
+    rc = sq_redis_run_steps_now(r, steps, n, turn_built, err);
     sq_step_end();
     return rc;
 }
 
 static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *steps, size_t n,
-                                  const struct sq_state_ops *sums, struct sq_err *err)
+                                  bool turn_built, struct sq_err *err)
 {
-    int rc = sq_redis_ensure(r, err);
-    if (rc != SQ_OK)
-        return rc;
     for (size_t i = 0; i < n; i++) {
         steps[i].dups = NULL; /* a new array each time: the caller frees it */
         steps[i].ndups = 0;
     }
-    if (sums && n) {
-        int got = sq_redis_try_turn_step(r, steps, n, sums, err);
+    if (turn_built) {
+        int got = sq_redis_try_turn_step(r, steps, n, err);
         if (got < 0) {
             sq_redis_drop(r);
             return SQ_ERR_TRANSIENT;

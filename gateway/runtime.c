@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "offset_probe.h"
 #include "offsets.h"
+#include "read_worker.h"
 #include "redis_link.h"
 #include "step_worker.h"
 #include "store_redis.h"
@@ -45,12 +46,25 @@ struct sq_turn_part {
     bool step_unknown;           /* a step was sent but its reply was lost */
 };
 
-enum sq_turn_phase { SQ_TURN_PRODUCE, SQ_TURN_WAIT, SQ_TURN_REDIS, SQ_TURN_DONE };
+/* A turn's phases: its chain's read in flight (the chain's first part ran
+ * in sq_turn_start), the rest of its chain running, its outputs produced
+ * and their delivery reports awaited, its Redis step, done. */
+enum sq_turn_phase { SQ_TURN_READ, SQ_TURN_CHAIN, SQ_TURN_PRODUCE, SQ_TURN_WAIT, SQ_TURN_REDIS,
+                     SQ_TURN_DONE };
 
 struct sq_turn {
     struct sq_turn_part *tp;
     size_t n;
     enum sq_turn_phase phase;
+    /* the chain between sq_chain_begin and sq_chain_finish: every
+     * partition's messages in one batch, and what the rest reads */
+    struct sq_batch all;
+    struct sq_store_reads reads;
+    size_t resume;
+    bool read_submitted;         /* on the read thread */
+    bool read_done;              /* answered: read_rc, read_err */
+    int read_rc;
+    struct sq_err read_err;
     size_t outstanding;          /* outputs awaiting a delivery report */
     int64_t retry_at;            /* monotonic ms; 0 = now */
     int64_t backoff_ms;
@@ -95,6 +109,9 @@ struct sq_runtime {
      * turn in flight, so that one turn's step is built and sent while
      * Redis runs the other's */
     struct sq_step_worker *steppers[SQ_TURNS_MAX];
+    /* runs the turns' chain reads, one at a time, on its own connection */
+    struct sq_read_worker *reader;
+    bool in_chain;               /* a chain runs: its yields finish no other */
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
     char pause_reason[256];
@@ -248,10 +265,14 @@ static void sq_turn_steps_free(struct sq_turn *t)
     sq_state_ops_fini(&t->sums);
 }
 
+static void sq_turn_split(struct sq_turn *t);
+
 static void sq_turn_free(struct sq_turn *t)
 {
     if (!t)
         return;
+    sq_turn_split(t);
+    sq_store_reads_fini(&t->reads);
     sq_turn_steps_free(t);
     for (size_t i = 0; i < t->n; i++) {
         sq_batch_fini(&t->tp[i].batch);
@@ -328,6 +349,64 @@ static size_t sq_rt_turn_share(const struct sq_runtime *rt)
     return share ? share : 1;
 }
 
+/* Gives each partition batch its messages from the turn's one batch. */
+static void sq_turn_split(struct sq_turn *t)
+{
+    if (!t->all.msgs)
+        return;
+    for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++) {
+        struct sq_batch *b = &t->tp[i].batch;
+        b->msgs = sq_xmalloc((b->n ? b->n : 1) * sizeof *b->msgs);
+        memcpy(b->msgs, t->all.msgs + at, b->n * sizeof *b->msgs);
+    }
+    free(t->all.msgs);
+    t->all.msgs = NULL;
+    sq_state_ops_fini(&t->all.ops);
+}
+
+/* The turn's chain ended with rc: its partition batches take their
+ * messages; after a failure the messages go back to the front of their
+ * partitions' backlog, so nothing is lost (a later turn runs them again),
+ * and the turn holds none. */
+static void sq_turn_chain_end(struct sq_turn *t, int rc)
+{
+    sq_turn_split(t);
+    if (rc == SQ_OK)
+        return;
+    for (size_t k = 0; k < t->n; k++) {
+        struct sq_turn_part *tp = &t->tp[k];
+        struct sq_part *p = tp->part;
+        if (p && !tp->dropped) {
+            if (p->backlog_n + tp->n > p->backlog_cap) {
+                p->backlog_cap = p->backlog_n + tp->n;
+                p->backlog = sq_xrealloc(p->backlog, p->backlog_cap * sizeof *p->backlog);
+            }
+            memmove(p->backlog + tp->n, p->backlog, p->backlog_n * sizeof *p->backlog);
+            memcpy(p->backlog, tp->fetched, tp->n * sizeof *tp->fetched);
+            p->backlog_n += tp->n;
+        } else {
+            for (size_t j = 0; j < tp->n; j++)
+                rd_kafka_message_destroy(tp->fetched[j].rkm);
+        }
+        tp->n = 0;
+    }
+}
+
+/* A chain failed (its read or a processor): fatal stops the gateway;
+ * otherwise consumption pauses until the retry time, with backoff. */
+static void sq_rt_chain_failed(struct sq_runtime *rt, const struct sq_err *err)
+{
+    if (err->kind == SQ_ERR_FATAL) {
+        sq_error("chain: %s", err->msg);
+        rt->fatal = true;
+        return;
+    }
+    sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
+    rt->chain_backoff_ms = sq_backoff_next(rt->chain_backoff_ms, rt->st);
+    rt->chain_retry_at = sq_mono_ms() + rt->chain_backoff_ms;
+    sq_rt_pause(rt, err->msg);
+}
+
 static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, struct sq_err *err)
 {
     struct sq_turn *t = sq_xcalloc(1, sizeof *t);
@@ -378,12 +457,15 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     /* One chain run over the messages of all the turn's partitions (each
      * partition's in offset order), so that every processor reads what it
      * needs for all of them in one Redis round trip; then each partition's
-     * batch takes its messages (the step thread builds its ops). */
+     * batch takes its messages (the step thread builds its ops). The
+     * chain's first part runs here; its read goes to the read thread and
+     * the rest runs once it is answered (sq_turn_finish_chain), while this
+     * thread serves the other turns. */
     size_t total = 0;
     for (size_t i = 0; i < rt->parts.n; i++)
         total += want[i];
-    struct sq_batch all = {.partition = -1, .store = &rt->store.base, .n = total};
-    all.msgs = sq_xmalloc((total ? total : 1) * sizeof *all.msgs);
+    t->all = (struct sq_batch){.partition = -1, .store = &rt->store.base, .n = total};
+    t->all.msgs = sq_xmalloc((total ? total : 1) * sizeof *t->all.msgs);
     for (size_t i = 0, at = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
         if (!want[i])
@@ -401,38 +483,84 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
         tp->batch.partition = p->partition;
         tp->batch.n = take;
         for (size_t j = 0; j < take; j++)
-            sq_msg_init_from(&all.msgs[at + j], p, tp->fetched[j].rkm);
+            sq_msg_init_from(&t->all.msgs[at + j], p, tp->fetched[j].rkm);
         at += take;
     }
     free(want);
-    int rc = sq_chain_process(rt->chain, &all, err);
-    for (size_t i = 0, at = 0; i < t->n; at += t->tp[i].n, i++) {
-        struct sq_batch *b = &t->tp[i].batch;
-        b->msgs = sq_xmalloc(b->n * sizeof *b->msgs);
-        memcpy(b->msgs, all.msgs + at, b->n * sizeof *b->msgs);
-    }
-    free(all.msgs);
-    sq_state_ops_fini(&all.ops);
+    rt->in_chain = true;
+    int rc = sq_chain_begin(rt->chain, &t->all, &t->reads, &t->resume, err);
+    rt->in_chain = false;
     if (rc != SQ_OK) {
-        /* Put the messages back so nothing is lost; the chain is run again
-         * on the next turn. */
-        for (size_t k = 0; k < t->n; k++) {
-            struct sq_turn_part *tp = &t->tp[k];
-            struct sq_part *p = tp->part;
-            if (p->backlog_n + tp->n > p->backlog_cap) {
-                p->backlog_cap = p->backlog_n + tp->n;
-                p->backlog = sq_xrealloc(p->backlog, p->backlog_cap * sizeof *p->backlog);
-            }
-            memmove(p->backlog + tp->n, p->backlog, p->backlog_n * sizeof *p->backlog);
-            memcpy(p->backlog, tp->fetched, tp->n * sizeof *tp->fetched);
-            p->backlog_n += tp->n;
-            tp->n = 0;
-        }
+        sq_turn_chain_end(t, rc);
         sq_turn_free(t);
         return NULL;
     }
-    t->phase = SQ_TURN_PRODUCE;
+    t->phase = SQ_TURN_READ;
     return t;
+}
+
+/* Whether t may finish its chain now: no chain runs, and every turn that
+ * started before it has finished its own (the chain sees batches in the
+ * order they began). */
+static bool sq_turn_chain_next(const struct sq_runtime *rt, const struct sq_turn *t)
+{
+    if (rt->in_chain)
+        return false;
+    for (size_t k = 0; k < rt->nturns && rt->turns[k] != t; k++)
+        if (rt->turns[k]->phase == SQ_TURN_READ || rt->turns[k]->phase == SQ_TURN_CHAIN)
+            return false;
+    return true;
+}
+
+/* The turn's chain read: handed to the read thread, then collected
+ * (waiting up to wait_ms). true once it is answered (or failed: read_rc). */
+static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
+{
+    if (t->read_done)
+        return true;
+    if (!t->reads.n) {
+        t->read_done = true;
+        t->read_rc = SQ_OK;
+        return true;
+    }
+    if (!t->read_submitted) {
+        if (!sq_read_worker_submit(rt->reader, &t->reads))
+            return false; /* another turn's read is on the thread */
+        t->read_submitted = true;
+    }
+    sq_err_clear(&t->read_err);
+    if (!sq_read_worker_collect(rt->reader, wait_ms, &t->read_rc, &t->read_err))
+        return false;
+    t->read_submitted = false;
+    t->read_done = true;
+    return true;
+}
+
+/* The rest of the turn's chain, over what its read answered. false when
+ * the read or a processor failed: the turn's messages went back to their
+ * partitions' backlog (run again by a later turn) and it is done. */
+static bool sq_turn_finish_chain(struct sq_runtime *rt, struct sq_turn *t)
+{
+    struct sq_err err = t->read_err;
+    int rc = t->read_rc;
+    t->phase = SQ_TURN_CHAIN;
+    if (rc == SQ_OK) {
+        rt->in_chain = true;
+        sq_store_redis_install(&rt->store, &t->reads);
+        rc = sq_chain_finish(rt->chain, &t->all, t->resume, &err);
+        sq_store_redis_install(&rt->store, NULL);
+        rt->in_chain = false;
+    }
+    sq_store_reads_fini(&t->reads);
+    sq_turn_chain_end(t, rc);
+    if (rc == SQ_OK) {
+        t->phase = SQ_TURN_PRODUCE;
+        rt->chain_backoff_ms = 0;
+        return true;
+    }
+    t->phase = SQ_TURN_DONE;
+    sq_rt_chain_failed(rt, &err);
+    return false;
 }
 
 static bool sq_err_is_permanent(rd_kafka_resp_err_t e)
@@ -801,6 +929,12 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
     }
     t->retry_at = 0;
     switch (t->phase) {
+    case SQ_TURN_READ:
+        if (!sq_turn_read(rt, t, wait_ms) || !sq_turn_chain_next(rt, t))
+            return;
+        if (!sq_turn_finish_chain(rt, t))
+            return;
+        /* fall through */
     case SQ_TURN_PRODUCE:
         if (!sq_turn_produce(rt, t)) {
             t->retry_at = sq_mono_ms() + 50;
@@ -836,6 +970,7 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
                 sq_rt_resume(rt);
         }
         return;
+    case SQ_TURN_CHAIN: /* its chain runs: this is one of its yields */
     case SQ_TURN_DONE:
         return;
     }
@@ -848,6 +983,8 @@ static void sq_rt_free_steppers(struct sq_runtime *rt)
         sq_step_worker_free(rt->steppers[k]);
         rt->steppers[k] = NULL;
     }
+    sq_read_worker_free(rt->reader);
+    rt->reader = NULL;
 }
 
 /* The chain's yield (sq_chain_set_yield): between the processors of a new
@@ -1120,9 +1257,37 @@ static struct sq_turn_part *sq_rt_live_turn_part(const struct sq_runtime *rt,
     return NULL;
 }
 
+/* Runs the chain of every turn whose read is still out to its end (a
+ * failed one puts its messages back). Before a revocation: the chain
+ * keeps state per partition (sq_chain_partition_revoked), which must not
+ * see a revoked partition's messages afterwards. Bounded by the reads'
+ * Redis timeout. */
+static void sq_rt_finish_chains(struct sq_runtime *rt)
+{
+    if (rt->in_chain)
+        return; /* never: rebalances are served outside the chain */
+    size_t reading = 0;
+    for (size_t k = 0; k < rt->nturns; k++)
+        reading += rt->turns[k]->phase == SQ_TURN_READ;
+    if (reading)
+        sq_info("revoke: %zu turns whose chain read is out finish their chain first", reading);
+    for (bool left = reading > 0; left;) {
+        left = false;
+        for (size_t k = 0; k < rt->nturns; k++) {
+            struct sq_turn *t = rt->turns[k];
+            if (t->phase != SQ_TURN_READ)
+                continue;
+            left = true;
+            if (sq_turn_read(rt, t, 20) && sq_turn_chain_next(rt, t))
+                sq_turn_finish_chain(rt, t);
+        }
+    }
+}
+
 static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list_t *parts)
 {
     bool lost = rd_kafka_assignment_lost(rt->consumer);
+    sq_rt_finish_chains(rt);
     /* Finish in-flight work first, bounded, so the next owner starts after
      * it; what cannot finish is dropped (not applied, not committed). */
     if (!lost && rt->nturns && !sq_turns_finish_by(rt, sq_mono_ms() + 5000))
@@ -1535,19 +1700,10 @@ static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
     struct sq_err err;
     sq_err_clear(&err);
     struct sq_turn *t = sq_turn_start(rt, *ok, &err);
-    if (!t && err.kind == SQ_ERR_FATAL) {
-        sq_error("chain: %s", err.msg);
-        rt->fatal = true;
-        return false;
-    }
     if (!t) {
-        sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
-        rt->chain_backoff_ms = sq_backoff_next(rt->chain_backoff_ms, rt->st);
-        rt->chain_retry_at = sq_mono_ms() + rt->chain_backoff_ms;
-        sq_rt_pause(rt, err.msg);
-        return true;
+        sq_rt_chain_failed(rt, &err);
+        return !rt->fatal;
     }
-    rt->chain_backoff_ms = 0;
     rt->turns[rt->nturns++] = t;
     return true;
 }
@@ -1658,6 +1814,15 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
             sq_redis_free(rt.redis);
             return 2;
         }
+    }
+    struct sq_redis *read_link = sq_redis_new(st->redis_url, st->redis_prefix,
+                                              st->redis_timeout_ms, &err);
+    rt.reader = read_link ? sq_read_worker_new(read_link, &err) : NULL;
+    if (!rt.reader) {
+        sq_error("%s", err.msg);
+        sq_rt_free_steppers(&rt);
+        sq_redis_free(rt.redis);
+        return 2;
     }
     rt.chain = sq_chain_new(st, &err);
     if (!rt.chain) {

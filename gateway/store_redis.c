@@ -67,6 +67,18 @@ static int sq_store_redis_read(struct sq_store *s, struct sq_store_reads *r, str
     return sq_redis_read_fields(sr->redis, r, err);
 }
 
+void sq_store_redis_install(struct sq_store_redis *sr, struct sq_store_reads *r)
+{
+    sq_store_cache_clear(sr);
+    for (size_t i = 0; r && i < r->n; i++) {
+        char *v = r->v[i].value ? r->v[i].value : &sq_store_absent;
+        r->v[i].value = NULL; /* the cache owns it now */
+        void *old = sq_strmap_put(&sr->cache, sq_store_cache_key(&sr->ckey, &r->v[i]), v);
+        if (old)
+            sq_store_cache_free_value(NULL, old, NULL); /* the same read twice */
+    }
+}
+
 static int sq_store_redis_prefetch(struct sq_store *s, struct sq_store_reads *r,
                                    struct sq_err *err)
 {
@@ -78,13 +90,7 @@ static int sq_store_redis_prefetch(struct sq_store *s, struct sq_store_reads *r,
     int rc = sq_redis_read_fields(sr->redis, r, err);
     if (rc != SQ_OK)
         return rc;
-    for (size_t i = 0; i < r->n; i++) {
-        char *v = r->v[i].value ? r->v[i].value : &sq_store_absent;
-        r->v[i].value = NULL; /* the cache owns it now */
-        void *old = sq_strmap_put(&sr->cache, sq_store_cache_key(&sr->ckey, &r->v[i]), v);
-        if (old)
-            sq_store_cache_free_value(NULL, old, NULL); /* the same read twice */
-    }
+    sq_store_redis_install(sr, r);
     return SQ_OK;
 }
 

@@ -69,34 +69,27 @@ void sq_chain_set_yield(struct sq_chain *chain, sq_chain_yield_fn fn, void *arg)
     chain->yield_arg = arg;
 }
 
-/* Before the first processor that plans its reads: what every planning
- * processor will read, asked of the store in one round trip. */
-static int sq_chain_prefetch(struct sq_chain *chain, size_t from, struct sq_batch *batch,
-                             struct sq_err *err)
+/* The index of the first processor that plans its reads when the store
+ * prefetches, else SQ_CHAIN_LEN: where sq_chain_begin stops. */
+static size_t sq_chain_read_point(const struct sq_batch *batch)
 {
-    struct sq_store_reads reads = {0};
-    for (size_t i = from; i < SQ_CHAIN_LEN; i++)
+    if (!batch->store || !sq_store_can_prefetch(batch->store))
+        return SQ_CHAIN_LEN;
+    for (size_t i = 0; i < SQ_CHAIN_LEN; i++)
         if (sq_chain_order[i]->plan)
-            sq_chain_order[i]->plan(chain->ctx[i], batch, &reads);
-    int rc = reads.n ? sq_store_prefetch(batch->store, &reads, err) : SQ_OK;
-    sq_store_reads_fini(&reads);
-    return rc;
+            return i;
+    return SQ_CHAIN_LEN;
 }
 
-int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
+/* Runs processors [from, to) over the batch, yielding after each. */
+static int sq_chain_run_range(struct sq_chain *chain, struct sq_batch *batch, size_t from,
+                              size_t to, struct sq_err *err)
 {
     int rc = SQ_OK;
-    bool prefetched = false;
     /* The sinks see final verdicts: everything still pending when they run
      * is processed. */
-    for (size_t i = 0; i < SQ_CHAIN_LEN && rc == SQ_OK; i++) {
+    for (size_t i = from; i < to && rc == SQ_OK; i++) {
         const struct sq_processor *p = sq_chain_order[i];
-        if (p->plan && !prefetched && batch->store && sq_store_can_prefetch(batch->store)) {
-            prefetched = true;
-            rc = sq_chain_prefetch(chain, i, batch, err);
-            if (rc != SQ_OK)
-                break;
-        }
         if (p == &sq_proc_sink_kafka) {
             for (size_t j = 0; j < batch->n; j++)
                 if (batch->msgs[j].verdict == SQ_VERDICT_PENDING)
@@ -106,6 +99,42 @@ int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_e
         if (rc == SQ_OK && chain->yield)
             chain->yield(chain->yield_arg);
     }
+    return rc;
+}
+
+int sq_chain_begin(struct sq_chain *chain, struct sq_batch *batch, struct sq_store_reads *reads,
+                   size_t *resume, struct sq_err *err)
+{
+    size_t at = sq_chain_read_point(batch);
+    int rc = sq_chain_run_range(chain, batch, 0, at, err);
+    if (rc != SQ_OK)
+        return rc;
+    /* what every planning processor will read, asked of the store in one
+     * round trip */
+    for (size_t i = at; i < SQ_CHAIN_LEN; i++)
+        if (sq_chain_order[i]->plan)
+            sq_chain_order[i]->plan(chain->ctx[i], batch, reads);
+    *resume = at;
+    return SQ_OK;
+}
+
+int sq_chain_finish(struct sq_chain *chain, struct sq_batch *batch, size_t resume,
+                    struct sq_err *err)
+{
+    return sq_chain_run_range(chain, batch, resume, SQ_CHAIN_LEN, err);
+}
+
+int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err)
+{
+    struct sq_store_reads reads = {0};
+    size_t resume = 0;
+    int rc = sq_chain_begin(chain, batch, &reads, &resume, err);
+    bool prefetched = rc == SQ_OK && resume < SQ_CHAIN_LEN;
+    if (prefetched && reads.n)
+        rc = sq_store_prefetch(batch->store, &reads, err);
+    sq_store_reads_fini(&reads);
+    if (rc == SQ_OK)
+        rc = sq_chain_finish(chain, batch, resume, err);
     if (prefetched) {
         struct sq_err ignored; /* forgetting cannot fail */
         sq_store_prefetch(batch->store, NULL, &ignored);

@@ -36,6 +36,21 @@ int sq_chain_run(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *
  * and then assembles each (sq_batch_assemble_ops). */
 int sq_chain_process(struct sq_chain *chain, struct sq_batch *batch, struct sq_err *err);
 
+/* sq_chain_process in two parts around its Redis read, so that the read
+ * can be in flight while the caller runs other work (`sqgate run` reads
+ * on a thread of its own, gateway/read_worker.h). sq_chain_begin runs the
+ * processors that read nothing (decode, validate) and appends to reads
+ * what the others will read (their plan); *resume is where
+ * sq_chain_finish goes on, once the store answers those reads (its
+ * prefetch cache: sq_store_redis_install). With a store that does not
+ * prefetch, begin runs the whole chain and plans nothing.
+ * Another batch may begin between a batch's begin and its finish; the
+ * finishes run in the order of the begins. */
+int sq_chain_begin(struct sq_chain *chain, struct sq_batch *batch, struct sq_store_reads *reads,
+                   size_t *resume, struct sq_err *err);
+int sq_chain_finish(struct sq_chain *chain, struct sq_batch *batch, size_t resume,
+                    struct sq_err *err);
+
 /* Turns a processed message whose output the broker rejected permanently
  * into a DLQ message (reason output_rejected) and rebuilds the batch's
  * Redis effects without it. */

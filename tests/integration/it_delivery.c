@@ -272,6 +272,54 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
     sq_stack_stop(&s);
 }
 
+/* Partitions revoked while a turn's chain read is out (on the read
+ * thread; the chain's first part ran, the rest waits for the answer):
+ * the revocation finishes that turn's chain first, and across the two
+ * instances every message is counted exactly once. Instance 0 holds the
+ * answer of one read (SQGATE_FAULT=hold_chain_read) until instance 1 has
+ * joined and instance 0 has lost partitions. */
+Test(delivery, revoked_while_a_chain_read_is_out_counted_once, .timeout = 400)
+{
+    const int valid = 20000;
+    const int seed = 67;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
+    char *release = sq_h_tmp_path("release-chain-read");
+    char env_release[512];
+    snprintf(env_release, sizeof env_release, "SQGATE_FAULT_RELEASE_FILE=%s", release);
+    const char *const env[] = {"SQGATE_FAULT=hold_chain_read", "SQGATE_FAULT_AFTER=20",
+                               "SQGATE_FAULT_HOLD_MS=150000", env_release, NULL};
+    sq_stack_start_instance(&s, 0, NULL, env);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 1000);
+    struct log_arg held = {&s, 0, "fault point hold_chain_read reached"};
+    cr_assert(sq_h_wait_until(log_has, &held, 60000), "no chain read was held");
+    sq_stack_start_instance(&s, 1, NULL, NULL); /* joins while the answer is held */
+    /* instance 0's revocation waits for the held answer */
+    struct log_arg waits = {&s, 0, "finish their chain first"};
+    cr_assert(sq_h_wait_until(log_has, &waits, 120000),
+              "no revocation came while the chain read was out");
+    FILE *f = fopen(release, "w"); /* the answer comes now */
+    cr_assert_not_null(f);
+    fclose(f);
+    struct log_arg revoked = {&s, 0, "revoked sq.in.contacts/"};
+    cr_assert(sq_h_wait_until(log_has, &revoked, 120000), "instance 0 lost no partition");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    struct consumed_arg c = {&s, valid};
+    bool once = sq_h_wait_until(consumed_sum_is, &c, 20000);
+    cr_assert(once, "consumed by the two instances: %.0f + %.0f, messages %d",
+              sq_stack_metric(&s, 0, "sq_consumed_total"),
+              sq_stack_metric(&s, 1, "sq_consumed_total"), valid);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total") +
+                     sq_stack_metric(&s, 1, "sq_skipped_total"),
+                 0);
+    free(release);
+    free(path);
+    sq_stack_stop(&s);
+}
+
 struct stalled_arg {
     struct sq_stack *s;
     int i;
