@@ -199,11 +199,13 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
     double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
     fprintf(stderr,
             "bench_chain: %s: in %.0f/s, consumed %.0f/s, %.0f batches/s, lag max %.0f, "
-            "slope %.0f/s, e2e p50 %.1f ms p99 %.1f ms; cores: sqgate %.2f redis %.2f "
-            "broker+gen %.2f other %.2f\n",
+            "slope %.0f/s, e2e p50 %.1f ms p99 %.1f ms (inside sqgate %.1f / %.1f ms); "
+            "cores: sqgate %.2f redis %.2f broker+gen %.2f other %.2f\n",
             what, w->produced / s, w->consumed / s, (w->m1.batches - w->m0.batches) / s,
             w->lag_max, w->lag_slope, sq_cb_e2e_quantile(&w->m0, &w->m1, 0.5) * 1e3,
-            sq_cb_e2e_quantile(&w->m0, &w->m1, 0.99) * 1e3, w->cpu_sqgate / s,
+            sq_cb_e2e_quantile(&w->m0, &w->m1, 0.99) * 1e3,
+            sq_cb_inside_quantile(&w->m0, &w->m1, 0.5) * 1e3,
+            sq_cb_inside_quantile(&w->m0, &w->m1, 0.99) * 1e3, w->cpu_sqgate / s,
             w->cpu_redis / s, w->cpu_self / s, (other > 0 ? other : 0) / s);
 }
 
@@ -337,6 +339,8 @@ static void sq_cb_latency_from(struct sq_cb_latency *l, const struct sq_cb_windo
     l->achieved = w->secs > 0 ? w->produced / w->secs : 0;
     l->p50 = sq_cb_e2e_quantile(&w->m0, &w->m1, 0.50);
     l->p99 = sq_cb_e2e_quantile(&w->m0, &w->m1, 0.99);
+    l->inside_p50 = sq_cb_inside_quantile(&w->m0, &w->m1, 0.50);
+    l->inside_p99 = sq_cb_inside_quantile(&w->m0, &w->m1, 0.99);
     l->sustained = sq_cb_step_bounded(w, rate);
     l->measured = true;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 static const double sq_cb_e2e_bounds[SQ_METRICS_E2E_NBOUNDS] = {SQ_METRICS_E2E_BOUNDS};
+static const double sq_cb_inside_bounds[SQ_METRICS_LATENCY_NBOUNDS] = {SQ_METRICS_LATENCY_BOUNDS};
 
 static int sq_cb_connect(int port)
 {
@@ -88,16 +89,19 @@ static double sq_cb_family_sum(const char *text, const char *family)
     return sum;
 }
 
-static void sq_cb_parse_e2e(const char *text, struct sq_cb_metrics *m)
+/* The cumulative buckets of histogram `family` with the given bounds, and
+ * +Inf last, into out[0..n]. */
+static void sq_cb_parse_hist(const char *text, const char *family, const double *bounds,
+                             size_t n, double *out)
 {
-    for (size_t i = 0; i <= SQ_METRICS_E2E_NBOUNDS; i++) {
-        char le[32], series[96];
-        if (i < SQ_METRICS_E2E_NBOUNDS)
-            sq_fmt_number(sq_cb_e2e_bounds[i], le);
+    for (size_t i = 0; i <= n; i++) {
+        char le[32], series[128];
+        if (i < n)
+            sq_fmt_number(bounds[i], le);
         else
             snprintf(le, sizeof le, "+Inf");
-        snprintf(series, sizeof series, "sq_end_to_end_latency_seconds_bucket{le=\"%s\"}", le);
-        m->e2e[i] = sq_cb_sample(text, series);
+        snprintf(series, sizeof series, "%s_bucket{le=\"%s\"}", family, le);
+        out[i] = sq_cb_sample(text, series);
     }
 }
 
@@ -120,27 +124,44 @@ int sq_cb_metrics_read(int port, struct sq_cb_metrics *m)
     m->redis_errors = sq_cb_sample(t, "sq_redis_errors_total");
     m->kafka_errors = sq_cb_sample(t, "sq_kafka_errors_total");
     m->dlq = sq_cb_family_sum(t, "sq_dlq_total");
-    sq_cb_parse_e2e(t, m);
+    sq_cb_parse_hist(t, "sq_end_to_end_latency_seconds", sq_cb_e2e_bounds, SQ_METRICS_E2E_NBOUNDS,
+                     m->e2e);
+    sq_cb_parse_hist(t, "sq_processing_latency_seconds", sq_cb_inside_bounds,
+                     SQ_METRICS_LATENCY_NBOUNDS, m->inside);
     sq_buf_fini(&body);
     return 0;
 }
 
-double sq_cb_e2e_quantile(const struct sq_cb_metrics *a, const struct sq_cb_metrics *b, double q)
+/* The q-quantile between the cumulative buckets a[0..n] and b[0..n]. */
+static double sq_cb_quantile(const double *a, const double *b, const double *bounds, size_t n,
+                             double q)
 {
-    double total = b->e2e[SQ_METRICS_E2E_NBOUNDS] - a->e2e[SQ_METRICS_E2E_NBOUNDS];
+    double total = b[n] - a[n];
     if (!(total > 0))
         return NAN;
     double rank = q * total;
     double prev_count = 0, prev_bound = 0;
-    for (size_t i = 0; i < SQ_METRICS_E2E_NBOUNDS; i++) {
-        double count = b->e2e[i] - a->e2e[i];
+    for (size_t i = 0; i < n; i++) {
+        double count = b[i] - a[i];
         if (count >= rank) {
             double in_bucket = count - prev_count;
             double frac = in_bucket > 0 ? (rank - prev_count) / in_bucket : 1;
-            return prev_bound + (sq_cb_e2e_bounds[i] - prev_bound) * frac;
+            return prev_bound + (bounds[i] - prev_bound) * frac;
         }
         prev_count = count;
-        prev_bound = sq_cb_e2e_bounds[i];
+        prev_bound = bounds[i];
     }
     return INFINITY;
+}
+
+double sq_cb_e2e_quantile(const struct sq_cb_metrics *a, const struct sq_cb_metrics *b, double q)
+{
+    return sq_cb_quantile(a->e2e, b->e2e, sq_cb_e2e_bounds, SQ_METRICS_E2E_NBOUNDS, q);
+}
+
+double sq_cb_inside_quantile(const struct sq_cb_metrics *a, const struct sq_cb_metrics *b,
+                             double q)
+{
+    return sq_cb_quantile(a->inside, b->inside, sq_cb_inside_bounds, SQ_METRICS_LATENCY_NBOUNDS,
+                          q);
 }

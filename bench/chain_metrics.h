@@ -23,6 +23,8 @@ struct sq_cb_metrics {
     double redis_errors;
     double kafka_errors;
     double e2e[SQ_METRICS_E2E_NBOUNDS + 1]; /* cumulative buckets, last +Inf */
+    /* sq_processing_latency_seconds: fetched by sqgate to done */
+    double inside[SQ_METRICS_LATENCY_NBOUNDS + 1];
 };
 
 /* Reads /metrics into m. Returns 0, or -1 when sqgate did not answer. */
@@ -34,5 +36,9 @@ int sq_cb_metrics_read(int port, struct sq_cb_metrics *m);
  * inside it, as Prometheus's histogram_quantile does. NAN when nothing was
  * observed; INFINITY when it lies above the last bound. */
 double sq_cb_e2e_quantile(const struct sq_cb_metrics *a, const struct sq_cb_metrics *b, double q);
+/* The same for the latency inside sqgate: from the message's fetch to the
+ * end of its processing (sq_processing_latency_seconds). */
+double sq_cb_inside_quantile(const struct sq_cb_metrics *a, const struct sq_cb_metrics *b,
+                             double q);
 
 #endif

@@ -78,6 +78,10 @@ static void sq_cb_print_latency(const char *label, const struct sq_cb_latency *l
     sq_cb_ms(p99, sizeof p99, l->p99);
     printf("| end-to-end latency p50 / p99 %s (%.0f events/s in) | %s / %s%s | %s |\n", label,
            l->achieved, p50, p99, l->sustained ? "" : " (lag grew: queueing included)", target);
+    sq_cb_ms(p50, sizeof p50, l->inside_p50);
+    sq_cb_ms(p99, sizeof p99, l->inside_p99);
+    printf("| of which inside sqgate, fetched → done, p50 / p99 %s | %s / %s | |\n", label, p50,
+           p99);
 }
 
 static void sq_cb_print_latencies(const struct sq_cb_main *m)

@@ -37,6 +37,7 @@ struct sq_cb_latency {
     double rate, achieved;       /* events/s asked, produced */
     double lag_max;              /* events */
     double p50, p99;             /* seconds, from the histogram buckets */
+    double inside_p50, inside_p99; /* the same, fetched by sqgate to done */
     bool sustained;              /* lag stayed bounded */
     bool measured;
 };
