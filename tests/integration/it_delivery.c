@@ -223,6 +223,54 @@ static bool consumed_sum_is(void *arg)
                sq_stack_metric(a->s, 1, "sq_consumed_total") == a->want;
 }
 
+/* Starts instance 0 with the hold fault point `fault` (faults.h: its 21st
+ * pass holds until the file *release exists), produces path at 1,000
+ * events/s, waits until the point holds, then starts instance 1, which
+ * joins the group meanwhile. */
+static struct sq_stack_producer *join_while_held(struct sq_stack *s, const char *path,
+                                                 const char *fault, char **release)
+{
+    *release = sq_h_tmp_path("release-hold");
+    char env_fault[64], env_release[512], reached[96];
+    snprintf(env_fault, sizeof env_fault, "SQGATE_FAULT=%s", fault);
+    snprintf(env_release, sizeof env_release, "SQGATE_FAULT_RELEASE_FILE=%s", *release);
+    const char *const env[] = {env_fault, "SQGATE_FAULT_AFTER=20", "SQGATE_FAULT_HOLD_MS=150000",
+                               env_release, NULL};
+    sq_stack_start_instance(s, 0, NULL, env);
+    cr_assert(sq_stack_wait_ready(s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(s, path, 1000);
+    snprintf(reached, sizeof reached, "fault point %s reached", fault);
+    struct log_arg held = {s, 0, reached};
+    cr_assert(sq_h_wait_until(log_has, &held, 60000), "%s was never held", fault);
+    sq_stack_start_instance(s, 1, NULL, NULL);
+    return prod;
+}
+
+/* Ends the hold of join_while_held. */
+static void release_hold(const char *release)
+{
+    FILE *f = fopen(release, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+}
+
+/* Every message was produced, applied exactly (check_exact) and counted
+ * once across the two instances, none skipped. */
+static void check_counted_once(struct sq_stack *s, struct sq_stack_producer *prod, int seed,
+                               int valid, const long *expected)
+{
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(s, seed, valid, expected);
+    struct consumed_arg c = {s, valid};
+    bool once = sq_h_wait_until(consumed_sum_is, &c, 20000);
+    cr_assert(once, "consumed by the two instances: %.0f + %.0f, messages %d",
+              sq_stack_metric(s, 0, "sq_consumed_total"),
+              sq_stack_metric(s, 1, "sq_consumed_total"), valid);
+    cr_assert_eq(sq_stack_metric(s, 0, "sq_skipped_total") +
+                     sq_stack_metric(s, 1, "sq_skipped_total"),
+                 0);
+}
+
 /* Partitions revoked while their Redis step is in flight: the step applies
  * (the next owner resumes after it), so the instance that sent it counts
  * those messages when the reply comes. Instance 0's step reply is held
@@ -238,35 +286,15 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
     struct sq_stack s;
     long expected[CUSTOMERS];
     char *path = stack_with_events(&s, 6, seed, valid, expected);
-    char *release = sq_h_tmp_path("release-step-reply");
-    char env_release[512];
-    snprintf(env_release, sizeof env_release, "SQGATE_FAULT_RELEASE_FILE=%s", release);
-    const char *const env[] = {"SQGATE_FAULT=hold_step_reply", "SQGATE_FAULT_AFTER=20",
-                               "SQGATE_FAULT_HOLD_MS=150000", env_release, NULL};
-    sq_stack_start_instance(&s, 0, NULL, env);
-    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
-    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 1000);
-    struct log_arg held = {&s, 0, "fault point hold_step_reply reached"};
-    cr_assert(sq_h_wait_until(log_has, &held, 60000), "no step reply was held");
-    sq_stack_start_instance(&s, 1, NULL, NULL); /* joins while the reply is held */
+    char *release = NULL;
+    struct sq_stack_producer *prod = join_while_held(&s, path, "hold_step_reply", &release);
     struct log_arg revoked = {&s, 0, "revoked sq.in.contacts/"};
     cr_assert(sq_h_wait_until(log_has, &revoked, 120000), "instance 0 lost no partition");
-    FILE *f = fopen(release, "w"); /* the reply comes now */
-    cr_assert_not_null(f);
-    fclose(f);
+    release_hold(release); /* the reply comes now */
     struct log_arg counted = {&s, 0, "revoked while its step ran; the step applied"};
     cr_assert(sq_h_wait_until(log_has, &counted, 30000),
               "no partition of the held step was revoked before its reply came");
-    cr_assert_eq(sq_stack_produce_join(prod), valid);
-    check_exact(&s, seed, valid, expected);
-    struct consumed_arg c = {&s, valid};
-    bool once = sq_h_wait_until(consumed_sum_is, &c, 20000);
-    cr_assert(once, "consumed by the two instances: %.0f + %.0f, messages %d",
-              sq_stack_metric(&s, 0, "sq_consumed_total"),
-              sq_stack_metric(&s, 1, "sq_consumed_total"), valid);
-    cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total") +
-                     sq_stack_metric(&s, 1, "sq_skipped_total"),
-                 0);
+    check_counted_once(&s, prod, seed, valid, expected);
     free(release);
     free(path);
     sq_stack_stop(&s);
@@ -277,7 +305,7 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
  * the revocation finishes that turn's chain first, and across the two
  * instances every message is counted exactly once. Instance 0 holds the
  * answer of one read (SQGATE_FAULT=hold_chain_read) until instance 1 has
- * joined and instance 0 has lost partitions. */
+ * joined and instance 0's revocation waits for it. */
 Test(delivery, revoked_while_a_chain_read_is_out_counted_once, .timeout = 400)
 {
     const int valid = 20000;
@@ -285,36 +313,15 @@ Test(delivery, revoked_while_a_chain_read_is_out_counted_once, .timeout = 400)
     struct sq_stack s;
     long expected[CUSTOMERS];
     char *path = stack_with_events(&s, 6, seed, valid, expected);
-    char *release = sq_h_tmp_path("release-chain-read");
-    char env_release[512];
-    snprintf(env_release, sizeof env_release, "SQGATE_FAULT_RELEASE_FILE=%s", release);
-    const char *const env[] = {"SQGATE_FAULT=hold_chain_read", "SQGATE_FAULT_AFTER=20",
-                               "SQGATE_FAULT_HOLD_MS=150000", env_release, NULL};
-    sq_stack_start_instance(&s, 0, NULL, env);
-    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
-    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 1000);
-    struct log_arg held = {&s, 0, "fault point hold_chain_read reached"};
-    cr_assert(sq_h_wait_until(log_has, &held, 60000), "no chain read was held");
-    sq_stack_start_instance(&s, 1, NULL, NULL); /* joins while the answer is held */
-    /* instance 0's revocation waits for the held answer */
+    char *release = NULL;
+    struct sq_stack_producer *prod = join_while_held(&s, path, "hold_chain_read", &release);
     struct log_arg waits = {&s, 0, "finish their chain first"};
     cr_assert(sq_h_wait_until(log_has, &waits, 120000),
               "no revocation came while the chain read was out");
-    FILE *f = fopen(release, "w"); /* the answer comes now */
-    cr_assert_not_null(f);
-    fclose(f);
+    release_hold(release); /* the answer comes now */
     struct log_arg revoked = {&s, 0, "revoked sq.in.contacts/"};
     cr_assert(sq_h_wait_until(log_has, &revoked, 120000), "instance 0 lost no partition");
-    cr_assert_eq(sq_stack_produce_join(prod), valid);
-    check_exact(&s, seed, valid, expected);
-    struct consumed_arg c = {&s, valid};
-    bool once = sq_h_wait_until(consumed_sum_is, &c, 20000);
-    cr_assert(once, "consumed by the two instances: %.0f + %.0f, messages %d",
-              sq_stack_metric(&s, 0, "sq_consumed_total"),
-              sq_stack_metric(&s, 1, "sq_consumed_total"), valid);
-    cr_assert_eq(sq_stack_metric(&s, 0, "sq_skipped_total") +
-                     sq_stack_metric(&s, 1, "sq_skipped_total"),
-                 0);
+    check_counted_once(&s, prod, seed, valid, expected);
     free(release);
     free(path);
     sq_stack_stop(&s);
