@@ -20,8 +20,6 @@
 #include "closer.h"
 
 #include <librdkafka/rdkafka.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +32,6 @@
 #include "kpi_folder.h"
 #include "log.h"
 #include "metrics.h"
-#include "store_redis.h"
 
 #define SQ_CLOSER_ROUND 1000      /* cells per close round */
 #define SQ_CLOSER_WAIT_MS 30000   /* a round's records unacknowledged this long are purged */
@@ -145,14 +142,9 @@ static const char *const sq_key_suffix[SQ_K__COUNT] = {
 
 struct sq_closer {
     const struct sq_settings *st;
-    struct sq_redis *redis;        /* its own connection, used by its thread */
-    struct sq_store_redis store;   /* reads over it */
-    struct sq_chain *chain;        /* the pipeline loop's: told the watermark by that loop */
-    pthread_t thread;
-    bool started;
-    atomic_bool stop;
-    _Atomic int64_t wm_learnt;     /* the watermark the thread last learnt, INT64_MIN: none */
-    int64_t wm_passed;             /* the loop's: the last one handed to the chain */
+    struct sq_redis *redis;
+    struct sq_store *store;
+    struct sq_chain *chain;
     rd_kafka_t *producer;
     enum sq_sl_mode mode;
     char id[160];
@@ -207,21 +199,15 @@ static void sq_closer_error_cb(rd_kafka_t *rk, int err, const char *reason, void
     sq_warn("kafka (closer): %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_chain *chain,
+struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *redis,
+                                struct sq_store *store, struct sq_chain *chain,
                                 struct sq_err *err)
 {
     struct sq_closer *c = sq_xcalloc(1, sizeof *c);
     c->st = st;
+    c->redis = redis;
+    c->store = store;
     c->chain = chain;
-    atomic_init(&c->stop, false);
-    atomic_init(&c->wm_learnt, INT64_MIN);
-    c->wm_passed = INT64_MIN;
-    c->redis = sq_redis_new(st->redis_url, st->redis_prefix, st->redis_timeout_ms, err);
-    if (!c->redis) {
-        free(c);
-        return NULL;
-    }
-    sq_store_redis_init(&c->store, c->redis);
     int mode = st->kpi_service_level_mode ? sq_sl_mode_parse(st->kpi_service_level_mode) : 0;
     c->mode = mode < 0 ? SQ_SL_ABANDONS_AGAINST : (enum sq_sl_mode)mode;
     char host[64] = "host";
@@ -270,7 +256,6 @@ void sq_closer_free(struct sq_closer *c)
 {
     if (!c)
         return;
-    sq_closer_stop(c);
     if (c->holder) {
         struct sq_err err;
         sq_err_clear(&err);
@@ -295,28 +280,24 @@ void sq_closer_free(struct sq_closer *c)
     sq_kpi_folder_free(c->folder);
     for (int k = 0; k < SQ_K__COUNT; k++)
         free(c->key[k]);
-    sq_store_redis_fini(&c->store);
-    sq_redis_free(c->redis);
     free(c);
 }
 
-int sq_closer_mark_idle(struct sq_closer *c, struct sq_redis *redis, const char *offset_key,
-                        struct sq_err *err)
+int sq_closer_mark_idle(struct sq_closer *c, const char *offset_key, struct sq_err *err)
 {
     const char *keys[] = {offset_key, c->key[SQ_K_PARTS], c->key[SQ_K_IDLE]};
     struct sq_redis_strs out;
-    int rc = sq_redis_eval(redis, sq_idle_lua, 3, keys, 0, NULL, &out, err);
+    int rc = sq_closer_eval(c, sq_idle_lua, 3, keys, 0, NULL, &out, err);
     if (rc == SQ_OK)
         sq_redis_strs_fini(&out);
     return rc;
 }
 
-int sq_closer_mark_busy(struct sq_closer *c, struct sq_redis *redis, const char *offset_key,
-                        struct sq_err *err)
+int sq_closer_mark_busy(struct sq_closer *c, const char *offset_key, struct sq_err *err)
 {
     const char *keys[] = {offset_key, c->key[SQ_K_PARTS], c->key[SQ_K_IDLE]};
     struct sq_redis_strs out;
-    int rc = sq_redis_eval(redis, sq_busy_lua, 3, keys, 0, NULL, &out, err);
+    int rc = sq_closer_eval(c, sq_busy_lua, 3, keys, 0, NULL, &out, err);
     if (rc == SQ_OK)
         sq_redis_strs_fini(&out);
     return rc;
@@ -385,7 +366,7 @@ static void sq_closer_read_watermark(struct sq_closer *c, struct sq_err *err)
     if (sq_closer_eval(c, sq_get_lua, 1, keys, 0, NULL, &out, err) != SQ_OK)
         return;
     if (out.n == 1 && out.v[0])
-        atomic_store(&c->wm_learnt, strtoll(out.v[0], NULL, 10));
+        sq_chain_set_watermark(c->chain, strtoll(out.v[0], NULL, 10));
     sq_redis_strs_fini(&out);
 }
 
@@ -440,7 +421,7 @@ static int sq_closer_emit(struct sq_closer *c, struct sq_close_cell *v, size_t n
         read_of[i] = sq_store_reads_add(&reads, rkey, NULL);
         free(rkey);
     }
-    int rc = reads.n ? sq_store_read(&c->store.base, &reads, err) : SQ_OK;
+    int rc = reads.n ? sq_store_read(c->store, &reads, err) : SQ_OK;
     char source[64];
     snprintf(source, sizeof source, "watermark/%lld", (long long)wm);
     for (size_t i = 0; rc == SQ_OK && i < n; i++) {
@@ -650,12 +631,12 @@ static void sq_closer_close(struct sq_closer *c)
         sq_closer_warn(c, &err);
     if (res != 1)
         return;
-    atomic_store(&c->wm_learnt, wm);
+    sq_chain_set_watermark(c->chain, wm);
     if (sq_closer_round_start(c, wm, &err) < 0)
         sq_closer_warn(c, &err);
 }
 
-static void sq_closer_tick(struct sq_closer *c)
+void sq_closer_tick(struct sq_closer *c)
 {
     rd_kafka_poll(c->producer, 0);
     struct sq_err err;
@@ -701,43 +682,4 @@ static void sq_closer_tick(struct sq_closer *c)
         return;
     }
     sq_closer_close(c);
-}
-
-/* The closer's thread: a tick, then delivery reports for up to 10 ms. */
-static void *sq_closer_main(void *arg)
-{
-    struct sq_closer *c = arg;
-    while (!atomic_load(&c->stop)) {
-        sq_closer_tick(c);
-        rd_kafka_poll(c->producer, c->round || c->fold_wait ? 2 : 10);
-    }
-    return NULL;
-}
-
-bool sq_closer_start(struct sq_closer *c, struct sq_err *err)
-{
-    if (pthread_create(&c->thread, NULL, sq_closer_main, c) != 0) {
-        sq_err_set(err, SQ_ERR_FATAL, "", "cannot start the closer thread");
-        return false;
-    }
-    c->started = true;
-    return true;
-}
-
-void sq_closer_stop(struct sq_closer *c)
-{
-    if (!c || !c->started)
-        return;
-    atomic_store(&c->stop, true);
-    pthread_join(c->thread, NULL);
-    c->started = false;
-}
-
-void sq_closer_pass_watermark(struct sq_closer *c)
-{
-    int64_t wm = atomic_load(&c->wm_learnt);
-    if (wm != INT64_MIN && wm != c->wm_passed) {
-        sq_chain_set_watermark(c->chain, wm);
-        c->wm_passed = wm;
-    }
 }

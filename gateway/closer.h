@@ -22,48 +22,36 @@
 
 struct sq_closer;
 
-/* A closer with its own Redis connection, store (whole-hash reads) and
- * Kafka producer, running on a thread of its own (sq_closer_start), so
- * that its Redis round trips never hold the pipeline loop. The chain is
- * told the watermark for lateness by the loop (sq_closer_pass_watermark).
- * NULL with err when the producer or a connection cannot be made. */
-struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_chain *chain,
+/* A closer on the runtime's Redis link, store (whole-hash reads) and chain
+ * (told the watermark for lateness); it has its own Kafka producer. NULL
+ * with err when the producer cannot be made. */
+struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *redis,
+                                struct sq_store *store, struct sq_chain *chain,
                                 struct sq_err *err);
-/* Stops the thread, gives the lease up (when held) so another instance
- * takes over at once, and frees the closer. Accepts NULL. */
+/* Gives the lease up (when held) so another instance takes over at once,
+ * and frees the closer. Accepts NULL. */
 void sq_closer_free(struct sq_closer *c);
 
-/* Starts the closer's thread: it ticks until sq_closer_stop, acting at most
- * once per SQ_CLOSER_TICK_MS: renews or takes the lease; the holder folds
- * the KPI journal (kpi.journal, kpi_journal.h), computes the watermark and
- * closes due and dirty windows (records produced and acknowledged first,
- * then one fenced Redis step records them), others read the watermark.
- * Failures are logged and retried at the next tick. false with err when
- * the thread cannot start. */
-bool sq_closer_start(struct sq_closer *c, struct sq_err *err);
-/* Stops the thread (after the tick it is in); nothing when not started. */
-void sq_closer_stop(struct sq_closer *c);
-/* Called from the pipeline loop: hands the chain the watermark the thread
- * last learnt, when it is new. */
-void sq_closer_pass_watermark(struct sq_closer *c);
+/* Called from the pipeline loop; acts at most once per SQ_CLOSER_TICK_MS:
+ * renews or takes the lease; the holder folds the KPI journal (kpi.journal,
+ * kpi_journal.h), computes the watermark and closes
+ * due and dirty windows (records produced and acknowledged first, then
+ * one fenced Redis step records them), others read the watermark. Failures
+ * are logged and retried at the next tick. */
+void sq_closer_tick(struct sq_closer *c);
 
 /* Folds the KPI journal until it is empty, another instance folds, a fold
  * fails or deadline (monotonic ms) passes, holder or not: an instance
- * on its way out folds what its last steps journaled, after
- * sq_closer_stop. Failures are logged. */
+ * on its way out folds what its last steps journaled. Failures are logged. */
 void sq_closer_fold_all(struct sq_closer *c, int64_t deadline);
 
 /* A partition this instance holds is idle (SPEC 6): its greatest applied
- * event time stops holding the watermark back until its next step. Over
- * the caller's Redis link (the pipeline loop's), not the closer's. */
-int sq_closer_mark_idle(struct sq_closer *c, struct sq_redis *redis, const char *offset_key,
-                        struct sq_err *err);
+ * event time stops holding the watermark back until its next step. */
+int sq_closer_mark_idle(struct sq_closer *c, const char *offset_key, struct sq_err *err);
 
 /* A partition this instance was just assigned (an event topic's): it
  * counts for the watermark, with its greatest applied event time or, before
- * its first event, holding the watermark back, until it is idle. Over the
- * caller's Redis link. */
-int sq_closer_mark_busy(struct sq_closer *c, struct sq_redis *redis, const char *offset_key,
-                        struct sq_err *err);
+ * its first event, holding the watermark back, until it is idle. */
+int sq_closer_mark_busy(struct sq_closer *c, const char *offset_key, struct sq_err *err);
 
 #endif

@@ -1105,7 +1105,7 @@ static bool sq_part_read_applied(struct sq_runtime *rt, struct sq_part *p)
     /* SPEC 6: a partition just assigned is not idle; until its first step
      * it holds the watermark where it is (the closer keeps profiles out). */
     if (rt->closer && !(p->default_schema && strcmp(p->default_schema, "profile.v1") == 0)) {
-        rc = sq_closer_mark_busy(rt->closer, rt->redis, p->offset_key, &err);
+        rc = sq_closer_mark_busy(rt->closer, p->offset_key, &err);
         if (rc != SQ_OK) {
             sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
             sq_warn("%s/%d: cannot register it for the watermark: %s", p->topic,
@@ -1470,7 +1470,7 @@ static void sq_rt_check_idle(struct sq_runtime *rt, struct sq_part *p, int64_t h
         return;
     struct sq_err err;
     sq_err_clear(&err);
-    if (sq_closer_mark_idle(rt->closer, rt->redis, p->offset_key, &err) == SQ_OK) {
+    if (sq_closer_mark_idle(rt->closer, p->offset_key, &err) == SQ_OK) {
         p->idle_marked_mono_ms = now;
         if (p->applied >= 0)
             sq_info("%s/%d is idle (applied offset %lld, high watermark %lld): it no longer "
@@ -1659,7 +1659,6 @@ static void sq_rt_begin_shutdown(struct sq_runtime *rt)
         pthread_detach(th);
     sq_rt_set_pause(rt, true);
     sq_metrics_set_ready(false, "shutting down");
-    sq_closer_stop(rt->closer); /* no new round while the last turns finish */
 }
 
 /* Whether a turn on the partitions ok names should start now: at once
@@ -1759,8 +1758,8 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
             usleep(20000);
         sq_rt_commit(rt, false);
         sq_rt_metrics(rt);
-        if (rt->closer)
-            sq_closer_pass_watermark(rt->closer);
+        if (rt->closer && !rt->shutting_down)
+            sq_closer_tick(rt->closer);
     }
     free(ok);
     return rt->fatal ? 2 : 0;
@@ -1855,8 +1854,9 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_error("%s", err.msg);
         goto out;
     }
-    if (st->kpi_enabled && !(rt.closer = sq_closer_new(st, rt.chain, &err))) {
-        sq_error("closer: %s", err.msg);
+    if (st->kpi_enabled && !(rt.closer = sq_closer_new(st, rt.redis, &rt.store.base, rt.chain,
+                                                       &err))) {
+        sq_error("kafka producer (closer): %s", err.msg);
         goto out;
     }
     if (sq_redis_ensure(rt.redis, &err) != SQ_OK)
@@ -1870,12 +1870,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         goto out;
     }
     sq_info("consuming as group %s from %s", st->group_id, st->brokers);
-    if (rt.closer && !sq_closer_start(rt.closer, &err)) {
-        sq_error("%s", err.msg);
-        goto out;
-    }
     code = sq_rt_loop(&rt, stop);
-    sq_closer_stop(rt.closer);
     if (rt.nturns) {
         sq_turns_finish_by(&rt, sq_mono_ms() + st->shutdown_timeout_s * 1000);
         if (sq_turns_reap(&rt))
