@@ -528,7 +528,6 @@ static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
             return false; /* another turn's read is on the thread */
         t->read_submitted = true;
     }
-    sq_err_clear(&t->read_err);
     if (!sq_read_worker_collect(rt->reader, wait_ms, &t->read_rc, &t->read_err))
         return false;
     t->read_submitted = false;
