@@ -1,6 +1,7 @@
 /* job_thread.h: a thread that runs one job at a time for the main thread,
- * which submits it and later collects it: the Redis steps (step_worker.c)
- * and the KPI journal's folds (kpi_folder.c). A job's inputs and outcome
+ * which submits it and later collects it: the Redis steps (step_worker.c),
+ * the chain's reads (read_worker.c) and the KPI journal's folds
+ * (kpi_folder.c). A job's inputs and outcome
  * live in its argument, which the caller keeps alive until the job is
  * collected (or the thread freed). */
 #ifndef SQ_JOB_THREAD_H
