@@ -13,8 +13,9 @@
 
 /* Whether this pass through the point `name` is the one SQGATE_FAULT
  * chose: the point it names, after SQGATE_FAULT_AFTER passes (0 when
- * unset); true once. One fault is chosen per process, so one count serves
- * every point; step threads pass concurrently. */
+ * unset), counting only once the file SQGATE_FAULT_ARM_FILE exists when
+ * that is set; true once. One fault is chosen per process, so one count
+ * serves every point; step threads pass concurrently. */
 static bool sq_fault_due(const char *name)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -22,6 +23,9 @@ static bool sq_fault_due(const char *name)
     static bool counting;
     const char *want = getenv("SQGATE_FAULT");
     if (!want || strcmp(want, name) != 0)
+        return false;
+    const char *arm = getenv("SQGATE_FAULT_ARM_FILE");
+    if (arm && access(arm, F_OK) != 0)
         return false;
     pthread_mutex_lock(&mu);
     if (!counting) {
@@ -69,7 +73,7 @@ bool sq_fault_partition(const char *name, const char *topic, int32_t partition)
 {
     const char *t = getenv("SQGATE_FAULT_TOPIC");
     const char *n = getenv("SQGATE_FAULT_PARTITION");
-    return t && n && strcmp(t, topic) == 0 && strtol(n, NULL, 10) == partition &&
+    return t && strcmp(t, topic) == 0 && (!n || strtol(n, NULL, 10) == partition) &&
            sq_fault_due(name);
 }
 #else

@@ -27,8 +27,9 @@ bool sq_fault_partition(const char *name, const char *topic, int32_t partition);
 bool sq_fault_named(const char *name);
 #define SQ_FAULT(name) sq_fault_point(name)
 #define SQ_FAULT_HOLD(name) sq_fault_hold(name)
-/* Whether SQGATE_FAULT names the point `name` and SQGATE_FAULT_TOPIC and
- * SQGATE_FAULT_PARTITION this partition (true once). */
+/* Whether SQGATE_FAULT names the point `name`, SQGATE_FAULT_TOPIC this
+ * partition's topic and SQGATE_FAULT_PARTITION (unset: any) this
+ * partition, after SQGATE_FAULT_AFTER such assignments (true once). */
 #define SQ_FAULT_PARTITION(name, topic, partition) sq_fault_partition(name, topic, partition)
 /* Whether SQGATE_FAULT names the point `name` (every time). */
 #define SQ_FAULT_NAMED(name) sq_fault_named(name)

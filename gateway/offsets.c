@@ -85,6 +85,7 @@ size_t sq_parts_backlog_total(const struct sq_parts *ps)
 bool sq_part_backlog_push(struct sq_part *p, rd_kafka_message_t *rkm, int64_t now_mono)
 {
     p->last_fetch_mono_ms = now_mono;
+    p->fetched = true;
     if (rkm->offset <= p->applied ||
         (p->backlog_n && rkm->offset <= p->backlog[p->backlog_n - 1].rkm->offset)) {
         rd_kafka_message_destroy(rkm);

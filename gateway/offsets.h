@@ -33,6 +33,11 @@ struct sq_part {
     int64_t lo_queried, hi_queried; /* watermarks asked of the broker (librdkafka's
                               * cached ones are unknown until the partition
                               * fetches), -1 none */
+    bool fetched;            /* a message was fetched since this assignment: only
+                              * then are librdkafka's cached watermarks this
+                              * assignment's (it keeps them across assignments, so
+                              * a partition this process held before shows the
+                              * high watermark of its last fetch then) */
     int64_t hi_queried_mono_ms;
     int64_t eof_offset;      /* where the fetcher last reported the partition's end, -1 */
     int64_t stall_clock_mono_ms; /* the stall check's clock also restarts here: while we

@@ -1506,16 +1506,23 @@ static void sq_rt_probe_answer(const struct sq_probe_answer *a, void *arg)
 
 /* A partition's watermarks: librdkafka's cached ones (the high one moves
  * only when the partition fetches), or the broker's (the offset probe)
- * when those are unknown or older. *cached_hi says whether librdkafka
- * knew the high one. */
+ * when those are unknown or older. librdkafka's count only once the
+ * partition fetched in this assignment: before, they may be left from an
+ * earlier one in this process, behind the applied offset another owner
+ * reached meanwhile, and would make a partition with messages waiting
+ * look caught up (and idle, SPEC 6). *cached_hi says whether librdkafka's
+ * high one counted. */
 static int64_t sq_rt_high_watermark(struct sq_runtime *rt, const struct sq_part *p,
                                     int64_t *lo, bool *cached_hi)
 {
     int64_t hi = -1;
     *lo = -1;
-    if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, lo, &hi) ||
-        hi < 0)
+    if (!p->fetched ||
+        rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, lo, &hi) ||
+        hi < 0) {
         hi = -1;
+        *lo = -1;
+    }
     *cached_hi = hi >= 0;
     if (*lo < 0)
         *lo = p->lo_queried;

@@ -5,9 +5,10 @@
  * instance killed (SIGKILL) and restarted twice mid-stream, the closer
  * lease holder among the victims; and the real month (Anonymous Bank,
  * February 1999) through `sqgate run` gives the hashes and records of its
- * replay. windows.idle_s is 2 s so that, once the input is consumed, every
- * partition goes idle, the watermark follows the wall clock and every
- * window closes. */
+ * replay; and a partition that comes back to an instance which held it
+ * before is not idle while its messages wait. windows.idle_s is 2 s so
+ * that, once the input is consumed, every partition goes idle, the
+ * watermark follows the wall clock and every window closes. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -360,5 +361,105 @@ Test(kpi, late_events_within_reemit_s_share_one_revision, .timeout = 300)
     w.offered = 3;
     cr_assert(sq_h_wait_until(record_is, &w, 60000),
               "no revision 2 of %s with all three contacts (one revision per late event?)", key);
+    sq_stack_stop(&s);
+}
+
+struct log_wait {
+    const char *path, *needle;
+};
+
+static bool log_has(void *arg)
+{
+    struct log_wait *w = arg;
+    return sq_h_file_contains(w->path, w->needle);
+}
+
+/* The partition number right after the first `needle` in the log at
+ * `path` (needle ends with "sq.in.contacts/"), -1 when none. */
+static int logged_partition(const char *path, const char *needle)
+{
+    char *log = sq_h_read_file(path, NULL);
+    const char *at = log ? strstr(log, needle) : NULL;
+    int partition = at ? (int)strtol(at + strlen(needle), NULL, 10) : -1;
+    free(log);
+    return partition;
+}
+
+/* 1 when `member` is in the zset `key`, 0 when not. */
+static int zset_has(struct sq_stack *s, const char *key, const char *member)
+{
+    redisContext *c = sq_h_redis_connect(&s->redis);
+    cr_assert_not_null(c);
+    redisReply *r = redisCommand(c, "ZSCORE %s %s", key, member);
+    cr_assert_not_null(r);
+    int has = r->type == REDIS_REPLY_STRING;
+    freeReplyObject(r);
+    redisFree(c);
+    return has;
+}
+
+/* SPEC 6 across a rebalance: a partition that comes back to an instance
+ * which held it before is not idle while messages wait in it. librdkafka
+ * keeps a partition's cached high watermark across assignments in one
+ * process, from the partition's last fetch there. Instance 0 applies batch
+ * a, instance 1 joins and applies part of batch b, instance 1 is killed
+ * and batch c produced: the contacts partition Z that instance 0 is
+ * assigned next has messages waiting, and its fetch does not start
+ * (SQGATE_FAULT=stall_partition, armed only now). Z's old high watermark
+ * is not beyond its applied offset: taken as Z's end, it made Z look
+ * caught up, idle after windows.idle_s, and the watermark could follow the
+ * wall clock past Z's waiting events. Z must stay in wm:parts; the stall
+ * check then restarts its fetch and everything is applied. */
+Test(kpi, a_partition_back_with_messages_waiting_is_not_idle, .timeout = 300)
+{
+    const int batch = 300;
+    struct sq_stack s;
+    sq_stack_start(&s, 2, false);
+    char *a = sq_stack_write_events("a.tsv", 81, batch, 0, 40, NULL);
+    char *b = sq_stack_write_events("b.tsv", 82, batch, 0, 40, NULL);
+    char *c = sq_stack_write_events("c.tsv", 83, batch, 0, 40, NULL);
+    char *arm = sq_h_tmp_path("arm-stall");
+    char *arm_env = sq_xasprintf("SQGATE_FAULT_ARM_FILE=%s", arm);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, a), 0);
+    const char *const sets0[] = {IDLE_SET, "runtime.stall_s=15", NULL};
+    const char *const env0[] = {"SQGATE_FAULT=stall_partition", "SQGATE_FAULT_TOPIC=" TOPIC,
+                                arm_env, NULL};
+    sq_stack_start_instance(&s, 0, sets0, env0);
+    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "instance 0 did not apply batch a");
+
+    const char *const sets1[] = {IDLE_SET, NULL};
+    sq_stack_start_instance(&s, 1, sets1, NULL);
+    struct log_wait took = {s.inst[1].log_path, "assigned " TOPIC "/"};
+    cr_assert(sq_h_wait_until(log_has, &took, 60000), "instance 1 got no contacts partition");
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, b), 0);
+    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "batch b was not applied");
+
+    FILE *f = fopen(arm, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    sq_h_kill(&s.inst[1], SIGKILL);
+    cr_assert_eq(sq_h_wait_exit(&s.inst[1], 10000, NULL), 0);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, c), 0);
+    struct log_wait back = {s.inst[0].log_path, "fault point stall_partition reached: " TOPIC "/"};
+    cr_assert(sq_h_wait_until(log_has, &back, 60000), "no contacts partition came to instance 0");
+    int z = logged_partition(s.inst[0].log_path, back.needle);
+    cr_assert(z == 0 || z == 1);
+
+    sleep(6); /* three times windows.idle_s; the stall check waits 15 s */
+    char key[96];
+    snprintf(key, sizeof key, "sq:off:%s:%s:%d", SQ_STACK_GROUP, TOPIC, z);
+    cr_assert_lt(sq_stack_applied_total(&s, TOPIC), 3 * batch,
+                 "the check ran while Z's messages waited");
+    cr_assert_eq(zset_has(&s, "sq:wm:idle", key), 0, "Z marked idle with messages waiting");
+    cr_assert_eq(zset_has(&s, "sq:wm:parts", key), 1, "Z holds the watermark");
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_partition_stalls_total"), 0);
+
+    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "Z's messages were not applied");
+    cr_assert_geq(sq_stack_metric(&s, 0, "sq_partition_stalls_total"), 1);
+    free(arm_env);
+    free(arm);
+    free(c);
+    free(b);
+    free(a);
     sq_stack_stop(&s);
 }
