@@ -165,6 +165,7 @@ struct sq_closer {
     bool wm_follows_clock;     /* every partition was idle at the last watermark step */
     struct sq_kpi_folder *folder; /* kpi.journal: folds on a thread of its own */
     bool fold_wait;            /* a fold runs before this tick's watermark and round */
+    int64_t last_close;        /* monotonic ms of the last watermark and round after a fold */
     int64_t next_fold;         /* monotonic ms: folds go once a tick, unless entries were left */
 };
 
@@ -656,8 +657,13 @@ void sq_closer_tick(struct sq_closer *c)
         c->fold_wait = false;
         if (more)
             c->next_tick = c->next_fold = 0; /* a long journal: fold on at once */
-        if (c->holder)
+        /* a long journal is folded in many short folds (kpi_journal.h):
+         * the watermark and round follow the last of them, or one a tick */
+        int64_t now = sq_mono_ms();
+        if (c->holder && (!more || now - c->last_close >= SQ_CLOSER_TICK_MS)) {
+            c->last_close = now;
             sq_closer_close(c);
+        }
         return;
     }
     int64_t now = sq_mono_ms();
