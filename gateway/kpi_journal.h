@@ -22,11 +22,10 @@ struct sq_redis;
 /* Entries and bytes a fold takes at most (bytes: unless its first entry
  * alone is larger); the rest wait for the next fold, which comes at once.
  * Redis runs one script at a time, so a fold's script holds back every
- * step and read meanwhile: 64 KiB of entries keeps it to a few ms, where
- * a second's journal in one script (1 MiB) took ~90 ms at 5,000 events/s
- * and was the end-to-end p99 (docs/performance.md). */
+ * step and read meanwhile; folds of 64 KiB were tried and taken back: the
+ * journal then drained slower under overload (docs/performance.md). */
 #define SQ_KPI_JOURNAL_FOLD_MAX 256
-#define SQ_KPI_JOURNAL_FOLD_BYTES (1 << 16)
+#define SQ_KPI_JOURNAL_FOLD_BYTES (1 << 20)
 
 /* {prefix}kpi_journal and {prefix}kpi_journal:folds (owned). */
 char *sq_kpi_journal_key_dup(const char *prefix);
