@@ -657,7 +657,7 @@ void sq_closer_tick(struct sq_closer *c)
         c->fold_wait = false;
         if (more)
             c->next_tick = c->next_fold = 0; /* a long journal: fold on at once */
-        /* a long journal is folded in many short folds (kpi_journal.h):
+        /* a journal longer than one fold (kpi_journal.h) takes several:
          * the watermark and round follow the last of them, or one a tick */
         int64_t now = sq_mono_ms();
         if (c->holder && (!more || now - c->last_close >= SQ_CLOSER_TICK_MS)) {

@@ -94,6 +94,22 @@ bool sq_stack_wait_ready(struct sq_stack *s, int i, int timeout_ms)
     return sq_h_wait_until(sq_ready_cond, &a, timeout_ms);
 }
 
+struct sq_log_arg {
+    const char *path, *text;
+};
+
+static bool sq_log_cond(void *arg)
+{
+    struct sq_log_arg *a = arg;
+    return sq_h_file_contains(a->path, a->text);
+}
+
+bool sq_stack_wait_log(struct sq_stack *s, int i, const char *text, int timeout_ms)
+{
+    struct sq_log_arg a = {s->inst[i].log_path, text};
+    return sq_h_wait_until(sq_log_cond, &a, timeout_ms);
+}
+
 double sq_stack_metric(struct sq_stack *s, int i, const char *name)
 {
     char *body = NULL;

@@ -30,6 +30,8 @@ void sq_stack_start_instance(struct sq_stack *s, int i, const char *const *sets,
                              const char *const *env);
 /* Waits until instance i answers /readyz with 200. */
 bool sq_stack_wait_ready(struct sq_stack *s, int i, int timeout_ms);
+/* Waits until instance i's log holds text. */
+bool sq_stack_wait_log(struct sq_stack *s, int i, const char *text, int timeout_ms);
 /* Value of a metric of instance i (-1 when unreachable or absent). */
 double sq_stack_metric(struct sq_stack *s, int i, const char *name);
 

@@ -199,18 +199,6 @@ Test(delivery, group_join_and_leave_mid_stream, .timeout = 400)
     sq_stack_stop(&s);
 }
 
-struct log_arg {
-    struct sq_stack *s;
-    int i;
-    const char *text;
-};
-
-static bool log_has(void *arg)
-{
-    struct log_arg *a = arg;
-    return sq_h_file_contains(a->s->inst[a->i].log_path, a->text);
-}
-
 struct consumed_arg {
     struct sq_stack *s;
     double want;
@@ -240,8 +228,7 @@ static struct sq_stack_producer *join_while_held(struct sq_stack *s, const char 
     cr_assert(sq_stack_wait_ready(s, 0, 30000));
     struct sq_stack_producer *prod = sq_stack_produce_async(s, path, 1000);
     snprintf(reached, sizeof reached, "fault point %s reached", fault);
-    struct log_arg held = {s, 0, reached};
-    cr_assert(sq_h_wait_until(log_has, &held, 60000), "%s was never held", fault);
+    cr_assert(sq_stack_wait_log(s, 0, reached, 60000), "%s was never held", fault);
     sq_stack_start_instance(s, 1, NULL, NULL);
     return prod;
 }
@@ -288,11 +275,10 @@ Test(delivery, revoked_while_a_step_is_in_flight_counted_once, .timeout = 400)
     char *path = stack_with_events(&s, 6, seed, valid, expected);
     char *release = NULL;
     struct sq_stack_producer *prod = join_while_held(&s, path, "hold_step_reply", &release);
-    struct log_arg revoked = {&s, 0, "revoked sq.in.contacts/"};
-    cr_assert(sq_h_wait_until(log_has, &revoked, 120000), "instance 0 lost no partition");
+    cr_assert(sq_stack_wait_log(&s, 0, "revoked sq.in.contacts/", 120000),
+              "instance 0 lost no partition");
     release_hold(release); /* the reply comes now */
-    struct log_arg counted = {&s, 0, "revoked while its step ran; the step applied"};
-    cr_assert(sq_h_wait_until(log_has, &counted, 30000),
+    cr_assert(sq_stack_wait_log(&s, 0, "revoked while its step ran; the step applied", 30000),
               "no partition of the held step was revoked before its reply came");
     check_counted_once(&s, prod, seed, valid, expected);
     free(release);
@@ -315,12 +301,11 @@ Test(delivery, revoked_while_a_chain_read_is_out_counted_once, .timeout = 400)
     char *path = stack_with_events(&s, 6, seed, valid, expected);
     char *release = NULL;
     struct sq_stack_producer *prod = join_while_held(&s, path, "hold_chain_read", &release);
-    struct log_arg waits = {&s, 0, "finish their chain first"};
-    cr_assert(sq_h_wait_until(log_has, &waits, 120000),
+    cr_assert(sq_stack_wait_log(&s, 0, "finish their chain first", 120000),
               "no revocation came while the chain read was out");
     release_hold(release); /* the answer comes now */
-    struct log_arg revoked = {&s, 0, "revoked sq.in.contacts/"};
-    cr_assert(sq_h_wait_until(log_has, &revoked, 120000), "instance 0 lost no partition");
+    cr_assert(sq_stack_wait_log(&s, 0, "revoked sq.in.contacts/", 120000),
+              "instance 0 lost no partition");
     check_counted_once(&s, prod, seed, valid, expected);
     free(release);
     free(path);

@@ -364,16 +364,6 @@ Test(kpi, late_events_within_reemit_s_share_one_revision, .timeout = 300)
     sq_stack_stop(&s);
 }
 
-struct log_wait {
-    const char *path, *needle;
-};
-
-static bool log_has(void *arg)
-{
-    struct log_wait *w = arg;
-    return sq_h_file_contains(w->path, w->needle);
-}
-
 /* The partition number right after the first `needle` in the log at
  * `path` (needle ends with "sq.in.contacts/"), -1 when none. */
 static int logged_partition(const char *path, const char *needle)
@@ -429,8 +419,8 @@ Test(kpi, a_partition_back_with_messages_waiting_is_not_idle, .timeout = 300)
 
     const char *const sets1[] = {IDLE_SET, NULL};
     sq_stack_start_instance(&s, 1, sets1, NULL);
-    struct log_wait took = {s.inst[1].log_path, "assigned " TOPIC "/"};
-    cr_assert(sq_h_wait_until(log_has, &took, 60000), "instance 1 got no contacts partition");
+    cr_assert(sq_stack_wait_log(&s, 1, "assigned " TOPIC "/", 60000),
+              "instance 1 got no contacts partition");
     cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, b), 0);
     cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "batch b was not applied");
 
@@ -440,9 +430,9 @@ Test(kpi, a_partition_back_with_messages_waiting_is_not_idle, .timeout = 300)
     sq_h_kill(&s.inst[1], SIGKILL);
     cr_assert_eq(sq_h_wait_exit(&s.inst[1], 10000, NULL), 0);
     cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, c), 0);
-    struct log_wait back = {s.inst[0].log_path, "fault point stall_partition reached: " TOPIC "/"};
-    cr_assert(sq_h_wait_until(log_has, &back, 60000), "no contacts partition came to instance 0");
-    int z = logged_partition(s.inst[0].log_path, back.needle);
+    const char *back = "fault point stall_partition reached: " TOPIC "/";
+    cr_assert(sq_stack_wait_log(&s, 0, back, 60000), "no contacts partition came to instance 0");
+    int z = logged_partition(s.inst[0].log_path, back);
     cr_assert(z == 0 || z == 1);
 
     sleep(6); /* three times windows.idle_s; the stall check waits 15 s */
