@@ -5,7 +5,8 @@
  * transport's limits (a plain consumer, with and without jansson parsing);
  * `sqgate replay` and parse-only on the same events; end-to-end latency at
  * 10,000 events/s; sqgate's RSS and Redis bytes per customer, dedupe id and
- * KPI hash; events/s at 1, 6 and 24 partitions and CPU per event with 10k
+ * KPI hash; events/s at 1, 6 and 24 partitions, with a deep backlog (a
+ * gateway catching up) and CPU per event with 10k
  * and 1M customers. Progress goes to stderr, the table to stdout.
  * Usage: bench_chain [--sqgate PATH] [--quick] [--set PATH=VALUE]...
  * (--set goes to every `sqgate run`; --quick: shorter steps, one round). */
@@ -55,6 +56,7 @@ struct sq_cb_run {
     struct sq_cb_stack stack;
     struct sq_cb_producer prod;
     double total_produced;          /* for the delivery check */
+    double backlog;                 /* saturated windows: events kept ahead (0: SQ_CB_BACKLOG) */
 };
 
 static struct sq_gen_opts sq_cb_gen_opts(uint32_t customers, int64_t start_ms)
@@ -309,18 +311,10 @@ static void sq_cb_saturated_from(struct sq_cb_saturated *s, const struct sq_cb_w
     s->redis_us = w->consumed > 0 ? w->cpu_redis / w->consumed * 1e6 : 0;
 }
 
-/* Backlog kept in front of a saturated sqgate: the same number of events
- * at every partition count, so that the 1, 6 and 24 partition runs compare
- * the gateway and not the bench's supply (400 a partition gave 24
- * partitions four times the backlog of 6, hence larger turns and a queue
- * of seconds). 2,400 is what 6 partitions had before, so the 6-partition
- * and customer figures stay comparable with earlier runs; it fills a
- * partition of the mock cluster to well under its limit even with one
- * partition (the lag cap of sq_cb_window_run still guards it). */
+/* Backlog kept in front of a saturated sqgate (chain_report.h). */
 static double sq_cb_backlog(const struct sq_cb_run *r)
 {
-    (void)r;
-    return 2400;
+    return r->backlog > 0 ? r->backlog : SQ_CB_BACKLOG;
 }
 
 /* Lag bounded: its trend over the interval below 5 % of the rate, and it
@@ -421,8 +415,9 @@ static int sq_cb_saturate(struct sq_cb_run *r, struct sq_cb_saturated *s)
     if (sq_cb_window_run(r, 0, sq_cb_backlog(r), &w) != 0)
         return -1;
     sq_cb_saturated_from(s, &w);
-    char what[64];
-    snprintf(what, sizeof what, "%d partitions, saturated", r->stack.partitions);
+    char what[96];
+    snprintf(what, sizeof what, "%d partitions, saturated (backlog %.0f)", r->stack.partitions,
+             sq_cb_backlog(r));
     sq_cb_window_log(what, &w);
     return 0;
 }
@@ -508,17 +503,19 @@ static int sq_cb_main_run(const struct sq_cb_opts *o, int64_t start_ms, struct s
 }
 
 /* A saturated window on a fresh stack (scaling and customer count runs). */
-static int sq_cb_saturated_run(const struct sq_cb_opts *o, int partitions, uint32_t customers,
+static int sq_cb_saturated_run(const struct sq_cb_opts *o, const struct sq_cb_config_def *c,
                                int64_t start_ms, struct sq_cb_saturated *s)
 {
     struct sq_cb_run r;
-    struct sq_gen_opts g = sq_cb_gen_opts(customers, start_ms);
+    struct sq_gen_opts g = sq_cb_gen_opts(c->customers, start_ms);
     memset(s, 0, sizeof *s);
-    if (sq_cb_run_start(&r, o, partitions, &g) != 0)
+    if (sq_cb_run_start(&r, o, c->partitions, &g) != 0)
         return -1;
+    r.backlog = c->backlog;
     int rc = sq_cb_saturate(&r, s);
-    char what[64];
-    snprintf(what, sizeof what, "%d partitions, %u customers", partitions, customers);
+    char what[96];
+    snprintf(what, sizeof what, "%d partitions, %u customers, backlog %.0f", c->partitions,
+             c->customers, c->backlog);
     if (rc == 0)
         rc = sq_cb_run_check(&r, what);
     s->hwm_kib = sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM");
@@ -653,8 +650,7 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
     for (int round = 0; round < res->rounds; round++)
         for (int c = 0; c < SQ_CB__CONFIGS; c++) {
             struct sq_cb_saturated s;
-            sq_cb_saturated_run(o, sq_cb_configs[c].partitions, sq_cb_configs[c].customers,
-                                start_ms, &s);
+            sq_cb_saturated_run(o, &sq_cb_configs[c], start_ms, &s);
             sq_cb_keep_best(res, (enum sq_cb_config)c, &s);
         }
 }

@@ -6,10 +6,11 @@
 #include <stdio.h>
 
 const struct sq_cb_config_def sq_cb_configs[SQ_CB__CONFIGS] = {
-    [SQ_CB_P1] = {1, 10000},
-    [SQ_CB_P6] = {SQ_CB_MAIN_PARTITIONS, 10000},
-    [SQ_CB_P24] = {24, 10000},
-    [SQ_CB_P6_1M] = {SQ_CB_MAIN_PARTITIONS, 1000000},
+    [SQ_CB_P1] = {1, 10000, SQ_CB_BACKLOG},
+    [SQ_CB_P6] = {SQ_CB_MAIN_PARTITIONS, 10000, SQ_CB_BACKLOG},
+    [SQ_CB_P24] = {24, 10000, SQ_CB_BACKLOG},
+    [SQ_CB_P6_1M] = {SQ_CB_MAIN_PARTITIONS, 1000000, SQ_CB_BACKLOG},
+    [SQ_CB_P6_DEEP] = {SQ_CB_MAIN_PARTITIONS, 10000, SQ_CB_DEEP_BACKLOG},
 };
 
 static double sq_cb_ratio(double a, double b)
@@ -52,6 +53,11 @@ static void sq_cb_print_chain(const struct sq_cb_results *res)
     sq_cb_print_cpu(&m->best);
     printf("| full chain, saturated: backlog kept ahead (%d partitions, 10k customers) "
            "| %.0f events/s | |\n", SQ_CB_MAIN_PARTITIONS, p6->rate);
+    const struct sq_cb_saturated *deep = &res->sat[SQ_CB_P6_DEEP];
+    printf("| full chain, saturated with a deep backlog, as when catching up: %.0f events kept "
+           "ahead (%d partitions, 10k customers) | %.0f events/s (sqgate / redis-server %.0f / "
+           "%.0f µs an event) | |\n", (double)SQ_CB_DEEP_BACKLOG, SQ_CB_MAIN_PARTITIONS, deep->rate,
+           deep->sqgate_us, deep->redis_us);
     printf("| plain librdkafka consumer, same topic (%ld messages) | %.0f events/s | |\n",
            m->consumed_msgs, m->consume);
     printf("| same consumer + jansson parse of every message | %.0f events/s | |\n",
