@@ -56,8 +56,9 @@ static void sq_cb_print_chain(const struct sq_cb_results *res)
     const struct sq_cb_saturated *deep = &res->sat[SQ_CB_P6_DEEP];
     printf("| full chain, saturated with a deep backlog, as when catching up: %.0f events kept "
            "ahead (%d partitions, 10k customers) | %.0f events/s (sqgate / redis-server %.0f / "
-           "%.0f µs an event) | |\n", (double)SQ_CB_DEEP_BACKLOG, SQ_CB_MAIN_PARTITIONS, deep->rate,
-           deep->sqgate_us, deep->redis_us);
+           "%.0f µs an event; sqgate peak RSS %.1f MiB) | |\n", (double)SQ_CB_DEEP_BACKLOG,
+           SQ_CB_MAIN_PARTITIONS, deep->rate, deep->sqgate_us, deep->redis_us,
+           deep->hwm_kib / 1024.0);
     printf("| plain librdkafka consumer, same topic (%ld messages) | %.0f events/s | |\n",
            m->consumed_msgs, m->consume);
     printf("| same consumer + jansson parse of every message | %.0f events/s | |\n",

@@ -75,7 +75,10 @@ rd_kafka_t *sq_kafka_consumer_new(const struct sq_settings *st, const struct sq_
         /* end-of-partition events tell a caught-up partition from a
          * stalled one (runtime.stall_s) */
         "enable.partition.eof", "true",
-        "queued.max.messages.kbytes", "16384",
+        /* the prefetch (one queue for every partition): 4 MiB holds
+         * thousands of messages, several turns' worth, and bounds what a
+         * gateway catching up keeps fetched ahead (docs/performance.md) */
+        "queued.max.messages.kbytes", "4096",
         "reconnect.backoff.ms", "100",
         "reconnect.backoff.max.ms", "2000",
         NULL, NULL,
