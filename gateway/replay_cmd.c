@@ -14,6 +14,7 @@
 #include "chain.h"
 #include "config.h"
 #include "decode.h"
+#include "json_in.h"
 #include "json_out.h"
 #include "log.h"
 #include "sinks.h"
@@ -161,7 +162,7 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     char *owned_value = NULL;
     json_t *parsed = NULL;
     json_error_t jerr;
-    json_t *j = json_loadb(line, len, 0, &jerr);
+    json_t *j = sq_json_loadb(line, len, 0, &jerr);
     json_t *jv;
     if (json_is_object(j) && json_is_string(json_object_get(j, "topic")) &&
         (jv = json_object_get(j, "value")) != NULL && !json_object_get(j, "event_id")) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_in.h"
 #include "sq_utf8.h"
 
 /* The input schemas of SPEC 2; sq_schema_lookup hands out these pointers. */
@@ -207,7 +208,7 @@ static enum sq_dlq_reason sq_decode_bytes_parsed(const char *buf, size_t len,
     /* No JSON_ALLOW_NUL: "\u0000" is an error. JSON_DECODE_ANY: a scalar
      * parses, so it is reported as not_object rather than malformed. */
     json_t *root = parsed ? json_incref(parsed)
-                          : json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+                          : sq_json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
         enum json_error_code code = json_error_code(&jerr);
         if (code == json_error_out_of_memory) {

@@ -1,0 +1,378 @@
+/* json_in.c: the hot path's JSON parser (json_in.h). A recursive descent
+ * over the bytes that gives up (NULL, nothing leaked) at the first thing
+ * it does not take; sq_json_loadb then hands the whole text to json_loadb,
+ * so every error and every rare form is jansson's own. What it takes it
+ * builds with the calls jansson's parser makes (json_object_setn_new_nocheck,
+ * json_array_append_new, json_stringn_nocheck, json_integer, json_real),
+ * so the tree is the same. */
+#include "json_in.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sq_common.h"
+
+#define SQ_JIN_MAX_DEPTH 64   /* deeper goes to json_loadb (its limit: 2048) */
+#define SQ_JIN_NUM_MAX 63     /* a real's token, longer goes to json_loadb */
+#define SQ_JIN_INT_DIGITS 18  /* always fits in json_int_t */
+
+struct sq_jin {
+    const unsigned char *p, *end;
+    int depth;
+    char *scratch;            /* a string's text with its escapes undone */
+};
+
+static bool sq_jin_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool sq_jin_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static void sq_jin_ws(struct sq_jin *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+/* The length of the UTF-8 sequence at p (its first byte >= 0x80), 0 when
+ * it is not a valid one: RFC 3629, as jansson checks it (no overlong
+ * form, no surrogate, nothing above U+10FFFF). */
+static size_t sq_jin_utf8(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* The string after an opening quote at j->p: *s borrows from the text when
+ * it has no escape, else from j->scratch (valid until the next string).
+ * false to give up: a \u escape, a control character, invalid UTF-8, no
+ * closing quote. */
+static bool sq_jin_string(struct sq_jin *j, const char **s, size_t *len)
+{
+    const unsigned char *start = j->p, *q = j->p;
+    while (q < j->end) {
+        unsigned c = *q;
+        if (c == '"') {
+            *s = (const char *)start;
+            *len = (size_t)(q - start);
+            j->p = q + 1;
+            return true;
+        }
+        if (c == '\\')
+            break;
+        if (c < 0x20)
+            return false;
+        if (c < 0x80) {
+            q++;
+        } else {
+            size_t n = sq_jin_utf8(q, j->end);
+            if (!n)
+                return false;
+            q += n;
+        }
+    }
+    if (q >= j->end)
+        return false;
+    /* escapes: the text without them is never longer than the rest */
+    if (!j->scratch)
+        j->scratch = sq_xmalloc((size_t)(j->end - j->p) + 1);
+    size_t used = (size_t)(q - start);
+    memcpy(j->scratch, start, used);
+    while (q < j->end) {
+        unsigned c = *q;
+        if (c == '"') {
+            *s = j->scratch;
+            *len = used;
+            j->p = q + 1;
+            return true;
+        }
+        if (c == '\\') {
+            if (q + 1 >= j->end)
+                return false;
+            char out;
+            switch (q[1]) {
+            case '"': out = '"'; break;
+            case '\\': out = '\\'; break;
+            case '/': out = '/'; break;
+            case 'b': out = '\b'; break;
+            case 'f': out = '\f'; break;
+            case 'n': out = '\n'; break;
+            case 'r': out = '\r'; break;
+            case 't': out = '\t'; break;
+            default: return false; /* \u, or not an escape */
+            }
+            j->scratch[used++] = out;
+            q += 2;
+        } else if (c < 0x20) {
+            return false;
+        } else if (c < 0x80) {
+            j->scratch[used++] = (char)c;
+            q++;
+        } else {
+            size_t n = sq_jin_utf8(q, j->end);
+            if (!n)
+                return false;
+            memcpy(j->scratch + used, q, n);
+            used += n;
+            q += n;
+        }
+    }
+    return false;
+}
+
+/* A number, by jansson's grammar: an integer when it has no fraction and
+ * no exponent (strtoll's value), else a real (strtod's). */
+static json_t *sq_jin_number(struct sq_jin *j)
+{
+    const unsigned char *start = j->p, *q = j->p, *end = j->end;
+    bool neg = *q == '-';
+    if (neg)
+        q++;
+    if (q >= end)
+        return NULL;
+    if (*q == '0') {
+        q++;
+        if (q < end && sq_jin_digit(*q))
+            return NULL; /* a leading zero */
+    } else if (sq_jin_digit(*q)) {
+        while (q < end && sq_jin_digit(*q))
+            q++;
+    } else {
+        return NULL;
+    }
+    const unsigned char *int_end = q;
+    bool real = false;
+    if (q < end && *q == '.') {
+        q++;
+        if (q >= end || !sq_jin_digit(*q))
+            return NULL;
+        while (q < end && sq_jin_digit(*q))
+            q++;
+        real = true;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= end || !sq_jin_digit(*q))
+            return NULL;
+        while (q < end && sq_jin_digit(*q))
+            q++;
+        real = true;
+    }
+    j->p = q;
+    if (!real) {
+        const unsigned char *d = start + neg;
+        if (int_end - d > SQ_JIN_INT_DIGITS)
+            return NULL;
+        json_int_t v = 0;
+        for (; d < int_end; d++)
+            v = v * 10 + (*d - '0');
+        return json_integer(neg ? -v : v);
+    }
+    size_t n = (size_t)(q - start);
+    if (n > SQ_JIN_NUM_MAX)
+        return NULL;
+    char tmp[SQ_JIN_NUM_MAX + 1], *e;
+    memcpy(tmp, start, n);
+    tmp[n] = '\0';
+    errno = 0;
+    double v = strtod(tmp, &e);
+    if (e != tmp + n) /* a locale whose decimal point is not '.' */
+        return NULL;
+    if ((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE)
+        return NULL;
+    return json_real(v);
+}
+
+/* true, false or null: the word, not the start of a longer one. */
+static json_t *sq_jin_word(struct sq_jin *j, const char *word, size_t n, json_t *value)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+        return NULL;
+    if (j->p + n < j->end && sq_jin_alpha(j->p[n]))
+        return NULL;
+    j->p += n;
+    return value;
+}
+
+static json_t *sq_jin_value(struct sq_jin *j);
+
+/* After a member or element: true with j->p on the closing byte, or
+ * after a comma and on the next value. */
+static bool sq_jin_next(struct sq_jin *j, unsigned char close, bool *closed)
+{
+    sq_jin_ws(j);
+    if (j->p >= j->end)
+        return false;
+    if (*j->p == close) {
+        j->p++;
+        *closed = true;
+        return true;
+    }
+    if (*j->p != ',')
+        return false;
+    j->p++;
+    sq_jin_ws(j);
+    *closed = false;
+    return true;
+}
+
+static json_t *sq_jin_object(struct sq_jin *j)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    j->p++;
+    sq_jin_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return o;
+    }
+    for (;;) {
+        if (j->p >= j->end || *j->p != '"')
+            break;
+        j->p++;
+        const char *key;
+        size_t klen;
+        if (!sq_jin_string(j, &key, &klen))
+            break;
+        char *copy = NULL; /* the next string reuses the scratch */
+        if (key == j->scratch) {
+            copy = sq_xmalloc(klen + 1);
+            memcpy(copy, key, klen);
+            key = copy;
+        }
+        /* a repeated key goes to json_loadb: an error with
+         * JSON_REJECT_DUPLICATES, the last value without */
+        if (json_object_getn(o, key, klen)) {
+            free(copy);
+            break;
+        }
+        sq_jin_ws(j);
+        json_t *v = NULL;
+        if (j->p < j->end && *j->p == ':') {
+            j->p++;
+            sq_jin_ws(j);
+            v = sq_jin_value(j);
+        }
+        int rc = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1; /* frees v on failure */
+        free(copy);
+        bool closed;
+        if (rc != 0 || !sq_jin_next(j, '}', &closed))
+            break;
+        if (closed)
+            return o;
+    }
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *sq_jin_array(struct sq_jin *j)
+{
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    j->p++;
+    sq_jin_ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        return a;
+    }
+    for (;;) {
+        json_t *v = sq_jin_value(j);
+        bool closed;
+        if (!v || json_array_append_new(a, v) != 0 || !sq_jin_next(j, ']', &closed))
+            break;
+        if (closed)
+            return a;
+    }
+    json_decref(a);
+    return NULL;
+}
+
+static json_t *sq_jin_value(struct sq_jin *j)
+{
+    if (j->p >= j->end)
+        return NULL;
+    json_t *v = NULL;
+    switch (*j->p) {
+    case '{':
+    case '[':
+        if (++j->depth > SQ_JIN_MAX_DEPTH)
+            return NULL;
+        v = *j->p == '{' ? sq_jin_object(j) : sq_jin_array(j);
+        j->depth--;
+        return v;
+    case '"': {
+        j->p++;
+        const char *s;
+        size_t n;
+        return sq_jin_string(j, &s, &n) ? json_stringn_nocheck(s, n) : NULL;
+    }
+    case 't': return sq_jin_word(j, "true", 4, json_true());
+    case 'f': return sq_jin_word(j, "false", 5, json_false());
+    case 'n': return sq_jin_word(j, "null", 4, json_null());
+    default:
+        return *j->p == '-' || sq_jin_digit(*j->p) ? sq_jin_number(j) : NULL;
+    }
+}
+
+json_t *sq_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+    if (buf && !(flags & ~(size_t)(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY))) {
+        struct sq_jin j = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL};
+        json_t *v = NULL;
+        sq_jin_ws(&j);
+        if (j.p < j.end && ((flags & JSON_DECODE_ANY) || *j.p == '{' || *j.p == '['))
+            v = sq_jin_value(&j);
+        free(j.scratch);
+        if (v) {
+            sq_jin_ws(&j);
+            if (j.p == j.end) {
+                if (err) { /* as json_loadb leaves it after a success */
+                    memset(err, 0, sizeof *err);
+                    err->line = err->column = -1;
+                    err->position = (int)len;
+                    snprintf(err->source, sizeof err->source, "<buffer>");
+                }
+                return v;
+            }
+            json_decref(v);
+        }
+    }
+    return json_loadb(buf, len, flags, err);
+}
