@@ -78,10 +78,58 @@ static int sq_jo_string(struct sq_buf *b, const char *str, size_t len)
 /* jansson's jsonp_dtostr: "%.{precision}g" with a '.' decimal point, ".0"
  * when neither '.' nor 'e' is there, no '+' or leading zeros in the
  * exponent. */
+/* "%.*g" of value at precision p (at most 15) without printf, for the
+ * reals records carry (scores, rates, minutes): a decimal D = m / 10^k
+ * (k <= 6) of at most p digits that is in fixed notation's range. The
+ * division of two exact doubles is correctly rounded, so when it gives
+ * value, value is D's nearest double: within half an ulp of D (a
+ * 2^-53 part of it), far closer than half a step of p digits (more than a
+ * 10^-p part), so printf's correctly rounded p digits are D's, and %g
+ * drops their trailing zeros. Returns the length written to buf, 0 to
+ * leave the value to snprintf. */
+static int sq_jo_real_short(char *buf, double value, int p)
+{
+    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double a = value < 0 ? -value : value;
+    if (p < 1 || p > 15 || !(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int k = 0; k <= 6; k++) {
+        double s = a * pow10[k];
+        if (s >= 9007199254740992.0) /* 2^53: m no longer exact */
+            return 0;
+        long long m = (long long)(s + 0.5);
+        if ((double)m / pow10[k] != a)
+            continue;
+        char digits[24];
+        int nd = 0;
+        for (long long t = m; t; t /= 10)
+            digits[nd++] = (char)('0' + t % 10);
+        if (nd > p)
+            return 0;
+        while (nd <= k)
+            digits[nd++] = '0'; /* 0.05: the integer part's zero */
+        int n = 0;
+        if (value < 0)
+            buf[n++] = '-';
+        for (int i = nd - 1; i >= k; i--)
+            buf[n++] = digits[i];
+        if (k) {
+            buf[n++] = '.';
+            for (int i = k - 1; i >= 0; i--)
+                buf[n++] = digits[i];
+        }
+        buf[n] = '\0';
+        return n;
+    }
+    return 0;
+}
+
 static int sq_jo_real(struct sq_buf *b, double value, int precision)
 {
     char buf[100];
-    int ret = snprintf(buf, sizeof buf, "%.*g", precision ? precision : 17, value);
+    int ret = sq_jo_real_short(buf, value, precision ? precision : 17);
+    if (!ret)
+        ret = snprintf(buf, sizeof buf, "%.*g", precision ? precision : 17, value);
     if (ret < 0 || (size_t)ret >= sizeof buf)
         return SQ_JO_FAIL;
     size_t length = (size_t)ret;

@@ -53,6 +53,35 @@ Test(json_out, reals)
         same_all(json_pack("{s:f, s:[f]}", "v", v[i], "a", -v[i]));
 }
 
+/* The decimals records carry take a path of their own (sq_jo_real_short):
+ * it must print what printf prints, at the edges of its range too. */
+Test(json_out, decimals_print_as_printf_prints_them)
+{
+    const double v[] = {1e-4, 9.9999999999999e-5, 0.00010000000000000001, 0.0001234, 0.05,
+                        0.5, 0.85, 0.3, 0.7, 0.1 + 0.2, 1.1, 99.99, 100.5, 73.125, 4.35,
+                        999999999999999.0, 99999999999999.9, 999999999999999.9, 1e15 - 1,
+                        123456.789012, 12345.6789012, 9007199254740.992, 0.123456789012345,
+                        0.1234567890123456, 1.000001, 1.0000001, 2.675, 1.005, 0.015, 8.325,
+                        5e-5, 7.0, 10.0, 1e14, 4503599627370495.5};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        same_all(json_pack("{s:f, s:[f]}", "v", v[i], "a", -v[i]));
+    /* random decimals of 0-7 places and random doubles over the range */
+    unsigned long long x = 0x243f6a8885a308d3ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7};
+        double d = (double)(x % 100000000000ull) / scale[(x >> 40) % 8];
+        double r = (double)(x >> 11) / 9007199254740992.0 * 1e6;
+        json_t *j = json_pack("[f,f,f]", d, r, d / 1e5);
+        same(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        same(j, JSON_COMPACT);
+        same(j, JSON_COMPACT | JSON_REAL_PRECISION(3));
+        json_decref(j);
+    }
+}
+
 Test(json_out, integers_and_atoms)
 {
     same_all(json_pack("[I, I, I, I, b, b, n, {}, []]", (json_int_t)0, (json_int_t)-1,
