@@ -5,6 +5,7 @@
 
 #include <locale.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,21 @@ static int sq_jo_string(struct sq_buf *b, const char *str, size_t len)
     sq_buf_reserve(b, len + 2);
     b->data[b->len++] = '"';
     while (p < end) {
+        /* eight bytes at a time while none is a quote, a backslash, a
+         * control character or non-ASCII (bit tricks: a byte below n, a
+         * zero byte) */
+        if (end - p >= 8) {
+            uint64_t w, q, s;
+            memcpy(&w, p, 8);
+            q = w ^ 0x2222222222222222ull;
+            s = w ^ 0x5C5C5C5C5C5C5C5Cull;
+            if (!((w | ((w - 0x2020202020202020ull) & ~w) | ((q - 0x0101010101010101ull) & ~q) |
+                   ((s - 0x0101010101010101ull) & ~s)) &
+                  0x8080808080808080ull)) {
+                p += 8;
+                continue;
+            }
+        }
         unsigned char c = *p;
         if (c >= 0x80) {
             size_t n = sq_utf8_seq_len(p, (size_t)(end - p));
@@ -75,9 +91,6 @@ static int sq_jo_string(struct sq_buf *b, const char *str, size_t len)
     return SQ_JO_OK;
 }
 
-/* jansson's jsonp_dtostr: "%.{precision}g" with a '.' decimal point, ".0"
- * when neither '.' nor 'e' is there, no '+' or leading zeros in the
- * exponent. */
 /* "%.*g" of value at precision p (at most 15) without printf, for the
  * reals records carry (scores, rates, minutes): a decimal D = m / 10^k
  * (k <= 6) of at most p digits that is in fixed notation's range. The
@@ -124,6 +137,9 @@ static int sq_jo_real_short(char *buf, double value, int p)
     return 0;
 }
 
+/* jansson's jsonp_dtostr: "%.{precision}g" with a '.' decimal point, ".0"
+ * when neither '.' nor 'e' is there, no '+' or leading zeros in the
+ * exponent. */
 static int sq_jo_real(struct sq_buf *b, double value, int precision)
 {
     char buf[100];

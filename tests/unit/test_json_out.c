@@ -99,6 +99,35 @@ Test(json_out, strings)
     same_all(o);
 }
 
+/* Strings are scanned eight bytes at a time: what needs an escape, and
+ * invalid UTF-8, at every offset of the eight and across their edges. */
+Test(json_out, strings_at_every_offset)
+{
+    static const char *pieces[] = {"\"", "\\", "\n", "\x01", "\x1f", " ", "\x7f", "\xc3\xa9",
+                                   "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xff", "\x80", "/"};
+    unsigned long long x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 5000; i++) {
+        char buf[64];
+        size_t n = 0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t plain = x % 20, at = (x >> 8) % 20;
+        for (size_t k = 0; k < plain; k++)
+            buf[n++] = (char)('a' + k % 26);
+        const char *piece = pieces[(x >> 16) % (sizeof pieces / sizeof *pieces)];
+        size_t pl = strlen(piece), cut = at < n ? at : n;
+        memmove(buf + cut + pl, buf + cut, n - cut);
+        memcpy(buf + cut, piece, pl);
+        n += pl;
+        json_t *j = json_array();
+        json_array_append_new(j, json_stringn_nocheck(buf, n));
+        same(j, JSON_COMPACT);
+        same(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        json_decref(j);
+    }
+}
+
 Test(json_out, key_order)
 {
     json_t *o = json_object();
