@@ -251,17 +251,24 @@ static bool sq_jin_next(struct sq_jin *j, unsigned char close, bool *closed)
     return true;
 }
 
-static json_t *sq_jin_object(struct sq_jin *j)
+/* Past a container's opening byte: c (NULL when it could not be made),
+ * *done when the container closes at once. */
+static json_t *sq_jin_open(struct sq_jin *j, json_t *c, unsigned char close, bool *done)
 {
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
     j->p++;
     sq_jin_ws(j);
-    if (j->p < j->end && *j->p == '}') {
+    *done = j->p < j->end && *j->p == close;
+    if (*done)
         j->p++;
+    return c;
+}
+
+static json_t *sq_jin_object(struct sq_jin *j)
+{
+    bool done;
+    json_t *o = sq_jin_open(j, json_object(), '}', &done);
+    if (!o || done)
         return o;
-    }
     for (;;) {
         if (j->p >= j->end || *j->p != '"')
             break;
@@ -303,15 +310,10 @@ static json_t *sq_jin_object(struct sq_jin *j)
 
 static json_t *sq_jin_array(struct sq_jin *j)
 {
-    json_t *a = json_array();
-    if (!a)
-        return NULL;
-    j->p++;
-    sq_jin_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
+    bool done;
+    json_t *a = sq_jin_open(j, json_array(), ']', &done);
+    if (!a || done)
         return a;
-    }
     for (;;) {
         json_t *v = sq_jin_value(j);
         bool closed;
