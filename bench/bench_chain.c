@@ -56,7 +56,7 @@ struct sq_cb_run {
     struct sq_cb_stack stack;
     struct sq_cb_producer prod;
     double total_produced;          /* for the delivery check */
-    double backlog;                 /* saturated windows: events kept ahead (0: SQ_CB_BACKLOG) */
+    double backlog;                 /* saturated windows: events kept ahead */
 };
 
 static struct sq_gen_opts sq_cb_gen_opts(uint32_t customers, int64_t start_ms)
@@ -218,6 +218,7 @@ static int sq_cb_run_start(struct sq_cb_run *r, const struct sq_cb_opts *o, int 
 {
     memset(r, 0, sizeof *r);
     r->o = o;
+    r->backlog = SQ_CB_BACKLOG; /* a deep-backlog run sets its own */
     char err[512];
     if (sq_cb_stack_start(&r->stack, o->sqgate, o->sets, partitions, err, sizeof err) != 0) {
         fprintf(stderr, "bench_chain: %s\n", err);
@@ -309,12 +310,6 @@ static void sq_cb_saturated_from(struct sq_cb_saturated *s, const struct sq_cb_w
     s->rate = w->consumed / w->secs;
     s->sqgate_us = w->consumed > 0 ? w->cpu_sqgate / w->consumed * 1e6 : 0;
     s->redis_us = w->consumed > 0 ? w->cpu_redis / w->consumed * 1e6 : 0;
-}
-
-/* Backlog kept in front of a saturated sqgate (chain_report.h). */
-static double sq_cb_backlog(const struct sq_cb_run *r)
-{
-    return r->backlog > 0 ? r->backlog : SQ_CB_BACKLOG;
 }
 
 /* Lag bounded: its trend over the interval below 5 % of the rate, and it
@@ -412,12 +407,12 @@ static int sq_cb_latency_at(struct sq_cb_run *r, double rate, struct sq_cb_laten
 static int sq_cb_saturate(struct sq_cb_run *r, struct sq_cb_saturated *s)
 {
     struct sq_cb_window w;
-    if (sq_cb_window_run(r, 0, sq_cb_backlog(r), &w) != 0)
+    if (sq_cb_window_run(r, 0, r->backlog, &w) != 0)
         return -1;
     sq_cb_saturated_from(s, &w);
     char what[96];
     snprintf(what, sizeof what, "%d partitions, saturated (backlog %.0f)", r->stack.partitions,
-             sq_cb_backlog(r));
+             r->backlog);
     sq_cb_window_log(what, &w);
     return 0;
 }

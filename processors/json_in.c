@@ -10,12 +10,12 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sq_common.h"
+#include "sq_utf8.h"
 
 #define SQ_JIN_MAX_DEPTH 64   /* deeper goes to json_loadb (its limit: 2048) */
 #define SQ_JIN_NUM_MAX 63     /* a real's token, longer goes to json_loadb */
@@ -43,37 +43,25 @@ static void sq_jin_ws(struct sq_jin *j)
         j->p++;
 }
 
-/* The length of the UTF-8 sequence at p (its first byte >= 0x80), 0 when
- * it is not a valid one: RFC 3629, as jansson checks it (no overlong
- * form, no surrogate, nothing above U+10FFFF). */
-static size_t sq_jin_utf8(const unsigned char *p, const unsigned char *end)
+/* The first byte from q on that is a quote, a backslash or a control
+ * character (end when there is none); NULL at invalid UTF-8 (which
+ * jansson rejects too). */
+static const unsigned char *sq_jin_plain(const unsigned char *q, const unsigned char *end)
 {
-    unsigned c = p[0];
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
+    while (q < end) {
+        unsigned c = *q;
+        if (c == '"' || c == '\\' || c < 0x20)
+            return q;
+        if (c < 0x80) {
+            q++;
+        } else {
+            size_t n = sq_utf8_seq_len(q, (size_t)(end - q));
+            if (!n)
+                return NULL;
+            q += n;
+        }
     }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
+    return q;
 }
 
 /* The string after an opening quote at j->p: *s borrows from the text when
@@ -82,75 +70,46 @@ static size_t sq_jin_utf8(const unsigned char *p, const unsigned char *end)
  * closing quote. */
 static bool sq_jin_string(struct sq_jin *j, const char **s, size_t *len)
 {
-    const unsigned char *start = j->p, *q = j->p;
-    while (q < j->end) {
-        unsigned c = *q;
-        if (c == '"') {
-            *s = (const char *)start;
-            *len = (size_t)(q - start);
-            j->p = q + 1;
-            return true;
-        }
-        if (c == '\\')
-            break;
-        if (c < 0x20)
-            return false;
-        if (c < 0x80) {
-            q++;
-        } else {
-            size_t n = sq_jin_utf8(q, j->end);
-            if (!n)
-                return false;
-            q += n;
-        }
+    const unsigned char *run = j->p, *q = sq_jin_plain(run, j->end);
+    if (q && q < j->end && *q == '"') {
+        *s = (const char *)run;
+        *len = (size_t)(q - run);
+        j->p = q + 1;
+        return true;
     }
-    if (q >= j->end)
-        return false;
     /* escapes: the text without them is never longer than the rest */
     if (!j->scratch)
         j->scratch = sq_xmalloc((size_t)(j->end - j->p) + 1);
-    size_t used = (size_t)(q - start);
-    memcpy(j->scratch, start, used);
-    while (q < j->end) {
-        unsigned c = *q;
-        if (c == '"') {
+    size_t used = 0;
+    for (;;) {
+        if (!q || q >= j->end)
+            return false;
+        memcpy(j->scratch + used, run, (size_t)(q - run));
+        used += (size_t)(q - run);
+        if (*q == '"') {
             *s = j->scratch;
             *len = used;
             j->p = q + 1;
             return true;
         }
-        if (c == '\\') {
-            if (q + 1 >= j->end)
-                return false;
-            char out;
-            switch (q[1]) {
-            case '"': out = '"'; break;
-            case '\\': out = '\\'; break;
-            case '/': out = '/'; break;
-            case 'b': out = '\b'; break;
-            case 'f': out = '\f'; break;
-            case 'n': out = '\n'; break;
-            case 'r': out = '\r'; break;
-            case 't': out = '\t'; break;
-            default: return false; /* \u, or not an escape */
-            }
-            j->scratch[used++] = out;
-            q += 2;
-        } else if (c < 0x20) {
-            return false;
-        } else if (c < 0x80) {
-            j->scratch[used++] = (char)c;
-            q++;
-        } else {
-            size_t n = sq_jin_utf8(q, j->end);
-            if (!n)
-                return false;
-            memcpy(j->scratch + used, q, n);
-            used += n;
-            q += n;
+        if (*q != '\\' || q + 1 >= j->end)
+            return false; /* a control character, or a backslash at the end */
+        char out;
+        switch (q[1]) {
+        case '"': out = '"'; break;
+        case '\\': out = '\\'; break;
+        case '/': out = '/'; break;
+        case 'b': out = '\b'; break;
+        case 'f': out = '\f'; break;
+        case 'n': out = '\n'; break;
+        case 'r': out = '\r'; break;
+        case 't': out = '\t'; break;
+        default: return false; /* \u, or not an escape */
         }
+        j->scratch[used++] = out;
+        run = q + 2;
+        q = sq_jin_plain(run, j->end);
     }
-    return false;
 }
 
 /* A number, by jansson's grammar: an integer when it has no fraction and

@@ -8,6 +8,15 @@
 
 #include "json_out.h"
 
+/* xorshift64: the random values of the tests below, one state each */
+static unsigned long long xorshift(unsigned long long *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
 static void same(json_t *j, size_t flags)
 {
     char *want = json_dumps(j, flags);
@@ -68,9 +77,7 @@ Test(json_out, decimals_print_as_printf_prints_them)
     /* random decimals of 0-7 places and random doubles over the range */
     unsigned long long x = 0x243f6a8885a308d3ull;
     for (int i = 0; i < 20000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        xorshift(&x);
         static const double scale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7};
         double d = (double)(x % 100000000000ull) / scale[(x >> 40) % 8];
         double r = (double)(x >> 11) / 9007199254740992.0 * 1e6;
@@ -109,9 +116,7 @@ Test(json_out, strings_at_every_offset)
     for (int i = 0; i < 5000; i++) {
         char buf[64];
         size_t n = 0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        xorshift(&x);
         size_t plain = x % 20, at = (x >> 8) % 20;
         for (size_t k = 0; k < plain; k++)
             buf[n++] = (char)('a' + k % 26);
@@ -177,10 +182,7 @@ static unsigned long long rng_state = 88172645463325252ULL;
 
 static unsigned rnd(unsigned n)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (unsigned)(rng_state % n);
+    return (unsigned)(xorshift(&rng_state) % n);
 }
 
 static json_t *random_string(void)
