@@ -27,8 +27,8 @@ struct sq_kpi_folder {
 extern int mallctl(const char *name, void *old, size_t *oldlen, void *newp, size_t newlen)
     __attribute__((weak));
 
-/* A fold reads and parses a megabyte or so of entries a few times a
- * second. In the arenas the other threads share, freed pages stay resident
+/* A fold reads and parses the entries of a second or so, a megabyte at a
+ * time. In the arenas the other threads share, freed pages stay resident
  * for a second (gateway/main.c), which put ~8 MiB on the peak RSS under
  * load; this thread gets an arena of its own that returns them at once. */
 static void sq_kpi_folder_own_arena(void)
@@ -57,7 +57,7 @@ static void sq_kpi_folder_job(void *arg)
     }
     sq_err_clear(&f->err);
     size_t folded, left;
-    f->rc = sq_kpi_journal_fold(f->redis, 0, &folded, &f->bad, &left, &f->more, &f->err);
+    f->rc = sq_kpi_journal_fold(f->redis, NULL, &folded, &f->bad, &left, &f->more, &f->err);
     sq_metrics_inc(SQ_M_KPI_FOLDED, folded);
 }
 

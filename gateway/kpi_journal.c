@@ -10,14 +10,16 @@
 #include "kpi.h"
 #include "redis_link.h"
 #include "step_lua.h"
+#include "store.h"
 
 /* KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] = {prefix}kpi_journal;
  * ARGV[1] = entries wanted at most, ARGV[2] = bytes wanted at most (the
- * first entry goes whatever its size). Returns {folds so far, full, entry...}
- * where full is 1 when a limit stopped the read with entries left. */
+ * first entry goes whatever its size), ARGV[3] = the index of the first
+ * (0: the head). Returns {folds so far, full, entry...} where full is 1 when
+ * a limit stopped the read with entries left. */
 static const char sq_journal_read_lua[] =
     "local out, bytes, most, want = {redis.call('GET', KEYS[1]) or '0', 0}, 0, tonumber(ARGV[2]), tonumber(ARGV[1])\n"
-    "local i = 0\n"
+    "local i = tonumber(ARGV[3])\n"
     "while true do\n"
     "  local e = redis.call('LRANGE', KEYS[2], i, i + 15)\n"
     "  for _, v in ipairs(e) do\n"
@@ -189,39 +191,111 @@ static void sq_journal_keys(struct sq_redis *r, char *keys[2])
     keys[1] = sq_kpi_journal_key_dup(prefix);
 }
 
-int sq_kpi_journal_read(struct sq_redis *r, size_t max, struct sq_kpi_fold *f, struct sq_err *err)
+/* Adds a chunk's parsed entries to the fold's deferred ops: the first
+ * chunk's as they are, a later one's summed with those before into one
+ * deferred op per KPI hash and window cell, copied (the chunk goes next). */
+static void sq_fold_add_chunk(struct sq_kpi_fold *f, struct sq_state_ops *chunk)
 {
-    memset(f, 0, sizeof *f);
-    char *keys[2];
-    sq_journal_keys(r, keys);
-    char want[24], bytes[24];
-    snprintf(want, sizeof want, "%zu", max ? max : SQ_KPI_JOURNAL_FOLD_MAX);
-    snprintf(bytes, sizeof bytes, "%d", SQ_KPI_JOURNAL_FOLD_BYTES);
-    const char *args[] = {want, bytes};
+    if (!f->ops.argc) {
+        struct sq_state_ops t = f->ops;
+        f->ops = *chunk;
+        *chunk = t;
+        return;
+    }
+    const struct sq_state_ops *lists[] = {&f->ops, chunk};
+    struct sq_state_ops sums = {0}, acc = {0};
+    sq_state_ops_append_sums(&sums, lists, 2);
+    /* B, then S <op> for each sum */
+    size_t w;
+    for (size_t i = 1; i < sums.argc && (w = sq_op_width(sums.argv, sums.argc, i)) != 0; i += w) {
+        sq_state_ops_push_borrowed(&acc, "Y", 1);
+        for (size_t k = i + 1; k < i + w; k++)
+            sq_state_ops_push(&acc, sums.argv[k], sums.argvlen[k]);
+    }
+    sq_state_ops_fini(&sums);
+    sq_state_ops_fini(&f->ops);
+    f->ops = acc;
+}
+
+/* Reads one chunk from index first: *got_n entries of *got_bytes, parsed
+ * into f (a chunk whose fold count is not f's ends the read: another fold
+ * came first, and the apply will find that too). */
+static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t first,
+                              size_t want, size_t bytes, struct sq_kpi_fold *f, size_t *got_n,
+                              size_t *got_bytes, bool *full, struct sq_err *err)
+{
+    char swant[24], sbytes[24], sfirst[24];
+    snprintf(swant, sizeof swant, "%zu", want);
+    snprintf(sbytes, sizeof sbytes, "%zu", bytes);
+    snprintf(sfirst, sizeof sfirst, "%zu", first);
+    const char *args[] = {swant, sbytes, sfirst};
     struct sq_redis_strs got;
-    int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 2, args, &got,
+    *got_n = *got_bytes = 0;
+    *full = false;
+    int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 3, args, &got,
                            err);
-    free(keys[0]);
-    free(keys[1]);
     if (rc != SQ_OK)
         return rc;
     if (got.n < 2 || !got.v[0] || !got.v[1]) {
         sq_redis_strs_fini(&got);
         return sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal: unexpected reply");
     }
-    f->folds = sq_xstrdup(got.v[0]);
-    f->full = strcmp(got.v[1], "1") == 0;
-    f->n = got.n - 2;
-    for (size_t i = 2; i < got.n; i++) {
-        if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &f->ops) != 0)
-            f->bad++;
-        free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
-        got.v[i] = NULL;
+    if (!f->folds)
+        f->folds = sq_xstrdup(got.v[0]);
+    if (strcmp(f->folds, got.v[0]) == 0) {
+        *got_n = got.n - 2;
+        *full = strcmp(got.v[1], "1") == 0;
+        struct sq_state_ops chunk = {0};
+        for (size_t i = 2; i < got.n; i++) {
+            *got_bytes += got.len[i];
+            if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &chunk) != 0)
+                f->bad++;
+            free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
+            got.v[i] = NULL;
+        }
+        sq_fold_add_chunk(f, &chunk);
+        sq_state_ops_fini(&chunk);
     }
-    const struct sq_state_ops *lists[] = {&f->ops};
-    sq_state_ops_append_sums(&f->sums, lists, 1);
     sq_redis_strs_fini(&got);
     return SQ_OK;
+}
+
+int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
+                        struct sq_kpi_fold *f, struct sq_err *err)
+{
+    static const struct sq_kpi_fold_limits defaults = {
+        SQ_KPI_JOURNAL_FOLD_MAX, SQ_KPI_JOURNAL_FOLD_BYTES, SQ_KPI_JOURNAL_CHUNK_BYTES};
+    if (!lim)
+        lim = &defaults;
+    memset(f, 0, sizeof *f);
+    char *keys[2];
+    sq_journal_keys(r, keys);
+    int rc;
+    size_t bytes = 0;
+    for (;;) {
+        size_t room = lim->bytes - bytes, got, got_bytes;
+        bool full;
+        rc = sq_fold_read_chunk(r, keys, f->n, lim->entries - f->n,
+                                room < lim->chunk_bytes ? room : lim->chunk_bytes, f, &got,
+                                &got_bytes, &full, err);
+        if (rc != SQ_OK || !got)
+            break;
+        f->n += got;
+        bytes += got_bytes;
+        if (!full)
+            break; /* the journal's end */
+        if (f->n >= lim->entries || bytes >= lim->bytes || room <= lim->chunk_bytes) {
+            f->full = true; /* the fold's limits, not the chunk's, stopped it */
+            break;
+        }
+    }
+    free(keys[0]);
+    free(keys[1]);
+    if (rc == SQ_OK) {
+        const struct sq_state_ops *lists[] = {&f->ops};
+        sq_state_ops_append_sums(&f->sums, lists, 1);
+    }
+    return rc;
 }
 
 int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t *folded,
@@ -264,13 +338,14 @@ void sq_kpi_fold_fini(struct sq_kpi_fold *f)
     memset(f, 0, sizeof *f);
 }
 
-int sq_kpi_journal_fold(struct sq_redis *r, size_t max, size_t *folded, size_t *bad,
-                        size_t *left, bool *more, struct sq_err *err)
+int sq_kpi_journal_fold(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
+                        size_t *folded, size_t *bad, size_t *left, bool *more,
+                        struct sq_err *err)
 {
     *folded = *bad = *left = 0;
     *more = false;
     struct sq_kpi_fold f;
-    int rc = sq_kpi_journal_read(r, max, &f, err);
+    int rc = sq_kpi_journal_read(r, lim, &f, err);
     if (rc == SQ_OK)
         rc = sq_kpi_journal_apply(r, &f, folded, left, err);
     if (rc == SQ_OK && *folded) {

@@ -19,13 +19,23 @@
 
 struct sq_redis;
 
-/* Entries and bytes a fold takes at most (bytes: unless its first entry
- * alone is larger); the rest wait for the next fold, which comes at once.
- * Redis runs one script at a time, so a fold's script holds back every
- * step and read meanwhile; folds of 64 KiB were tried and taken back: the
- * journal then drained slower under overload (docs/performance.md). */
-#define SQ_KPI_JOURNAL_FOLD_MAX 256
-#define SQ_KPI_JOURNAL_FOLD_BYTES (1 << 20)
+/* What a fold takes at most: entries and bytes of them (bytes: unless its
+ * first entry alone is larger); the rest wait for the next fold, which
+ * comes at once. It reads them a chunk at a time and sums each chunk into
+ * the sums of the chunks before, so its memory is one chunk and the sums,
+ * not the entries: a fold of a second's entries sums each KPI cell over
+ * all of that second's steps (one HINCRBY a counter) where folds of one
+ * chunk each summed it over a few. Redis runs one script at a time: each
+ * chunk's read and the fold's one script hold back the steps meanwhile;
+ * the script's length follows the cells it writes, not the entries. */
+struct sq_kpi_fold_limits {
+    size_t entries;     /* SQ_KPI_JOURNAL_FOLD_MAX */
+    size_t bytes;       /* SQ_KPI_JOURNAL_FOLD_BYTES */
+    size_t chunk_bytes; /* SQ_KPI_JOURNAL_CHUNK_BYTES */
+};
+#define SQ_KPI_JOURNAL_FOLD_MAX 4096
+#define SQ_KPI_JOURNAL_FOLD_BYTES (16 << 20)
+#define SQ_KPI_JOURNAL_CHUNK_BYTES (1 << 20)
 
 /* {prefix}kpi_journal and {prefix}kpi_journal:folds (owned). */
 char *sq_kpi_journal_key_dup(const char *prefix);
@@ -48,20 +58,22 @@ struct sq_kpi_fold {
     char *folds;               /* the fold count read with the entries */
     size_t n, bad;             /* entries read; of them not journal entries */
     bool full;                 /* a limit stopped the read: entries are left */
-    struct sq_state_ops ops;   /* the entries' ops, deferred */
+    struct sq_state_ops ops;   /* the entries' ops, deferred (after a second
+                                * chunk, summed: one op per hash and cell) */
     struct sq_state_ops sums;  /* their sums (borrowing from ops) */
 };
-/* Reads up to max entries (SQ_KPI_JOURNAL_FOLD_MAX when 0) and sums them
- * into f (release it with sq_kpi_fold_fini, also after an error). */
-int sq_kpi_journal_read(struct sq_redis *r, size_t max, struct sq_kpi_fold *f,
-                        struct sq_err *err);
+/* Reads entries up to the limits (NULL: the defaults above) a chunk at a
+ * time and sums them into f (release it with sq_kpi_fold_fini, also after
+ * an error). */
+int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
+                        struct sq_kpi_fold *f, struct sq_err *err);
 /* Applies f's sums and removes its entries unless another fold came first
  * since f was read: *folded is f->n, or 0 then. */
 int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t *folded,
                          size_t *left, struct sq_err *err);
 void sq_kpi_fold_fini(struct sq_kpi_fold *f);
 
-/* One fold of up to max entries (SQ_KPI_JOURNAL_FOLD_MAX when 0). SQ_OK
+/* One fold of entries up to the limits (NULL: the defaults). SQ_OK
  * with *folded the entries applied (0: the journal was empty, or another
  * instance folded first) and *bad the entries among them that were not
  * journal entries (removed unapplied); SQ_ERR_TRANSIENT when Redis failed
@@ -69,7 +81,8 @@ void sq_kpi_fold_fini(struct sq_kpi_fold *f);
  * journal's length after the fold; *more says that a limit stopped the
  * fold before the entries that were there when it read (fold again at
  * once; an entry a step appended since waits for the next fold). */
-int sq_kpi_journal_fold(struct sq_redis *r, size_t max, size_t *folded, size_t *bad,
+int sq_kpi_journal_fold(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
+                        size_t *folded, size_t *bad,
                         size_t *left, bool *more, struct sq_err *err);
 
 #endif

@@ -389,7 +389,7 @@ static void journal_case(struct sq_h_link *l, struct sq_redis *rb, bool part_sum
     cr_assert_eq(entries, dup ? NPART : 1, "%s: %lld entries", what, entries);
     size_t folded, bad, left;
     bool more;
-    cr_assert_eq(sq_kpi_journal_fold(rb, 0, &folded, &bad, &left, &more, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_fold(rb, NULL, &folded, &bad, &left, &more, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, (size_t)entries, "%s", what);
     cr_assert_eq(bad, 0);
     cr_assert_eq(left, 0);
@@ -430,8 +430,8 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     turn_build(&t, "sq:", false);
     cr_assert_eq(sq_redis_run_steps(l.r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
     struct sq_kpi_fold fa, fb;
-    cr_assert_eq(sq_kpi_journal_read(l.r, 0, &fa, &err), SQ_OK, "%s", err.msg);
-    cr_assert_eq(sq_kpi_journal_read(other, 0, &fb, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_read(l.r, NULL, &fa, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_read(other, NULL, &fb, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(fa.n, 1);
     cr_assert_eq(fb.n, 1);
     /* another turn's step between the reads and the folds (its own keys,
@@ -453,7 +453,7 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     cr_assert_eq(count_keys(l.c, "t:kpi:*"), 0);
     sq_kpi_fold_fini(&fa);
     sq_kpi_fold_fini(&fb);
-    cr_assert_eq(sq_kpi_journal_fold(other, 0, &folded, &bad, &left, &more, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_fold(other, NULL, &folded, &bad, &left, &more, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, 1);
     cr_assert_eq(left, 0);
     rep = redisCommand(l.c, "HGET t:kpi:all|*|15m|1795600800 offered");
@@ -465,6 +465,150 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     turn_fini(&t);
     turn_fini(&t2);
     sq_redis_free(other);
+    sq_h_link_stop(&l);
+}
+
+/* The journal entries of the chunked-fold tests: NCELL agent cells, each
+ * entry adding to some of them and touching some of their windows, and
+ * the sums they make (want, touched). */
+#define NENTRY 40
+#define NCELL 7
+static const char *const chunk_counters[] = {"offered", "answered", "handle_ms_sum"};
+
+static uint32_t chunk_rnd(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static void push_entries(redisContext *c, long long want[NCELL][3], bool touched[NCELL],
+                         bool written[NCELL])
+{
+    uint32_t seed = 12345;
+    for (int e = 0; e < NENTRY; e++) {
+        struct sq_buf b;
+        sq_buf_init(&b);
+        for (int k = 0; k < NCELL; k++) {
+            if (chunk_rnd(&seed) % 3 == 0)
+                continue;
+            char key[64], by[3][24], cell[64];
+            snprintf(key, sizeof key, "sq:kpi:agent|a%d|15m|1795600800", k);
+            for (int j = 0; j < 3; j++) {
+                long long v = (long long)(chunk_rnd(&seed) % 100) - 20;
+                want[k][j] += v;
+                snprintf(by[j], sizeof by[j], "%lld", v);
+            }
+            char *a[] = {"K", key, "691200", "3", (char *)chunk_counters[0], by[0],
+                         (char *)chunk_counters[1], by[1], (char *)chunk_counters[2], by[2]};
+            size_t len[10];
+            for (int j = 0; j < 10; j++)
+                len[j] = strlen(a[j]);
+            sq_kpi_journal_put_op(&b, a, len, 0, 10);
+            written[k] = true;
+            if (chunk_rnd(&seed) % 2) {
+                snprintf(cell, sizeof cell, "agent|a%d|15m|1795600800", k);
+                char *w[] = {"W", "sq:", cell, "1795601700000"};
+                size_t wl[] = {1, 3, strlen(cell), 13};
+                sq_kpi_journal_put_op(&b, w, wl, 0, 4);
+                touched[k] = true;
+            }
+        }
+        freeReplyObject(redisCommand(c, "RPUSH sq:kpi_journal %b", b.data, b.len));
+        sq_buf_fini(&b);
+        if (e == NENTRY / 2)
+            freeReplyObject(redisCommand(c, "RPUSH sq:kpi_journal not-an-entry"));
+    }
+}
+
+static void expect_sums(redisContext *c, long long want[NCELL][3], const bool touched[NCELL],
+                        const bool written[NCELL])
+{
+    for (int k = 0; k < NCELL; k++) {
+        for (int j = 0; j < 3; j++) {
+            redisReply *rep = redisCommand(c, "HGET sq:kpi:agent|a%d|15m|1795600800 %s", k,
+                                           chunk_counters[j]);
+            if (!written[k]) {
+                cr_assert_eq(rep->type, REDIS_REPLY_NIL, "cell %d", k);
+            } else {
+                cr_assert_eq(rep->type, REDIS_REPLY_STRING, "cell %d %s", k, chunk_counters[j]);
+                cr_assert_eq(atoll(rep->str), want[k][j], "cell %d %s: %s, want %lld", k,
+                             chunk_counters[j], rep->str, want[k][j]);
+            }
+            freeReplyObject(rep);
+        }
+        redisReply *rep = redisCommand(c, "HEXISTS sq:win:gen agent|a%d|15m|1795600800", k);
+        cr_assert_eq(rep->integer, touched[k] ? 1 : 0, "cell %d touched", k);
+        freeReplyObject(rep);
+    }
+}
+
+Test(turn_step, a_fold_sums_its_chunks_and_writes_each_counter_once, .timeout = 60)
+{
+    struct sq_h_link l;
+    sq_h_link_start(&l, "sq:");
+    struct sq_err err;
+    sq_err_clear(&err);
+    long long want[NCELL][3] = {{0}};
+    bool touched[NCELL] = {0}, written[NCELL] = {0};
+    push_entries(l.c, want, touched, written);
+    /* chunks of one entry each (a chunk's first entry goes whatever its size) */
+    const struct sq_kpi_fold_limits lim = {4096, 16 << 20, 64};
+    long long calls = hincrby_calls(l.c);
+    size_t folded, bad, left;
+    bool more;
+    cr_assert_eq(sq_kpi_journal_fold(l.r, &lim, &folded, &bad, &left, &more, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, NENTRY + 1);
+    cr_assert_eq(bad, 1, "the foreign entry, in a later chunk");
+    cr_assert_eq(left, 0);
+    cr_assert_not(more);
+    redisReply *rep = redisCommand(l.c, "GET sq:kpi_journal:folds");
+    cr_assert_str_eq(rep->str, "1", "one fold, one script");
+    freeReplyObject(rep);
+    expect_sums(l.c, want, touched, written);
+    long long cells = 0, touches = 0;
+    for (int k = 0; k < NCELL; k++) {
+        cells += written[k];
+        touches += touched[k];
+    }
+    cr_assert_eq(hincrby_calls(l.c) - calls, 3 * cells + touches,
+                 "one HINCRBY a counter and a touch a cell for the whole fold");
+    sq_h_link_stop(&l);
+}
+
+Test(turn_step, a_fold_stops_at_its_bytes_and_the_next_folds_take_the_rest, .timeout = 60)
+{
+    struct sq_h_link l;
+    sq_h_link_start(&l, "sq:");
+    struct sq_err err;
+    sq_err_clear(&err);
+    long long want[NCELL][3] = {{0}};
+    bool touched[NCELL] = {0}, written[NCELL] = {0};
+    push_entries(l.c, want, touched, written);
+    redisReply *rep = redisCommand(l.c, "LINDEX sq:kpi_journal 0");
+    size_t entry = rep->len;
+    freeReplyObject(rep);
+    /* about three entries a fold, read in chunks of about one */
+    const struct sq_kpi_fold_limits lim = {4096, 3 * entry, entry / 2};
+    size_t total = 0, folds = 0, bad_total = 0, folded, bad, left;
+    bool more = true;
+    while (more) {
+        cr_assert_eq(sq_kpi_journal_fold(l.r, &lim, &folded, &bad, &left, &more, &err), SQ_OK,
+                     "%s", err.msg);
+        cr_assert_gt(folded, 0);
+        cr_assert_leq(folded, 5, "fold %zu took %zu entries", folds, folded);
+        cr_assert_eq(left, NENTRY + 1 - total - folded);
+        cr_assert_eq(more, left > 0);
+        total += folded;
+        bad_total += bad;
+        folds++;
+    }
+    cr_assert_eq(total, NENTRY + 1);
+    cr_assert_eq(bad_total, 1);
+    cr_assert_geq(folds, 8);
+    expect_sums(l.c, want, touched, written);
     sq_h_link_stop(&l);
 }
 
@@ -483,7 +627,9 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
                      err.msg);
     }
     struct sq_kpi_fold f;
-    cr_assert_eq(sq_kpi_journal_read(l.r, 2, &f, &err), SQ_OK, "%s", err.msg);
+    const struct sq_kpi_fold_limits two = {2, SQ_KPI_JOURNAL_FOLD_BYTES,
+                                           SQ_KPI_JOURNAL_CHUNK_BYTES};
+    cr_assert_eq(sq_kpi_journal_read(l.r, &two, &f, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(f.n, 2);
     cr_assert(f.full, "a third entry is left");
     size_t folded, left;
@@ -492,7 +638,7 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
     cr_assert_eq(left, 1);
     sq_kpi_fold_fini(&f);
     cr_assert_eq(count_keys(l.c, "t2:kpi:*"), 0, "the third turn's entry waits");
-    cr_assert_eq(sq_kpi_journal_read(l.r, 2, &f, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_read(l.r, &two, &f, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(f.n, 1);
     cr_assert_not(f.full, "the last entry");
     cr_assert_eq(sq_kpi_journal_apply(l.r, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
