@@ -27,10 +27,11 @@ struct sq_kpi_folder {
 extern int mallctl(const char *name, void *old, size_t *oldlen, void *newp, size_t newlen)
     __attribute__((weak));
 
-/* A fold reads and parses the entries of a second or so, a megabyte at a
- * time. In the arenas the other threads share, freed pages stay resident
- * for a second (gateway/main.c), which put ~8 MiB on the peak RSS under
- * load; this thread gets an arena of its own that returns them at once. */
+/* A fold reads and parses the entries of a second or so, a quarter of a
+ * megabyte at a time. In the arenas the other threads share, freed pages
+ * stay resident for a second (gateway/main.c), which put ~8 MiB on the
+ * peak RSS under load; this thread gets an arena of its own that returns
+ * them at once. */
 static void sq_kpi_folder_own_arena(void)
 {
     if (!mallctl)

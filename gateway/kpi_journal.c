@@ -160,61 +160,12 @@ bad:
     return -1;
 }
 
-/* The fold script's arguments: the folds read, the entries, and the sums
- * of the parsed entries without their B and S markers (borrowed from ops
- * and sums). */
-static void sq_journal_fold_args(const char *folds, const char *count,
-                                 const struct sq_state_ops *sums, const char ***args,
-                                 size_t **lens, size_t *n)
-{
-    *args = sq_xmalloc((sums->argc + 2) * sizeof **args);
-    *lens = sq_xmalloc((sums->argc + 2) * sizeof **lens);
-    (*args)[0] = folds;
-    (*lens)[0] = strlen(folds);
-    (*args)[1] = count;
-    (*lens)[1] = strlen(count);
-    *n = 2;
-    for (size_t i = 0; i < sums->argc; i++) {
-        const char *a = sums->argv[i];
-        if ((a[0] == 'B' || a[0] == 'S') && !a[1])
-            continue;
-        (*args)[*n] = a;
-        (*lens)[(*n)++] = sums->argvlen[i];
-    }
-}
-
 /* The journal's two keys (owned by the caller). */
 static void sq_journal_keys(struct sq_redis *r, char *keys[2])
 {
     const char *prefix = sq_redis_prefix(r);
     keys[0] = sq_kpi_journal_folds_key_dup(prefix);
     keys[1] = sq_kpi_journal_key_dup(prefix);
-}
-
-/* Adds a chunk's parsed entries to the fold's deferred ops: the first
- * chunk's as they are, a later one's summed with those before into one
- * deferred op per KPI hash and window cell, copied (the chunk goes next). */
-static void sq_fold_add_chunk(struct sq_kpi_fold *f, struct sq_state_ops *chunk)
-{
-    if (!f->ops.argc) {
-        struct sq_state_ops t = f->ops;
-        f->ops = *chunk;
-        *chunk = t;
-        return;
-    }
-    const struct sq_state_ops *lists[] = {&f->ops, chunk};
-    struct sq_state_ops sums = {0}, acc = {0};
-    sq_state_ops_append_sums(&sums, lists, 2);
-    /* B, then S <op> for each sum */
-    size_t w;
-    for (size_t i = 1; i < sums.argc && (w = sq_op_width(sums.argv, sums.argc, i)) != 0; i += w) {
-        sq_state_ops_push_borrowed(&acc, "Y", 1);
-        for (size_t k = i + 1; k < i + w; k++)
-            sq_state_ops_push(&acc, sums.argv[k], sums.argvlen[k]);
-    }
-    sq_state_ops_fini(&sums);
-    sq_state_ops_fini(&f->ops);
-    f->ops = acc;
 }
 
 /* Reads one chunk from index first: *got_n entries of *got_bytes, parsed
@@ -253,7 +204,7 @@ static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t fi
             free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
             got.v[i] = NULL;
         }
-        sq_fold_add_chunk(f, &chunk);
+        sq_sums_add(f->acc, &chunk); /* copies what it keeps: the chunk goes */
         sq_state_ops_fini(&chunk);
     }
     sq_redis_strs_fini(&got);
@@ -268,6 +219,7 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     if (!lim)
         lim = &defaults;
     memset(f, 0, sizeof *f);
+    f->acc = sq_sums_new(true);
     char *keys[2];
     sq_journal_keys(r, keys);
     int rc;
@@ -291,9 +243,21 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     }
     free(keys[0]);
     free(keys[1]);
-    if (rc == SQ_OK) {
-        const struct sq_state_ops *lists[] = {&f->ops};
-        sq_state_ops_append_sums(&f->sums, lists, 1);
+    if (rc == SQ_OK && f->n) {
+        /* the fold script's arguments (sq_journal_fold_lua): the fold
+         * count read, the entries, then the sums without their B and S
+         * markers, taken out in place */
+        sq_state_ops_push_str(&f->sums, f->folds);
+        sq_state_ops_push_i64(&f->sums, (int64_t)f->n);
+        sq_sums_append_to(f->acc, &f->sums);
+        struct sq_state_ops *o = &f->sums;
+        size_t k = 2, w;
+        for (size_t i = 3; i < o->argc && (w = sq_op_width(o->argv, o->argc, i)) != 0; i += w)
+            for (size_t j = i + 1; j < i + w; j++) { /* B at 2, then S <op> each */
+                o->argv[k] = o->argv[j];
+                o->argvlen[k++] = o->argvlen[j];
+            }
+        o->argc = k;
     }
     return rc;
 }
@@ -306,14 +270,9 @@ int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t
         return SQ_OK;
     char *keys[2];
     sq_journal_keys(r, keys);
-    char count[24];
-    snprintf(count, sizeof count, "%zu", f->n);
-    const char **args;
-    size_t *lens, nargs;
-    sq_journal_fold_args(f->folds, count, &f->sums, &args, &lens, &nargs);
     struct sq_redis_strs res;
-    int rc = sq_redis_evalv(r, sq_journal_fold_lua, 2, (const char *const *)keys, nargs, args,
-                            lens, &res, err);
+    int rc = sq_redis_evalv(r, sq_journal_fold_lua, 2, (const char *const *)keys, f->sums.argc,
+                            (const char *const *)f->sums.argv, f->sums.argvlen, &res, err);
     if (rc == SQ_OK) {
         if (res.n == 2 && res.v[0] && res.v[1]) {
             *folded = strcmp(res.v[0], "1") == 0 ? f->n : 0;
@@ -323,8 +282,6 @@ int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t
         }
         sq_redis_strs_fini(&res);
     }
-    free(args);
-    free(lens);
     free(keys[0]);
     free(keys[1]);
     return rc;
@@ -334,7 +291,7 @@ void sq_kpi_fold_fini(struct sq_kpi_fold *f)
 {
     free(f->folds);
     sq_state_ops_fini(&f->sums);
-    sq_state_ops_fini(&f->ops);
+    sq_sums_free(f->acc);
     memset(f, 0, sizeof *f);
 }
 

@@ -21,9 +21,9 @@ struct sq_redis;
 
 /* What a fold takes at most: entries and bytes of them (bytes: unless its
  * first entry alone is larger); the rest wait for the next fold, which
- * comes at once. It reads them a chunk at a time and sums each chunk into
- * the sums of the chunks before, so its memory is one chunk and the sums,
- * not the entries: a fold of a second's entries sums each KPI cell over
+ * comes at once. It reads them a chunk at a time and adds each chunk to
+ * the sums (sq_sums_add, which copies the keys it keeps), so its memory is
+ * one chunk and the sums, not the entries: a fold of a second's entries sums each KPI cell over
  * all of that second's steps (one HINCRBY a counter) where folds of one
  * chunk each summed it over a few. Redis runs one script at a time: each
  * chunk's read and the fold's one script hold back the steps meanwhile;
@@ -35,7 +35,7 @@ struct sq_kpi_fold_limits {
 };
 #define SQ_KPI_JOURNAL_FOLD_MAX 4096
 #define SQ_KPI_JOURNAL_FOLD_BYTES (16 << 20)
-#define SQ_KPI_JOURNAL_CHUNK_BYTES (1 << 20)
+#define SQ_KPI_JOURNAL_CHUNK_BYTES (256 << 10)
 
 /* {prefix}kpi_journal and {prefix}kpi_journal:folds (owned). */
 char *sq_kpi_journal_key_dup(const char *prefix);
@@ -58,9 +58,10 @@ struct sq_kpi_fold {
     char *folds;               /* the fold count read with the entries */
     size_t n, bad;             /* entries read; of them not journal entries */
     bool full;                 /* a limit stopped the read: entries are left */
-    struct sq_state_ops ops;   /* the entries' ops, deferred (after a second
-                                * chunk, summed: one op per hash and cell) */
-    struct sq_state_ops sums;  /* their sums (borrowing from ops) */
+    struct sq_sums *acc;       /* the entries' deferred ops, summed */
+    struct sq_state_ops sums;  /* the fold script's arguments: the fold count,
+                                * n, and the sums' K and W ops (borrowing
+                                * from acc) */
 };
 /* Reads entries up to the limits (NULL: the defaults above) a chunk at a
  * time and sums them into f (release it with sq_kpi_fold_fini, also after

@@ -167,7 +167,7 @@ size_t sq_op_width(char *const *a, size_t n, size_t i)
 /* ---- batch sums of deferred ops (store.h: Y, B, S) ----------------------- */
 
 struct sq_sum_field {
-    const char *name; /* borrowed from the lists */
+    const char *name; /* borrowed from the lists (owned when the sums own) */
     size_t len;
     int64_t by;
 };
@@ -188,13 +188,37 @@ struct sq_sum {
 };
 
 /* The sums in first-seen order, found through an open-addressing table of
- * their positions: no key is copied or built, every string is the lists'. */
+ * their positions: no key is copied or built, every string is the lists',
+ * unless own is set (sq_sums_new): then each string is copied once, when
+ * its sum or field is first seen, so the lists can go after each add. */
 struct sq_sums {
     struct sq_sum *v;
     size_t n, cap;
     size_t *slot;     /* position + 1 in v, 0 for empty; nslot a power of two */
     size_t nslot;
+    bool own;
 };
+
+/* Whether p is one of the KPI counters' names (kpi.h), which live as long
+ * as the program: owning sums keep those as they are. */
+static bool sq_is_counter_name(const char *p)
+{
+    for (int c = 0; c < SQ_KC__COUNT; c++)
+        if (sq_kpi_counter_name((enum sq_kpi_counter)c) == p)
+            return true;
+    return false;
+}
+
+/* s's copy of a string of the lists (the string itself when s borrows). */
+static const char *sq_sums_keep(const struct sq_sums *s, const char *p, size_t len)
+{
+    if (!s->own)
+        return p;
+    char *c = sq_xmalloc(len + 1);
+    memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
 
 static void sq_sums_rehash(struct sq_sums *s, size_t nslot)
 {
@@ -233,15 +257,16 @@ static struct sq_sum *sq_sums_get(struct sq_sums *s, char op, const char *key, s
     memset(x, 0, sizeof *x);
     x->op = op;
     x->hash = h;
-    x->key = key;
+    x->key = sq_sums_keep(s, key, key_len);
     x->key_len = key_len;
-    x->cell = cell;
+    x->cell = cell ? sq_sums_keep(s, cell, cell_len) : NULL;
     x->cell_len = cell_len;
     s->slot[i] = s->n;
     return x;
 }
 
-static void sq_sum_add_field(struct sq_sum *x, const char *name, size_t len, int64_t by)
+static void sq_sum_add_field(const struct sq_sums *s, struct sq_sum *x, const char *name,
+                             size_t len, int64_t by)
 {
     for (size_t i = 0; i < x->nf; i++)
         if (x->f[i].len == len && memcmp(x->f[i].name, name, len) == 0) {
@@ -252,11 +277,12 @@ static void sq_sum_add_field(struct sq_sum *x, const char *name, size_t len, int
         x->capf = x->capf ? 2 * x->capf : 16;
         x->f = sq_xrealloc(x->f, x->capf * sizeof *x->f);
     }
-    x->f[x->nf++] = (struct sq_sum_field){name, len, by};
+    x->f[x->nf++] = (struct sq_sum_field){
+        sq_is_counter_name(name) ? name : sq_sums_keep(s, name, len), len, by};
 }
 
-/* Adds the deferred K and W ops of one list to the sums. */
-static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
+/* Adds the deferred K, V and W ops of one list to the sums. */
+void sq_sums_add(struct sq_sums *s, const struct sq_state_ops *l)
 {
     char *const *a = l->argv;
     const size_t *len = l->argvlen;
@@ -276,7 +302,7 @@ static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
             if (ttl > x->ttl)
                 x->ttl = ttl;
             for (size_t j = 0; j < nf; j++)
-                sq_sum_add_field(x, a[i + 5 + 2 * j], len[i + 5 + 2 * j],
+                sq_sum_add_field(s, x, a[i + 5 + 2 * j], len[i + 5 + 2 * j],
                                  strtoll(a[i + 6 + 2 * j], NULL, 10));
         } else if (op == 'V') {
             struct sq_kpi_counters c;
@@ -292,7 +318,11 @@ static void sq_sums_add_list(struct sq_sums *s, const struct sq_state_ops *l)
                 x->kc->v[k] += c.v[k];
         } else if (op == 'W') {
             struct sq_sum *x = sq_sums_get(s, 'W', a[i + 2], len[i + 2], a[i + 3], len[i + 3]);
-            x->end = a[i + 4];
+            if (s->own) {
+                free((char *)x->end);
+                x->end = NULL;
+            }
+            x->end = sq_sums_keep(s, a[i + 4], len[i + 4]);
             x->end_len = len[i + 4];
         }
     }
@@ -306,17 +336,19 @@ void sq_state_ops_push_borrowed(struct sq_state_ops *ops, const char *s, size_t 
     ops->argc++;
 }
 
-void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
-                              size_t n)
+struct sq_sums *sq_sums_new(bool own)
 {
-    struct sq_sums s;
-    memset(&s, 0, sizeof s);
-    for (size_t k = 0; k < n; k++)
-        sq_sums_add_list(&s, lists[k]);
-    if (s.n)
+    struct sq_sums *s = sq_xcalloc(1, sizeof *s);
+    s->own = own;
+    return s;
+}
+
+void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops)
+{
+    if (s->n)
         sq_state_ops_push_borrowed(ops, "B", 1);
-    for (size_t k = 0; k < s.n; k++) {
-        struct sq_sum *x = &s.v[k];
+    for (size_t k = 0; k < s->n; k++) {
+        struct sq_sum *x = &s->v[k];
         sq_state_ops_push_borrowed(ops, "S", 1);
         if (x->op == 'W') {
             sq_state_ops_push_borrowed(ops, "W", 1);
@@ -329,9 +361,10 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
             for (int c = 0; c < SQ_KC__COUNT; c++)
                 if (x->kc->v[c]) {
                     const char *name = sq_kpi_counter_name((enum sq_kpi_counter)c);
-                    sq_sum_add_field(x, name, strlen(name), x->kc->v[c]);
+                    sq_sum_add_field(s, x, name, strlen(name), x->kc->v[c]);
                 }
             free(x->kc);
+            x->kc = NULL;
         }
         sq_state_ops_push_borrowed(ops, "K", 1);
         sq_state_ops_push_borrowed(ops, x->key, x->key_len);
@@ -341,8 +374,37 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
             sq_state_ops_push_borrowed(ops, x->f[i].name, x->f[i].len);
             sq_state_ops_push_i64(ops, x->f[i].by);
         }
+    }
+}
+
+void sq_sums_free(struct sq_sums *s)
+{
+    if (!s)
+        return;
+    for (size_t k = 0; k < s->n; k++) {
+        struct sq_sum *x = &s->v[k];
+        if (s->own) {
+            free((char *)x->key);
+            free((char *)x->cell);
+            free((char *)x->end);
+            for (size_t i = 0; i < x->nf; i++)
+                if (!sq_is_counter_name(x->f[i].name))
+                    free((char *)x->f[i].name);
+        }
+        free(x->kc);
         free(x->f);
     }
-    free(s.v);
-    free(s.slot);
+    free(s->v);
+    free(s->slot);
+    free(s);
+}
+
+void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
+                              size_t n)
+{
+    struct sq_sums *s = sq_sums_new(false);
+    for (size_t k = 0; k < n; k++)
+        sq_sums_add(s, lists[k]);
+    sq_sums_append_to(s, ops);
+    sq_sums_free(s);
 }
