@@ -473,7 +473,7 @@ static int sq_cmd_send(struct sq_redis *r, struct sq_err *err)
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
-            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step: cannot send: %s",
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: cannot send: %s",
                        k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "timed out"
                                                                           : strerror(errno));
             rc = -1;
@@ -1052,25 +1052,27 @@ int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const c
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
         return rc;
-    size_t argc = 3 + nkeys + nargs;
-    const char **argv = sq_xmalloc(argc * sizeof *argv);
-    size_t *lens = sq_xmalloc(argc * sizeof *lens);
-    char nk[24];
-    snprintf(nk, sizeof nk, "%zu", nkeys);
-    argv[0] = "EVAL";
-    argv[1] = script;
-    argv[2] = nk;
+    /* in RESP straight into the connection's buffer (sq_cmd_begin): a
+     * fold's sums are megabytes, which hiredis' formatter would copy twice */
+    sq_cmd_begin(r);
+    sq_cmd_arg(r, "EVAL", 4);
+    sq_cmd_arg_str(r, script);
+    sq_cmd_arg_i64(r, (int64_t)nkeys);
     for (size_t i = 0; i < nkeys; i++)
-        argv[3 + i] = keys[i];
+        sq_cmd_arg_str(r, keys[i]);
     for (size_t i = 0; i < nargs; i++)
-        argv[3 + nkeys + i] = args[i];
-    for (size_t i = 0; i < argc; i++)
-        lens[i] = arglens && i >= 3 + nkeys ? arglens[i - 3 - nkeys] : strlen(argv[i]);
-    redisReply *rep = sq_redis_cmd(r, err, (int)argc, argv, lens);
-    free(argv);
-    free(lens);
-    if (!rep)
+        sq_cmd_arg(r, args[i], arglens ? arglens[i] : strlen(args[i]));
+    redisReply *rep = NULL;
+    if (sq_cmd_send(r, err) != 0) {
+        sq_redis_drop(r);
         return SQ_ERR_TRANSIENT;
+    }
+    if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: %s",
+                   r->c->errstr[0] ? r->c->errstr : "connection lost");
+        sq_redis_drop(r);
+        return SQ_ERR_TRANSIENT;
+    }
     if (rep->type == REDIS_REPLY_ERROR) {
         rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis script: %s", rep->str);
     } else if (rep->type == REDIS_REPLY_ARRAY) {
