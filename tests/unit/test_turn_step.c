@@ -483,8 +483,14 @@ static uint32_t chunk_rnd(uint32_t *s)
     return *s;
 }
 
-static void push_entries(redisContext *c, long long want[NCELL][3], bool touched[NCELL],
-                         bool written[NCELL])
+/* What the entries add up to: each cell's counters, and which cells an
+ * entry wrote and touched. */
+struct chunk_sums {
+    long long want[NCELL][3];
+    bool touched[NCELL], written[NCELL];
+};
+
+static void push_entries(redisContext *c, struct chunk_sums *cs)
 {
     uint32_t seed = 12345;
     for (int e = 0; e < NENTRY; e++) {
@@ -497,7 +503,7 @@ static void push_entries(redisContext *c, long long want[NCELL][3], bool touched
             snprintf(key, sizeof key, "sq:kpi:agent|a%d|15m|1795600800", k);
             for (int j = 0; j < 3; j++) {
                 long long v = (long long)(chunk_rnd(&seed) % 100) - 20;
-                want[k][j] += v;
+                cs->want[k][j] += v;
                 snprintf(by[j], sizeof by[j], "%lld", v);
             }
             char *a[] = {"K", key, "691200", "3", (char *)chunk_counters[0], by[0],
@@ -506,13 +512,13 @@ static void push_entries(redisContext *c, long long want[NCELL][3], bool touched
             for (int j = 0; j < 10; j++)
                 len[j] = strlen(a[j]);
             sq_kpi_journal_put_op(&b, a, len, 0, 10);
-            written[k] = true;
+            cs->written[k] = true;
             if (chunk_rnd(&seed) % 2) {
                 snprintf(cell, sizeof cell, "agent|a%d|15m|1795600800", k);
                 char *w[] = {"W", "sq:", cell, "1795601700000"};
                 size_t wl[] = {1, 3, strlen(cell), 13};
                 sq_kpi_journal_put_op(&b, w, wl, 0, 4);
-                touched[k] = true;
+                cs->touched[k] = true;
             }
         }
         freeReplyObject(redisCommand(c, "RPUSH sq:kpi_journal %b", b.data, b.len));
@@ -522,24 +528,32 @@ static void push_entries(redisContext *c, long long want[NCELL][3], bool touched
     }
 }
 
-static void expect_sums(redisContext *c, long long want[NCELL][3], const bool touched[NCELL],
-                        const bool written[NCELL])
+/* A link with the entries pushed to its journal. */
+static void chunk_start(struct sq_h_link *l, struct chunk_sums *cs, struct sq_err *err)
+{
+    sq_h_link_start(l, "sq:");
+    sq_err_clear(err);
+    memset(cs, 0, sizeof *cs);
+    push_entries(l->c, cs);
+}
+
+static void expect_sums(redisContext *c, const struct chunk_sums *cs)
 {
     for (int k = 0; k < NCELL; k++) {
         for (int j = 0; j < 3; j++) {
             redisReply *rep = redisCommand(c, "HGET sq:kpi:agent|a%d|15m|1795600800 %s", k,
                                            chunk_counters[j]);
-            if (!written[k]) {
+            if (!cs->written[k]) {
                 cr_assert_eq(rep->type, REDIS_REPLY_NIL, "cell %d", k);
             } else {
                 cr_assert_eq(rep->type, REDIS_REPLY_STRING, "cell %d %s", k, chunk_counters[j]);
-                cr_assert_eq(atoll(rep->str), want[k][j], "cell %d %s: %s, want %lld", k,
-                             chunk_counters[j], rep->str, want[k][j]);
+                cr_assert_eq(atoll(rep->str), cs->want[k][j], "cell %d %s: %s, want %lld", k,
+                             chunk_counters[j], rep->str, cs->want[k][j]);
             }
             freeReplyObject(rep);
         }
         redisReply *rep = redisCommand(c, "HEXISTS sq:win:gen agent|a%d|15m|1795600800", k);
-        cr_assert_eq(rep->integer, touched[k] ? 1 : 0, "cell %d touched", k);
+        cr_assert_eq(rep->integer, cs->touched[k] ? 1 : 0, "cell %d touched", k);
         freeReplyObject(rep);
     }
 }
@@ -547,12 +561,9 @@ static void expect_sums(redisContext *c, long long want[NCELL][3], const bool to
 Test(turn_step, a_fold_sums_its_chunks_and_writes_each_counter_once, .timeout = 60)
 {
     struct sq_h_link l;
-    sq_h_link_start(&l, "sq:");
     struct sq_err err;
-    sq_err_clear(&err);
-    long long want[NCELL][3] = {{0}};
-    bool touched[NCELL] = {0}, written[NCELL] = {0};
-    push_entries(l.c, want, touched, written);
+    struct chunk_sums cs;
+    chunk_start(&l, &cs, &err);
     /* chunks of one entry each (a chunk's first entry goes whatever its size) */
     const struct sq_kpi_fold_limits lim = {4096, 16 << 20, 64};
     long long calls = hincrby_calls(l.c);
@@ -567,11 +578,11 @@ Test(turn_step, a_fold_sums_its_chunks_and_writes_each_counter_once, .timeout = 
     redisReply *rep = redisCommand(l.c, "GET sq:kpi_journal:folds");
     cr_assert_str_eq(rep->str, "1", "one fold, one script");
     freeReplyObject(rep);
-    expect_sums(l.c, want, touched, written);
+    expect_sums(l.c, &cs);
     long long cells = 0, touches = 0;
     for (int k = 0; k < NCELL; k++) {
-        cells += written[k];
-        touches += touched[k];
+        cells += cs.written[k];
+        touches += cs.touched[k];
     }
     cr_assert_eq(hincrby_calls(l.c) - calls, 3 * cells + touches,
                  "one HINCRBY a counter and a touch a cell for the whole fold");
@@ -581,12 +592,9 @@ Test(turn_step, a_fold_sums_its_chunks_and_writes_each_counter_once, .timeout = 
 Test(turn_step, a_fold_stops_at_its_bytes_and_the_next_folds_take_the_rest, .timeout = 60)
 {
     struct sq_h_link l;
-    sq_h_link_start(&l, "sq:");
     struct sq_err err;
-    sq_err_clear(&err);
-    long long want[NCELL][3] = {{0}};
-    bool touched[NCELL] = {0}, written[NCELL] = {0};
-    push_entries(l.c, want, touched, written);
+    struct chunk_sums cs;
+    chunk_start(&l, &cs, &err);
     redisReply *rep = redisCommand(l.c, "LINDEX sq:kpi_journal 0");
     size_t entry = rep->len;
     freeReplyObject(rep);
@@ -608,7 +616,7 @@ Test(turn_step, a_fold_stops_at_its_bytes_and_the_next_folds_take_the_rest, .tim
     cr_assert_eq(total, NENTRY + 1);
     cr_assert_eq(bad_total, 1);
     cr_assert_geq(folds, 8);
-    expect_sums(l.c, want, touched, written);
+    expect_sums(l.c, &cs);
     sq_h_link_stop(&l);
 }
 
