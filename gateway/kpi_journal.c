@@ -168,20 +168,21 @@ static void sq_journal_keys(struct sq_redis *r, char *keys[2])
     keys[1] = sq_kpi_journal_key_dup(prefix);
 }
 
-/* Reads one chunk from index first: *got_n entries of *got_bytes, parsed
- * into f (a chunk whose fold count is not f's ends the read: another fold
- * came first, and the apply will find that too). */
-static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t first,
-                              size_t want, size_t bytes, struct sq_kpi_fold *f, size_t *got_n,
-                              size_t *got_bytes, bool *full, struct sq_err *err)
+/* Reads the chunk of at most want entries and bytes_max bytes after the
+ * f->n read so far, adds its entries to f->n and their bytes to *bytes and
+ * sums them into f; *full when a limit stopped it with entries left. A
+ * chunk whose fold count is not f's reads nothing: another fold came
+ * first, and the apply will find that too. */
+static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t want,
+                              size_t bytes_max, struct sq_kpi_fold *f, size_t *bytes, bool *full,
+                              struct sq_err *err)
 {
     char swant[24], sbytes[24], sfirst[24];
     snprintf(swant, sizeof swant, "%zu", want);
-    snprintf(sbytes, sizeof sbytes, "%zu", bytes);
-    snprintf(sfirst, sizeof sfirst, "%zu", first);
+    snprintf(sbytes, sizeof sbytes, "%zu", bytes_max);
+    snprintf(sfirst, sizeof sfirst, "%zu", f->n);
     const char *args[] = {swant, sbytes, sfirst};
     struct sq_redis_strs got;
-    *got_n = *got_bytes = 0;
     *full = false;
     int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 3, args, &got,
                            err);
@@ -194,11 +195,11 @@ static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t fi
     if (!f->folds)
         f->folds = sq_xstrdup(got.v[0]);
     if (strcmp(f->folds, got.v[0]) == 0) {
-        *got_n = got.n - 2;
+        f->n += got.n - 2;
         *full = strcmp(got.v[1], "1") == 0;
         struct sq_state_ops chunk = {0};
         for (size_t i = 2; i < got.n; i++) {
-            *got_bytes += got.len[i];
+            *bytes += got.len[i];
             if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &chunk) != 0)
                 f->bad++;
             free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
@@ -225,17 +226,13 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     int rc;
     size_t bytes = 0;
     for (;;) {
-        size_t room = lim->bytes - bytes, got, got_bytes;
+        size_t room = lim->bytes - bytes, before = f->n;
         bool full;
-        rc = sq_fold_read_chunk(r, keys, f->n, lim->entries - f->n,
-                                room < lim->chunk_bytes ? room : lim->chunk_bytes, f, &got,
-                                &got_bytes, &full, err);
-        if (rc != SQ_OK || !got)
-            break;
-        f->n += got;
-        bytes += got_bytes;
-        if (!full)
-            break; /* the journal's end */
+        rc = sq_fold_read_chunk(r, keys, lim->entries - f->n,
+                                room < lim->chunk_bytes ? room : lim->chunk_bytes, f, &bytes,
+                                &full, err);
+        if (rc != SQ_OK || f->n == before || !full)
+            break; /* failed, another fold came first, or the journal's end */
         if (f->n >= lim->entries || bytes >= lim->bytes || room <= lim->chunk_bytes) {
             f->full = true; /* the fold's limits, not the chunk's, stopped it */
             break;
@@ -245,19 +242,10 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     free(keys[1]);
     if (rc == SQ_OK && f->n) {
         /* the fold script's arguments (sq_journal_fold_lua): the fold
-         * count read, the entries, then the sums without their B and S
-         * markers, taken out in place */
+         * count read, the entries, then the summed ops */
         sq_state_ops_push_str(&f->sums, f->folds);
         sq_state_ops_push_i64(&f->sums, (int64_t)f->n);
-        sq_sums_append_to(f->acc, &f->sums);
-        struct sq_state_ops *o = &f->sums;
-        size_t k = 2, w;
-        for (size_t i = 3; i < o->argc && (w = sq_op_width(o->argv, o->argc, i)) != 0; i += w)
-            for (size_t j = i + 1; j < i + w; j++) { /* B at 2, then S <op> each */
-                o->argv[k] = o->argv[j];
-                o->argvlen[k++] = o->argvlen[j];
-            }
-        o->argc = k;
+        sq_sums_append_to(f->acc, &f->sums, false);
     }
     return rc;
 }

@@ -236,12 +236,10 @@ static json_t *sq_jin_object(struct sq_jin *j)
         size_t klen;
         if (!sq_jin_string(j, &key, &klen))
             break;
-        char *copy = NULL; /* the next string reuses the scratch */
-        if (key == j->scratch) {
-            copy = sq_xmalloc(klen + 1);
-            memcpy(copy, key, klen);
-            key = copy;
-        }
+        char *copy = NULL; /* the next string reuses the scratch (no NUL in it:
+                            * control characters go to json_loadb) */
+        if (key == j->scratch)
+            key = copy = sq_xstrndup(key, klen);
         /* a repeated key goes to json_loadb: an error with
          * JSON_REJECT_DUPLICATES, the last value without */
         if (json_object_getn(o, key, klen)) {

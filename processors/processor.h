@@ -67,14 +67,15 @@ size_t sq_op_width(char *const *a, size_t n, size_t i);
 void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_ops *const *lists,
                               size_t n);
 /* The same sums built a list at a time: sq_sums_add adds a list's deferred
- * K, V and W ops; sq_sums_append_to appends "B" and the "S" ops, whose
- * strings point into the sums (own: each copied once, so every list may go
- * right after its add) or into the lists (not own), so those must outlive
- * ops' use; sq_sums_free releases them. */
+ * K, V and W ops; sq_sums_append_to appends the summed K and W ops, marked
+ * ("B", then "S" before each) or bare, whose strings point into the sums
+ * (own: each copied once, so every list may go right after its add) or
+ * into the lists (not own), so those must outlive ops' use; sq_sums_free
+ * releases them. */
 struct sq_sums;
 struct sq_sums *sq_sums_new(bool own);
 void sq_sums_add(struct sq_sums *s, const struct sq_state_ops *list);
-void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops);
+void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked);
 void sq_sums_free(struct sq_sums *s);
 void sq_state_ops_reset(struct sq_state_ops *ops);
 void sq_state_ops_fini(struct sq_state_ops *ops);

@@ -278,7 +278,7 @@ static void sq_sum_add_field(const struct sq_sums *s, struct sq_sum *x, const ch
         x->f = sq_xrealloc(x->f, x->capf * sizeof *x->f);
     }
     x->f[x->nf++] = (struct sq_sum_field){
-        sq_is_counter_name(name) ? name : sq_sums_keep(s, name, len), len, by};
+        s->own && !sq_is_counter_name(name) ? sq_sums_keep(s, name, len) : name, len, by};
 }
 
 /* Adds the deferred K, V and W ops of one list to the sums. */
@@ -318,12 +318,10 @@ void sq_sums_add(struct sq_sums *s, const struct sq_state_ops *l)
                 x->kc->v[k] += c.v[k];
         } else if (op == 'W') {
             struct sq_sum *x = sq_sums_get(s, 'W', a[i + 2], len[i + 2], a[i + 3], len[i + 3]);
-            if (s->own) {
-                free((char *)x->end);
-                x->end = NULL;
+            if (!x->end) { /* a cell's end follows from the cell: the first says it */
+                x->end = sq_sums_keep(s, a[i + 4], len[i + 4]);
+                x->end_len = len[i + 4];
             }
-            x->end = sq_sums_keep(s, a[i + 4], len[i + 4]);
-            x->end_len = len[i + 4];
         }
     }
 }
@@ -343,13 +341,14 @@ struct sq_sums *sq_sums_new(bool own)
     return s;
 }
 
-void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops)
+void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked)
 {
-    if (s->n)
+    if (s->n && marked)
         sq_state_ops_push_borrowed(ops, "B", 1);
     for (size_t k = 0; k < s->n; k++) {
         struct sq_sum *x = &s->v[k];
-        sq_state_ops_push_borrowed(ops, "S", 1);
+        if (marked)
+            sq_state_ops_push_borrowed(ops, "S", 1);
         if (x->op == 'W') {
             sq_state_ops_push_borrowed(ops, "W", 1);
             sq_state_ops_push_borrowed(ops, x->key, x->key_len);
@@ -405,6 +404,6 @@ void sq_state_ops_append_sums(struct sq_state_ops *ops, const struct sq_state_op
     struct sq_sums *s = sq_sums_new(false);
     for (size_t k = 0; k < n; k++)
         sq_sums_add(s, lists[k]);
-    sq_sums_append_to(s, ops);
+    sq_sums_append_to(s, ops, true);
     sq_sums_free(s);
 }
