@@ -17,13 +17,18 @@
 struct sq_history_entry {
     int64_t t;          /* arrived_ms */
     const char *reason; /* NULL where the stored entry has no string there */
+    size_t reason_len;
     bool owned;         /* reason was allocated for this entry */
+    size_t src, src_len; /* where the entry stands in text exactly as
+                          * sq_history_dump writes it, which the dump then
+                          * copies; src_len 0: not there */
 };
 
 struct sq_history {
     struct sq_history_entry *v;
     size_t n, cap;
-    char *text;         /* the loaded text, the unowned reasons point into it */
+    char *text;         /* the loaded text, the unowned reasons point into it
+                         * (not NUL-terminated: reason_len) */
 };
 
 /* Loads a stored value (NULL: none). A value that is not a JSON array
@@ -39,7 +44,9 @@ void sq_history_load(struct sq_history *h, const char *text);
 int sq_history_add(struct sq_history *h, int64_t arrived_ms, const char *reason,
                    int64_t window_ms, int64_t *contacts_30d, int64_t *latest_ms);
 
-/* Appends the stored form to b: compact JSON, as json_dumps gives it. */
+/* Appends the stored form to b: compact JSON, as json_dumps gives it. The
+ * entries loaded from sqgate's own text are copied from it in runs rather
+ * than written again, so a long history costs a copy, not a dump. */
 void sq_history_dump(const struct sq_history *h, struct sq_buf *b);
 
 void sq_history_fini(struct sq_history *h);

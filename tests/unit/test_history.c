@@ -143,3 +143,81 @@ Test(history, repeats_order_and_the_30_day_cut)
     cr_assert_eq(c30, 1);
     sq_history_fini(&h);
 }
+
+/* What jansson makes of text after sq_history_add(t, reason): inserted in
+ * arrival order, entries 30 days older than the newest dropped. */
+static char *jansson_after_add(const char *text, int64_t t, const char *reason)
+{
+    json_error_t jerr;
+    json_t *a = json_loads(text, 0, &jerr);
+    cr_assert(json_is_array(a), "%s", text);
+    size_t pos = json_array_size(a);
+    while (pos > 0 && json_integer_value(json_array_get(json_array_get(a, pos - 1), 0)) > t)
+        pos--;
+    json_array_insert_new(a, pos, json_pack("[I,s]", (json_int_t)t, reason));
+    json_int_t newest =
+        json_integer_value(json_array_get(json_array_get(a, json_array_size(a) - 1), 0));
+    while (json_array_size(a) &&
+           json_integer_value(json_array_get(json_array_get(a, 0), 0)) <= newest - 30 * DAY)
+        json_array_remove(a, 0);
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+Test(history, loaded_entries_copied_only_where_they_are_the_dump)
+{
+    /* entries that are not byte for byte what the dump writes ("-0", white
+     * space inside or between them) must come out as the dump writes
+     * them; the rest is copied in runs around them and around new ones */
+    struct {
+        const char *text;
+        int64_t t;
+        const char *reason;
+    } cases[] = {
+        {"[[1,\"a\"],[-0,\"b\"],[3, \"c\"],[4,\"d\"],[5,\"e\"]]", 6, "f"},
+        {"[[1,\"a\"] , [2,\"b\"],[3,\"c\"]\n,[4,\"d\"]]", 5, "x"},
+        {"[[1,\"a\"],[2,\"b\"],[4,\"d\"],[5,\"e\"]]", 3, "mid"},
+        {"[[1,\"a\"],[2,\"b\"],[4,\"d\"],[5,\"e\"]]", 0, "first"},
+        {"[[1,\"a\"],[2,\"b\"],[4,\"d\"],[5,\"e\"]]", 2 + 30 * DAY, "cut"},
+        {"[[1000,\"a,b]\"],[2000,\"[\\\"q\\\"]\"],[3000,\"c\"]]", 4000, "after an escape"},
+        {"[]", 7, "only"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sq_history h;
+        sq_history_load(&h, cases[i].text);
+        int64_t c30, latest;
+        sq_history_add(&h, cases[i].t, cases[i].reason, DAY, &c30, &latest);
+        char *got = dump(&h);
+        char *want = jansson_after_add(cases[i].text, cases[i].t, cases[i].reason);
+        cr_assert_str_eq(got, want, "case %zu", i);
+        free(got);
+        free(want);
+        sq_history_fini(&h);
+    }
+    /* a long history of sqgate's own text, added to many times in one load
+     * (a batch with many contacts of one customer) */
+    struct sq_history h;
+    sq_history_load(&h, NULL);
+    int64_t t = 1764800000000LL, c30, latest;
+    for (int i = 0; i < 300; i++)
+        sq_history_add(&h, t += 3600 * 1000, i % 3 ? "billing" : "tech", DAY, &c30, &latest);
+    char *text = dump(&h);
+    sq_history_fini(&h);
+    sq_history_load(&h, text);
+    char *want = sq_xstrdup(text);
+    for (int i = 0; i < 50; i++) {
+        t += 7200 * 1000;
+        char *next = jansson_after_add(want, t, "network");
+        free(want);
+        want = next;
+        sq_history_add(&h, t, "network", DAY, &c30, &latest);
+    }
+    char *got = dump(&h);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(c30, (int64_t)h.n);
+    free(got);
+    free(want);
+    free(text);
+    sq_history_fini(&h);
+}
