@@ -328,6 +328,11 @@ void sq_msg_fini(struct sq_msg *m)
     sq_state_ops_fini(&m->ops);
     json_decref(m->breach_records);
     m->breach_records = NULL;
+    for (size_t i = 0; i < m->breach_texts_n; i++)
+        free(m->breach_texts[i]);
+    free(m->breach_texts);
+    m->breach_texts = NULL;
+    m->breach_texts_n = 0;
     json_decref(m->timer_records);
     m->timer_records = NULL;
     json_decref(m->kpi_records);

@@ -109,6 +109,9 @@ struct sq_msg {
     size_t outputs_n;
     struct sq_state_ops ops;   /* this message's state changes (store.h op codes) */
     json_t *breach_records;    /* owned: sq.out.breaches records of this event, or NULL */
+    char **breach_texts;       /* owned: breach_records[i] as dumped for Redis, which the
+                                * Kafka sink sends as it is */
+    size_t breach_texts_n;
     json_t *timer_records;     /* owned: [{source, key, record}] of timer breaches this
                                 * message's watermark move fired, or NULL */
     json_t *kpi_records;       /* owned: [{source, key, text}] of the KPI records the

@@ -147,11 +147,12 @@ static char *sq_ticket_key_dup(const struct sq_settings *st, const char *ticket_
 }
 
 /* One breach: its record (kept for the sinks), the customer's breach set,
- * breaches_total and last_breach_*. */
+ * breaches_total and last_breach_*. *text_out (when not NULL) takes the
+ * record's text, which the breach set holds. */
 static json_t *sq_breach_apply(struct sq_score_stage *ss, struct sq_state_ops *ops,
                                const struct sq_breach *b, const char *event_id,
                                const char *customer_id, const struct sq_customer_ctx *cust,
-                               json_t *ev, int64_t detected_ms)
+                               json_t *ev, int64_t detected_ms, char **text_out)
 {
     const struct sq_settings *st = ss->st;
     json_t *rec = sq_breach_record(b, event_id, customer_id, cust, ev, detected_ms);
@@ -165,15 +166,21 @@ static json_t *sq_breach_apply(struct sq_score_stage *ss, struct sq_state_ops *o
     sq_op_latest(ops, ckey, "last_breach_at", at, "last_breach_code", sq_breach_code_name(b->code),
                  ttl);
     sq_op_hincr(ops, ckey, "breaches_total", 1, ttl);
-    free(js);
+    if (text_out)
+        *text_out = js;
+    else
+        free(js);
     return rec;
 }
 
-static void sq_add_record(struct sq_msg *m, json_t *rec)
+/* Keeps a breach's record and its text (taking both) for the sinks. */
+static void sq_add_record(struct sq_msg *m, json_t *rec, char *text)
 {
     if (!m->breach_records)
         m->breach_records = json_array();
     json_array_append_new(m->breach_records, rec);
+    m->breach_texts = sq_xrealloc(m->breach_texts, (m->breach_texts_n + 1) * sizeof *m->breach_texts);
+    m->breach_texts[m->breach_texts_n++] = text;
 }
 
 /* The batch's view of tickets: loaded once, updated in offset order. */
@@ -265,8 +272,10 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
         struct sq_customer_ctx bc = {fx.src[i].cust.tier, fx.src[i].cust.enterprise,
                                      fx.src[i].cust.region[0] ? fx.src[i].cust.region : NULL};
         json_array_append_new(codes, json_string(sq_breach_code_name(fx.breaches[i].code)));
-        sq_add_record(m, sq_breach_apply(ss, &m->ops, &fx.breaches[i], fx.src[i].event_id,
-                                         m->customer_id, &bc, m->event, m->event_ms));
+        char *text;
+        json_t *rec = sq_breach_apply(ss, &m->ops, &fx.breaches[i], fx.src[i].event_id,
+                                      m->customer_id, &bc, m->event, m->event_ms, &text);
+        sq_add_record(m, rec, text);
     }
     json_object_set_new(m->event, "breaches", codes);
     if (fx.scored) {
@@ -332,7 +341,7 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
                                          t->cur.cust.region[0] ? t->cur.cust.region : NULL};
             json_t *tev = json_pack("{s:s}", "ticket_id", due.key); /* the record names its ticket */
             json_t *rec = sq_breach_apply(ss, &carrier->ops, &b, t->cur.event_id, cid, &bc, tev,
-                                          b.occurred_ms);
+                                          b.occurred_ms, NULL);
             json_decref(tev);
             if (!carrier->timer_records)
                 carrier->timer_records = json_array();
@@ -490,8 +499,10 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             json_t *codes = json_array();
             for (int k = 0; k < bl.n; k++) {
                 json_array_append_new(codes, json_string(sq_breach_code_name(bl.v[k].code)));
-                sq_add_record(m, sq_breach_apply(ss, &m->ops, &bl.v[k], eid, m->customer_id,
-                                                 &cust, m->event, m->event_ms));
+                char *text;
+                json_t *rec = sq_breach_apply(ss, &m->ops, &bl.v[k], eid, m->customer_id, &cust,
+                                              m->event, m->event_ms, &text);
+                sq_add_record(m, rec, text);
             }
             json_object_set_new(m->event, "breaches", codes);
         }

@@ -123,7 +123,14 @@ static int sq_sink_kafka_process(void *ctx, struct sq_batch *batch, struct sq_er
             json_t *br;
             json_array_foreach(m->breach_records, bi, br) {
                 size_t bl;
-                char *bv = sq_json_dumps(br, JSON_COMPACT | JSON_REAL_PRECISION(15), &bl);
+                char *bv;
+                if (bi < m->breach_texts_n && m->breach_texts[bi]) {
+                    bv = m->breach_texts[bi]; /* the score stage's dump: the same flags */
+                    m->breach_texts[bi] = NULL;
+                    bl = strlen(bv);
+                } else {
+                    bv = sq_json_dumps(br, JSON_COMPACT | JSON_REAL_PRECISION(15), &bl);
+                }
                 char *bk = m->customer_id ? sq_xstrdup(m->customer_id) : NULL;
                 sq_msg_add_output(m, st->topic_breaches, bk, bk ? strlen(bk) : 0, bv, bl,
                                   "breach.v1");
