@@ -7,14 +7,18 @@
 
 #include "job_thread.h"
 
+struct sq_item {
+    void (*free_fn)(void *item);
+    void *item;
+};
+
 struct sq_item_list {
-    void **v;
+    struct sq_item *v;
     size_t n, cap;
 };
 
 struct sq_reaper {
     struct sq_job_thread *thread;
-    void (*free_fn)(void *item);
     struct sq_item_list pending; /* the caller's: added since the last hand-over */
     struct sq_item_list job;     /* the thread's while submitted */
     bool submitted;
@@ -24,18 +28,17 @@ static void sq_reaper_job(void *arg)
 {
     struct sq_reaper *r = arg;
     for (size_t i = 0; i < r->job.n; i++)
-        r->free_fn(r->job.v[i]);
+        r->job.v[i].free_fn(r->job.v[i].item);
     r->job.n = 0;
 }
 
-struct sq_reaper *sq_reaper_new(void (*free_fn)(void *item), struct sq_err *err)
+struct sq_reaper *sq_reaper_new(struct sq_err *err)
 {
     struct sq_job_thread *t = sq_job_thread_new("reaper", err);
     if (!t)
         return NULL;
     struct sq_reaper *r = sq_xcalloc(1, sizeof *r);
     r->thread = t;
-    r->free_fn = free_fn;
     return r;
 }
 
@@ -53,14 +56,14 @@ void sq_reaper_kick(struct sq_reaper *r)
         sq_reaper_job(r); /* not idle after all: free them here */
 }
 
-void sq_reaper_add(struct sq_reaper *r, void *item)
+void sq_reaper_add(struct sq_reaper *r, void (*free_fn)(void *item), void *item)
 {
     struct sq_item_list *l = &r->pending;
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 16;
         l->v = sq_xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    l->v[l->n++] = item;
+    l->v[l->n++] = (struct sq_item){free_fn, item};
     sq_reaper_kick(r);
 }
 
@@ -72,7 +75,7 @@ void sq_reaper_free(struct sq_reaper *r)
     sq_job_thread_free(r->thread);
     sq_reaper_job(r);
     for (size_t i = 0; i < r->pending.n; i++)
-        r->free_fn(r->pending.v[i]);
+        r->pending.v[i].free_fn(r->pending.v[i].item);
     free(r->pending.v);
     free(r->job.v);
     free(r);

@@ -298,6 +298,7 @@ static void sq_msg_init_from(struct sq_msg *m, const struct sq_part *p, const rd
     m->value = rkm->payload;
     m->value_len = rkm->len;
     m->default_schema = p->default_schema;
+    m->step_event_ms = -1;
     /* "topic/partition/offset", without snprintf's cost on every message */
     size_t tl = strlen(p->topic);
     if (tl + 2 * 21 + 3 > sizeof m->source) {
@@ -554,6 +555,41 @@ static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
 /* The rest of the turn's chain, over what its read answered. false when
  * the read or a processor failed: the turn's messages went back to their
  * partitions' backlog (run again by a later turn) and it is done. */
+static void sq_json_decref_item(void *j)
+{
+    json_decref(j);
+}
+
+/* Once a turn's chain is done, its messages' outputs are text and their
+ * ops own their strings; of the jansson trees (the event, its breach, timer
+ * and KPI records) only the step's event time is read later. That is kept
+ * and the trees go to the reaper, so a message waiting for its delivery
+ * reports and its step no longer holds them. */
+static void sq_turn_release_trees(struct sq_runtime *rt, struct sq_turn *t)
+{
+    json_t *trees = json_array();
+    for (size_t i = 0; i < t->n; i++) {
+        struct sq_batch *b = &t->tp[i].batch;
+        for (size_t j = 0; j < b->n; j++) {
+            struct sq_msg *m = &b->msgs[j];
+            /* SPEC 6: the partition's greatest applied event time (profiles
+             * do not count), kept by the step for the shared watermark */
+            m->step_event_ms = m->verdict == SQ_VERDICT_PROCESSED && m->event && m->schema &&
+                                       strcmp(m->schema, "profile.v1") != 0
+                                   ? sq_msg_event_time(m)
+                                   : -1;
+            json_t **own[] = {&m->event, &m->breach_records, &m->timer_records, &m->kpi_records};
+            for (size_t k = 0; k < sizeof own / sizeof own[0]; k++) {
+                if (*own[k])
+                    json_array_append_new(trees, *own[k]);
+                *own[k] = NULL;
+            }
+            m->customer_id = NULL; /* it pointed into the event */
+        }
+    }
+    sq_reaper_add(rt->reaper, sq_json_decref_item, trees);
+}
+
 static bool sq_turn_finish_chain(struct sq_runtime *rt, struct sq_turn *t)
 {
     struct sq_err err = t->read_err;
@@ -569,6 +605,7 @@ static bool sq_turn_finish_chain(struct sq_runtime *rt, struct sq_turn *t)
     sq_store_reads_fini(&t->reads);
     sq_turn_chain_end(t, rc);
     if (rc == SQ_OK) {
+        sq_turn_release_trees(rt, t);
         t->phase = SQ_TURN_PRODUCE;
         rt->chain_backoff_ms = 0;
         return true;
@@ -745,17 +782,12 @@ static void sq_turn_redis_prepare(struct sq_turn *t)
         struct sq_turn_part *tp = &t->tp[i];
         if (tp->dropped || !tp->n || !tp->part)
             continue;
-        /* SPEC 6: the partition's greatest applied event time (profiles
-         * do not count), kept by the step for the shared watermark */
+        /* the greatest event time the messages count (sq_turn_release_trees) */
         int64_t maxev = -1;
         for (size_t j = 0; j < tp->batch.n; j++) {
             const struct sq_msg *m = &tp->batch.msgs[j];
-            if (m->verdict != SQ_VERDICT_PROCESSED || !m->event || !m->schema ||
-                strcmp(m->schema, "profile.v1") == 0)
-                continue;
-            int64_t et = sq_msg_event_time(m);
-            if (et > maxev)
-                maxev = et;
+            if (m->verdict == SQ_VERDICT_PROCESSED && m->step_event_ms > maxev)
+                maxev = m->step_event_ms;
         }
         t->steps[t->ns] = (struct sq_redis_step){
             .offset_key = sq_xstrdup(tp->part->offset_key),
@@ -1055,7 +1087,7 @@ static bool sq_turns_reap(struct sq_runtime *rt)
     sq_reaper_kick(rt->reaper);
     for (size_t k = 0; k < rt->nturns; k++) {
         if (rt->turns[k]->phase == SQ_TURN_DONE) {
-            sq_reaper_add(rt->reaper, rt->turns[k]);
+            sq_reaper_add(rt->reaper, sq_turn_free_item, rt->turns[k]);
             any = true;
         } else {
             rt->turns[keep++] = rt->turns[k];
@@ -1854,7 +1886,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
                                               st->redis_timeout_ms, &err);
     rt.reader = read_link ? sq_read_worker_new(read_link, &err) : NULL;
     if (rt.reader)
-        rt.reaper = sq_reaper_new(sq_turn_free_item, &err);
+        rt.reaper = sq_reaper_new(&err);
     if (!rt.reaper) {
         sq_error("%s", err.msg);
         sq_rt_free_steppers(&rt);

@@ -101,6 +101,10 @@ struct sq_msg {
     const char *schema;     /* static name of the event's schema */
     const char *customer_id;/* borrowed from event, NULL when none */
     int64_t event_ms;       /* occurred_at in epoch ms */
+    int64_t step_event_ms;  /* set by `run` once the chain is done and the trees are
+                             * gone: what the partition's step counts as its event
+                             * time (sq_msg_event_time of a processed event other than
+                             * a profile), -1 none */
     enum sq_verdict verdict;
     enum sq_dlq_reason reason;
     char detail[512];       /* sq-error-detail: "POINTER MESSAGE" */

@@ -59,10 +59,10 @@ Test(reaper, frees_each_item_once_on_its_own_thread)
 {
     reset();
     struct sq_err err;
-    struct sq_reaper *r = sq_reaper_new(item_free, &err);
+    struct sq_reaper *r = sq_reaper_new(&err);
     cr_assert_not_null(r, "%s", err.msg);
     for (int i = 0; i < ITEMS; i++) {
-        sq_reaper_add(r, item_new(i));
+        sq_reaper_add(r, item_free, item_new(i));
         if (i % 8 == 7)
             usleep(2000);
     }
@@ -85,12 +85,12 @@ Test(reaper, items_given_while_busy_wait_and_the_end_frees_them)
     reset();
     atomic_store(&slow_ms, 100);
     struct sq_err err;
-    struct sq_reaper *r = sq_reaper_new(item_free, &err);
+    struct sq_reaper *r = sq_reaper_new(&err);
     cr_assert_not_null(r, "%s", err.msg);
-    sq_reaper_add(r, item_new(0)); /* the thread takes it and is busy 100 ms */
+    sq_reaper_add(r, item_free, item_new(0)); /* the thread takes it and is busy 100 ms */
     usleep(20000);
     for (int i = 1; i < 10; i++)
-        sq_reaper_add(r, item_new(i));
+        sq_reaper_add(r, item_free, item_new(i));
     cr_assert_eq(freed_total(), 0, "nothing is freed before the first free ends");
     atomic_store(&slow_ms, 0);
     sq_reaper_free(r); /* waits for item 0, then frees 1..9 */
