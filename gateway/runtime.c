@@ -299,21 +299,8 @@ static void sq_msg_init_from(struct sq_msg *m, const struct sq_part *p, const rd
     m->value_len = rkm->len;
     m->default_schema = p->default_schema;
     m->step_event_ms = -1;
-    /* "topic/partition/offset", without snprintf's cost on every message */
-    size_t tl = strlen(p->topic);
-    if (tl + 2 * 21 + 3 > sizeof m->source) {
-        snprintf(m->source, sizeof m->source, "%s/%d/%lld", p->topic, (int)p->partition,
-                 (long long)rkm->offset);
-        return;
-    }
-    char *w = m->source;
-    memcpy(w, p->topic, tl);
-    w += tl;
-    *w++ = '/';
-    w += sq_i64_format(w, p->partition);
-    *w++ = '/';
-    w += sq_i64_format(w, rkm->offset);
-    *w = '\0';
+    snprintf(m->source, sizeof m->source, "%s/%d/%lld", p->topic, (int)p->partition,
+             (long long)rkm->offset);
 }
 
 /* A partition in a turn in flight waits for that turn to end: a
@@ -552,9 +539,6 @@ static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
     return true;
 }
 
-/* The rest of the turn's chain, over what its read answered. false when
- * the read or a processor failed: the turn's messages went back to their
- * partitions' backlog (run again by a later turn) and it is done. */
 static void sq_json_decref_item(void *j)
 {
     json_decref(j);
@@ -590,6 +574,9 @@ static void sq_turn_release_trees(struct sq_runtime *rt, struct sq_turn *t)
     sq_reaper_add(rt->reaper, sq_json_decref_item, trees);
 }
 
+/* The rest of the turn's chain, over what its read answered. false when
+ * the read or a processor failed: the turn's messages went back to their
+ * partitions' backlog (run again by a later turn) and it is done. */
 static bool sq_turn_finish_chain(struct sq_runtime *rt, struct sq_turn *t)
 {
     struct sq_err err = t->read_err;
@@ -1070,13 +1057,13 @@ static bool sq_turns_finish_by(struct sq_runtime *rt, int64_t deadline)
     }
 }
 
-/* Frees the turns that are done, keeping the order of the others. */
 static void sq_turn_free_item(void *t)
 {
     sq_turn_free(t);
 }
 
-/* Takes the finished turns out, to be freed on the reaper's thread: taking
+/* Takes the turns that are done out, keeping the order of the others, to
+ * be freed on the reaper's thread: taking
  * apart a turn's messages (their jansson trees above all) was a tenth of
  * the main thread's work. A finished turn holds nothing the main thread
  * still reads: its offsets are applied, its outputs delivered. */
