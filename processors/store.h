@@ -80,9 +80,10 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *   I key field n ttl_s       HINCRBY key field n
  *   K key ttl_s n f1 b1 … fn bn   HINCRBY key fi bi for each pair
  *   V key ttl_s counters      K of every nonzero KPI counter (kpi.h) in
- *                             counters: SQ_KC__COUNT native int64 in one
- *                             binary argument, the aggregate processor's form
- *                             (no numbers formatted per message); the chain's
+ *                             counters: one binary argument of 9 bytes per
+ *                             nonzero counter (its index, then its native
+ *                             int64), the aggregate processor's form (no
+ *                             numbers formatted per message); the chain's
  *                             sums and the Redis step turn it into K before it
  *                             leaves the process (gateway/redis_link.c)
  *   W prefix cell end_ms      a KPI window cell was touched (SPEC 6, run):
@@ -124,13 +125,13 @@ struct sq_kpi_counters;
 /* A V op of c's counters. */
 void sq_op_kpi_add(struct sq_state_ops *ops, const char *key, int64_t ttl_s,
                    const struct sq_kpi_counters *c);
-/* The counters of a V op's last argument; false when its length is not a
- * counter vector's. */
+/* The counters of a V op's last argument; false when it is not a list of
+ * (index, value) records of known counters. */
 bool sq_op_kpi_counters(const char *arg, size_t len, struct sq_kpi_counters *out);
 /* Appends the V op at a[i] (len: the arguments' lengths) as the K op of its
  * nonzero counters, the form the Redis scripts know; the key, the TTL and
  * the counter names are pointed at, not copied. false (nothing appended)
- * when its last argument is not a counter vector. */
+ * when its last argument is not a counter list. */
 bool sq_op_kpi_as_k(struct sq_state_ops *out, char *const *a, const size_t *len, size_t i);
 /* The field names are not copied: they must outlive ops (the KPI counter
  * names are static). */

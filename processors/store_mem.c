@@ -13,6 +13,9 @@
 #include "kpi.h"
 #include "strmap.h"
 
+/* A V op's record of one counter: its index, then its native int64. */
+#define SQ_KC_REC 9
+
 size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char *field)
 {
     if (r->n == r->cap) {
@@ -90,14 +93,31 @@ void sq_op_kpi_add(struct sq_state_ops *ops, const char *key, int64_t ttl_s,
     sq_state_ops_push_borrowed(ops, "V", 1);
     sq_state_ops_push_str(ops, key);
     sq_state_ops_push_i64(ops, ttl_s);
-    sq_state_ops_push(ops, (const char *)c->v, sizeof c->v);
+    /* only the nonzero counters: a message touches a dozen cells with a few
+     * counters each, and waits with its ops for its step */
+    char rec[SQ_KC__COUNT * SQ_KC_REC];
+    size_t n = 0;
+    for (int k = 0; k < SQ_KC__COUNT; k++) {
+        if (!c->v[k])
+            continue;
+        rec[n] = (char)k;
+        memcpy(rec + n + 1, &c->v[k], sizeof c->v[k]);
+        n += SQ_KC_REC;
+    }
+    sq_state_ops_push(ops, rec, n);
 }
 
 bool sq_op_kpi_counters(const char *arg, size_t len, struct sq_kpi_counters *out)
 {
-    if (len != sizeof out->v)
+    if (len % SQ_KC_REC)
         return false;
-    memcpy(out->v, arg, sizeof out->v); /* the argument is not aligned */
+    memset(out->v, 0, sizeof out->v);
+    for (size_t at = 0; at < len; at += SQ_KC_REC) {
+        unsigned char k = (unsigned char)arg[at];
+        if (k >= SQ_KC__COUNT)
+            return false;
+        memcpy(&out->v[k], arg + at + 1, sizeof out->v[k]); /* not aligned */
+    }
     return true;
 }
 

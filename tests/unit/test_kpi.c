@@ -507,7 +507,7 @@ Test(aggregate, run_mode_counts_in_ops_and_closes_nothing)
                      "1");
     cr_assert_null(sq_store_mem_hget(f.store, "sq:kpi:agent:*:15m:1795600800", "offered"),
                    "no agent_id, no agent dimension");
-    /* the ops name the TTL kpi.ttl_s: one counter-vector op per cell */
+    /* the ops name the TTL kpi.ttl_s: one counter-list op per cell */
     const struct sq_state_ops *ops = &f.batch.msgs[0].ops;
     bool seen = false;
     for (size_t k = 0; k + 3 < ops->argc; k++)
@@ -519,6 +519,15 @@ Test(aggregate, run_mode_counts_in_ops_and_closes_nothing)
             cr_assert_eq(c.v[SQ_KC_OFFERED], 1);
             cr_assert_eq(c.v[SQ_KC_WAIT_ANSWERED_MS_SUM], 10000);
             cr_assert_eq(c.v[SQ_KC_ABANDONED], 0);
+            /* the argument holds the nonzero counters only, 9 bytes each */
+            size_t nz = 0;
+            for (int j = 0; j < SQ_KC__COUNT; j++)
+                nz += c.v[j] != 0;
+            cr_assert_eq(ops->argvlen[k + 3], 9 * nz);
+            cr_assert_not(sq_op_kpi_counters(ops->argv[k + 3], ops->argvlen[k + 3] - 1, &c),
+                          "a cut record is not a counter list");
+            char bad[9] = {(char)SQ_KC__COUNT};
+            cr_assert_not(sq_op_kpi_counters(bad, sizeof bad, &c), "an unknown counter");
             seen = true;
         }
     cr_assert(seen, "no counter op on %s", q15);
