@@ -625,8 +625,11 @@ static rd_kafka_resp_err_t sq_produce_one(struct sq_runtime *rt, struct sq_outpu
     }
     if (o->truncated)
         rd_kafka_header_add(h, "sq-truncated", -1, "true", -1);
+    /* no copy: the output outlives its delivery report (its turn ends only
+     * when every report is in, and sq_rt_release_outputs holds shutdown to
+     * the same), so librdkafka sends the turn's own text */
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        rt->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        rt->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(0),
         RD_KAFKA_V_KEY(o->key, o->key ? o->key_len : 0),
         RD_KAFKA_V_VALUE(o->value, o->value ? o->value_len : 0), RD_KAFKA_V_HEADERS(h),
         RD_KAFKA_V_OPAQUE(o), RD_KAFKA_V_END);
@@ -1839,6 +1842,39 @@ static void sq_rt_close(struct sq_runtime *rt)
     rd_kafka_flush(rt->producer, 5000);
 }
 
+/* Detaches the turn's outputs from its messages, left allocated: the
+ * Kafka client may still read them (sq_rt_release_outputs). */
+static void sq_turn_leave_outputs(struct sq_turn *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t j = 0; t->tp[i].batch.msgs && j < t->tp[i].batch.n; j++) {
+            t->tp[i].batch.msgs[j].outputs = NULL;
+            t->tp[i].batch.msgs[j].outputs_n = 0;
+        }
+}
+
+/* At shutdown, before the turns still held are freed: librdkafka sends
+ * their outputs without a copy (sq_produce_one), so every message it still
+ * holds must be reported first. Waits for the reports, then purges what
+ * is left and serves the purge's reports. Returns false when the client
+ * still holds messages after that: their outputs are then left allocated
+ * rather than freed under it (the process is ending). */
+static bool sq_rt_release_outputs(struct sq_runtime *rt)
+{
+    rd_kafka_flush(rt->producer, 5000);
+    if (rd_kafka_outq_len(rt->producer) == 0)
+        return true;
+    rd_kafka_purge(rt->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    int64_t until = sq_mono_ms() + 2000;
+    while (rd_kafka_outq_len(rt->producer) > 0 && sq_mono_ms() < until)
+        rd_kafka_poll(rt->producer, 50);
+    if (rd_kafka_outq_len(rt->producer) == 0)
+        return true;
+    sq_warn("shutdown: the Kafka producer still holds %d messages; their outputs are not freed",
+            rd_kafka_outq_len(rt->producer));
+    return false;
+}
+
 int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
 {
     struct sq_runtime rt;
@@ -1933,10 +1969,13 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
             sq_rt_commit(&rt, true);
         /* Wait for outstanding delivery reports and a step still on the
          * thread before freeing outputs and ops. */
-        rd_kafka_flush(rt.producer, 5000);
+        bool released = sq_rt_release_outputs(&rt);
         sq_rt_free_steppers(&rt);
-        for (size_t k = 0; k < rt.nturns; k++)
+        for (size_t k = 0; k < rt.nturns; k++) {
+            if (!released)
+                sq_turn_leave_outputs(rt.turns[k]);
             sq_turn_free(rt.turns[k]);
+        }
         rt.nturns = 0;
     }
     /* the turns it still holds keep librdkafka messages: gone before the

@@ -491,3 +491,41 @@ Test(delivery, kafka_down_10s_mid_stream, .timeout = 400)
     free(path);
     sq_stack_stop(&s);
 }
+
+/* SIGTERM while every broker is down: the turns in flight cannot deliver
+ * (librdkafka holds their outputs, which it sends without a copy of its
+ * own, so none may be freed under it), so the process exits 2 once
+ * shutdown.timeout_s has passed, without a crash. A new instance with
+ * Kafka back applies everything exactly once. */
+Test(delivery, sigterm_with_kafka_down_exits_and_loses_nothing, .timeout = 400)
+{
+    const int valid = 20000;
+    const int seed = 53;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
+    const char *const sets[] = {"shutdown.timeout_s=2", NULL};
+    sq_stack_start_instance(&s, 0, sets, NULL);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 4000);
+    struct progress_arg a = {&s, 3000};
+    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+    for (int b = 1; b <= 3; b++)
+        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_down %d", b), 0);
+    sleep(1);
+    int status = 0;
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 60000, &status), 0,
+                 "SIGTERM with Kafka down did not stop it in time");
+    cr_assert(WIFEXITED(status), "it did not exit by itself (signal %d)",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 2);
+    cr_assert(sq_h_file_contains(s.inst[0].log_path,
+                                 "shutdown did not finish within shutdown.timeout_s"));
+    for (int b = 1; b <= 3; b++)
+        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_up %d", b), 0);
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    sq_stack_start_instance(&s, 1, NULL, NULL);
+    check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
