@@ -30,7 +30,7 @@ static _Atomic uint64_t sq_dlq_counts[SQ_DLQ__COUNT];
 
 /* A histogram of seconds: its bounds, per-bucket counts (not cumulative:
  * render adds them up; the last bucket is above every bound) and sum. */
-#define SQ_HIST_MAX_BOUNDS 16
+#define SQ_HIST_MAX_BOUNDS 24
 struct sq_hist {
     const char *name;
     const char *help;

@@ -50,14 +50,18 @@ enum sq_metric {
 
 /* Upper bounds (seconds) of the processing latency histogram, +Inf implied. */
 #define SQ_METRICS_LATENCY_BOUNDS                                                        \
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
-#define SQ_METRICS_LATENCY_NBOUNDS 11
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,   \
+    0.75, 1, 2.5
+#define SQ_METRICS_LATENCY_NBOUNDS 17
 
 /* Upper bounds (seconds) of the end-to-end latency histogram, +Inf implied:
- * finer below 10 ms, where a healthy gateway sits. */
+ * finer below 10 ms, where a healthy gateway sits, and between 50 ms and
+ * 1 s, where a loaded one does, so that a quantile read from the buckets
+ * is not a guess across a 150 ms bucket. */
 #define SQ_METRICS_E2E_BOUNDS                                                            \
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
-#define SQ_METRICS_E2E_NBOUNDS 16
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25,    \
+    0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60
+#define SQ_METRICS_E2E_NBOUNDS 23
 
 /* Counters: lock-free (relaxed atomics), callable from any thread. */
 void sq_metrics_inc(enum sq_metric m, uint64_t n);

@@ -226,7 +226,9 @@ Test(admin, latency_histogram_cumulative)
     const double bounds[] = {SQ_METRICS_LATENCY_BOUNDS};
     cr_assert_eq(sizeof(bounds) / sizeof(bounds[0]), SQ_METRICS_LATENCY_NBOUNDS);
     const char *le_text[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
-                             "0.1",   "0.25",   "0.5",   "1",    "2.5"};
+                             "0.075", "0.1",    "0.15",  "0.2",  "0.25",  "0.3",
+                             "0.4",   "0.5",    "0.75",  "1",    "2.5"};
+    cr_assert_eq(sizeof le_text / sizeof le_text[0], SQ_METRICS_LATENCY_NBOUNDS);
     double prev = 0;
     for (size_t b = 0; b <= SQ_METRICS_LATENCY_NBOUNDS; b++) {
         char series[128];
@@ -250,6 +252,34 @@ Test(admin, latency_histogram_cumulative)
     cr_assert_eq(sample_value(body, "sq_processing_latency_seconds_count"), (double)nobs);
     double got_sum = sample_value(body, "sq_processing_latency_seconds_sum");
     cr_assert(fabs(got_sum - sum) < 1e-6, "sum %g, want %g", got_sum, sum);
+    free(body);
+    sq_admin_free(adm);
+}
+
+/* The end-to-end histogram tells 120 ms from 240 ms: each falls in its
+ * own bucket between 100 and 250 ms (a quantile is read from them). */
+Test(admin, end_to_end_histogram_buckets)
+{
+    sq_metrics_reset();
+    struct sq_admin *adm = start_admin();
+    const double obs[] = {0.012, 0.12, 0.24, 0.24, 0.7};
+    for (size_t i = 0; i < sizeof obs / sizeof obs[0]; i++)
+        sq_metrics_observe_end_to_end(obs[i]);
+    char *body = get_body(sq_admin_port(adm), "/metrics", 200);
+    const double bounds[] = {SQ_METRICS_E2E_BOUNDS};
+    cr_assert_eq(sizeof bounds / sizeof bounds[0], SQ_METRICS_E2E_NBOUNDS);
+    const struct {
+        const char *le;
+        double want;
+    } at[] = {{"0.01", 0}, {"0.02", 1}, {"0.03", 1}, {"0.1", 1},  {"0.15", 2},
+              {"0.2", 2},  {"0.25", 4}, {"0.5", 4},  {"0.75", 5}, {"+Inf", 5}};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        char series[128];
+        snprintf(series, sizeof series, "sq_end_to_end_latency_seconds_bucket{le=\"%s\"}",
+                 at[k].le);
+        double got = sample_value(body, series);
+        cr_assert_eq(got, at[k].want, "%s = %g, want %g", series, got, at[k].want);
+    }
     free(body);
     sq_admin_free(adm);
 }
