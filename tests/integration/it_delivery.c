@@ -58,6 +58,26 @@ static void check_exact(struct sq_stack *s, int seed, int valid, const long *exp
     cr_assert_geq(nrec, valid);
 }
 
+/* Instance 0 (with sets) consuming while path is produced at rate
+ * events/s, returned once `at` messages are applied: a gateway mid-stream. */
+static struct sq_stack_producer *run_mid_stream(struct sq_stack *s, const char *path,
+                                                const char *const *sets, int rate, int64_t at)
+{
+    sq_stack_start_instance(s, 0, sets, NULL);
+    cr_assert(sq_stack_wait_ready(s, 0, 30000));
+    struct sq_stack_producer *prod = sq_stack_produce_async(s, path, rate);
+    struct progress_arg a = {s, at};
+    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+    return prod;
+}
+
+/* Every broker of the mock cluster down (up false) or up again. */
+static void all_brokers(struct sq_stack *s, bool up)
+{
+    for (int b = 1; b <= 3; b++)
+        cr_assert_eq(sq_h_kafka_cmd(&s->kafka, up ? "broker_up %d" : "broker_down %d", b), 0);
+}
+
 /* Kill with SIGKILL once `at` messages are applied (or let a crash point
  * kill it), restart, and check exactness. */
 static void crash_and_restart(const char *fault, int after, int seed)
@@ -130,11 +150,7 @@ Test(delivery, redis_down_10s_mid_stream, .timeout = 400)
     sq_stack_start(&s, 6, true); /* persistent: a restart keeps the data */
     long expected[CUSTOMERS];
     char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
-    sq_stack_start_instance(&s, 0, NULL, NULL);
-    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
-    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 2000);
-    struct progress_arg a = {&s, 4000};
-    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+    struct sq_stack_producer *prod = run_mid_stream(&s, path, NULL, 2000, 4000);
 
     cr_assert_eq(sq_h_redis_stop(&s.redis), 0);
     struct ready_arg r = {&s, 0, 503};
@@ -467,22 +483,16 @@ Test(delivery, kafka_down_10s_mid_stream, .timeout = 400)
     struct sq_stack s;
     long expected[CUSTOMERS];
     char *path = stack_with_events(&s, 6, seed, valid, expected);
-    sq_stack_start_instance(&s, 0, NULL, NULL);
-    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
-    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 2000);
-    struct progress_arg a = {&s, 4000};
-    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
+    struct sq_stack_producer *prod = run_mid_stream(&s, path, NULL, 2000, 4000);
 
     /* Every broker down: deliveries stall, so the instance pauses and
      * reports not ready; nothing is applied or committed meanwhile. */
-    for (int b = 1; b <= 3; b++)
-        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_down %d", b), 0);
+    all_brokers(&s, false);
     struct ready_arg r = {&s, 0, 503};
     cr_assert(sq_h_wait_until(readyz_is, &r, 9000), "/readyz stayed ready with Kafka down");
     cr_assert_eq(sq_stack_metric(&s, 0, "sq_paused"), 1);
     sleep(3);
-    for (int b = 1; b <= 3; b++)
-        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_up %d", b), 0);
+    all_brokers(&s, true);
 
     r.want = 200;
     cr_assert(sq_h_wait_until(readyz_is, &r, 60000), "did not resume after Kafka came back");
@@ -505,13 +515,8 @@ Test(delivery, sigterm_with_kafka_down_exits_and_loses_nothing, .timeout = 400)
     long expected[CUSTOMERS];
     char *path = stack_with_events(&s, 6, seed, valid, expected);
     const char *const sets[] = {"shutdown.timeout_s=2", NULL};
-    sq_stack_start_instance(&s, 0, sets, NULL);
-    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
-    struct sq_stack_producer *prod = sq_stack_produce_async(&s, path, 4000);
-    struct progress_arg a = {&s, 3000};
-    cr_assert(sq_h_wait_until(applied_at_least, &a, 60000));
-    for (int b = 1; b <= 3; b++)
-        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_down %d", b), 0);
+    struct sq_stack_producer *prod = run_mid_stream(&s, path, sets, 4000, 3000);
+    all_brokers(&s, false);
     sleep(1);
     int status = 0;
     cr_assert_eq(sq_h_proc_stop(&s.inst[0], 60000, &status), 0,
@@ -521,8 +526,7 @@ Test(delivery, sigterm_with_kafka_down_exits_and_loses_nothing, .timeout = 400)
     cr_assert_eq(WEXITSTATUS(status), 2);
     cr_assert(sq_h_file_contains(s.inst[0].log_path,
                                  "shutdown did not finish within shutdown.timeout_s"));
-    for (int b = 1; b <= 3; b++)
-        cr_assert_eq(sq_h_kafka_cmd(&s.kafka, "broker_up %d", b), 0);
+    all_brokers(&s, true);
     cr_assert_eq(sq_stack_produce_join(prod), valid);
     sq_stack_start_instance(&s, 1, NULL, NULL);
     check_exact(&s, seed, valid, expected);
