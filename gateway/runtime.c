@@ -1862,17 +1862,17 @@ static void sq_turn_leave_outputs(struct sq_turn *t)
 static bool sq_rt_release_outputs(struct sq_runtime *rt)
 {
     rd_kafka_flush(rt->producer, 5000);
-    if (rd_kafka_outq_len(rt->producer) == 0)
-        return true;
-    rd_kafka_purge(rt->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    int64_t until = sq_mono_ms() + 2000;
-    while (rd_kafka_outq_len(rt->producer) > 0 && sq_mono_ms() < until)
-        rd_kafka_poll(rt->producer, 50);
-    if (rd_kafka_outq_len(rt->producer) == 0)
-        return true;
-    sq_warn("shutdown: the Kafka producer still holds %d messages; their outputs are not freed",
-            rd_kafka_outq_len(rt->producer));
-    return false;
+    if (rd_kafka_outq_len(rt->producer) > 0) {
+        rd_kafka_purge(rt->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        int64_t until = sq_mono_ms() + 2000;
+        while (rd_kafka_outq_len(rt->producer) > 0 && sq_mono_ms() < until)
+            rd_kafka_poll(rt->producer, 50);
+    }
+    int held = rd_kafka_outq_len(rt->producer);
+    if (held)
+        sq_warn("shutdown: the Kafka producer still holds %d messages; their outputs are not freed",
+                held);
+    return held == 0;
 }
 
 int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
