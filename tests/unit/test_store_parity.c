@@ -1,7 +1,7 @@
 /* test_store_parity.c: the in-process store and the Redis step script give
  * the same state for the same ops (every op code, duplicate skipping, the
- * offset guard, and a hash that several ops of one step read and write in
- * turn), against a real redis-server. */
+ * offset guard, a hash that several ops of one step read and write in
+ * turn, and the TTLs around HDEL and DEL), against a real redis-server. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +76,16 @@ static void build_ops(struct sq_state_ops *ops)
     const char *o[] = {"INC-1", "{}", NULL};
     sq_op_hset(ops, "sq:outages:active", 0, o);
     sq_op_del(ops, "sq:gone");
+    /* an HDEL that empties a written hash drops it and its TTL before a
+     * later write without one; a DEL drops what was written before it */
+    const char *d1[] = {"a", "1", NULL}, *d2[] = {"b", "2", NULL};
+    sq_op_hset(ops, "sq:cust:d", 1000, d1);
+    sq_op_hdel(ops, "sq:cust:d", "a");
+    sq_op_hset(ops, "sq:cust:d", 0, d2);
+    sq_op_hset(ops, "sq:cust:e", 1000, d1);
+    sq_op_del(ops, "sq:cust:e");
+    sq_op_hincr(ops, "sq:cust:e", "b", 5, 1000);
+    sq_op_hincr(ops, "sq:cust:e", "b", 2, 1000);
     /* message 1 repeats e1: a duplicate, its ops skipped */
     sq_op_message(ops, 1);
     sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
@@ -196,6 +206,26 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     freeReplyObject(rep);
     rep = redisCommand(c, "HGET sq:outages:active INC-1");
     cr_assert_str_eq(rep->str, "{}");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "HGETALL sq:cust:d");
+    cr_assert_eq(rep->elements, 2);
+    cr_assert_str_eq(rep->element[0]->str, "b");
+    cr_assert_str_eq(rep->element[1]->str, "2");
+    freeReplyObject(rep);
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:d", "b"), "2");
+    cr_assert_null(sq_store_mem_hget(mem, "sq:cust:d", "a"));
+    rep = redisCommand(c, "TTL sq:cust:d");
+    cr_assert_eq(rep->integer, -1, "emptied, then written without a TTL: %lld", rep->integer);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "HGETALL sq:cust:e");
+    cr_assert_eq(rep->elements, 2);
+    cr_assert_str_eq(rep->element[0]->str, "b");
+    cr_assert_str_eq(rep->element[1]->str, "7");
+    freeReplyObject(rep);
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:e", "b"), "7");
+    cr_assert_null(sq_store_mem_hget(mem, "sq:cust:e", "a"));
+    rep = redisCommand(c, "TTL sq:cust:e");
+    cr_assert(rep->integer > 900 && rep->integer <= 1000, "sq:cust:e TTL %lld", rep->integer);
     freeReplyObject(rep);
     rep = redisCommand(c, "TTL sq:cust:a");
     cr_assert(rep->integer > 900 && rep->integer <= 1000);
