@@ -6,6 +6,7 @@
  * the applied offset never reaches the chain. One store read per batch. */
 #include "dedupe.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,13 @@
 #include "store.h"
 #include "strmap.h"
 
-/* Marks of one time slice are spread over this many hashes. Redis keeps a
- * hash of up to 512 short fields as a listpack (about 27 bytes a mark) and
- * looks a field up by walking it, so HSETNX and HMGET cost grows with the
- * marks in a shard: 4096 shards hold a few hundred thousand marks a slice
- * at ~100 each (HSETNX ~3 µs; ~8 µs at 1024 shards, ~370 each), at ~1 byte
- * a mark more. Changing it forgets the marks written before. */
-#define SQ_DEDUPE_SHARDS 4096
+/* Marks of one time slice are spread over dedupe.shards hashes (4096 by
+ * default). Redis keeps a hash of up to 512 short fields as a listpack
+ * (about 20 bytes a mark with the 16-character fields below) and looks a
+ * field up by walking it, so HSETNX and HMGET cost grows with the marks in
+ * a shard; beyond 512 a hash becomes a hash table at ~70 bytes a mark
+ * (docs/operations.md says how to size dedupe.shards). Changing the count
+ * forgets the marks written before. */
 
 static int sq_dedupe_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
 {
@@ -27,6 +28,9 @@ static int sq_dedupe_init(const struct sq_settings *st, void **ctx, struct sq_er
     *ctx = (void *)st;
     return SQ_OK;
 }
+
+/* A mark's field: 12 bytes of the digest as 16 characters (base64url). */
+#define SQ_DEDUPE_FIELD_BYTES 12
 
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
                         int64_t event_ms, char **key, char **field)
@@ -36,10 +40,27 @@ void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const 
     sq_buf_append_str(&b, schema);
     sq_buf_append(&b, "|", 1);
     sq_buf_append_str(&b, event_id);
-    *field = b.data;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);
+    sq_buf_fini(&b);
+    /* the shard from the first 8 bytes, the field from the next 12 */
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h << 8 | md[i];
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *f = sq_xmalloc(SQ_DEDUPE_FIELD_BYTES / 3 * 4 + 1);
+    for (int i = 0, o = 0; i < SQ_DEDUPE_FIELD_BYTES; i += 3) {
+        uint32_t v = (uint32_t)md[8 + i] << 16 | (uint32_t)md[9 + i] << 8 | md[10 + i];
+        for (int k = 3; k >= 0; k--)
+            f[o++] = b64[(v >> (6 * k)) & 63];
+    }
+    f[SQ_DEDUPE_FIELD_BYTES / 3 * 4] = '\0';
+    *field = f;
     int64_t ttl_ms = st->dedupe_ttl_s * 1000;
     int64_t slice = event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
-    unsigned shard = (unsigned)(sq_strhash(b.data, b.len) % SQ_DEDUPE_SHARDS);
+    uint64_t shards = st->dedupe_shards > 0 ? (uint64_t)st->dedupe_shards : 1;
+    int64_t shard = (int64_t)(h % shards);
     sq_buf_init(&b); /* "{prefix}dd:{slice}:{shard}" */
     sq_buf_append_str(&b, st->redis_prefix);
     sq_buf_append(&b, "dd:", 3);

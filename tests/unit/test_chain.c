@@ -11,6 +11,7 @@
 #include "config.h"
 #include "dedupe.h"
 #include "store.h"
+#include "strmap.h"
 
 static const char *contact(const char *eid, const char *cust, const char *arrived,
                            const char *answered, const char *ended)
@@ -250,6 +251,94 @@ Test(chain, duplicates_within_and_across_batches)
     cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
     cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_DUPLICATE);
     cr_assert_str_eq(sq_store_mem_hget(f.store, "sq:cust:c9", "events_total"), "1");
+    teardown(&f);
+}
+
+/* dedupe.shards spreads a slice's marks over that many hashes; a mark's
+ * hash and field depend only on the event, so a duplicate meets its mark;
+ * every field is 16 characters, however long the id. */
+static long mark_shard(const struct sq_settings *st, const char *eid, char **key_out,
+                       char **field_out)
+{
+    char *key, *field;
+    sq_dedupe_mark_dup(st, "contact.v1", eid, 1795600920000LL, &key, &field);
+    cr_assert_eq(strlen(field), 16, "%s", field);
+    cr_assert_eq(strspn(field, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+                 16, "%s", field);
+    cr_assert_eq(strncmp(key, "sq:dd:20782:", 12), 0, "slice of the event's day: %s", key);
+    char *end;
+    long shard = strtol(key + 12, &end, 10);
+    cr_assert_eq(*end, '\0', "%s", key);
+    if (field_out)
+        *field_out = field;
+    else
+        free(field);
+    if (key_out)
+        *key_out = key;
+    else
+        free(key);
+    return shard;
+}
+
+Test(chain, dedupe_marks_spread_over_the_configured_shards)
+{
+    struct fixture f;
+    setup(&f);
+    cr_assert_eq(f.st.dedupe_shards, 4096, "the default");
+    f.st.dedupe_shards = 16;
+    bool used[16] = {false};
+    struct sq_strmap fields;
+    sq_strmap_init(&fields);
+    for (int i = 0; i < 400; i++) {
+        char eid[160];
+        /* ids of 5 to 125 characters */
+        snprintf(eid, sizeof eid, "e-%d-%0*d", i, i % 120, 0);
+        char *field, *again;
+        long shard = mark_shard(&f.st, eid, NULL, &field);
+        cr_assert(shard >= 0 && shard < 16, "shard %ld", shard);
+        cr_assert_eq(mark_shard(&f.st, eid, NULL, &again), shard, "the same event, the same hash");
+        cr_assert_str_eq(again, field);
+        cr_assert_null(sq_strmap_get(&fields, field), "two ids, one field: %s", field);
+        sq_strmap_put(&fields, field, &used[0]);
+        free(field);
+        free(again);
+        used[shard] = true;
+    }
+    sq_strmap_fini(&fields);
+    for (int k = 0; k < 16; k++)
+        cr_assert(used[k], "400 marks leave no shard of 16 empty: %d is", k);
+    char *f1, *f2;
+    mark_shard(&f.st, "e-1", NULL, &f1);
+    char *key, *field;
+    sq_dedupe_mark_dup(&f.st, "survey.v1", "e-1", 1795600920000LL, &key, &f2);
+    cr_assert_str_neq(f1, f2, "the schema is part of the mark");
+    free(f1);
+    free(f2);
+    free(key);
+    f.st.dedupe_shards = 1;
+    cr_assert_eq(mark_shard(&f.st, "e-1", NULL, NULL), 0);
+    cr_assert_eq(mark_shard(&f.st, "e-2", NULL, NULL), 0);
+
+    /* through the chain: the mark lands in its shard and finds the duplicate */
+    f.st.dedupe_shards = 16;
+    const char *ev = contact("e-7", "c9", "2026-11-25T10:00:00Z", "2026-11-25T10:00:10Z",
+                             "2026-11-25T10:02:00Z");
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_PROCESSED);
+    cr_assert_eq(apply(&f), 0);
+    cr_assert(mark_shard(&f.st, "e-7", &key, &field) < 16);
+    cr_assert_not_null(sq_store_mem_hget(f.store, key, field), "mark in %s", key);
+    free(key);
+    free(field);
+    sq_batch_fini(&f.batch);
+    memset(&f.batch, 0, sizeof f.batch);
+    f.batch.store = sq_store_mem_base(f.store);
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_DUPLICATE);
     teardown(&f);
 }
 
