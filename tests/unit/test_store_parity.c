@@ -123,6 +123,24 @@ static void assert_same_fields(redisContext *c, struct sq_store_mem *mem, const 
     }
 }
 
+/* key holds field b = want and nothing else, in Redis and in mem (its a
+ * is gone); returns its TTL in Redis. */
+static long long assert_only_b(redisContext *c, struct sq_store_mem *mem, const char *key,
+                               const char *want)
+{
+    redisReply *rep = redisCommand(c, "HGETALL %s", key);
+    cr_assert_eq(rep->elements, 2, "%s", key);
+    cr_assert_str_eq(rep->element[0]->str, "b");
+    cr_assert_str_eq(rep->element[1]->str, want);
+    freeReplyObject(rep);
+    cr_assert_str_eq(sq_store_mem_hget(mem, key, "b"), want);
+    cr_assert_null(sq_store_mem_hget(mem, key, "a"));
+    rep = redisCommand(c, "TTL %s", key);
+    long long ttl = rep->integer;
+    freeReplyObject(rep);
+    return ttl;
+}
+
 Test(store, redis_step_and_memory_agree, .timeout = 60)
 {
     struct sq_state_ops ops = {0};
@@ -207,26 +225,10 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     rep = redisCommand(c, "HGET sq:outages:active INC-1");
     cr_assert_str_eq(rep->str, "{}");
     freeReplyObject(rep);
-    rep = redisCommand(c, "HGETALL sq:cust:d");
-    cr_assert_eq(rep->elements, 2);
-    cr_assert_str_eq(rep->element[0]->str, "b");
-    cr_assert_str_eq(rep->element[1]->str, "2");
-    freeReplyObject(rep);
-    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:d", "b"), "2");
-    cr_assert_null(sq_store_mem_hget(mem, "sq:cust:d", "a"));
-    rep = redisCommand(c, "TTL sq:cust:d");
-    cr_assert_eq(rep->integer, -1, "emptied, then written without a TTL: %lld", rep->integer);
-    freeReplyObject(rep);
-    rep = redisCommand(c, "HGETALL sq:cust:e");
-    cr_assert_eq(rep->elements, 2);
-    cr_assert_str_eq(rep->element[0]->str, "b");
-    cr_assert_str_eq(rep->element[1]->str, "7");
-    freeReplyObject(rep);
-    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:e", "b"), "7");
-    cr_assert_null(sq_store_mem_hget(mem, "sq:cust:e", "a"));
-    rep = redisCommand(c, "TTL sq:cust:e");
-    cr_assert(rep->integer > 900 && rep->integer <= 1000, "sq:cust:e TTL %lld", rep->integer);
-    freeReplyObject(rep);
+    cr_assert_eq(assert_only_b(c, mem, "sq:cust:d", "2"), -1,
+                 "emptied, then written without a TTL");
+    long long ttl_e = assert_only_b(c, mem, "sq:cust:e", "7");
+    cr_assert(ttl_e > 900 && ttl_e <= 1000, "sq:cust:e TTL %lld", ttl_e);
     rep = redisCommand(c, "TTL sq:cust:a");
     cr_assert(rep->integer > 900 && rep->integer <= 1000);
     freeReplyObject(rep);
