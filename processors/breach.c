@@ -1,9 +1,10 @@
 /* breach.c: names of breach codes, severities and dimensions, and breach_id. */
 #include "breach.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "sq_common.h"
 
 static const char *const sq_dim_names[SQ_DIM__COUNT] = {
 #define SQ_X(e, s) [SQ_DIM_##e] = s,
@@ -54,10 +55,8 @@ void sq_breach_id_make(const char *id_source, enum sq_breach_code code, char out
 {
     char buf[256];
     int n = snprintf(buf, sizeof buf, "%s|%s", id_source, sq_breach_code_name(code));
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), md, &mdlen,
-               EVP_sha256(), NULL);
+    unsigned char md[32];
+    sq_xsha256(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), md);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
         out[2 * i] = hex[md[i] >> 4];

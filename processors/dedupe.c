@@ -6,7 +6,6 @@
  * the applied offset never reaches the chain. One store read per batch. */
 #include "dedupe.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +15,9 @@
 
 /* Marks of one time slice are spread over dedupe.shards hashes (4096 by
  * default). Redis keeps a hash of up to 512 short fields as a listpack
- * (about 20 bytes a mark with the 16-character fields below) and looks a
+ * (about 21 bytes a mark with the 16-character fields below) and looks a
  * field up by walking it, so HSETNX and HMGET cost grows with the marks in
- * a shard; beyond 512 a hash becomes a hash table at ~70 bytes a mark
+ * a shard; beyond 512 a hash becomes a hash table at ~78 bytes a mark
  * (docs/operations.md says how to size dedupe.shards). Changing the count
  * forgets the marks written before. */
 
@@ -32,6 +31,19 @@ static int sq_dedupe_init(const struct sq_settings *st, void **ctx, struct sq_er
 /* A mark's field: 12 bytes of the digest as 16 characters (base64url). */
 #define SQ_DEDUPE_FIELD_BYTES 12
 
+/* n (a multiple of 3) bytes of p in base64url into out, NUL-terminated
+ * (n / 3 * 4 + 1 bytes). */
+static void sq_base64url(const unsigned char *p, size_t n, char *out)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (size_t i = 0; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        for (int k = 3; k >= 0; k--)
+            *out++ = b64[(v >> (6 * k)) & 63];
+    }
+    *out = '\0';
+}
+
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
                         int64_t event_ms, char **key, char **field)
 {
@@ -40,23 +52,15 @@ void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const 
     sq_buf_append_str(&b, schema);
     sq_buf_append(&b, "|", 1);
     sq_buf_append_str(&b, event_id);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);
+    unsigned char md[32];
+    sq_xsha256(b.data, b.len, md);
     sq_buf_fini(&b);
     /* the shard from the first 8 bytes, the field from the next 12 */
     uint64_t h = 0;
     for (int i = 0; i < 8; i++)
         h = h << 8 | md[i];
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char *f = sq_xmalloc(SQ_DEDUPE_FIELD_BYTES / 3 * 4 + 1);
-    for (int i = 0, o = 0; i < SQ_DEDUPE_FIELD_BYTES; i += 3) {
-        uint32_t v = (uint32_t)md[8 + i] << 16 | (uint32_t)md[9 + i] << 8 | md[10 + i];
-        for (int k = 3; k >= 0; k--)
-            f[o++] = b64[(v >> (6 * k)) & 63];
-    }
-    f[SQ_DEDUPE_FIELD_BYTES / 3 * 4] = '\0';
-    *field = f;
+    *field = sq_xmalloc(SQ_DEDUPE_FIELD_BYTES / 3 * 4 + 1);
+    sq_base64url(md + 8, SQ_DEDUPE_FIELD_BYTES, *field);
     int64_t ttl_ms = st->dedupe_ttl_s * 1000;
     int64_t slice = event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
     uint64_t shards = st->dedupe_shards > 0 ? (uint64_t)st->dedupe_shards : 1;

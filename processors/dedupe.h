@@ -12,7 +12,7 @@ extern const struct sq_processor sq_proc_dedupe;
  * occurred_at) always meets its mark. With d = SHA-256("schema|event_id"),
  * shard = d's first 8 bytes (big-endian) mod dedupe.shards and the field is
  * d's next 12 bytes in base64url: 16 characters whatever the id's length
- * (up to 128), so a mark costs the same ~20 bytes of Redis for any id.
+ * (up to 128), so a mark costs the same ~21 bytes of Redis for any id.
  * key and field are malloc'd. */
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
                         int64_t event_ms, char **key, char **field);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,15 @@ void *sq_xmalloc(size_t n)
     if (!p)
         sq_oom(n);
     return p;
+}
+
+void sq_xsha256(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 0;
+    if (!EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) || len != 32) {
+        fprintf(stderr, "sqgate: OpenSSL could not compute a SHA-256\n");
+        abort();
+    }
 }
 
 void *sq_xcalloc(size_t count, size_t size)

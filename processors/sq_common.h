@@ -15,6 +15,9 @@ void *sq_xcalloc(size_t count, size_t size);
 void *sq_xrealloc(void *p, size_t n);
 char *sq_xstrdup(const char *s);
 char *sq_xstrndup(const char *s, size_t n);
+/* SHA-256 of p[0..n) into out; aborts with a message when OpenSSL cannot
+ * compute it (no memory, no default provider), as the allocators do. */
+void sq_xsha256(const void *p, size_t n, unsigned char out[32]);
 /* Writes v in decimal, NUL-terminated, into buf (24 bytes are enough);
  * returns its length. printf's %lld without the format parsing. */
 size_t sq_i64_format(char *buf, int64_t v);
