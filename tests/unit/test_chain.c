@@ -80,6 +80,15 @@ static size_t apply(struct fixture *f)
     return nd;
 }
 
+/* An empty batch on the same store, as the next poll's. */
+static void next_batch(struct fixture *f)
+{
+    sq_batch_fini(&f->batch);
+    memset(&f->batch, 0, sizeof f->batch);
+    f->batch.topic = "sq.in.contacts";
+    f->batch.store = sq_store_mem_base(f->store);
+}
+
 static void teardown(struct fixture *f)
 {
     sq_batch_fini(&f->batch);
@@ -242,9 +251,7 @@ Test(chain, duplicates_within_and_across_batches)
     cr_assert_eq(f.batch.msgs[1].verdict, SQ_VERDICT_DUPLICATE);
     cr_assert_eq(f.batch.msgs[1].outputs_n, 0, "a duplicate has no output");
     cr_assert_eq(apply(&f), 0);
-    sq_batch_fini(&f.batch);
-    memset(&f.batch, 0, sizeof f.batch);
-    f.batch.store = sq_store_mem_base(f.store);
+    next_batch(&f);
 
     /* a later batch: the applied mark makes it a duplicate */
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
@@ -333,9 +340,7 @@ Test(chain, dedupe_marks_spread_over_the_configured_shards)
     cr_assert_not_null(sq_store_mem_hget(f.store, key, field), "mark in %s", key);
     free(key);
     free(field);
-    sq_batch_fini(&f.batch);
-    memset(&f.batch, 0, sizeof f.batch);
-    f.batch.store = sq_store_mem_base(f.store);
+    next_batch(&f);
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
     cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
     cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_DUPLICATE);
