@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,22 @@ void *sq_xmalloc(size_t n)
     return p;
 }
 
+/* SHA-256 as fetched from OpenSSL's provider once: EVP_sha256() makes
+ * EVP_Digest fetch it again on every call, half of a short digest's time
+ * (0.54 against 0.24 µs). Fetched methods may be shared by threads. */
+static EVP_MD *sq_sha256_md;
+static pthread_once_t sq_sha256_once = PTHREAD_ONCE_INIT;
+
+static void sq_sha256_fetch(void)
+{
+    sq_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void sq_xsha256(const void *p, size_t n, unsigned char out[32])
 {
+    pthread_once(&sq_sha256_once, sq_sha256_fetch);
     unsigned int len = 0;
-    if (!EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) || len != 32) {
+    if (!sq_sha256_md || !EVP_Digest(p, n, out, &len, sq_sha256_md, NULL) || len != 32) {
         fprintf(stderr, "sqgate: OpenSSL could not compute a SHA-256\n");
         abort();
     }
