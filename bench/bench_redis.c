@@ -5,7 +5,9 @@
  * an argument of an EVALSHA, and a cell's counters summed in the script
  * (HMGET, add, HSET) instead of a HINCRBY each; then each op of the real
  * step script (gateway/redis_link.c, processors/store.h), run as partition
- * steps of 300 ops of one kind. These are the unit costs behind the step
+ * steps of 300 ops of one kind, and a dedupe mark's read, with a slice's
+ * sets as full as docs/operations.md sizes them (~400 marks). These are
+ * the unit costs behind the step
  * scripts' cost per event (docs/performance.md). Usage:
  * bench_redis [--rounds N] (--sqgate PATH is ignored). */
 #include <hiredis/hiredis.h>
@@ -17,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "dedupe.h"
 #include "ports.h"
 #include "redis_link.h"
 #include "store.h"
@@ -240,6 +244,19 @@ static double br_measure(struct br *b, int (*fn)(struct br *), double units, int
 
 #define BR_STEP_OPS 300 /* ops of one kind in a step */
 #define BR_STEPS 60     /* steps per measurement */
+#define BR_MARK_MS 1795600000000LL /* the dedupe marks' event time: one slice */
+#define BR_MARK_FILL 400           /* marks a dedupe set holds before measuring */
+#define BR_MARK_FILL_S "400"
+
+static struct sq_settings br_st; /* defaults: dedupe.shards, dedupe.ttl_s, prefix */
+
+/* The dedupe mark of id (kind, n, k) as the dedupe processor makes it. */
+static void br_mark(const char *kind, long n, int k, char **key, char **member)
+{
+    char eid[48];
+    snprintf(eid, sizeof eid, "%s-%ld-%d", kind, n, k);
+    sq_dedupe_mark_dup(&br_st, "contact.v1", eid, BR_MARK_MS, key, member);
+}
 
 static const char *const br_kpi_fields[8] = {
     "offered", "answered", "answered_in_sla", "wait_answered_ms_sum", "handle_ms_sum",
@@ -289,7 +306,70 @@ static void br_step_op(struct sq_state_ops *ops, char kind, int rep, int k)
         snprintf(key, sizeof key, "sq:cust:c%d", k);
         sq_op_latest(ops, key, "last_breach_at", t, "last_breach_code", "SLA_WAIT", 2592000);
         break;
+    case 'D': {
+        char *mkey, *mmember;
+        br_mark("d", rep, k, &mkey, &mmember);
+        sq_op_dedupe(ops, mkey, mmember, br_st.dedupe_ttl_s * 2);
+        free(mkey);
+        free(mmember);
+        break;
     }
+    }
+}
+
+/* Fills the marks' slice to ~BR_MARK_FILL marks a set with plain SADDs. */
+static int br_fill_marks(struct br *b)
+{
+    long n = (long)br_st.dedupe_shards * BR_MARK_FILL;
+    for (long i = 0; i < n; i += 10000) {
+        int sent = 0;
+        for (long j = i; j < i + 10000 && j < n; j++, sent++) {
+            char *key, *member;
+            br_mark("fill", j, 0, &key, &member);
+            redisAppendCommand(b->c, "SADD %s %s", key, member);
+            free(key);
+            free(member);
+        }
+        if (br_replies(b, sent) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Redis CPU per dedupe mark read (SMISMEMBER, BR_STEP_OPS marks of new ids
+ * a read, as the chain reads a batch's marks), the median over rounds. */
+static double br_mark_read_cost(struct br *b, struct sq_redis *r, int rounds)
+{
+    double v[16];
+    if (rounds > 16)
+        rounds = 16;
+    static long n = 0;
+    for (int round = 0; round < rounds; round++) {
+        double c0 = br_cpu(b);
+        for (int rep = 0; rep < BR_STEPS; rep++, n++) {
+            struct sq_store_reads reads = {0};
+            for (int k = 0; k < BR_STEP_OPS; k++) {
+                char *key, *member;
+                br_mark("r", n, k, &key, &member);
+                sq_store_reads_add_member(&reads, key, member);
+                free(key);
+                free(member);
+            }
+            struct sq_err err;
+            sq_err_clear(&err);
+            int rc = sq_redis_read_fields(r, &reads, &err);
+            sq_store_reads_fini(&reads);
+            if (rc != SQ_OK) {
+                fprintf(stderr, "bench_redis: mark reads: %s\n", err.msg);
+                return -1;
+            }
+        }
+        double c1 = br_cpu(b);
+        if (c0 < 0 || c1 < 0)
+            return -1;
+        v[round] = (c1 - c0) / ((double)BR_STEPS * BR_STEP_OPS) * 1e6;
+    }
+    return br_median(v, rounds);
 }
 
 /* Redis CPU per op of kind (0: none, the step's own cost per op slot) in
@@ -352,6 +432,7 @@ int main(int argc, char **argv)
         rounds = 1;
     struct br b;
     memset(&b, 0, sizeof b);
+    sq_settings_defaults(&br_st);
     for (int c = 0; c < BR_CELLS; c++)
         snprintf(b.cells[c], sizeof b.cells[c], "sq:kpi:agent:AG%04d:15m:1795600800", c);
     if (br_start(&b) != 0 || br_load(&b, br_incr_lua, b.incr_sha) != 0 ||
@@ -370,7 +451,7 @@ int main(int argc, char **argv)
     struct sq_err err;
     sq_err_clear(&err);
     struct sq_redis *r = sq_redis_new(url, "sq:", 10000, &err);
-    static const char kinds[] = "CQKWHZG";
+    static const char kinds[] = "CQKWHZGD";
     static const char *const what[] = {
         "C (a customer's counts and times: HMGET, HSET, EXPIRE)",
         "Q (a customer's cx_index: HMGET, HSET, EXPIRE, the decay in Lua)",
@@ -378,12 +459,18 @@ int main(int argc, char **argv)
         "W (a window cell touched: HINCRBY, GET once a step, then its open/dirty set)",
         "H (a contact history: HSET, EXPIRE)",
         "Z (a breach: ZADD, ZREMRANGEBYRANK, EXPIRE)",
-        "G (a customer's last breach: HMGET, HSET, EXPIRE)"};
+        "G (a customer's last breach: HMGET, HSET, EXPIRE)",
+        "D (a dedupe mark: SADD into a set of ~" BR_MARK_FILL_S " marks, EXPIRE)"};
     double empty = r ? br_step_cost(&b, r, 0, rounds) : -1;
-    double op[sizeof kinds - 1];
+    double op[sizeof kinds - 1], mark_read = -1;
     int ops_ok = empty >= 0;
-    for (size_t k = 0; ops_ok && k < sizeof kinds - 1; k++)
-        ops_ok = (op[k] = br_step_cost(&b, r, kinds[k], rounds)) >= 0;
+    for (size_t k = 0; ops_ok && k < sizeof kinds - 1; k++) {
+        if (kinds[k] == 'D')
+            ops_ok = br_fill_marks(&b) == 0;
+        ops_ok = ops_ok && (op[k] = br_step_cost(&b, r, kinds[k], rounds)) >= 0;
+    }
+    if (ops_ok)
+        ops_ok = (mark_read = br_mark_read_cost(&b, r, rounds)) >= 0;
     if (!r)
         fprintf(stderr, "bench_redis: %s\n", err.msg);
     sq_redis_free(r);
@@ -406,5 +493,8 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof kinds - 1; k++)
         printf("| %s | %.2f |\n", what[k], op[k] - empty);
     printf("| the step's own cost, per op slot (offset, watermark, the call) | %.3f |\n", empty);
+    printf("| a dedupe mark's read (SMISMEMBER, a set of ~%d marks; %d marks a read) | %.2f |\n",
+           BR_MARK_FILL, BR_STEP_OPS, mark_read);
+    sq_settings_free(&br_st);
     return 0;
 }

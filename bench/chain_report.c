@@ -129,7 +129,7 @@ static void sq_cb_print_redis(const struct sq_cb_main *m)
            sq_cb_ratio((double)(m->redis_after - m->redis_before), (double)r->customers));
     printf("| Redis bytes per customer hash (MEMORY USAGE, mean) | %.0f B | |\n",
            sq_cb_ratio(r->customer_bytes, (double)r->customers));
-    printf("| Redis bytes per dedupe id (MEMORY USAGE of %ld sq:dd hashes / %ld ids) | %.1f B "
+    printf("| Redis bytes per dedupe id (MEMORY USAGE of %ld sq:dm sets / %ld ids) | %.1f B "
            "| ≤ 32 B |\n", r->dedupe_keys, r->dedupe_ids,
            sq_cb_ratio(r->dedupe_bytes, (double)r->dedupe_ids));
     printf("| Redis bytes per KPI hash (MEMORY USAGE, mean of %ld) | %.0f B | |\n", r->kpi_hashes,

@@ -343,12 +343,12 @@ static enum sq_cb_key_kind sq_cb_key_kind(const char *k, size_t len)
         return SQ_CB_K_CUST;
     if (len > 7 && memcmp(k, "sq:kpi:", 7) == 0)
         return SQ_CB_K_KPI;
-    if (len > 6 && memcmp(k, "sq:dd:", 6) == 0)
+    if (len > 6 && memcmp(k, "sq:dm:", 6) == 0)
         return SQ_CB_K_DEDUPE;
     return SQ_CB_K_OTHER;
 }
 
-/* MEMORY USAGE (and HLEN for dedupe hashes) of one SCAN page, pipelined. */
+/* MEMORY USAGE (and SCARD for dedupe sets) of one SCAN page, pipelined. */
 static int sq_cb_measure_page(redisContext *c, const redisReply *keys, struct sq_cb_redis_mem *m)
 {
     for (size_t i = 0; i < keys->elements; i++) {
@@ -358,7 +358,7 @@ static int sq_cb_measure_page(redisContext *c, const redisReply *keys, struct sq
             continue;
         redisAppendCommand(c, "MEMORY USAGE %b SAMPLES 0", k->str, k->len);
         if (kind == SQ_CB_K_DEDUPE)
-            redisAppendCommand(c, "HLEN %b", k->str, k->len);
+            redisAppendCommand(c, "SCARD %b", k->str, k->len);
     }
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];

@@ -62,7 +62,7 @@ struct sq_cb_redis_mem {
     double customer_bytes;   /* their MEMORY USAGE, summed */
     long kpi_hashes;         /* sq:kpi:... */
     double kpi_bytes;
-    long dedupe_keys;        /* sq:dd:... hashes of event ids */
+    long dedupe_keys;        /* sq:dm:... sets of event id marks */
     long dedupe_ids;         /* their fields */
     double dedupe_bytes;
 };

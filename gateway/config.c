@@ -149,10 +149,10 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     INT("dedupe.ttl_s", dedupe_ttl_s, "86400", 60, 31536000,
         "An event_id seen again within this time is a duplicate, s."),
     INT("dedupe.shards", dedupe_shards, "4096", 1, 16777216,
-        "Hashes each dedupe.ttl_s slice of marks is spread over. Keep it at least the "
-        "events a slice gets (events/s × dedupe.ttl_s) / 400: a hash of up to Redis's "
-        "hash-max-listpack-entries marks (512 by default) costs ~21 bytes a mark, a larger "
-        "one ~78 and slower lookups (docs/operations.md). Changing it forgets the marks "
+        "Sets each dedupe.ttl_s slice of marks is spread over. Keep it at least the events "
+        "a slice gets (events/s × dedupe.ttl_s) / 400: a set of up to Redis's "
+        "set-max-intset-entries marks (512 by default) is an intset at ~8-9 bytes a mark, a "
+        "larger one a hash table at ~64 (docs/operations.md). Changing it forgets the marks "
         "written before."),
     INT("sla.short_abandon_s", sla_short_abandon_s, "5", 0, 86400,
         "An abandon with a wait below this is a short abandon (not a breach), s."),

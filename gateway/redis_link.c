@@ -25,7 +25,7 @@
  * max_event_ms). ARGV[1] = expected stored offset ("" = none), ARGV[2] =
  * batch's last offset, ARGV[3] = greatest event time in ms ("" = none),
  * ARGV[4] = the number of dedupe marks, then each mark as (message index,
- * key, field, TTL), then the batch's other ops without their M, B, Y and S
+ * set key, member, TTL), then the batch's other ops without their M, B, Y and S
  * markers (processors/store.h; sq_redis_send_step below says which are
  * sent).
  * Returns {1, stored} applied, {0, stored} already applied, {-1, stored}
@@ -40,12 +40,12 @@ static const char sq_step_lua[] = SQ_STEP_LUA_COMMON
     "local n = #ARGV\n"
     "local nd, i, dups, marked = tonumber(ARGV[4]), 5, {}, {}\n"
     "for k = 1, nd do\n"
-    "  if redis.call('HSETNX', ARGV[i+1], ARGV[i+2], '1') == 1 then marked[#marked + 1] = i\n"
+    "  if redis.call('SADD', ARGV[i+1], ARGV[i+2]) == 1 then marked[#marked + 1] = i\n"
     "  else dups[#dups + 1] = ARGV[i] end\n"
     "  i = i + 4\n"
     "end\n"
     "if #dups > 0 then\n"
-    "  for _, j in ipairs(marked) do redis.call('HDEL', ARGV[j+1], ARGV[j+2]) end\n"
+    "  for _, j in ipairs(marked) do redis.call('SREM', ARGV[j+1], ARGV[j+2]) end\n"
     "  return {2, cur or '', unpack(dups)}\n"
     "end\n"
     "for _, j in ipairs(marked) do expire(ARGV[j+1], ARGV[j+3]) end\n"
@@ -79,8 +79,8 @@ static const char sq_turn_lua[] = SQ_STEP_LUA_COMMON
     "for p = 1, np do\n"
     "  local j = at[p] + 5\n"
     "  for k = 1, tonumber(ARGV[at[p]+3]) do\n"
-    "    if redis.call('HSETNX', ARGV[j+1], ARGV[j+2], '1') == 0 then\n"
-    "      for _, m in ipairs(marked) do redis.call('HDEL', ARGV[m+1], ARGV[m+2]) end\n"
+    "    if redis.call('SADD', ARGV[j+1], ARGV[j+2]) == 0 then\n"
+    "      for _, m in ipairs(marked) do redis.call('SREM', ARGV[m+1], ARGV[m+2]) end\n"
     "      return {3}\n"
     "    end\n"
     "    marked[#marked + 1] = j\n"
@@ -250,6 +250,41 @@ static redisReply *sq_redis_cmd(struct sq_redis *r, struct sq_err *err, int argc
     return rep;
 }
 
+bool sq_redis_version_at_least(const char *info, int major, int minor, char *found,
+                               size_t found_len)
+{
+    found[0] = '\0';
+    const char *p = info ? strstr(info, "redis_version:") : NULL;
+    if (!p)
+        return true;
+    p += strlen("redis_version:");
+    size_t n = strcspn(p, "\r\n");
+    snprintf(found, found_len, "%.*s", (int)n, p);
+    int a = 0, b = 0;
+    if (sscanf(found, "%d.%d", &a, &b) != 2)
+        return true; /* not a version we can read: let the commands speak */
+    return a > major || (a == major && b >= minor);
+}
+
+/* A Redis older than SQ_REDIS_MIN_*: fatal, with the version found. */
+static int sq_redis_check_version(struct sq_redis *r, struct sq_err *err)
+{
+    redisReply *rep = redisCommand(r->c, "INFO server");
+    if (!rep)
+        return sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis INFO: %s",
+                          r->c->errstr[0] ? r->c->errstr : "connection lost");
+    char found[32];
+    bool ok = rep->type != REDIS_REPLY_STRING ||
+              sq_redis_version_at_least(rep->str, SQ_REDIS_MIN_MAJOR, SQ_REDIS_MIN_MINOR, found,
+                                        sizeof found);
+    freeReplyObject(rep);
+    if (!ok)
+        return sq_err_set(err, SQ_ERR_FATAL, "",
+                          "redis %s is older than %d.%d, which sqgate needs (SMISMEMBER)", found,
+                          SQ_REDIS_MIN_MAJOR, SQ_REDIS_MIN_MINOR);
+    return SQ_OK;
+}
+
 static int sq_redis_handshake(struct sq_redis *r, struct sq_err *err)
 {
     const char *user = getenv("SQGATE_REDIS_USER");
@@ -278,6 +313,9 @@ static int sq_redis_handshake(struct sq_redis *r, struct sq_err *err)
         }
         freeReplyObject(rep);
     }
+    int vrc = sq_redis_check_version(r, err);
+    if (vrc != SQ_OK)
+        return vrc;
     const char *scripts[2] = {sq_step_lua, sq_turn_lua};
     char *shas[2] = {r->sha, r->turn_sha};
     for (int k = 0; k < 2; k++) {
@@ -936,7 +974,8 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
     int rc = sq_redis_ensure(r, err);
     if (rc != SQ_OK)
         return rc;
-    /* consecutive field reads of one key go as one HMGET */
+    /* consecutive field reads of one key go as one HMGET, member reads as
+     * one SMISMEMBER */
     size_t ncmd = 0;
     size_t *span = sq_xmalloc((reads->n ? reads->n : 1) * sizeof *span); /* reads per command */
     const char *argv[66];
@@ -951,10 +990,10 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
             continue;
         }
         size_t n = 0;
-        argv[0] = "HMGET";
+        argv[0] = rd->member ? "SMISMEMBER" : "HMGET";
         argv[1] = rd->key;
         while (i + n < reads->n && n < 64 && reads->v[i + n].field &&
-               strcmp(reads->v[i + n].key, rd->key) == 0) {
+               reads->v[i + n].member == rd->member && strcmp(reads->v[i + n].key, rd->key) == 0) {
             argv[2 + n] = reads->v[i + n].field;
             n++;
         }
@@ -987,13 +1026,17 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
                 json_decref(o);
             }
         } else {
-            /* HMGET: one element per field read, in order */
+            /* HMGET or SMISMEMBER: one element per field or member, in order */
             for (size_t k = 0; k < span[c]; k++) {
                 const redisReply *e = rep->type == REDIS_REPLY_ARRAY && k < rep->elements
                                           ? rep->element[k] : NULL;
                 free(reads->v[i + k].value);
-                reads->v[i + k].value = e && e->type == REDIS_REPLY_STRING
-                                            ? sq_xstrndup(e->str, e->len) : NULL;
+                if (reads->v[i + k].member)
+                    reads->v[i + k].value = e && e->type == REDIS_REPLY_INTEGER && e->integer == 1
+                                                ? sq_xstrdup("1") : NULL;
+                else
+                    reads->v[i + k].value = e && e->type == REDIS_REPLY_STRING
+                                                ? sq_xstrndup(e->str, e->len) : NULL;
             }
         }
         i += span[c];

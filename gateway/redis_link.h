@@ -19,11 +19,19 @@ struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeo
 void sq_redis_free(struct sq_redis *r);
 
 /* Connects if not connected (AUTH from SQGATE_REDIS_USER/SQGATE_REDIS_PASSWORD,
- * SELECT, SCRIPT LOAD, epoch check). Returns SQ_OK, SQ_ERR_TRANSIENT
- * (unreachable: retry later) or SQ_ERR_FATAL (data lost: the epoch key
- * changed). */
+ * SELECT, version check, SCRIPT LOAD, epoch check). Returns SQ_OK,
+ * SQ_ERR_TRANSIENT (unreachable: retry later) or SQ_ERR_FATAL (data lost:
+ * the epoch key changed; or a Redis older than SQ_REDIS_MIN_*). */
 int sq_redis_ensure(struct sq_redis *r, struct sq_err *err);
 bool sq_redis_connected(const struct sq_redis *r);
+/* The oldest Redis sqgate runs on: 6.2, for SMISMEMBER (dedupe reads). */
+#define SQ_REDIS_MIN_MAJOR 6
+#define SQ_REDIS_MIN_MINOR 2
+/* Whether INFO's text names a redis_version of at least major.minor; the
+ * version found goes to found ("" when INFO names none, which passes: an
+ * ACL may hide INFO, and the commands then say what they lack). */
+bool sq_redis_version_at_least(const char *info, int major, int minor, char *found,
+                               size_t found_len);
 
 /* The applied-offset key of one input partition. */
 char *sq_redis_offset_key_dup(const struct sq_redis *r, const char *group, const char *topic,

@@ -8,13 +8,14 @@
 /* The cache's value for a (key, field) that Redis does not hold. */
 static char sq_store_absent;
 
-/* "key\x1ffield", or "key\x1e" for a whole-hash read, in b. */
+/* "key\x1ffield", "key\x1dmember" for a set member, or "key\x1e" for a
+ * whole-hash read, in b. */
 static const char *sq_store_cache_key(struct sq_buf *b, const struct sq_store_read *r)
 {
     sq_buf_reset(b);
     sq_buf_append_str(b, r->key);
     if (r->field) {
-        sq_buf_append(b, "\x1f", 1);
+        sq_buf_append(b, r->member ? "\x1d" : "\x1f", 1);
         sq_buf_append_str(b, r->field);
     } else {
         sq_buf_append(b, "\x1e", 1);

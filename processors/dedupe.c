@@ -13,11 +13,11 @@
 #include "store.h"
 #include "strmap.h"
 
-/* Marks of one time slice are spread over dedupe.shards hashes (4096 by
- * default). Redis keeps a hash of up to 512 short fields as a listpack
- * (about 21 bytes a mark with the 16-character fields below) and looks a
- * field up by walking it, so HSETNX and HMGET cost grows with the marks in
- * a shard; beyond 512 a hash becomes a hash table at ~78 bytes a mark
+/* Marks of one time slice are spread over dedupe.shards sets (4096 by
+ * default). Redis keeps a set of up to 512 integers (set-max-intset-entries)
+ * as an intset, a sorted array of 8-byte integers searched by bisection:
+ * about 8.3 bytes a mark, and SADD and SMISMEMBER cost little whatever its
+ * size. Beyond 512 a set becomes a hash table at ~60 bytes a mark
  * (docs/operations.md says how to size dedupe.shards). Changing the count
  * forgets the marks written before. */
 
@@ -28,24 +28,8 @@ static int sq_dedupe_init(const struct sq_settings *st, void **ctx, struct sq_er
     return SQ_OK;
 }
 
-/* A mark's field: 12 bytes of the digest as 16 characters (base64url). */
-#define SQ_DEDUPE_FIELD_BYTES 12
-
-/* n (a multiple of 3) bytes of p in base64url into out, NUL-terminated
- * (n / 3 * 4 + 1 bytes). */
-static void sq_base64url(const unsigned char *p, size_t n, char *out)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    for (size_t i = 0; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        for (int k = 3; k >= 0; k--)
-            *out++ = b64[(v >> (6 * k)) & 63];
-    }
-    *out = '\0';
-}
-
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
-                        int64_t event_ms, char **key, char **field)
+                        int64_t event_ms, char **key, char **member)
 {
     struct sq_buf b; /* "schema|event_id" */
     sq_buf_init(&b);
@@ -55,19 +39,25 @@ void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const 
     unsigned char md[32];
     sq_xsha256(b.data, b.len, md);
     sq_buf_fini(&b);
-    /* the shard from the first 8 bytes, the field from the next 12 */
-    uint64_t h = 0;
-    for (int i = 0; i < 8; i++)
+    /* the shard from the first 8 bytes, the member from the next 8 */
+    uint64_t h = 0, v = 0;
+    for (int i = 0; i < 8; i++) {
         h = h << 8 | md[i];
-    *field = sq_xmalloc(SQ_DEDUPE_FIELD_BYTES / 3 * 4 + 1);
-    sq_base64url(md + 8, SQ_DEDUPE_FIELD_BYTES, *field);
+        v = v << 8 | md[8 + i];
+    }
+    /* v as int64 in decimal, the form Redis keeps as an integer (two's
+     * complement without relying on the conversion's implementation) */
+    int64_t mark = v > (uint64_t)INT64_MAX ? -(int64_t)(~v) - 1 : (int64_t)v;
+    sq_buf_init(&b);
+    sq_buf_append_i64(&b, mark);
+    *member = b.data;
     int64_t ttl_ms = st->dedupe_ttl_s * 1000;
     int64_t slice = event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
     uint64_t shards = st->dedupe_shards > 0 ? (uint64_t)st->dedupe_shards : 1;
     int64_t shard = (int64_t)(h % shards);
-    sq_buf_init(&b); /* "{prefix}dd:{slice}:{shard}" */
+    sq_buf_init(&b); /* "{prefix}dm:{slice}:{shard}" */
     sq_buf_append_str(&b, st->redis_prefix);
-    sq_buf_append(&b, "dd:", 3);
+    sq_buf_append(&b, "dm:", 3);
     sq_buf_append_i64(&b, slice);
     sq_buf_append(&b, ":", 1);
     sq_buf_append_i64(&b, shard);
@@ -83,11 +73,11 @@ static size_t sq_dedupe_add_read(const struct sq_settings *st, const struct sq_m
     const char *eid = json_string_value(json_object_get(m->event, "event_id"));
     if (!eid)
         return SIZE_MAX;
-    char *key, *field;
-    sq_dedupe_mark_dup(st, m->schema, eid, m->event_ms, &key, &field);
-    size_t at = sq_store_reads_add(reads, key, field);
+    char *key, *member;
+    sq_dedupe_mark_dup(st, m->schema, eid, m->event_ms, &key, &member);
+    size_t at = sq_store_reads_add_member(reads, key, member);
     free(key);
-    free(field);
+    free(member);
     return at;
 }
 

@@ -16,11 +16,14 @@
 
 /* One (key, field) read. value is malloc'd by the store (NULL: absent) and
  * released by the caller (sq_store_reads_fini). field NULL reads the whole
- * hash: value is then a JSON object of its fields (NULL when absent). */
+ * hash: value is then a JSON object of its fields (NULL when absent). With
+ * member set, field is a member of the set at key, and value is "1" when
+ * the set holds it (NULL when not): a dedupe mark (D below). */
 struct sq_store_read {
     char *key;
     char *field;
     char *value;
+    bool member;
 };
 
 struct sq_store_reads {
@@ -29,6 +32,8 @@ struct sq_store_reads {
 };
 /* Adds a read (copies key and field) and returns its index. */
 size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char *field);
+/* Adds a read of whether the set at key holds member; its index. */
+size_t sq_store_reads_add_member(struct sq_store_reads *r, const char *key, const char *member);
 void sq_store_reads_fini(struct sq_store_reads *r);
 
 struct sq_store;
@@ -63,9 +68,10 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
 
 /* The ops (flat arguments) both back ends apply, per message:
  *   M idx                     start of message idx's ops
- *   D key field ttl_s         dedupe mark, a message's first op: if field
- *                             already exists in key (or an earlier message
- *                             of the list set it), message idx is a
+ *   D key member ttl_s        dedupe mark, a message's first op (SADD to
+ *                             the set key): if the set already holds
+ *                             member (or an earlier message of the list
+ *                             added it), message idx is a
  *                             duplicate: none of its ops apply and idx is
  *                             reported back (the Redis step writes nothing
  *                             then and the gateway sends it again without

@@ -22,8 +22,16 @@ size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char 
         r->cap = r->cap ? r->cap * 2 : 64;
         r->v = sq_xrealloc(r->v, r->cap * sizeof *r->v);
     }
-    r->v[r->n] = (struct sq_store_read){sq_xstrdup(key), field ? sq_xstrdup(field) : NULL, NULL};
+    r->v[r->n] = (struct sq_store_read){sq_xstrdup(key), field ? sq_xstrdup(field) : NULL, NULL,
+                                        false};
     return r->n++;
+}
+
+size_t sq_store_reads_add_member(struct sq_store_reads *r, const char *key, const char *member)
+{
+    size_t at = sq_store_reads_add(r, key, member);
+    r->v[at].member = true;
+    return at;
 }
 
 void sq_store_reads_fini(struct sq_store_reads *r)
@@ -358,8 +366,9 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
             }
             continue;
         }
+        /* a set (the D op's) is kept as a hash of its members, each "1" */
         const char *v = sq_store_mem_hget(m, r->v[i].key, r->v[i].field);
-        r->v[i].value = v ? sq_xstrdup(v) : NULL;
+        r->v[i].value = v ? sq_xstrdup(r->v[i].member ? "1" : v) : NULL;
     }
     return SQ_OK;
 }
@@ -701,6 +710,7 @@ int sq_store_mem_apply(struct sq_store_mem *m, const struct sq_state_ops *ops, s
         } else if (skip) {
             /* a duplicate's ops: parse past them */
         } else if (c == 'D') {
+            /* the set at a[i + 1] as a hash of its members */
             struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
             if (sq_strmap_get(h, a[i + 2])) {
                 *dups = sq_xrealloc(*dups, (*ndups + 1) * sizeof **dups);

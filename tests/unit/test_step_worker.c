@@ -16,7 +16,7 @@
 static void build_ops(struct sq_state_ops *ops, const char *eid, const char *value)
 {
     sq_op_message(ops, 0);
-    sq_op_dedupe(ops, "sq:dd:1:1", eid, 100);
+    sq_op_dedupe(ops, "sq:dm:1:1", eid, 100);
     const char *fv[] = {"tier", value, NULL};
     sq_op_hset(ops, "sq:cust:w", 1000, fv);
 }

@@ -22,7 +22,7 @@ static void push_customer(struct sq_state_ops *ops, const char *const a[8])
 static void build_ops(struct sq_state_ops *ops)
 {
     sq_op_message(ops, 0);
-    sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
+    sq_op_dedupe(ops, "sq:dm:1:7", "contact.v1|e1", 100);
     const char *c[] = {"sq:cust:a", "1", "2026-11-25T10:00:00.000Z", "e1",
                        "2026-11-25T09:59:00.000Z", "GD-SZ", "gold", "1000"};
     push_customer(ops, c);
@@ -88,7 +88,7 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_hincr(ops, "sq:cust:e", "b", 2, 1000);
     /* message 1 repeats e1: a duplicate, its ops skipped */
     sq_op_message(ops, 1);
-    sq_op_dedupe(ops, "sq:dd:1:7", "contact.v1|e1", 100);
+    sq_op_dedupe(ops, "sq:dm:1:7", "contact.v1|e1", 100);
     sq_op_hincr(ops, "sq:cust:a", "breaches_total", 50, 1000);
     sq_op_hincr_each(ops, "sq:cust:a", 1000, 2, kf, kb);
     sq_state_ops_push(ops, "Y", 1);
@@ -280,12 +280,12 @@ Test(store, batch_sums_apply_when_no_message_is_a_duplicate, .timeout = 60)
     struct sq_state_ops m0 = {0}, m1 = {0};
     const char *f[] = {"offered", "answered"};
     const int64_t b0[] = {1, 1}, b1[] = {2, 0};
-    sq_op_dedupe(&m0, "sq:dd:1:1", "contact.v1|x0", 100);
+    sq_op_dedupe(&m0, "sq:dm:1:1", "contact.v1|x0", 100);
     sq_state_ops_push(&m0, "Y", 1);
     sq_op_hincr_each(&m0, "sq:kpi:q", 500, 2, f, b0);
     sq_state_ops_push(&m0, "Y", 1);
     sq_op_window_touch(&m0, "sq:", "queue|q|15m|1795600800", 1795601700000LL);
-    sq_op_dedupe(&m1, "sq:dd:1:1", "contact.v1|x1", 100);
+    sq_op_dedupe(&m1, "sq:dm:1:1", "contact.v1|x1", 100);
     sq_state_ops_push(&m1, "Y", 1);
     sq_op_hincr_each(&m1, "sq:kpi:q", 600, 2, f, b1);
     sq_state_ops_push(&m1, "Y", 1);

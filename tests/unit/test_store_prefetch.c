@@ -159,7 +159,7 @@ Test(store_prefetch, the_chain_reads_a_batch_in_one_round_trip_with_the_same_res
     sq_settings_defaults(&st);
     sq_dedupe_mark_dup(&st, "contact.v1", "e9", 1795600000000LL, &key, &field);
     sq_settings_free(&st);
-    freeReplyObject(redisCommand(s.c, "HSET %s %s 1", key, field));
+    freeReplyObject(redisCommand(s.c, "SADD %s %s", key, field));
     free(key);
     free(field);
 

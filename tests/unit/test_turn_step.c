@@ -5,7 +5,8 @@
  * writes nothing and each step goes on its own. With the KPI journal
  * (gateway/kpi_journal.h) the steps write their KPI sums as entries, and a
  * fold leaves the state the steps leave without it, once, however many
- * folders. Against a real redis-server. */
+ * folders. The link refuses a Redis older than 6.2. Against a real
+ * redis-server. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ static void msg_ops(struct sq_state_ops *m, const char *px, int part, int msg)
     char k[96], f[96], eid[32], cust[32], own[96], shared[96];
     snprintf(eid, sizeof eid, "e%d-%d", part, msg);
     snprintf(cust, sizeof cust, "c%d", (part * 7 + msg) % 5); /* shared across partitions */
-    snprintf(k, sizeof k, "%sdd:1:1", px);
+    snprintf(k, sizeof k, "%sdm:1:1", px);
     snprintf(f, sizeof f, "contact.v1|%s", eid);
     sq_op_dedupe(m, k, f, 100);
     snprintf(k, sizeof k, "%scust:%s", px, cust);
@@ -256,7 +257,7 @@ Test(turn_step, a_step_that_would_not_apply_in_full_sends_them_one_by_one, .time
         /* an event of partition 1 marked already (by another partition's step) */
         freeReplyObject(redisCommand(c, "FLUSHALL"));
         turn_build(&t, "sq:", with_sums);
-        freeReplyObject(redisCommand(c, "HSET sq:dd:1:1 contact.v1|e1-2 1"));
+        freeReplyObject(redisCommand(c, "SADD sq:dm:1:1 contact.v1|e1-2"));
         cr_assert_eq(sq_redis_run_steps(r, t.steps, NPART, &t.sums, &err), SQ_OK, "%s", err.msg);
         for (int p = 0; p < NPART; p++)
             cr_assert_eq(t.steps[p].result, 1, "partition %d", p);
@@ -372,8 +373,8 @@ static void journal_case(struct sq_h_link *l, struct sq_redis *rb, bool part_sum
     turn_build(&ta, "a:", part_sums);
     turn_build(&tb, "b:", part_sums);
     if (dup) {
-        freeReplyObject(redisCommand(c, "HSET a:dd:1:1 contact.v1|e1-2 1"));
-        freeReplyObject(redisCommand(c, "HSET b:dd:1:1 contact.v1|e1-2 1"));
+        freeReplyObject(redisCommand(c, "SADD a:dm:1:1 contact.v1|e1-2"));
+        freeReplyObject(redisCommand(c, "SADD b:dm:1:1 contact.v1|e1-2"));
     }
     cr_assert_eq(sq_redis_run_steps(l->r, ta.steps, NPART, &ta.sums, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(sq_redis_run_steps(rb, tb.steps, NPART, &tb.sums, &err), SQ_OK, "%s", err.msg);
@@ -661,4 +662,23 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
         turn_fini(&t[k]);
     }
     sq_h_link_stop(&l);
+}
+
+/* The link refuses a Redis too old for its commands (SMISMEMBER: 6.2), and
+ * passes what it cannot read. */
+Test(turn_step, a_redis_older_than_6_2_is_refused_with_its_version)
+{
+    char found[32];
+    const char *info = "# Server\r\nredis_version:6.0.16\r\nredis_git_sha1:0\r\n";
+    cr_assert_not(sq_redis_version_at_least(info, SQ_REDIS_MIN_MAJOR, SQ_REDIS_MIN_MINOR, found,
+                                            sizeof found));
+    cr_assert_str_eq(found, "6.0.16");
+    cr_assert_not(sq_redis_version_at_least("redis_version:5.9.9\r\n", 6, 2, found, sizeof found));
+    cr_assert(sq_redis_version_at_least("redis_version:6.2.0\r\n", 6, 2, found, sizeof found));
+    cr_assert(sq_redis_version_at_least("redis_version:7.0.15\r\n", 6, 2, found, sizeof found));
+    cr_assert_str_eq(found, "7.0.15");
+    cr_assert(sq_redis_version_at_least("redis_version:10.0.0", 6, 2, found, sizeof found));
+    cr_assert(sq_redis_version_at_least("# Server\r\n", 6, 2, found, sizeof found));
+    cr_assert_str_eq(found, "", "no version named: nothing to refuse");
+    cr_assert(sq_redis_version_at_least("redis_version:unstable\r\n", 6, 2, found, sizeof found));
 }
