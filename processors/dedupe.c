@@ -16,8 +16,8 @@
 /* Marks of one time slice are spread over dedupe.shards sets (4096 by
  * default). Redis keeps a set of up to 512 integers (set-max-intset-entries)
  * as an intset, a sorted array of 8-byte integers searched by bisection:
- * about 8.3 bytes a mark, and SADD and SMISMEMBER cost little whatever its
- * size. Beyond 512 a set becomes a hash table at ~60 bytes a mark
+ * about 8-9 bytes a mark, and SADD and SMISMEMBER cost little whatever its
+ * size. Beyond 512 a set becomes a hash table at ~64 bytes a mark
  * (docs/operations.md says how to size dedupe.shards). Changing the count
  * forgets the marks written before. */
 
