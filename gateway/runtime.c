@@ -1951,7 +1951,12 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_error("kafka producer (closer): %s", err.msg);
         goto out;
     }
-    if (sq_redis_ensure(rt.redis, &err) != SQ_OK)
+    int rrc = sq_redis_ensure(rt.redis, &err);
+    if (rrc == SQ_ERR_FATAL) { /* a Redis sqgate cannot run on: no retry helps */
+        sq_error("%s", err.msg);
+        goto out;
+    }
+    if (rrc != SQ_OK)
         sq_warn("%s (will retry)", err.msg);
     if (sq_kafka_subscribe(rt.consumer, st, &err) != SQ_OK) {
         sq_error("%s", err.msg);
