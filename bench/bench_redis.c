@@ -246,7 +246,8 @@ static double br_measure(struct br *b, int (*fn)(struct br *), double units, int
 #define BR_STEPS 60     /* steps per measurement */
 #define BR_MARK_MS 1795600000000LL /* the dedupe marks' event time: one slice */
 #define BR_MARK_FILL 400           /* marks a dedupe set holds before measuring */
-#define BR_MARK_FILL_S "400"
+#define BR_STR(x) #x
+#define BR_XSTR(x) BR_STR(x)
 
 static struct sq_settings br_st; /* defaults: dedupe.shards, dedupe.ttl_s, prefix */
 
@@ -460,7 +461,7 @@ int main(int argc, char **argv)
         "H (a contact history: HSET, EXPIRE)",
         "Z (a breach: ZADD, ZREMRANGEBYRANK, EXPIRE)",
         "G (a customer's last breach: HMGET, HSET, EXPIRE)",
-        "D (a dedupe mark: SADD into a set of ~" BR_MARK_FILL_S " marks, EXPIRE)"};
+        "D (a dedupe mark: SADD into a set of ~" BR_XSTR(BR_MARK_FILL) " marks, EXPIRE)"};
     double empty = r ? br_step_cost(&b, r, 0, rounds) : -1;
     double op[sizeof kinds - 1], mark_read = -1;
     int ops_ok = empty >= 0;
