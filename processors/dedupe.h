@@ -13,7 +13,7 @@ extern const struct sq_processor sq_proc_dedupe;
  * event_id"), shard = d's first 8 bytes (big-endian) mod dedupe.shards and
  * the member is d's next 8 bytes as a signed big-endian integer in
  * decimal: an integer whatever the id's length (up to 128), which Redis
- * keeps in an intset at ~8 bytes a mark. key and member are malloc'd. */
+ * keeps in an intset at ~8-9 bytes a mark. key and member are malloc'd. */
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
                         int64_t event_ms, char **key, char **member);
 

@@ -366,9 +366,10 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
             }
             continue;
         }
-        /* a set (the D op's) is kept as a hash of its members, each "1" */
+        /* a set (the D op's) is kept as a hash of its members, each "1",
+         * which is what a member read answers */
         const char *v = sq_store_mem_hget(m, r->v[i].key, r->v[i].field);
-        r->v[i].value = v ? sq_xstrdup(r->v[i].member ? "1" : v) : NULL;
+        r->v[i].value = v ? sq_xstrdup(v) : NULL;
     }
     return SQ_OK;
 }

@@ -82,6 +82,14 @@ static size_t apply(struct fixture *f)
 }
 
 /* An empty batch on the same store, as the next poll's. */
+/* Runs the chain over f's batch; it must succeed. */
+static void run(struct fixture *f)
+{
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_chain_run(f->chain, &f->batch, &err), SQ_OK, "%s", err.msg);
+}
+
 static void next_batch(struct fixture *f)
 {
     sq_batch_fini(&f->batch);
@@ -123,9 +131,7 @@ Test(chain, one_outcome_per_message_and_outputs)
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-3",
               "{\"schema\":\"contact.v1\",\"occurred_at\":\"2026-11-25T10:00:00Z\"}");
     batch_add(&f.batch, "sq.in.profiles", "profile.v1", "cust-4", NULL);
-    struct sq_err err;
-    sq_err_clear(&err);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
 
     struct sq_msg *m = f.batch.msgs;
     cr_assert_eq(m[0].verdict, SQ_VERDICT_PROCESSED);
@@ -204,9 +210,7 @@ Test(chain, rejected_output_becomes_dlq_and_leaves_redis)
     const char *ok1 = contact("e1", "cust-1", "2026-11-25T10:00:00Z", "2026-11-25T10:00:12Z",
                               "2026-11-25T10:05:00Z");
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "cust-1", ok1);
-    struct sq_err err;
-    sq_err_clear(&err);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     cr_assert_gt(f.batch.ops.argc, 0);
     sq_chain_reject_output(f.chain, &f.batch, 0, "output to sq.out.scored rejected: too large");
     struct sq_msg *m = &f.batch.msgs[0];
@@ -225,13 +229,11 @@ Test(chain, reset_allows_a_rerun_with_same_result)
     setup(&f);
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c",
               contact("e1", "c", "2026-11-25T10:00:00Z", NULL, "2026-11-25T10:01:00Z"));
-    struct sq_err err;
-    sq_err_clear(&err);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     char *first = strndup(f.batch.msgs[0].outputs[0].value, f.batch.msgs[0].outputs[0].value_len);
     sq_batch_reset(&f.batch);
     cr_assert_eq(f.batch.msgs[0].outputs_n, 0);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     cr_assert_str_eq(f.batch.msgs[0].outputs[0].value, first);
     free(first);
     teardown(&f);
@@ -245,9 +247,7 @@ Test(chain, duplicates_within_and_across_batches)
                              "2026-11-25T10:02:00Z");
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev); /* same batch */
-    struct sq_err err;
-    sq_err_clear(&err);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_PROCESSED);
     cr_assert_eq(f.batch.msgs[1].verdict, SQ_VERDICT_DUPLICATE);
     cr_assert_eq(f.batch.msgs[1].outputs_n, 0, "a duplicate has no output");
@@ -256,7 +256,7 @@ Test(chain, duplicates_within_and_across_batches)
 
     /* a later batch: the applied mark makes it a duplicate */
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_DUPLICATE);
     cr_assert_str_eq(sq_store_mem_hget(f.store, "sq:cust:c9", "events_total"), "1");
     teardown(&f);
@@ -340,9 +340,7 @@ Test(chain, dedupe_marks_spread_over_the_configured_shards)
     const char *ev = contact("e-7", "c9", "2026-11-25T10:00:00Z", "2026-11-25T10:00:10Z",
                              "2026-11-25T10:02:00Z");
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
-    struct sq_err err;
-    sq_err_clear(&err);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_PROCESSED);
     cr_assert_eq(apply(&f), 0);
     cr_assert(mark_shard(&f.st, "e-7", &key, &field) < 16);
@@ -351,7 +349,7 @@ Test(chain, dedupe_marks_spread_over_the_configured_shards)
     free(field);
     next_batch(&f);
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c9", ev);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     cr_assert_eq(f.batch.msgs[0].verdict, SQ_VERDICT_DUPLICATE);
     teardown(&f);
 }
@@ -363,9 +361,7 @@ Test(chain, duplicate_found_by_the_state_step_leaves_no_trace)
     const char *ev = contact("x-1", "c5", "2026-11-25T10:00:00Z", "2026-11-25T10:00:10Z",
                              "2026-11-25T10:02:00Z");
     batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c5", ev);
-    struct sq_err err;
-    sq_err_clear(&err);
-    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_OK);
+    run(&f);
     /* Another partition applied the same event_id after our read. */
     char *key, *field;
     sq_dedupe_mark_dup(&f.st, "contact.v1", "x-1", 1795600920000LL, &key, &field);
@@ -373,6 +369,8 @@ Test(chain, duplicate_found_by_the_state_step_leaves_no_trace)
     sq_op_message(&other, 0);
     sq_op_dedupe(&other, key, field, 100);
     size_t *d = NULL, nd = 0;
+    struct sq_err err;
+    sq_err_clear(&err);
     cr_assert_eq(sq_store_mem_apply(f.store, &other, &d, &nd, &err), SQ_OK);
     cr_assert_eq(nd, 0);
     free(d);
