@@ -88,8 +88,13 @@
     "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n" \
     "      end\n" \
     "    end\n" \
+    "    -- cx_index as C round(x * 10) / 10 (SPEC 15): halves away from zero\n" \
+    "    local y = math.abs(num / den) * 10\n" \
+    "    local r = math.floor(y)\n" \
+    "    if y - r >= 0.5 then r = r + 1 end\n" \
+    "    if num / den < 0 then r = -r end\n" \
     "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n" \
-    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.17g', num / den))\n" \
+    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.15g', r / 10))\n" \
     "    expire(key, ARGV[i+5])\n" \
     "    i = i + 6\n" \
     "  else\n" \

@@ -102,7 +102,8 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *                             (strings, byte order), HSET tf t vf v
  *   Q key t_ms s half_life_ms ttl_s   cx_index (SPEC 5) on the hash's fields
  *                             cx_num, cx_den, cx_t0 (order-free decayed mean),
- *                             and cx_index = cx_num / cx_den
+ *                             and cx_index = cx_num / cx_den, written
+ *                             as round(x * 10) / 10 (SPEC 15)
  *   Y <op>                    deferred: <op> (K, V or W) is applied after the
  *                             whole list, and only when some message of it
  *                             was a duplicate (a duplicate's own Y ops are

@@ -11,6 +11,7 @@
 
 #include "json_out.h"
 #include "kpi.h"
+#include "score.h"
 #include "strmap.h"
 
 /* A V op's record of one counter: its index, then its native int64. */
@@ -669,7 +670,8 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         sq_hset(h, "cx_den", buf);
         sq_i64_format(buf, t0ms);
         sq_hset(h, "cx_t0", buf);
-        snprintf(buf, sizeof buf, "%.17g", num / den);
+        /* SPEC 15: written as round(x * 10) / 10, in its shortest form */
+        snprintf(buf, sizeof buf, "%.15g", sq_round1(num / den));
         sq_hset(h, "cx_index", buf);
         i += 6;
     } else {

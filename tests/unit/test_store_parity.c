@@ -185,6 +185,15 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
         freeReplyObject(ttl);
     }
     cr_assert_not_null(sq_store_mem_hget(mem, "sq:cust:c", "cx_index"));
+    /* cx_index is written as round(x * 10) / 10 (SPEC 15): a tenth at most */
+    for (int k = 0; k < 3; k++) {
+        const char *v = sq_store_mem_hget(mem, k == 0 ? "sq:cust:a" : k == 1 ? "sq:cust:b"
+                                                                           : "sq:cust:c",
+                                          "cx_index");
+        const char *dot = strchr(v, '.');
+        cr_assert(!dot || strlen(dot + 1) == 1, "cx_index %s", v);
+    }
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:c", "cx_index"), "90");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_code"), "SLA_WAIT");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "2");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "offered"), "7");
