@@ -53,10 +53,15 @@ enum sq_severity sq_severity_up(enum sq_severity s)
 
 void sq_breach_id_make(const char *id_source, enum sq_breach_code code, char out[33])
 {
-    char buf[256];
-    int n = snprintf(buf, sizeof buf, "%s|%s", id_source, sq_breach_code_name(code));
+    /* the whole id_source, never a cut: a breach_id is SHA-256 of the
+     * event_id as it is, however many bytes its 128 characters take */
+    struct sq_buf buf = {0};
+    sq_buf_append_str(&buf, id_source);
+    sq_buf_append(&buf, "|", 1);
+    sq_buf_append_str(&buf, sq_breach_code_name(code));
     unsigned char md[32];
-    sq_xsha256(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), md);
+    sq_xsha256(buf.data, buf.len, md);
+    sq_buf_fini(&buf);
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
         out[2 * i] = hex[md[i] >> 4];

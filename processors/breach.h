@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sq_common.h"
+
 /* SERVQUAL dimensions in SPEC 5's weight order (ties are broken by it). */
 #define SQ_DIMENSIONS(X)                 \
     X(RELIABILITY, "reliability")        \
@@ -67,7 +69,7 @@ struct sq_breach {
     double value, threshold;
     json_t *details;                 /* owned, or NULL (SERVQUAL_GAP: the dimensions) */
     int64_t occurred_ms;             /* the causing event's time, or the deadline */
-    char id_source[160];             /* event_id, or "ticket_id#opening" for timer breaches */
+    char id_source[SQ_ID_MAX_BYTES + 16]; /* event_id, or "ticket_id#opening" for timer breaches */
     char breach_id[33];              /* sq_breach_id_make(id_source, code) */
 };
 

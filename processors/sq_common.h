@@ -58,6 +58,10 @@ int sq_time_parse(const char *s, int64_t *out_ms);
 /* A whole decimal number in [lo, hi] (command-line values): 0 with *out,
  * or -1 when s is empty, not a number, has trailing text or is out of range. */
 int sq_parse_double(const char *s, double lo, double hi, double *out);
+/* The bytes of the longest id the schemas admit: SPEC 2's ids are 1..128
+ * characters (JSON Schema's maxLength counts characters), each up to four
+ * bytes of UTF-8. Buffers that keep an id whole are this big plus one. */
+#define SQ_ID_MAX_BYTES 512
 #define SQ_TIME_BUFSZ 64
 /* Epoch ms to "2026-11-25T10:15:00.000Z" (UTC, milliseconds). */
 void sq_time_format(int64_t ms, char out[SQ_TIME_BUFSZ]);

@@ -12,8 +12,8 @@
 #include "breach.h"
 #include "settings.h"
 
-#define SQ_TICKET_ID_MAX 128       /* ticket_id bytes; longer ids are refused */
-#define SQ_TICKET_EVENT_ID_MAX 128 /* event_id bytes (SPEC 2: 1..128) */
+#define SQ_TICKET_ID_MAX SQ_ID_MAX_BYTES       /* ticket_id bytes: any id the schema admits */
+#define SQ_TICKET_EVENT_ID_MAX SQ_ID_MAX_BYTES /* event_id bytes, likewise (SPEC 2: 1..128 characters) */
 #define SQ_TICKET_CATEGORY_MAX 128 /* longer categories are cut at a UTF-8 boundary */
 #define SQ_TICKET_TIER_MAX 15
 #define SQ_TICKET_REGION_MAX 63

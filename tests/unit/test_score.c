@@ -918,6 +918,13 @@ Test(score, breach_id_deterministic)
     /* printf 'e-1|SLA_WAIT' | sha256sum | cut -c1-32 */
     cr_assert_str_eq(a, "482bef9d2f1976cac92f6c881e0488c0");
     cr_assert_str_eq(d, "f6939b39b45b4579687b8cc4f724fab8");
+    /* the longest event_id the schema admits (128 characters of 3 bytes)
+     * is hashed whole: python3 hashlib, ("\u20ac" * 128 + "|SLA_WAIT") */
+    char longid[3 * 128 + 1] = "", e[33];
+    for (int i = 0; i < 128; i++)
+        strcat(longid, "\xe2\x82\xac");
+    sq_breach_id_make(longid, SQ_BREACH_SLA_WAIT, e);
+    cr_assert_str_eq(e, "d213f40e83be8877ca0fa27e0dfa66d7");
     /* the same event scored twice gives the same ids */
     struct run r1, r2;
     score_contact("voice", -90000, 0, NULL, &standard, 1, &r1);

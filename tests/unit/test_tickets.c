@@ -737,6 +737,56 @@ Test(tickets, dump_load_round_trip)
     free(s);
 }
 
+/* Ids as long as the schema admits: 128 characters of three UTF-8 bytes
+ * each. The ticket is kept, its breaches carry the event_id whole, and the
+ * breach_ids hash all of it (values from Python's hashlib, computed apart). */
+Test(tickets, ids_of_128_multibyte_characters_are_kept_whole)
+{
+    char tid[3 * 128 + 1] = "", eid1[3 * 128 + 1] = "", eid2[3 * 128 + 1] = "";
+    for (int i = 0; i < 128; i++) {
+        strcat(tid, "\xe7\xa5\xa8");                  /* 票 */
+        strcat(eid1, i == 127 ? "1" : "\xe2\x82\xac"); /* € ... 1 */
+        strcat(eid2, i == 127 ? "2" : "\xe2\x82\xac");
+    }
+    cr_assert_eq(strlen(tid), 384);
+    struct sq_ticket t = {0};
+    struct sq_ticket_effects out;
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "schema", "ticket.v1",
+                           "event_id", eid1, "ticket_id", tid, "kind", "complaint", "severity",
+                           2, "category", "billing", "status", "opened");
+    cr_assert_eq(sq_ticket_apply(&t, &st, ev, T0, eid1, "standard", false, "GD-SZ", &out), 0);
+    json_decref(ev);
+    cr_assert(t.seen);
+    cr_assert_str_eq(t.ticket_id, tid);
+    cr_assert_str_eq(t.cur.event_id, eid1);
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "schema", "ticket.v1", "event_id",
+                   eid2, "ticket_id", tid, "kind", "complaint", "severity", 2, "category",
+                   "billing", "status", "acknowledged");
+    cr_assert_eq(sq_ticket_apply(&t, &st, ev, T0 + 30 * H, eid2, "standard", false, "GD-SZ",
+                                 &out), 0);
+    json_decref(ev);
+    int i = -1;
+    const struct sq_breach *b = find(&out, SQ_BREACH_TICKET_ACK_LATE, &i);
+    cr_assert_not_null(b, "the acknowledgement 30 h after opening is late");
+    cr_assert_str_eq(out.src[i].event_id, eid2);
+    cr_assert_str_eq(b->id_source, eid2);
+    cr_assert_str_eq(b->breach_id, "b5eb4fb31e225026c6125488bf94c0cb");
+    cr_assert_str_eq(t.ack_event_id, eid2);
+
+    struct sq_breach ob;
+    int64_t due = 0;
+    cr_assert(sq_ticket_timer_due(&t, &st, &due));
+    cr_assert(sq_ticket_timer_fire(&t, &st, due, 1, &ob));
+    cr_assert_str_eq(ob.breach_id, "52d00dc2e0450067debd8c8030f5009b", "ticket_id#1 whole");
+
+    char *s = sq_ticket_dump(&t);
+    struct sq_ticket u;
+    cr_assert_eq(sq_ticket_load(&u, s), 0, "the stored form of long ids loads again");
+    cr_assert_str_eq(u.ticket_id, tid);
+    cr_assert_str_eq(u.ack_event_id, eid2);
+    free(s);
+}
+
 Test(tickets, open_count_follows_openings)
 {
     struct sq_ticket t = {0};
