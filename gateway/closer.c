@@ -682,10 +682,13 @@ void sq_closer_tick(struct sq_closer *c)
      * reads counters with every step applied so far */
     if (c->folder && now >= c->next_fold && !SQ_FAULT_NAMED("no_periodic_fold") &&
         sq_kpi_folder_start(c->folder)) {
-        /* once a tick: the more steps an entry sums, the fewer HINCRBYs */
-        c->next_fold = now + SQ_CLOSER_TICK_MS;
+        /* once every kpi.fold_interval_s: the more steps a fold sums, the
+         * fewer HINCRBYs (docs/kpis.md) */
+        c->next_fold = now + c->st->kpi_fold_interval_s * 1000;
         c->fold_wait = true;
         return;
     }
+    if (c->folder && !SQ_FAULT_NAMED("no_periodic_fold"))
+        return; /* the round follows the next fold, which brings its counters */
     sq_closer_close(c);
 }

@@ -33,8 +33,9 @@ struct sq_closer *sq_closer_new(const struct sq_settings *st, struct sq_redis *r
 void sq_closer_free(struct sq_closer *c);
 
 /* Called from the pipeline loop; acts at most once per SQ_CLOSER_TICK_MS:
- * renews or takes the lease; the holder folds the KPI journal (kpi.journal,
- * kpi_journal.h), computes the watermark and closes
+ * renews or takes the lease; the holder, every kpi.fold_interval_s, folds
+ * the KPI journal (kpi.journal, kpi_journal.h), then computes the watermark
+ * and closes
  * due and dirty windows (records produced and acknowledged first, then
  * one fenced Redis step records them), others read the watermark. Failures
  * are logged and retried at the next tick. */

@@ -244,8 +244,12 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
              "both off."},
     {.path = "kpi.journal", .type = SQ_CFG_BOOL, .offset = OFF(kpi_journal), .def = "true",
      .help = "Each Redis step appends its KPI increments to the KPI journal, which the closer "
-             "lease holder folds into the sq:kpi hashes once a second (the hashes lag by up to "
-             "about a second); false adds them to the hashes in the step itself."},
+             "lease holder folds into the sq:kpi hashes every kpi.fold_interval_s (the hashes "
+             "lag by up to that long); false adds them to the hashes in the step itself."},
+    INT("kpi.fold_interval_s", kpi_fold_interval_s, "3", 1, 60,
+        "How often the closer lease holder folds the KPI journal (kpi.journal) and then closes "
+        "due windows: longer sums more steps into each HINCRBY (less Redis work an event) and "
+        "lets the sq:kpi hashes and KPI records lag by up to that long, s."),
     {.path = "kpi.service_level_mode", .type = SQ_CFG_ENUM, .offset = OFF(kpi_service_level_mode),
      .def = "abandons_against", .choices = "abandons_against|abandons_ignored|abandons_met",
      .help = "How service_level treats abandons beyond the short-abandon threshold: in the "

@@ -91,6 +91,7 @@ struct sq_settings {
     int64_t windows_reemit_s;     /* windows.reemit_s, 5 */
     bool kpi_enabled;             /* kpi.enabled, true */
     bool kpi_journal;             /* kpi.journal, true */
+    int64_t kpi_fold_interval_s;  /* kpi.fold_interval_s, 3 */
     char *kpi_service_level_mode; /* kpi.service_level_mode, abandons_against */
     int64_t kpi_ttl_s;            /* kpi.ttl_s, 691200 */
     /* Not a config key: set by `sqgate replay` before sq_chain_new. Windows

@@ -200,8 +200,47 @@ Test(kpi, february_1999_run_matches_replay, .timeout = 600)
     sq_stack_stop(&s);
 }
 
+/* kpi.fold_interval_s: the lease holder folds when it takes the lease and
+ * then only every interval. With 60 s, the entries of events applied after
+ * the first fold stay in the journal well past the default 3 s, and the
+ * fold on the way out brings the hashes to the replay's. */
+Test(kpi, the_journal_waits_for_kpi_fold_interval_s, .timeout = 300)
+{
+    char *in = sq_gen_file("gen.ndjson", "3000", "300");
+    char *rep = sq_gen_replay_file(in, "replay.ndjson");
+    struct sq_stack s;
+    sq_stack_start(&s, 4, false);
+    const char *const sets[] = {"kpi.fold_interval_s=60", NULL};
+    sq_stack_start_instance(&s, 0, sets, NULL);
+    cr_assert(sq_stack_wait_log(&s, 0, "closer lease taken", 60000), "no closer lease");
+    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, tsv), 0);
+    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "not every message was applied");
+    sleep(4);
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(c);
+    redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0,
+              "the steps' entries wait for the next fold");
+    freeReplyObject(r);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_kpi_journal_folded_total"), 0,
+                 "no entry folded within the interval");
+    int status = -1;
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 30000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+    r = redisCommand(c, "LLEN sq:kpi_journal");
+    cr_assert_eq(r->integer, 0, "folded on the way out");
+    freeReplyObject(r);
+    redisFree(c);
+    expect_hashes_of_replay(&s, rep, scored_records(rep));
+    free(tsv);
+    free(rep);
+    free(in);
+    sq_stack_stop(&s);
+}
+
 /* kpi.journal: a step's KPI increments wait in sq:kpi_journal until a
- * fold. With the closer's folds once a second turned off
+ * fold. With the closer's periodic folds turned off
  * (SQGATE_FAULT=no_periodic_fold), the instance's fold on its way out
  * (SIGTERM) is the only one, and it leaves the hashes of the replay. */
 Test(kpi, a_stopping_instance_folds_the_journal, .timeout = 300)
