@@ -166,7 +166,8 @@ struct sq_closer {
     struct sq_kpi_folder *folder; /* kpi.journal: folds on a thread of its own */
     bool fold_wait;            /* a fold runs before this tick's watermark and round */
     int64_t last_close;        /* monotonic ms of the last watermark and round after a fold */
-    int64_t next_fold;         /* monotonic ms: folds go once a tick, unless entries were left */
+    int64_t next_fold;         /* monotonic ms: folds go every kpi.fold_interval_s, unless entries were left */
+    bool round_more;           /* the last round was full: the next goes without a fold */
 };
 
 /* One cell of a close round. */
@@ -644,9 +645,10 @@ void sq_closer_tick(struct sq_closer *c)
     sq_err_clear(&err);
     if (c->round) {
         long done = sq_closer_round_finish(c, &err);
-        if (done == SQ_CLOSER_ROUND)
+        if (done == SQ_CLOSER_ROUND) {
             c->next_tick = 0; /* more may be due: go on at once */
-        else if (done == 0 && err.msg[0])
+            c->round_more = true;
+        } else if (done == 0 && err.msg[0])
             sq_closer_warn(c, &err);
         sq_err_clear(&err);
     }
@@ -662,6 +664,7 @@ void sq_closer_tick(struct sq_closer *c)
         int64_t now = sq_mono_ms();
         if (c->holder && (!more || now - c->last_close >= SQ_CLOSER_TICK_MS)) {
             c->last_close = now;
+            c->round_more = false;
             sq_closer_close(c);
         }
         return;
@@ -688,7 +691,10 @@ void sq_closer_tick(struct sq_closer *c)
         c->fold_wait = true;
         return;
     }
-    if (c->folder && !SQ_FAULT_NAMED("no_periodic_fold"))
-        return; /* the round follows the next fold, which brings its counters */
+    /* a round follows the fold that brings its counters, unless the last
+     * round left more due: those go on at once, on the counters folded */
+    if (c->folder && !c->round_more && !SQ_FAULT_NAMED("no_periodic_fold"))
+        return;
+    c->round_more = false;
     sq_closer_close(c);
 }

@@ -11,6 +11,7 @@
  * watermark follows the wall clock and every window closes. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -233,6 +234,59 @@ Test(kpi, the_journal_waits_for_kpi_fold_interval_s, .timeout = 300)
     freeReplyObject(r);
     redisFree(c);
     expect_hashes_of_replay(&s, rep, scored_records(rep));
+    free(tsv);
+    free(rep);
+    free(in);
+    sq_stack_stop(&s);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct topic_count {
+    const char *bootstrap;
+    int64_t want;
+};
+
+static bool kpi_records_reach(void *arg)
+{
+    struct topic_count *t = arg;
+    return sq_h_topic_count(t->bootstrap, "sq.out.kpi") >= t->want;
+}
+
+/* A close round takes at most 1,000 cells; when a fold makes more due, the
+ * rounds after a full one go at once, not a kpi.fold_interval_s apart. The
+ * instance takes the lease (and folds the empty journal) before the events
+ * come, so the fold 30 s later brings every cell at once. */
+Test(kpi, rounds_after_a_full_round_follow_at_once, .timeout = 300)
+{
+    char *in = sq_gen_file("gen.ndjson", "3000", "300");
+    char *rep = sq_gen_replay_file(in, "replay.ndjson");
+    struct sq_strmap want;
+    sq_gen_load_final_kpi_replay(rep, &want);
+    cr_assert_gt(want.n, 2000, "the replay closed more than two rounds of cells");
+    struct sq_stack s;
+    sq_stack_start(&s, 4, false);
+    const char *const sets[] = {"kpi.fold_interval_s=30", NULL};
+    sq_stack_start_instance(&s, 0, sets, NULL);
+    cr_assert(sq_stack_wait_log(&s, 0, "closer lease taken", 60000), "no closer lease");
+    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, tsv), 0);
+    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "not every message was applied");
+    struct topic_count first = {s.kafka.bootstrap, 1};
+    cr_assert(sq_h_wait_until(kpi_records_reach, &first, 60000), "no KPI record after a fold");
+    int64_t t0 = mono_ms();
+    struct topic_count all = {s.kafka.bootstrap, (int64_t)want.n};
+    cr_assert(sq_h_wait_until(kpi_records_reach, &all, 120000), "not every cell closed");
+    int64_t took = mono_ms() - t0;
+    cr_assert_lt(took, 20000, "%zu cells took %lld ms after the first record: rounds waited "
+                 "for folds", want.n, (long long)took);
+    expect_final_records_of_replay(&s, rep);
+    sq_gen_final_kpi_fini(&want);
     free(tsv);
     free(rep);
     free(in);
