@@ -201,6 +201,21 @@ Test(kpi, february_1999_run_matches_replay, .timeout = 600)
     sq_stack_stop(&s);
 }
 
+/* Stops instance 0 with SIGTERM (exit 0), expects the journal folded on
+ * its way out and the hashes of the replay; closes c. */
+static void stop_and_expect_folded(struct sq_stack *s, redisContext *c, const char *rep)
+{
+    int status = -1;
+    cr_assert_eq(sq_h_proc_stop(&s->inst[0], 30000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+    redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+    cr_assert_eq(r->integer, 0, "folded on the way out");
+    freeReplyObject(r);
+    redisFree(c);
+    expect_hashes_of_replay(s, rep, scored_records(rep));
+}
+
 /* kpi.fold_interval_s: the lease holder folds when it takes the lease and
  * then only every interval. With 60 s, the entries of events applied after
  * the first fold stay in the journal well past the default 3 s, and the
@@ -226,14 +241,7 @@ Test(kpi, the_journal_waits_for_kpi_fold_interval_s, .timeout = 300)
     freeReplyObject(r);
     cr_assert_eq(sq_stack_metric(&s, 0, "sq_kpi_journal_folded_total"), 0,
                  "no entry folded within the interval");
-    int status = -1;
-    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 30000, &status), 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
-    r = redisCommand(c, "LLEN sq:kpi_journal");
-    cr_assert_eq(r->integer, 0, "folded on the way out");
-    freeReplyObject(r);
-    redisFree(c);
-    expect_hashes_of_replay(&s, rep, scored_records(rep));
+    stop_and_expect_folded(&s, c, rep);
     free(tsv);
     free(rep);
     free(in);
@@ -317,14 +325,7 @@ Test(kpi, a_stopping_instance_folds_the_journal, .timeout = 300)
     r = redisCommand(c, "KEYS sq:kpi:*");
     cr_assert_eq(r->elements, 0, "no KPI hash before a fold");
     freeReplyObject(r);
-    int status = -1;
-    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 30000, &status), 0);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
-    r = redisCommand(c, "LLEN sq:kpi_journal");
-    cr_assert_eq(r->integer, 0, "folded on the way out");
-    freeReplyObject(r);
-    redisFree(c);
-    expect_hashes_of_replay(&s, rep, scored_records(rep));
+    stop_and_expect_folded(&s, c, rep);
     free(tsv);
     free(rep);
     free(in);
