@@ -11,7 +11,6 @@
  * watermark follows the wall clock and every window closes. */
 #include <criterion/criterion.h>
 #include <signal.h>
-#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -201,6 +200,16 @@ Test(kpi, february_1999_run_matches_replay, .timeout = 600)
     sq_stack_stop(&s);
 }
 
+/* LLEN of the KPI journal (asserted to be an integer reply). */
+static long long journal_len(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "LLEN sq:kpi_journal");
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
 /* Stops instance 0 with SIGTERM (exit 0), expects the journal folded on
  * its way out and the hashes of the replay; closes c. */
 static void stop_and_expect_folded(struct sq_stack *s, redisContext *c, const char *rep)
@@ -208,12 +217,25 @@ static void stop_and_expect_folded(struct sq_stack *s, redisContext *c, const ch
     int status = -1;
     cr_assert_eq(sq_h_proc_stop(&s->inst[0], 30000, &status), 0);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
-    redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
-    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
-    cr_assert_eq(r->integer, 0, "folded on the way out");
-    freeReplyObject(r);
+    cr_assert_eq(journal_len(c), 0, "folded on the way out");
     redisFree(c);
     expect_hashes_of_replay(s, rep, scored_records(rep));
+}
+
+/* Starts the stack and instance 0 with the fold interval `set`, waits
+ * until it holds the lease (its first fold, of an empty journal, is then
+ * under way), then produces the events of `in` and waits until all are
+ * applied: their entries wait for the next fold. */
+static void apply_after_the_first_fold(struct sq_stack *s, const char *set, const char *in)
+{
+    sq_stack_start(s, 4, false);
+    const char *const sets[] = {set, NULL};
+    sq_stack_start_instance(s, 0, sets, NULL);
+    cr_assert(sq_stack_wait_log(s, 0, "closer lease taken", 60000), "no closer lease");
+    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
+    cr_assert_eq(sq_h_kcat_produce_file(s->kafka.bootstrap, TOPIC, tsv), 0);
+    free(tsv);
+    cr_assert(sq_stack_wait_applied(s, TOPIC, 120000), "not every message was applied");
 }
 
 /* kpi.fold_interval_s: the lease holder folds when it takes the lease and
@@ -225,34 +247,17 @@ Test(kpi, the_journal_waits_for_kpi_fold_interval_s, .timeout = 300)
     char *in = sq_gen_file("gen.ndjson", "3000", "300");
     char *rep = sq_gen_replay_file(in, "replay.ndjson");
     struct sq_stack s;
-    sq_stack_start(&s, 4, false);
-    const char *const sets[] = {"kpi.fold_interval_s=60", NULL};
-    sq_stack_start_instance(&s, 0, sets, NULL);
-    cr_assert(sq_stack_wait_log(&s, 0, "closer lease taken", 60000), "no closer lease");
-    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
-    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, tsv), 0);
-    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "not every message was applied");
+    apply_after_the_first_fold(&s, "kpi.fold_interval_s=60", in);
     sleep(4);
     redisContext *c = sq_h_redis_connect(&s.redis);
     cr_assert_not_null(c);
-    redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
-    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0,
-              "the steps' entries wait for the next fold");
-    freeReplyObject(r);
+    cr_assert_gt(journal_len(c), 0, "the steps' entries wait for the next fold");
     cr_assert_eq(sq_stack_metric(&s, 0, "sq_kpi_journal_folded_total"), 0,
                  "no entry folded within the interval");
     stop_and_expect_folded(&s, c, rep);
-    free(tsv);
     free(rep);
     free(in);
     sq_stack_stop(&s);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct topic_count {
@@ -278,24 +283,17 @@ Test(kpi, rounds_after_a_full_round_follow_at_once, .timeout = 300)
     sq_gen_load_final_kpi_replay(rep, &want);
     cr_assert_gt(want.n, 2000, "the replay closed more than two rounds of cells");
     struct sq_stack s;
-    sq_stack_start(&s, 4, false);
-    const char *const sets[] = {"kpi.fold_interval_s=30", NULL};
-    sq_stack_start_instance(&s, 0, sets, NULL);
-    cr_assert(sq_stack_wait_log(&s, 0, "closer lease taken", 60000), "no closer lease");
-    char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
-    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, TOPIC, tsv), 0);
-    cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "not every message was applied");
+    apply_after_the_first_fold(&s, "kpi.fold_interval_s=30", in);
     struct topic_count first = {s.kafka.bootstrap, 1};
     cr_assert(sq_h_wait_until(kpi_records_reach, &first, 60000), "no KPI record after a fold");
-    int64_t t0 = mono_ms();
+    int64_t t0 = sq_mono_ms();
     struct topic_count all = {s.kafka.bootstrap, (int64_t)want.n};
     cr_assert(sq_h_wait_until(kpi_records_reach, &all, 120000), "not every cell closed");
-    int64_t took = mono_ms() - t0;
+    int64_t took = sq_mono_ms() - t0;
     cr_assert_lt(took, 20000, "%zu cells took %lld ms after the first record: rounds waited "
                  "for folds", want.n, (long long)took);
     expect_final_records_of_replay(&s, rep);
     sq_gen_final_kpi_fini(&want);
-    free(tsv);
     free(rep);
     free(in);
     sq_stack_stop(&s);
@@ -318,11 +316,8 @@ Test(kpi, a_stopping_instance_folds_the_journal, .timeout = 300)
     cr_assert(sq_stack_wait_applied(&s, TOPIC, 120000), "not every message was applied");
     redisContext *c = sq_h_redis_connect(&s.redis);
     cr_assert_not_null(c);
-    redisReply *r = redisCommand(c, "LLEN sq:kpi_journal");
-    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0,
-              "the steps' entries wait in the journal");
-    freeReplyObject(r);
-    r = redisCommand(c, "KEYS sq:kpi:*");
+    cr_assert_gt(journal_len(c), 0, "the steps' entries wait in the journal");
+    redisReply *r = redisCommand(c, "KEYS sq:kpi:*");
     cr_assert_eq(r->elements, 0, "no KPI hash before a fold");
     freeReplyObject(r);
     stop_and_expect_folded(&s, c, rep);

@@ -81,7 +81,6 @@ static size_t apply(struct fixture *f)
     return nd;
 }
 
-/* An empty batch on the same store, as the next poll's. */
 /* Runs the chain over f's batch; it must succeed. */
 static void run(struct fixture *f)
 {
@@ -90,6 +89,7 @@ static void run(struct fixture *f)
     cr_assert_eq(sq_chain_run(f->chain, &f->batch, &err), SQ_OK, "%s", err.msg);
 }
 
+/* An empty batch on the same store, as the next poll's. */
 static void next_batch(struct fixture *f)
 {
     sq_batch_fini(&f->batch);
