@@ -27,11 +27,17 @@ struct sq_kpi_folder {
 extern int mallctl(const char *name, void *old, size_t *oldlen, void *newp, size_t newlen)
     __attribute__((weak));
 
-/* A fold reads and parses the entries of a second or so, a quarter of a
- * megabyte at a time. In the arenas the other threads share, freed pages
- * stay resident for a second (gateway/main.c), which put ~8 MiB on the
- * peak RSS under load; this thread gets an arena of its own that returns
- * them at once. */
+/* How long this thread's arena keeps freed pages resident, ms. A fold
+ * comes every kpi.fold_interval_s (3 s by default) and allocates megabytes
+ * a quarter of a megabyte at a time: kept for 10 s, the next fold finds its
+ * pages again. Returning them at once (0, as before) cost a madvise with
+ * a TLB shootdown on every core and a page fault for every page of every
+ * fold: sqgate used 0.76 cores at 7,000 events/s with it and 0.48-0.62
+ * without (docs/performance.md), for 4 MiB more peak RSS. */
+#define SQ_KPI_FOLDER_DECAY_MS 10000
+
+/* A fold's pages go to an arena of this thread's own, so that keeping them
+ * for the next fold does not keep the other threads' freed pages too. */
 static void sq_kpi_folder_own_arena(void)
 {
     if (!mallctl)
@@ -40,12 +46,12 @@ static void sq_kpi_folder_own_arena(void)
     size_t len = sizeof arena;
     if (mallctl("arenas.create", &arena, &len, NULL, 0) != 0)
         return;
-    ssize_t now = 0;
+    ssize_t dirty = SQ_KPI_FOLDER_DECAY_MS, muzzy = 0;
     char name[64];
     snprintf(name, sizeof name, "arena.%u.dirty_decay_ms", arena);
-    mallctl(name, NULL, NULL, &now, sizeof now);
+    mallctl(name, NULL, NULL, &dirty, sizeof dirty);
     snprintf(name, sizeof name, "arena.%u.muzzy_decay_ms", arena);
-    mallctl(name, NULL, NULL, &now, sizeof now);
+    mallctl(name, NULL, NULL, &muzzy, sizeof muzzy);
     mallctl("thread.arena", NULL, NULL, &arena, sizeof arena);
 }
 
