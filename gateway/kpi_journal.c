@@ -240,13 +240,6 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     }
     free(keys[0]);
     free(keys[1]);
-    if (rc == SQ_OK && f->n) {
-        /* the fold script's arguments (sq_journal_fold_lua): the fold
-         * count read, the entries, then the summed ops */
-        sq_state_ops_push_str(&f->sums, f->folds);
-        sq_state_ops_push_i64(&f->sums, (int64_t)f->n);
-        sq_sums_append_to(f->acc, &f->sums, false);
-    }
     return rc;
 }
 
@@ -258,9 +251,14 @@ int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t
         return SQ_OK;
     char *keys[2];
     sq_journal_keys(r, keys);
+    /* the fold script's arguments (sq_journal_fold_lua): the fold count
+     * read, the entries, then the summed ops */
+    char n[24];
+    snprintf(n, sizeof n, "%zu", f->n);
+    const char *head[] = {f->folds, n};
     struct sq_redis_strs res;
-    int rc = sq_redis_evalv(r, sq_journal_fold_lua, 2, (const char *const *)keys, f->sums.argc,
-                            (const char *const *)f->sums.argv, f->sums.argvlen, &res, err);
+    int rc = sq_redis_eval_sums(r, sq_journal_fold_lua, 2, (const char *const *)keys, 2, head,
+                                f->acc, &res, err);
     if (rc == SQ_OK) {
         if (res.n == 2 && res.v[0] && res.v[1]) {
             *folded = strcmp(res.v[0], "1") == 0 ? f->n : 0;
@@ -278,7 +276,6 @@ int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t
 void sq_kpi_fold_fini(struct sq_kpi_fold *f)
 {
     free(f->folds);
-    sq_state_ops_fini(&f->sums);
     sq_sums_free(f->acc);
     memset(f, 0, sizeof *f);
 }

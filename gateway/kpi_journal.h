@@ -58,10 +58,8 @@ struct sq_kpi_fold {
     char *folds;               /* the fold count read with the entries */
     size_t n, bad;             /* entries read; of them not journal entries */
     bool full;                 /* a limit stopped the read: entries are left */
-    struct sq_sums *acc;       /* the entries' deferred ops, summed */
-    struct sq_state_ops sums;  /* the fold script's arguments: the fold count,
-                                * n, and the sums' K and W ops (borrowing
-                                * from acc) */
+    struct sq_sums *acc;       /* the entries' deferred ops, summed: the fold
+                                * script's arguments after the fold count and n */
 };
 /* Reads entries up to the limits (NULL: the defaults above) a chunk at a
  * time and sums them into f (release it with sq_kpi_fold_fini, also after

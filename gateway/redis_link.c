@@ -1087,24 +1087,23 @@ int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const ch
     return sq_redis_evalv(r, script, nkeys, keys, nargs, args, NULL, out, err);
 }
 
-int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
-                   size_t nargs, const char *const *args, const size_t *arglens,
-                   struct sq_redis_strs *out, struct sq_err *err)
+/* Starts an EVAL of script with its keys in r->cmd (sq_cmd_begin); the
+ * arguments follow. */
+static void sq_cmd_eval_begin(struct sq_redis *r, const char *script, size_t nkeys,
+                              const char *const *keys)
 {
-    memset(out, 0, sizeof *out);
-    int rc = sq_redis_ensure(r, err);
-    if (rc != SQ_OK)
-        return rc;
-    /* in RESP straight into the connection's buffer (sq_cmd_begin): a
-     * fold's sums are megabytes, which hiredis' formatter would copy twice */
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVAL", 4);
     sq_cmd_arg_str(r, script);
     sq_cmd_arg_i64(r, (int64_t)nkeys);
     for (size_t i = 0; i < nkeys; i++)
         sq_cmd_arg_str(r, keys[i]);
-    for (size_t i = 0; i < nargs; i++)
-        sq_cmd_arg(r, args[i], arglens ? arglens[i] : strlen(args[i]));
+}
+
+/* Sends the EVAL built in r->cmd and reads its reply into *out. */
+static int sq_redis_eval_send(struct sq_redis *r, struct sq_redis_strs *out, struct sq_err *err)
+{
+    int rc = SQ_OK;
     redisReply *rep = NULL;
     if (sq_cmd_send(r, err) != 0) {
         sq_redis_drop(r);
@@ -1132,4 +1131,42 @@ int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const c
     }
     freeReplyObject(rep);
     return rc;
+}
+
+int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
+                   size_t nargs, const char *const *args, const size_t *arglens,
+                   struct sq_redis_strs *out, struct sq_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    /* in RESP straight into the connection's buffer (sq_cmd_begin): a
+     * fold's sums are megabytes, which hiredis' formatter would copy twice */
+    sq_cmd_eval_begin(r, script, nkeys, keys);
+    for (size_t i = 0; i < nargs; i++)
+        sq_cmd_arg(r, args[i], arglens ? arglens[i] : strlen(args[i]));
+    return sq_redis_eval_send(r, out, err);
+}
+
+/* sq_sums_emit's callback for sq_redis_eval_sums: ctx is the connection. */
+static void sq_cmd_emit(void *ctx, const char *v, size_t len, bool transient)
+{
+    (void)transient; /* copied into the command at once */
+    sq_cmd_arg(ctx, v, len);
+}
+
+int sq_redis_eval_sums(struct sq_redis *r, const char *script, size_t nkeys,
+                       const char *const *keys, size_t nargs, const char *const *args,
+                       struct sq_sums *sums, struct sq_redis_strs *out, struct sq_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    sq_cmd_eval_begin(r, script, nkeys, keys);
+    for (size_t i = 0; i < nargs; i++)
+        sq_cmd_arg_str(r, args[i]);
+    sq_sums_emit(sums, false, sq_cmd_emit, r);
+    return sq_redis_eval_send(r, out, err);
 }

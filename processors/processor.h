@@ -76,6 +76,13 @@ struct sq_sums;
 struct sq_sums *sq_sums_new(bool own);
 void sq_sums_add(struct sq_sums *s, const struct sq_state_ops *list);
 void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked);
+/* The arguments sq_sums_append_to appends, each handed to emit in order
+ * instead; one with transient true lives only for the call (a number
+ * formatted on the stack), the others as long as the sums. For a caller
+ * that writes them straight out (the KPI fold's script): a list of a
+ * fold's hundreds of thousands of arguments was megabytes of its own. */
+typedef void (*sq_sums_emit_fn)(void *ctx, const char *v, size_t len, bool transient);
+void sq_sums_emit(struct sq_sums *s, bool marked, sq_sums_emit_fn emit, void *ctx);
 void sq_sums_free(struct sq_sums *s);
 void sq_state_ops_reset(struct sq_state_ops *ops);
 void sq_state_ops_fini(struct sq_state_ops *ops);

@@ -341,19 +341,20 @@ struct sq_sums *sq_sums_new(bool own)
     return s;
 }
 
-void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked)
+void sq_sums_emit(struct sq_sums *s, bool marked, sq_sums_emit_fn emit, void *ctx)
 {
+    char num[24];
     if (s->n && marked)
-        sq_state_ops_push_borrowed(ops, "B", 1);
+        emit(ctx, "B", 1, false);
     for (size_t k = 0; k < s->n; k++) {
         struct sq_sum *x = &s->v[k];
         if (marked)
-            sq_state_ops_push_borrowed(ops, "S", 1);
+            emit(ctx, "S", 1, false);
         if (x->op == 'W') {
-            sq_state_ops_push_borrowed(ops, "W", 1);
-            sq_state_ops_push_borrowed(ops, x->key, x->key_len);
-            sq_state_ops_push_borrowed(ops, x->cell, x->cell_len);
-            sq_state_ops_push_borrowed(ops, x->end, x->end_len);
+            emit(ctx, "W", 1, false);
+            emit(ctx, x->key, x->key_len, false);
+            emit(ctx, x->cell, x->cell_len, false);
+            emit(ctx, x->end, x->end_len, false);
             continue;
         }
         if (x->kc) {
@@ -365,15 +366,29 @@ void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked)
             free(x->kc);
             x->kc = NULL;
         }
-        sq_state_ops_push_borrowed(ops, "K", 1);
-        sq_state_ops_push_borrowed(ops, x->key, x->key_len);
-        sq_state_ops_push_i64(ops, x->ttl);
-        sq_state_ops_push_i64(ops, (int64_t)x->nf);
+        emit(ctx, "K", 1, false);
+        emit(ctx, x->key, x->key_len, false);
+        emit(ctx, num, sq_i64_format(num, x->ttl), true);
+        emit(ctx, num, sq_i64_format(num, (int64_t)x->nf), true);
         for (size_t i = 0; i < x->nf; i++) {
-            sq_state_ops_push_borrowed(ops, x->f[i].name, x->f[i].len);
-            sq_state_ops_push_i64(ops, x->f[i].by);
+            emit(ctx, x->f[i].name, x->f[i].len, false);
+            emit(ctx, num, sq_i64_format(num, x->f[i].by), true);
         }
     }
+}
+
+/* sq_sums_emit's callback for sq_sums_append_to: ctx is the ops. */
+static void sq_sums_push(void *ctx, const char *v, size_t len, bool transient)
+{
+    if (transient)
+        sq_state_ops_push(ctx, v, len);
+    else
+        sq_state_ops_push_borrowed(ctx, v, len);
+}
+
+void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked)
+{
+    sq_sums_emit(s, marked, sq_sums_push, ops);
 }
 
 void sq_sums_free(struct sq_sums *s)
