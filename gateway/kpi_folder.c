@@ -33,7 +33,8 @@ extern int mallctl(const char *name, void *old, size_t *oldlen, void *newp, size
  * pages again. Returning them at once (0, as before) cost a madvise with
  * a TLB shootdown on every core and a page fault for every page of every
  * fold: sqgate used 0.76 cores at 7,000 events/s with it and 0.48-0.62
- * without (docs/performance.md), for 4 MiB more peak RSS. */
+ * without (docs/performance.md), for a few MiB more peak RSS: the ~8 MiB
+ * a fold leaves free here are kept. */
 #define SQ_KPI_FOLDER_DECAY_MS 10000
 
 /* A fold's pages go to an arena of this thread's own, so that keeping them
