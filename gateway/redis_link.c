@@ -1133,9 +1133,19 @@ static int sq_redis_eval_send(struct sq_redis *r, struct sq_redis_strs *out, str
     return rc;
 }
 
-int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
-                   size_t nargs, const char *const *args, const size_t *arglens,
-                   struct sq_redis_strs *out, struct sq_err *err)
+/* sq_sums_emit's callback for sq_redis_eval_with: ctx is the connection. */
+static void sq_cmd_emit(void *ctx, const char *v, size_t len, bool transient)
+{
+    (void)transient; /* copied into the command at once */
+    sq_cmd_arg(ctx, v, len);
+}
+
+/* EVAL script with its keys, args (arglens NULL: strlen of each) and then
+ * sums' bare ops when sums is not NULL. */
+static int sq_redis_eval_with(struct sq_redis *r, const char *script, size_t nkeys,
+                              const char *const *keys, size_t nargs, const char *const *args,
+                              const size_t *arglens, struct sq_sums *sums,
+                              struct sq_redis_strs *out, struct sq_err *err)
 {
     memset(out, 0, sizeof *out);
     int rc = sq_redis_ensure(r, err);
@@ -1146,27 +1156,21 @@ int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const c
     sq_cmd_eval_begin(r, script, nkeys, keys);
     for (size_t i = 0; i < nargs; i++)
         sq_cmd_arg(r, args[i], arglens ? arglens[i] : strlen(args[i]));
+    if (sums)
+        sq_sums_emit(sums, false, sq_cmd_emit, r);
     return sq_redis_eval_send(r, out, err);
 }
 
-/* sq_sums_emit's callback for sq_redis_eval_sums: ctx is the connection. */
-static void sq_cmd_emit(void *ctx, const char *v, size_t len, bool transient)
+int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
+                   size_t nargs, const char *const *args, const size_t *arglens,
+                   struct sq_redis_strs *out, struct sq_err *err)
 {
-    (void)transient; /* copied into the command at once */
-    sq_cmd_arg(ctx, v, len);
+    return sq_redis_eval_with(r, script, nkeys, keys, nargs, args, arglens, NULL, out, err);
 }
 
 int sq_redis_eval_sums(struct sq_redis *r, const char *script, size_t nkeys,
                        const char *const *keys, size_t nargs, const char *const *args,
                        struct sq_sums *sums, struct sq_redis_strs *out, struct sq_err *err)
 {
-    memset(out, 0, sizeof *out);
-    int rc = sq_redis_ensure(r, err);
-    if (rc != SQ_OK)
-        return rc;
-    sq_cmd_eval_begin(r, script, nkeys, keys);
-    for (size_t i = 0; i < nargs; i++)
-        sq_cmd_arg_str(r, args[i]);
-    sq_sums_emit(sums, false, sq_cmd_emit, r);
-    return sq_redis_eval_send(r, out, err);
+    return sq_redis_eval_with(r, script, nkeys, keys, nargs, args, NULL, sums, out, err);
 }
