@@ -243,7 +243,7 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     return rc;
 }
 
-int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t *folded,
+int sq_kpi_journal_apply(struct sq_redis *r, struct sq_kpi_fold *f, size_t *folded,
                          size_t *left, struct sq_err *err)
 {
     *folded = *left = 0;

@@ -67,8 +67,10 @@ struct sq_kpi_fold {
 int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
                         struct sq_kpi_fold *f, struct sq_err *err);
 /* Applies f's sums and removes its entries unless another fold came first
- * since f was read: *folded is f->n, or 0 then. */
-int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold *f, size_t *folded,
+ * since f was read: *folded is f->n, or 0 then. Writing the sums out
+ * merges each KPI hash's counters into its fields in f->acc (sq_sums_emit),
+ * so f is not const; a second apply writes the same arguments. */
+int sq_kpi_journal_apply(struct sq_redis *r, struct sq_kpi_fold *f, size_t *folded,
                          size_t *left, struct sq_err *err);
 void sq_kpi_fold_fini(struct sq_kpi_fold *f);
 
