@@ -12,41 +12,67 @@
 #include "step_lua.h"
 #include "store.h"
 
-/* KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] = {prefix}kpi_journal;
+/* KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] = {prefix}kpi_journal,
+ * KEYS[3] = {prefix}kpi_journal:fold (the fold under way, below);
  * ARGV[1] = entries wanted at most, ARGV[2] = bytes wanted at most (the
  * first entry goes whatever its size), ARGV[3] = the index of the first
- * (0: the head). Returns {folds so far, full, entry...} where full is 1 when
- * a limit stopped the read with entries left. */
+ * (0: the head). Returns {folds so far, full, pending, entry...} where full
+ * is 1 when a limit stopped the read with entries left, and pending is the
+ * number of entries of a fold under way on this fold count ('' for none):
+ * then the read stops there, whatever ARGV[1] says, so that the reader sums
+ * just those entries and can finish that fold. */
 static const char sq_journal_read_lua[] =
-    "local out, bytes, most, want = {redis.call('GET', KEYS[1]) or '0', 0}, 0, tonumber(ARGV[2]), tonumber(ARGV[1])\n"
+    "local out, bytes, most, want = {redis.call('GET', KEYS[1]) or '0', 0, ''}, 0, tonumber(ARGV[2]), tonumber(ARGV[1])\n"
     "local i = tonumber(ARGV[3])\n"
+    "local p = redis.call('HMGET', KEYS[3], 'folds', 'n')\n"
+    "if p[1] == out[1] and p[2] then out[3] = p[2]; want = tonumber(p[2]) - i end\n"
     "while true do\n"
     "  local e = redis.call('LRANGE', KEYS[2], i, i + 15)\n"
     "  for _, v in ipairs(e) do\n"
-    "    if #out - 2 >= want or (#out > 2 and bytes + #v > most) then out[2] = 1; return out end\n"
+    "    if #out - 3 >= want or (#out > 3 and bytes + #v > most) then out[2] = 1; return out end\n"
     "    out[#out + 1] = v; bytes = bytes + #v\n"
     "  end\n"
     "  if #e < 16 then return out end\n"
     "  i = i + 16\n"
     "end\n";
 
-/* KEYS as above; ARGV[1] = the folds read with the entries, ARGV[2] = the
- * number of entries read, then their summed K and W ops. Entries are only
- * appended at the tail and only a fold removes them (and counts itself),
- * so an unchanged count means the head is still what was read. Returns
- * {1, left} folded, {0, left} another fold came first (nothing written). */
+/* One slice of a fold. KEYS as above; ARGV[1] = the fold count read with
+ * the entries, ARGV[2] = the number of entries read, ARGV[3] and ARGV[4] =
+ * the first sum of this slice and the one after it, ARGV[5] = the number of
+ * sums, then this slice's summed K and W ops. Entries are only appended at
+ * the tail and only a fold removes them (and counts itself), so an
+ * unchanged count means the head is still what was read. The fold under
+ * way is the hash KEYS[3] {folds, n, done, sums}: a slice applies only
+ * when it starts where the fold stands (done), so that every sum is
+ * applied once whoever sends it, and the last slice removes the entries,
+ * counts the fold and deletes the hash, all in one script. Returns {1,
+ * left} folded, {0, left} another fold came first (nothing written), {2,
+ * done} the fold stands at done (this slice written, or not its turn), {3,
+ * n, sums} another fold of n entries and that many sums is under way. */
 static const char sq_journal_fold_lua[] = SQ_STEP_LUA_COMMON
     "if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then\n"
     "  return {0, redis.call('LLEN', KEYS[2])}\n"
     "end\n"
-    "local i = 3\n"
+    "local p = redis.call('HMGET', KEYS[3], 'folds', 'n', 'done', 'sums')\n"
+    "local done = '0'\n"
+    "if p[1] == ARGV[1] then\n"
+    "  if p[2] ~= ARGV[2] or p[4] ~= ARGV[5] then return {3, p[2] or '', p[4] or ''} end\n"
+    "  done = p[3]\n"
+    "end\n"
+    "if done ~= ARGV[3] then return {2, done} end\n"
+    "local i = 6\n"
     "while i <= #ARGV do\n"
     "  i = apply(i)\n"
     "  if not i then return redis.error_reply('sqgate fold: unknown op') end\n"
     "end\n"
-    "redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)\n"
-    "redis.call('INCR', KEYS[1])\n"
-    "return {1, redis.call('LLEN', KEYS[2])}\n";
+    "if ARGV[4] == ARGV[5] then\n"
+    "  redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)\n"
+    "  redis.call('INCR', KEYS[1])\n"
+    "  redis.call('DEL', KEYS[3])\n"
+    "  return {1, redis.call('LLEN', KEYS[2])}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], 'folds', ARGV[1], 'n', ARGV[2], 'done', ARGV[4], 'sums', ARGV[5])\n"
+    "return {2, ARGV[4]}\n";
 
 char *sq_kpi_journal_key_dup(const char *prefix)
 {
@@ -56,6 +82,11 @@ char *sq_kpi_journal_key_dup(const char *prefix)
 char *sq_kpi_journal_folds_key_dup(const char *prefix)
 {
     return sq_xasprintf("%skpi_journal:folds", prefix);
+}
+
+char *sq_kpi_journal_fold_key_dup(const char *prefix)
+{
+    return sq_xasprintf("%skpi_journal:fold", prefix);
 }
 
 /* The length prefix: len in decimal and ':' (no snprintf: a turn's entry
@@ -160,20 +191,32 @@ bad:
     return -1;
 }
 
-/* The journal's two keys (owned by the caller). */
-static void sq_journal_keys(struct sq_redis *r, char *keys[2])
+/* The journal's three keys (owned by the caller; sq_journal_keys_free). */
+static void sq_journal_keys(struct sq_redis *r, char *keys[3])
 {
     const char *prefix = sq_redis_prefix(r);
     keys[0] = sq_kpi_journal_folds_key_dup(prefix);
     keys[1] = sq_kpi_journal_key_dup(prefix);
+    keys[2] = sq_kpi_journal_fold_key_dup(prefix);
 }
+
+static void sq_journal_keys_free(char *keys[3])
+{
+    for (int k = 0; k < 3; k++)
+        free(keys[k]);
+}
+
+static const struct sq_kpi_fold_limits sq_fold_defaults = {
+    SQ_KPI_JOURNAL_FOLD_MAX, SQ_KPI_JOURNAL_FOLD_BYTES, SQ_KPI_JOURNAL_CHUNK_BYTES,
+    SQ_KPI_JOURNAL_SLICE_ARGS, 0};
 
 /* Reads the chunk of at most want entries and bytes_max bytes after the
  * f->n read so far, adds its entries to f->n and their bytes to *bytes and
  * sums them into f; *full when a limit stopped it with entries left. A
  * chunk whose fold count is not f's reads nothing: another fold came
- * first, and the apply will find that too. */
-static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t want,
+ * first, and the apply will find that too. A fold under way sets f->pending
+ * to its entries (the read stops there). */
+static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[3], size_t want,
                               size_t bytes_max, struct sq_kpi_fold *f, size_t *bytes, bool *full,
                               struct sq_err *err)
 {
@@ -184,21 +227,23 @@ static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t wa
     const char *args[] = {swant, sbytes, sfirst};
     struct sq_redis_strs got;
     *full = false;
-    int rc = sq_redis_eval(r, sq_journal_read_lua, 2, (const char *const *)keys, 3, args, &got,
+    int rc = sq_redis_eval(r, sq_journal_read_lua, 3, (const char *const *)keys, 3, args, &got,
                            err);
     if (rc != SQ_OK)
         return rc;
-    if (got.n < 2 || !got.v[0] || !got.v[1]) {
+    if (got.n < 3 || !got.v[0] || !got.v[1] || !got.v[2]) {
         sq_redis_strs_fini(&got);
         return sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal: unexpected reply");
     }
     if (!f->folds)
         f->folds = sq_xstrdup(got.v[0]);
     if (strcmp(f->folds, got.v[0]) == 0) {
-        f->n += got.n - 2;
+        if (got.v[2][0])
+            f->pending = strtoull(got.v[2], NULL, 10);
+        f->n += got.n - 3;
         *full = strcmp(got.v[1], "1") == 0;
         struct sq_state_ops chunk = {0};
-        for (size_t i = 2; i < got.n; i++) {
+        for (size_t i = 3; i < got.n; i++) {
             *bytes += got.len[i];
             if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &chunk) != 0)
                 f->bad++;
@@ -215,61 +260,107 @@ static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[2], size_t wa
 int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
                         struct sq_kpi_fold *f, struct sq_err *err)
 {
-    static const struct sq_kpi_fold_limits defaults = {
-        SQ_KPI_JOURNAL_FOLD_MAX, SQ_KPI_JOURNAL_FOLD_BYTES, SQ_KPI_JOURNAL_CHUNK_BYTES};
     if (!lim)
-        lim = &defaults;
+        lim = &sq_fold_defaults;
     memset(f, 0, sizeof *f);
     f->acc = sq_sums_new(true);
-    char *keys[2];
+    char *keys[3];
     sq_journal_keys(r, keys);
     int rc;
     size_t bytes = 0;
     for (;;) {
-        size_t room = lim->bytes - bytes, before = f->n;
+        size_t room = lim->bytes > bytes ? lim->bytes - bytes : 0, before = f->n;
         bool full;
-        rc = sq_fold_read_chunk(r, keys, lim->entries - f->n,
-                                room < lim->chunk_bytes ? room : lim->chunk_bytes, f, &bytes,
-                                &full, err);
+        /* a fold under way takes its entries, whatever the limits say */
+        size_t want = f->pending ? f->pending - f->n : lim->entries - f->n;
+        size_t chunk = f->pending || room > lim->chunk_bytes ? lim->chunk_bytes : room;
+        rc = sq_fold_read_chunk(r, keys, want, chunk, f, &bytes, &full, err);
         if (rc != SQ_OK || f->n == before || !full)
             break; /* failed, another fold came first, or the journal's end */
-        if (f->n >= lim->entries || bytes >= lim->bytes || room <= lim->chunk_bytes) {
+        if (f->pending ? f->n >= f->pending
+                       : f->n >= lim->entries || bytes >= lim->bytes || room <= lim->chunk_bytes) {
             f->full = true; /* the fold's limits, not the chunk's, stopped it */
             break;
         }
     }
-    free(keys[0]);
-    free(keys[1]);
+    sq_journal_keys_free(keys);
     return rc;
 }
 
-int sq_kpi_journal_apply(struct sq_redis *r, struct sq_kpi_fold *f, size_t *folded,
-                         size_t *left, struct sq_err *err)
+/* Where the next slice of f ends: sums from from on while their arguments
+ * stay within the limit (at least one). */
+static size_t sq_fold_slice_end(const struct sq_kpi_fold *f, size_t from, size_t total,
+                                size_t args_max)
+{
+    size_t to = from, args = 0;
+    while (to < total) {
+        size_t a = sq_sums_args_about(f->acc, to);
+        if (to > from && args + a > args_max)
+            break;
+        args += a;
+        to++;
+    }
+    return to;
+}
+
+int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold_limits *lim,
+                         struct sq_kpi_fold *f, size_t *folded, size_t *left, struct sq_err *err)
 {
     *folded = *left = 0;
     if (!f->n)
         return SQ_OK;
-    char *keys[2];
+    if (!lim)
+        lim = &sq_fold_defaults;
+    size_t args_max = lim->slice_args ? lim->slice_args : SQ_KPI_JOURNAL_SLICE_ARGS;
+    char *keys[3];
     sq_journal_keys(r, keys);
-    /* the fold script's arguments (sq_journal_fold_lua): the fold count
-     * read, the entries, then the summed ops */
-    char n[24];
+    /* each slice script's arguments (sq_journal_fold_lua): the fold count
+     * read, the entries, the slice's first sum and the one after it, the
+     * number of sums, then the slice's summed ops */
+    size_t total = sq_sums_count(f->acc), from = 0, slices = 0;
+    char n[24], sfrom[24], sto[24], stotal[24];
     snprintf(n, sizeof n, "%zu", f->n);
-    const char *head[] = {f->folds, n};
-    struct sq_redis_strs res;
-    int rc = sq_redis_eval_sums(r, sq_journal_fold_lua, 2, (const char *const *)keys, 2, head,
-                                f->acc, &res, err);
-    if (rc == SQ_OK) {
-        if (res.n == 2 && res.v[0] && res.v[1]) {
-            *folded = strcmp(res.v[0], "1") == 0 ? f->n : 0;
-            *left = strtoull(res.v[1], NULL, 10);
-        } else {
+    snprintf(stotal, sizeof stotal, "%zu", total);
+    int rc = SQ_OK;
+    for (;;) {
+        if (lim->slices && slices == lim->slices)
+            break; /* a test's fold stopped between slices, as if killed */
+        size_t to = sq_fold_slice_end(f, from, total, args_max);
+        snprintf(sfrom, sizeof sfrom, "%zu", from);
+        snprintf(sto, sizeof sto, "%zu", to);
+        const char *head[] = {f->folds, n, sfrom, sto, stotal};
+        struct sq_redis_strs res;
+        rc = sq_redis_eval_sums(r, sq_journal_fold_lua, 3, (const char *const *)keys, 5, head,
+                                f->acc, from, to, &res, err);
+        if (rc != SQ_OK)
+            break;
+        slices++;
+        const char *code = res.n >= 2 && res.v[0] && res.v[1] ? res.v[0] : "";
+        size_t at = code[0] ? strtoull(res.v[1], NULL, 10) : 0;
+        if (strcmp(code, "1") == 0 || strcmp(code, "0") == 0) {
+            *folded = code[0] == '1' ? f->n : 0;
+            *left = at;
+        } else if (strcmp(code, "2") == 0 && at > from && at <= total) {
+            from = at; /* this slice written, or another folder's: on from there */
+            sq_redis_strs_fini(&res);
+            continue;
+        } else if (strcmp(code, "3") == 0 && res.n == 3 && strcmp(res.v[1], n) == 0) {
+            /* the same entries, other sums: a folder that sums them another
+             * way (another version) is under way; it must finish its fold */
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "",
+                            "kpi journal fold: a fold of the same %zu entries into %s sums "
+                            "(not %zu) is under way; it finishes when its folder runs again",
+                            f->n, res.v[2], total);
+        } else if (strcmp(code, "3") != 0) {
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal fold: unexpected reply");
         }
+        /* "3" with other entries: another fold is under way; the next read
+         * joins it (sq_journal_read_lua stops at its entries) */
+        f->behind = strcmp(code, "3") == 0 && rc == SQ_OK;
         sq_redis_strs_fini(&res);
+        break;
     }
-    free(keys[0]);
-    free(keys[1]);
+    sq_journal_keys_free(keys);
     return rc;
 }
 
@@ -289,11 +380,13 @@ int sq_kpi_journal_fold(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     struct sq_kpi_fold f;
     int rc = sq_kpi_journal_read(r, lim, &f, err);
     if (rc == SQ_OK)
-        rc = sq_kpi_journal_apply(r, &f, folded, left, err);
+        rc = sq_kpi_journal_apply(r, lim, &f, folded, left, err);
     if (rc == SQ_OK && *folded) {
         *bad = f.bad;
         *more = f.full;
     }
+    if (rc == SQ_OK && f.behind)
+        *more = true;
     sq_kpi_fold_fini(&f);
     return rc;
 }

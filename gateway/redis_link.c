@@ -1141,11 +1141,11 @@ static void sq_cmd_emit(void *ctx, const char *v, size_t len, bool transient)
 }
 
 /* EVAL script with its keys, args (arglens NULL: strlen of each) and then
- * sums' bare ops when sums is not NULL. */
+ * the bare ops of sums [from, to) when sums is not NULL. */
 static int sq_redis_eval_with(struct sq_redis *r, const char *script, size_t nkeys,
                               const char *const *keys, size_t nargs, const char *const *args,
-                              const size_t *arglens, struct sq_sums *sums,
-                              struct sq_redis_strs *out, struct sq_err *err)
+                              const size_t *arglens, struct sq_sums *sums, size_t from,
+                              size_t to, struct sq_redis_strs *out, struct sq_err *err)
 {
     memset(out, 0, sizeof *out);
     int rc = sq_redis_ensure(r, err);
@@ -1157,7 +1157,7 @@ static int sq_redis_eval_with(struct sq_redis *r, const char *script, size_t nke
     for (size_t i = 0; i < nargs; i++)
         sq_cmd_arg(r, args[i], arglens ? arglens[i] : strlen(args[i]));
     if (sums)
-        sq_sums_emit(sums, false, sq_cmd_emit, r);
+        sq_sums_emit_range(sums, false, from, to, sq_cmd_emit, r);
     return sq_redis_eval_send(r, out, err);
 }
 
@@ -1165,12 +1165,14 @@ int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const c
                    size_t nargs, const char *const *args, const size_t *arglens,
                    struct sq_redis_strs *out, struct sq_err *err)
 {
-    return sq_redis_eval_with(r, script, nkeys, keys, nargs, args, arglens, NULL, out, err);
+    return sq_redis_eval_with(r, script, nkeys, keys, nargs, args, arglens, NULL, 0, 0, out, err);
 }
 
 int sq_redis_eval_sums(struct sq_redis *r, const char *script, size_t nkeys,
                        const char *const *keys, size_t nargs, const char *const *args,
-                       struct sq_sums *sums, struct sq_redis_strs *out, struct sq_err *err)
+                       struct sq_sums *sums, size_t from, size_t to, struct sq_redis_strs *out,
+                       struct sq_err *err)
 {
-    return sq_redis_eval_with(r, script, nkeys, keys, nargs, args, NULL, sums, out, err);
+    return sq_redis_eval_with(r, script, nkeys, keys, nargs, args, NULL, sums, from, to, out,
+                              err);
 }

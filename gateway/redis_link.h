@@ -102,12 +102,13 @@ int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const ch
 int sq_redis_evalv(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
                    size_t nargs, const char *const *args, const size_t *arglens,
                    struct sq_redis_strs *out, struct sq_err *err);
-/* The same with args (strings) followed by the bare K and W ops of sums
- * (processors/processor.h: sq_sums_emit), written straight into the
- * command. */
+/* The same with args (strings) followed by the bare K and W ops of the
+ * sums [from, to) (processors/processor.h: sq_sums_emit_range), written
+ * straight into the command. */
 struct sq_sums;
 int sq_redis_eval_sums(struct sq_redis *r, const char *script, size_t nkeys,
                        const char *const *keys, size_t nargs, const char *const *args,
-                       struct sq_sums *sums, struct sq_redis_strs *out, struct sq_err *err);
+                       struct sq_sums *sums, size_t from, size_t to, struct sq_redis_strs *out,
+                       struct sq_err *err);
 
 #endif

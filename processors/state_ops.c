@@ -341,12 +341,36 @@ struct sq_sums *sq_sums_new(bool own)
     return s;
 }
 
+size_t sq_sums_count(const struct sq_sums *s)
+{
+    return s->n;
+}
+
+size_t sq_sums_args_about(const struct sq_sums *s, size_t k)
+{
+    const struct sq_sum *x = &s->v[k];
+    if (x->op == 'W')
+        return 4;
+    size_t nf = x->nf;
+    for (int c = 0; x->kc && c < SQ_KC__COUNT; c++)
+        nf += x->kc->v[c] != 0;
+    return 4 + 2 * nf;
+}
+
 void sq_sums_emit(struct sq_sums *s, bool marked, sq_sums_emit_fn emit, void *ctx)
 {
+    sq_sums_emit_range(s, marked, 0, s->n, emit, ctx);
+}
+
+void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,
+                        sq_sums_emit_fn emit, void *ctx)
+{
     char num[24];
-    if (s->n && marked)
+    if (to > s->n)
+        to = s->n;
+    if (s->n && marked && from == 0)
         emit(ctx, "B", 1, false);
-    for (size_t k = 0; k < s->n; k++) {
+    for (size_t k = from; k < to; k++) {
         struct sq_sum *x = &s->v[k];
         if (marked)
             emit(ctx, "S", 1, false);

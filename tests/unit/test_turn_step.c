@@ -102,13 +102,21 @@ static void turn_fini(struct turn *t)
     sq_state_ops_fini(&t->sums);
 }
 
-static long long hincrby_calls(redisContext *c)
+/* How many times Redis ran the command name (lower case) so far. */
+static long long command_calls(redisContext *c, const char *name)
 {
     redisReply *rep = redisCommand(c, "INFO commandstats");
-    const char *at = strstr(rep->str, "cmdstat_hincrby:calls=");
-    long long n = at ? atoll(at + strlen("cmdstat_hincrby:calls=")) : 0;
+    char field[64];
+    snprintf(field, sizeof field, "cmdstat_%s:calls=", name);
+    const char *at = strstr(rep->str, field);
+    long long n = at ? atoll(at + strlen(field)) : 0;
     freeReplyObject(rep);
     return n;
+}
+
+static long long hincrby_calls(redisContext *c)
+{
+    return command_calls(c, "hincrby");
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -442,10 +450,10 @@ Test(turn_step, two_folders_at_once_apply_the_journal_once, .timeout = 60)
     cr_assert_eq(sq_redis_run_steps(l.r, t2.steps, NPART, &t2.sums, &err), SQ_OK, "%s", err.msg);
     size_t folded, left, bad;
     bool more;
-    cr_assert_eq(sq_kpi_journal_apply(other, &fb, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_apply(other, NULL, &fb, &folded, &left, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, 1);
     cr_assert_eq(left, 1);
-    cr_assert_eq(sq_kpi_journal_apply(l.r, &fa, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_apply(l.r, NULL, &fa, &folded, &left, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, 0, "the later fold of the same entries writes nothing");
     cr_assert_eq(left, 1);
     redisReply *rep = redisCommand(l.c, "HGET sq:kpi:all|*|15m|1795600800 offered");
@@ -566,7 +574,7 @@ Test(turn_step, a_fold_sums_its_chunks_and_writes_each_counter_once, .timeout = 
     struct chunk_sums cs;
     chunk_start(&l, &cs, &err);
     /* chunks of one entry each (a chunk's first entry goes whatever its size) */
-    const struct sq_kpi_fold_limits lim = {4096, 16 << 20, 64};
+    const struct sq_kpi_fold_limits lim = {.entries = 4096, .bytes = 16 << 20, .chunk_bytes = 64};
     long long calls = hincrby_calls(l.c);
     size_t folded, bad, left;
     bool more;
@@ -600,7 +608,8 @@ Test(turn_step, a_fold_stops_at_its_bytes_and_the_next_folds_take_the_rest, .tim
     size_t entry = rep->len;
     freeReplyObject(rep);
     /* about three entries a fold, read in chunks of about one */
-    const struct sq_kpi_fold_limits lim = {4096, 3 * entry, entry / 2};
+    const struct sq_kpi_fold_limits lim = {.entries = 4096, .bytes = 3 * entry,
+                                           .chunk_bytes = entry / 2};
     size_t total = 0, folds = 0, bad_total = 0, folded, bad, left;
     bool more = true;
     while (more) {
@@ -636,13 +645,13 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
                      err.msg);
     }
     struct sq_kpi_fold f;
-    const struct sq_kpi_fold_limits two = {2, SQ_KPI_JOURNAL_FOLD_BYTES,
-                                           SQ_KPI_JOURNAL_CHUNK_BYTES};
+    const struct sq_kpi_fold_limits two = {.entries = 2, .bytes = SQ_KPI_JOURNAL_FOLD_BYTES,
+                                           .chunk_bytes = SQ_KPI_JOURNAL_CHUNK_BYTES};
     cr_assert_eq(sq_kpi_journal_read(l.r, &two, &f, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(f.n, 2);
     cr_assert(f.full, "a third entry is left");
     size_t folded, left;
-    cr_assert_eq(sq_kpi_journal_apply(l.r, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_apply(l.r, NULL, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(folded, 2);
     cr_assert_eq(left, 1);
     sq_kpi_fold_fini(&f);
@@ -650,7 +659,7 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
     cr_assert_eq(sq_kpi_journal_read(l.r, &two, &f, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(f.n, 1);
     cr_assert_not(f.full, "the last entry");
-    cr_assert_eq(sq_kpi_journal_apply(l.r, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_apply(l.r, NULL, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
     cr_assert_eq(left, 0);
     sq_kpi_fold_fini(&f);
     for (int k = 0; k < 3; k++) {
@@ -661,6 +670,179 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
         freeReplyObject(rep);
         turn_fini(&t[k]);
     }
+    sq_h_link_stop(&l);
+}
+
+/* The chunked-fold entries' cells written and touched: the HINCRBYs a
+ * fold that writes each sum once makes. */
+static long long chunk_hincrbys(const struct chunk_sums *cs)
+{
+    long long n = 0;
+    for (int k = 0; k < NCELL; k++)
+        n += 3 * cs->written[k] + cs->touched[k];
+    return n;
+}
+
+/* The field of the fold under way, or -1 when there is none. */
+static long long fold_under_way(redisContext *c, const char *field)
+{
+    redisReply *rep = redisCommand(c, "HGET sq:kpi_journal:fold %s", field);
+    long long v = rep->type == REDIS_REPLY_STRING ? atoll(rep->str) : -1;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* A slice of about one sum: a K op of three counters is ten arguments. */
+#define SLICE_ONE_SUM 12
+
+Test(turn_step, a_fold_in_slices_writes_each_counter_once_and_counts_one_fold, .timeout = 60)
+{
+    struct sq_h_link l;
+    struct sq_err err;
+    struct chunk_sums cs;
+    chunk_start(&l, &cs, &err);
+    const struct sq_kpi_fold_limits lim = {.entries = 4096, .bytes = 16 << 20,
+                                           .chunk_bytes = 64, .slice_args = SLICE_ONE_SUM};
+    long long calls = hincrby_calls(l.c), evals = command_calls(l.c, "eval");
+    size_t folded, bad, left;
+    bool more;
+    cr_assert_eq(sq_kpi_journal_fold(l.r, &lim, &folded, &bad, &left, &more, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, NENTRY + 1);
+    cr_assert_eq(bad, 1);
+    cr_assert_eq(left, 0);
+    cr_assert_not(more);
+    /* a read script per entry (chunks of one), then the slices */
+    long long slices = command_calls(l.c, "eval") - evals - (NENTRY + 1);
+    cr_assert_geq(slices, NCELL, "%lld slices: each of about one sum", slices);
+    redisReply *rep = redisCommand(l.c, "GET sq:kpi_journal:folds");
+    cr_assert_str_eq(rep->str, "1", "many slices, one fold");
+    freeReplyObject(rep);
+    cr_assert_eq(fold_under_way(l.c, "done"), -1, "the last slice ends the fold under way");
+    expect_sums(l.c, &cs);
+    cr_assert_eq(hincrby_calls(l.c) - calls, chunk_hincrbys(&cs));
+    sq_h_link_stop(&l);
+}
+
+Test(turn_step, a_fold_stopped_between_slices_is_finished_once_by_the_next, .timeout = 60)
+{
+    struct sq_h_link l;
+    struct sq_err err;
+    struct chunk_sums cs;
+    chunk_start(&l, &cs, &err);
+    long long calls = hincrby_calls(l.c);
+    /* the first folder writes two slices and stops, as if killed */
+    const struct sq_kpi_fold_limits two = {.entries = 4096, .bytes = 16 << 20,
+                                           .chunk_bytes = 64, .slice_args = SLICE_ONE_SUM,
+                                           .slices = 2};
+    struct sq_kpi_fold f;
+    cr_assert_eq(sq_kpi_journal_read(l.r, NULL, &f, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(f.n, NENTRY + 1);
+    size_t folded, bad, left;
+    bool more;
+    cr_assert_eq(sq_kpi_journal_apply(l.r, &two, &f, &folded, &left, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(folded, 0, "stopped: not folded yet");
+    long long done = fold_under_way(l.c, "done");
+    cr_assert_gt(done, 0, "the fold under way stands after its two slices");
+    cr_assert_lt(done, fold_under_way(l.c, "sums"));
+    cr_assert_eq(fold_under_way(l.c, "n"), NENTRY + 1);
+    long long partial = hincrby_calls(l.c) - calls;
+    cr_assert_gt(partial, 0);
+    cr_assert_lt(partial, chunk_hincrbys(&cs));
+    sq_kpi_fold_fini(&f);
+    /* a step appends an entry meanwhile: not the stopped fold's */
+    struct sq_buf b;
+    sq_buf_init(&b);
+    char *a[] = {"K", "sq:kpi:agent|late|15m|1795600800", "691200", "1", "offered", "5"};
+    size_t len[6];
+    for (int j = 0; j < 6; j++)
+        len[j] = strlen(a[j]);
+    sq_kpi_journal_put_op(&b, a, len, 0, 6);
+    freeReplyObject(redisCommand(l.c, "RPUSH sq:kpi_journal %b", b.data, b.len));
+    sq_buf_fini(&b);
+    /* another instance's fold, with limits that alone would take fewer
+     * entries: it reads the stopped fold's entries and goes on from done */
+    struct sq_redis *other = sq_redis_new(l.url, "sq:", 2000, &err);
+    cr_assert_not_null(other);
+    const struct sq_kpi_fold_limits few = {.entries = 3, .bytes = 16 << 20,
+                                           .chunk_bytes = 64, .slice_args = SLICE_ONE_SUM};
+    cr_assert_eq(sq_kpi_journal_fold(other, &few, &folded, &bad, &left, &more, &err), SQ_OK,
+                 "%s", err.msg);
+    cr_assert_eq(folded, NENTRY + 1, "the stopped fold's entries, all of them");
+    cr_assert_eq(bad, 1);
+    cr_assert_eq(left, 1, "the entry appended since waits");
+    cr_assert(more);
+    cr_assert_eq(fold_under_way(l.c, "done"), -1);
+    expect_sums(l.c, &cs);
+    cr_assert_eq(hincrby_calls(l.c) - calls, chunk_hincrbys(&cs), "each sum written once");
+    cr_assert_eq(count_keys(l.c, "sq:kpi:agent|late*"), 0);
+    cr_assert_eq(sq_kpi_journal_fold(other, &few, &folded, &bad, &left, &more, &err), SQ_OK,
+                 "%s", err.msg);
+    cr_assert_eq(folded, 1);
+    cr_assert_eq(left, 0);
+    redisReply *rep = redisCommand(l.c, "HGET sq:kpi:agent|late|15m|1795600800 offered");
+    cr_assert_str_eq(rep->str, "5");
+    freeReplyObject(rep);
+    rep = redisCommand(l.c, "GET sq:kpi_journal:folds");
+    cr_assert_str_eq(rep->str, "2");
+    freeReplyObject(rep);
+    sq_redis_free(other);
+    sq_h_link_stop(&l);
+}
+
+Test(turn_step, two_folders_taking_turns_at_the_slices_write_each_sum_once, .timeout = 60)
+{
+    struct sq_h_link l;
+    struct sq_err err;
+    struct chunk_sums cs;
+    chunk_start(&l, &cs, &err);
+    struct sq_redis *other = sq_redis_new(l.url, "sq:", 2000, &err);
+    cr_assert_not_null(other);
+    long long calls = hincrby_calls(l.c);
+    struct sq_kpi_fold fa, fb, fc;
+    cr_assert_eq(sq_kpi_journal_read(l.r, NULL, &fa, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(sq_kpi_journal_read(other, NULL, &fb, &err), SQ_OK, "%s", err.msg);
+    const struct sq_kpi_fold_limits five = {.entries = 5, .bytes = 16 << 20,
+                                            .chunk_bytes = 64};
+    cr_assert_eq(sq_kpi_journal_read(other, &five, &fc, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(fc.n, 5);
+    size_t folded, left;
+    const struct sq_kpi_fold_limits one = {.slice_args = SLICE_ONE_SUM, .slices = 1};
+    const struct sq_kpi_fold_limits two = {.slice_args = SLICE_ONE_SUM, .slices = 2};
+    cr_assert_eq(sq_kpi_journal_apply(l.r, &one, &fa, &folded, &left, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, 0);
+    long long d1 = fold_under_way(l.c, "done");
+    cr_assert_gt(d1, 0);
+    /* the second folder's first script finds the fold at d1, its second
+     * writes the slice from there */
+    cr_assert_eq(sq_kpi_journal_apply(other, &two, &fb, &folded, &left, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, 0);
+    long long d2 = fold_under_way(l.c, "done");
+    cr_assert_gt(d2, d1);
+    /* a fold of other entries writes nothing while this one is under way */
+    long long before = hincrby_calls(l.c);
+    cr_assert_eq(sq_kpi_journal_apply(other, NULL, &fc, &folded, &left, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, 0);
+    cr_assert(fc.behind, "it meets the fold under way");
+    cr_assert_eq(hincrby_calls(l.c), before);
+    cr_assert_eq(fold_under_way(l.c, "done"), d2);
+    /* the first folder finishes from d2; the second then finds it folded */
+    cr_assert_eq(sq_kpi_journal_apply(l.r, NULL, &fa, &folded, &left, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, NENTRY + 1);
+    cr_assert_eq(left, 0);
+    cr_assert_eq(sq_kpi_journal_apply(other, NULL, &fb, &folded, &left, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, 0);
+    expect_sums(l.c, &cs);
+    cr_assert_eq(hincrby_calls(l.c) - calls, chunk_hincrbys(&cs), "each sum written once");
+    sq_kpi_fold_fini(&fa);
+    sq_kpi_fold_fini(&fb);
+    sq_kpi_fold_fini(&fc);
+    sq_redis_free(other);
     sq_h_link_stop(&l);
 }
 
