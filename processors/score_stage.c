@@ -206,14 +206,13 @@ static int sq_ticket_view_load(struct sq_ticket_view *v, const struct sq_setting
     struct sq_store_reads reads = {0};
     const char **want = sq_xcalloc(n ? n : 1, sizeof *want);
     size_t nw = 0;
+    struct sq_strmap asked; /* the ids in want: a batch's tickets repeat */
+    sq_strmap_init(&asked);
     for (size_t i = 0; i < n; i++) {
-        if (sq_strmap_get(&v->map, ids[i]))
+        if (sq_strmap_get(&v->map, ids[i]) || (n > 1 && sq_strmap_get(&asked, ids[i])))
             continue;
-        bool dup = false;
-        for (size_t k = 0; k < nw && !dup; k++)
-            dup = strcmp(want[k], ids[i]) == 0;
-        if (dup)
-            continue;
+        if (n > 1) /* one id (a timer's ticket) cannot repeat */
+            sq_strmap_put(&asked, ids[i], (void *)ids[i]);
         want[nw++] = ids[i];
         char *key = sq_ticket_key_dup(st, ids[i]);
         sq_store_reads_add(&reads, key, "s");
@@ -226,6 +225,7 @@ static int sq_ticket_view_load(struct sq_ticket_view *v, const struct sq_setting
             memset(t, 0, sizeof *t); /* unreadable state: start the ticket afresh */
     }
     free(want);
+    sq_strmap_fini(&asked);
     sq_store_reads_fini(&reads);
     return rc;
 }
