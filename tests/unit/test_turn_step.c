@@ -546,6 +546,16 @@ static void chunk_start(struct sq_h_link *l, struct chunk_sums *cs, struct sq_er
     push_entries(l->c, cs);
 }
 
+/* The chunked-fold entries' cells written and touched: the HINCRBYs a
+ * fold that writes each sum once makes. */
+static long long chunk_hincrbys(const struct chunk_sums *cs)
+{
+    long long n = 0;
+    for (int k = 0; k < NCELL; k++)
+        n += 3 * cs->written[k] + cs->touched[k];
+    return n;
+}
+
 static void expect_sums(redisContext *c, const struct chunk_sums *cs)
 {
     for (int k = 0; k < NCELL; k++) {
@@ -588,12 +598,7 @@ Test(turn_step, a_fold_sums_its_chunks_and_writes_each_counter_once, .timeout = 
     cr_assert_str_eq(rep->str, "1", "one fold, one script");
     freeReplyObject(rep);
     expect_sums(l.c, &cs);
-    long long cells = 0, touches = 0;
-    for (int k = 0; k < NCELL; k++) {
-        cells += cs.written[k];
-        touches += cs.touched[k];
-    }
-    cr_assert_eq(hincrby_calls(l.c) - calls, 3 * cells + touches,
+    cr_assert_eq(hincrby_calls(l.c) - calls, chunk_hincrbys(&cs),
                  "one HINCRBY a counter and a touch a cell for the whole fold");
     sq_h_link_stop(&l);
 }
@@ -671,16 +676,6 @@ Test(turn_step, a_fold_takes_at_most_its_share_and_says_more_are_left, .timeout 
         turn_fini(&t[k]);
     }
     sq_h_link_stop(&l);
-}
-
-/* The chunked-fold entries' cells written and touched: the HINCRBYs a
- * fold that writes each sum once makes. */
-static long long chunk_hincrbys(const struct chunk_sums *cs)
-{
-    long long n = 0;
-    for (int k = 0; k < NCELL; k++)
-        n += 3 * cs->written[k] + cs->touched[k];
-    return n;
 }
 
 /* The field of the fold under way, or -1 when there is none. */
