@@ -12,31 +12,8 @@
 #include "step_lua.h"
 #include "store.h"
 
-/* KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] = {prefix}kpi_journal,
- * KEYS[3] = {prefix}kpi_journal:fold (the fold under way, below);
- * ARGV[1] = entries wanted at most, ARGV[2] = bytes wanted at most (the
- * first entry goes whatever its size), ARGV[3] = the index of the first
- * (0: the head). Returns {folds so far, full, pending, entry...} where full
- * is 1 when a limit stopped the read with entries left, and pending is the
- * number of entries of a fold under way on this fold count ('' for none):
- * then the read stops there, whatever ARGV[1] says, so that the reader sums
- * just those entries and can finish that fold. */
-static const char sq_journal_read_lua[] =
-    "local out, bytes, most, want = {redis.call('GET', KEYS[1]) or '0', 0, ''}, 0, tonumber(ARGV[2]), tonumber(ARGV[1])\n"
-    "local i = tonumber(ARGV[3])\n"
-    "local p = redis.call('HMGET', KEYS[3], 'folds', 'n')\n"
-    "if p[1] == out[1] and p[2] then out[3] = p[2]; want = tonumber(p[2]) - i end\n"
-    "while true do\n"
-    "  local e = redis.call('LRANGE', KEYS[2], i, i + 15)\n"
-    "  for _, v in ipairs(e) do\n"
-    "    if #out - 3 >= want or (#out > 3 and bytes + #v > most) then out[2] = 1; return out end\n"
-    "    out[#out + 1] = v; bytes = bytes + #v\n"
-    "  end\n"
-    "  if #e < 16 then return out end\n"
-    "  i = i + 16\n"
-    "end\n";
-
-/* One slice of a fold. KEYS as above; ARGV[1] = the fold count read with
+/* One slice of a fold. KEYS[1] = {prefix}kpi_journal:folds, KEYS[2] =
+ * {prefix}kpi_journal, KEYS[3] = {prefix}kpi_journal:fold; ARGV[1] = the fold count read with
  * the entries, ARGV[2] = the number of entries read, ARGV[3] and ARGV[4] =
  * the first sum of this slice and the one after it, ARGV[5] = the number of
  * sums, then this slice's summed K and W ops. Entries are only appended at
@@ -210,46 +187,62 @@ static const struct sq_kpi_fold_limits sq_fold_defaults = {
     SQ_KPI_JOURNAL_FOLD_MAX, SQ_KPI_JOURNAL_FOLD_BYTES, SQ_KPI_JOURNAL_CHUNK_BYTES,
     SQ_KPI_JOURNAL_SLICE_ARGS, 0};
 
-/* Reads the chunk of at most want entries and bytes_max bytes after the
- * f->n read so far, adds its entries to f->n and their bytes to *bytes and
- * sums them into f; *full when a limit stopped it with entries left. A
- * chunk whose fold count is not f's reads nothing: another fold came
- * first, and the apply will find that too. A fold under way sets f->pending
- * to its entries (the read stops there). */
+/* Reads the chunk of at most want entries and bytes_max bytes (its first
+ * entry whatever its size) after the f->n read so far, adds its entries to
+ * f->n and their bytes to *bytes and sums them into f; *full when entries
+ * are left after it. A chunk whose fold count is not f's reads nothing:
+ * another fold came first, and the apply will find that too. A fold under
+ * way on f's count sets f->pending to its entries, and the read stops
+ * there. One transaction of plain reads (the count, the fold under way,
+ * the length, then about bytes_max of entries at *avg bytes an entry): a
+ * script returning the entries cost Redis twenty times as much. */
 static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[3], size_t want,
-                              size_t bytes_max, struct sq_kpi_fold *f, size_t *bytes, bool *full,
-                              struct sq_err *err)
+                              size_t bytes_max, struct sq_kpi_fold *f, size_t *bytes,
+                              size_t *avg, bool *full, struct sq_err *err)
 {
-    char swant[24], sbytes[24], sfirst[24];
-    snprintf(swant, sizeof swant, "%zu", want);
-    snprintf(sbytes, sizeof sbytes, "%zu", bytes_max);
-    snprintf(sfirst, sizeof sfirst, "%zu", f->n);
-    const char *args[] = {swant, sbytes, sfirst};
+    size_t ask = bytes_max / (*avg ? *avg : 1);
+    ask = ask > want ? want : ask;
+    ask = ask < 1 ? 1 : ask; /* never 0: LRANGE n n-1 would be the whole list */
+    char first[24], last[24];
+    snprintf(first, sizeof first, "%zu", f->n);
+    snprintf(last, sizeof last, "%zu", f->n + ask - 1);
+    const char *get[] = {"GET", keys[0]}, *under[] = {"HMGET", keys[2], "folds", "n"},
+               *llen[] = {"LLEN", keys[1]}, *range[] = {"LRANGE", keys[1], first, last};
+    const struct sq_redis_cmd cmds[] = {{2, get}, {4, under}, {2, llen}, {4, range}};
     struct sq_redis_strs got;
     *full = false;
-    int rc = sq_redis_eval(r, sq_journal_read_lua, 3, (const char *const *)keys, 3, args, &got,
-                           err);
+    int rc = sq_redis_exec(r, 4, cmds, &got, err);
     if (rc != SQ_OK)
         return rc;
-    if (got.n < 3 || !got.v[0] || !got.v[1] || !got.v[2]) {
+    if (got.n < 4 || !got.v[3]) {
         sq_redis_strs_fini(&got);
         return sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal: unexpected reply");
     }
+    const char *folds = got.v[0] ? got.v[0] : "0";
     if (!f->folds)
-        f->folds = sq_xstrdup(got.v[0]);
-    if (strcmp(f->folds, got.v[0]) == 0) {
-        if (got.v[2][0])
+        f->folds = sq_xstrdup(folds);
+    if (strcmp(f->folds, folds) == 0) {
+        if (got.v[1] && got.v[2] && strcmp(got.v[1], folds) == 0) {
             f->pending = strtoull(got.v[2], NULL, 10);
-        f->n += got.n - 3;
-        *full = strcmp(got.v[1], "1") == 0;
+            want = f->pending > f->n ? f->pending - f->n : 0;
+        }
+        size_t took = 0, chunk_bytes = 0;
         struct sq_state_ops chunk = {0};
-        for (size_t i = 3; i < got.n; i++) {
-            *bytes += got.len[i];
+        for (size_t i = 4; i < got.n && took < want; i++) {
+            if (took && chunk_bytes + got.len[i] > bytes_max)
+                break;
+            chunk_bytes += got.len[i];
+            took++;
             if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &chunk) != 0)
                 f->bad++;
             free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
             got.v[i] = NULL;
         }
+        if (took)
+            *avg = chunk_bytes / took ? chunk_bytes / took : 1;
+        f->n += took;
+        *bytes += chunk_bytes;
+        *full = f->n < strtoull(got.v[3], NULL, 10);
         sq_sums_add(f->acc, &chunk); /* copies what it keeps: the chunk goes */
         sq_state_ops_fini(&chunk);
     }
@@ -267,14 +260,14 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     char *keys[3];
     sq_journal_keys(r, keys);
     int rc;
-    size_t bytes = 0;
+    size_t bytes = 0, avg = 4096; /* an entry's bytes, until the first chunk tells */
     for (;;) {
         size_t room = lim->bytes > bytes ? lim->bytes - bytes : 0, before = f->n;
         bool full;
         /* a fold under way takes its entries, whatever the limits say */
         size_t want = f->pending ? f->pending - f->n : lim->entries - f->n;
         size_t chunk = f->pending || room > lim->chunk_bytes ? lim->chunk_bytes : room;
-        rc = sq_fold_read_chunk(r, keys, want, chunk, f, &bytes, &full, err);
+        rc = sq_fold_read_chunk(r, keys, want, chunk, f, &bytes, &avg, &full, err);
         if (rc != SQ_OK || f->n == before || !full)
             break; /* failed, another fold came first, or the journal's end */
         if (f->pending ? f->n >= f->pending
@@ -355,7 +348,7 @@ int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold_limits *li
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal fold: unexpected reply");
         }
         /* "3" with other entries: another fold is under way; the next read
-         * joins it (sq_journal_read_lua stops at its entries) */
+         * joins it (sq_fold_read_chunk stops at its entries) */
         f->behind = strcmp(code, "3") == 0 && rc == SQ_OK;
         sq_redis_strs_fini(&res);
         break;

@@ -32,8 +32,9 @@ struct sq_redis;
  * one chunk and the sums, not the entries: a fold of an interval's entries
  * sums each KPI cell over all of that interval's steps (one HINCRBY a
  * counter) where folds of one chunk each summed it over a few. Redis runs
- * one script at a time: each chunk's read and each slice of the apply hold
- * back the steps meanwhile, so both are bounded (a slice: about slice_args
+ * one command or script at a time: each chunk's read (plain commands in
+ * one transaction) and each slice of the apply (a script) hold back the
+ * steps meanwhile, so both are bounded (a slice: about slice_args
  * arguments, ~2-3 ms of Redis). slices stops the apply after that many
  * slices, as a folder killed between them would (tests only; 0: no limit).
  * A zero slice_args means the default. */

@@ -1080,6 +1080,60 @@ static char *sq_redis_elem_dup(const redisReply *e, size_t *len)
     return v;
 }
 
+int sq_redis_exec(struct sq_redis *r, size_t ncmd, const struct sq_redis_cmd *cmds,
+                  struct sq_redis_strs *out, struct sq_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    redisAppendCommandArgv(r->c, 1, multi, NULL);
+    for (size_t c = 0; c < ncmd; c++)
+        redisAppendCommandArgv(r->c, (int)cmds[c].argc, cmds[c].argv, NULL);
+    redisAppendCommandArgv(r->c, 1, exec, NULL);
+    /* MULTI's +OK and a +QUEUED a command, then EXEC's array of replies */
+    redisReply *rep = NULL;
+    for (size_t k = 0; k < ncmd + 2; k++) {
+        rep = NULL;
+        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: %s",
+                       r->c->errstr[0] ? r->c->errstr : "connection lost");
+            sq_redis_drop(r);
+            return SQ_ERR_TRANSIENT;
+        }
+        if (rep->type == REDIS_REPLY_ERROR && rc == SQ_OK)
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis transaction: %s", rep->str);
+        if (k < ncmd + 1)
+            freeReplyObject(rep);
+    }
+    if (rc == SQ_OK && (rep->type != REDIS_REPLY_ARRAY || rep->elements != ncmd))
+        rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis transaction: unexpected reply");
+    size_t n = 0;
+    for (size_t c = 0; rc == SQ_OK && c < ncmd; c++) {
+        const redisReply *e = rep->element[c];
+        if (e->type == REDIS_REPLY_ERROR)
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis transaction: %s", e->str);
+        n += e->type == REDIS_REPLY_ARRAY ? e->elements : 1;
+    }
+    if (rc == SQ_OK) {
+        out->v = sq_xcalloc(n ? n : 1, sizeof *out->v);
+        out->len = sq_xcalloc(n ? n : 1, sizeof *out->len);
+        for (size_t c = 0; c < ncmd; c++) {
+            const redisReply *e = rep->element[c];
+            if (e->type != REDIS_REPLY_ARRAY) {
+                out->v[out->n] = sq_redis_elem_dup(e, &out->len[out->n]);
+                out->n++;
+                continue;
+            }
+            for (size_t k = 0; k < e->elements; k++, out->n++)
+                out->v[out->n] = sq_redis_elem_dup(e->element[k], &out->len[out->n]);
+        }
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 int sq_redis_eval(struct sq_redis *r, const char *script, size_t nkeys, const char *const *keys,
                   size_t nargs, const char *const *args, struct sq_redis_strs *out,
                   struct sq_err *err)
