@@ -194,13 +194,14 @@ static const struct sq_kpi_fold_limits sq_fold_defaults = {
  * another fold came first, and the apply will find that too. A fold under
  * way on f's count sets f->pending to its entries, and the read stops
  * there. One transaction of plain reads (the count, the fold under way,
- * the length, then about bytes_max of entries at *avg bytes an entry): a
+ * the length, then as many entries as fit bytes_max at *largest bytes, the
+ * largest entry so far, so that a chunk seldom reads entries it leaves): a
  * script returning the entries cost Redis twenty times as much. */
 static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[3], size_t want,
                               size_t bytes_max, struct sq_kpi_fold *f, size_t *bytes,
-                              size_t *avg, bool *full, struct sq_err *err)
+                              size_t *largest, bool *full, struct sq_err *err)
 {
-    size_t ask = bytes_max / (*avg ? *avg : 1);
+    size_t ask = *largest ? bytes_max / *largest : 4; /* a few, until one chunk tells */
     ask = ask > want ? want : ask;
     ask = ask < 1 ? 1 : ask; /* never 0: LRANGE n n-1 would be the whole list */
     char first[24], last[24];
@@ -238,8 +239,9 @@ static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[3], size_t wa
             free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
             got.v[i] = NULL;
         }
-        if (took)
-            *avg = chunk_bytes / took ? chunk_bytes / took : 1;
+        for (size_t i = 4; i < 4 + took; i++)
+            if (got.len[i] > *largest)
+                *largest = got.len[i];
         f->n += took;
         *bytes += chunk_bytes;
         *full = f->n < strtoull(got.v[3], NULL, 10);
@@ -260,14 +262,14 @@ int sq_kpi_journal_read(struct sq_redis *r, const struct sq_kpi_fold_limits *lim
     char *keys[3];
     sq_journal_keys(r, keys);
     int rc;
-    size_t bytes = 0, avg = 4096; /* an entry's bytes, until the first chunk tells */
+    size_t bytes = 0, largest = 0; /* the largest entry read so far, bytes */
     for (;;) {
         size_t room = lim->bytes > bytes ? lim->bytes - bytes : 0, before = f->n;
         bool full;
         /* a fold under way takes its entries, whatever the limits say */
         size_t want = f->pending ? f->pending - f->n : lim->entries - f->n;
         size_t chunk = f->pending || room > lim->chunk_bytes ? lim->chunk_bytes : room;
-        rc = sq_fold_read_chunk(r, keys, want, chunk, f, &bytes, &avg, &full, err);
+        rc = sq_fold_read_chunk(r, keys, want, chunk, f, &bytes, &largest, &full, err);
         if (rc != SQ_OK || f->n == before || !full)
             break; /* failed, another fold came first, or the journal's end */
         if (f->pending ? f->n >= f->pending
