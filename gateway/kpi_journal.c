@@ -344,8 +344,11 @@ int sq_kpi_journal_apply(struct sq_redis *r, const struct sq_kpi_fold_limits *li
              * way (another version) is under way; it must finish its fold */
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "",
                             "kpi journal fold: a fold of the same %zu entries into %s sums "
-                            "(not %zu) is under way; it finishes when its folder runs again",
-                            f->n, res.v[2], total);
+                            "(not %zu), by another version of sqgate, is under way in %s; it "
+                            "finishes when that version folds again. If none is left, delete "
+                            "%s: the sums it already wrote are then written again "
+                            "(docs/kpis.md, The KPI journal)",
+                            f->n, res.v[2], total, keys[2], keys[2]);
         } else if (strcmp(code, "3") != 0) {
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "kpi journal fold: unexpected reply");
         }

@@ -841,6 +841,34 @@ Test(turn_step, two_folders_taking_turns_at_the_slices_write_each_sum_once, .tim
     sq_h_link_stop(&l);
 }
 
+Test(turn_step, a_fold_of_the_same_entries_into_other_sums_is_refused_with_the_key_to_clear,
+     .timeout = 60)
+{
+    struct sq_h_link l;
+    struct sq_err err;
+    struct chunk_sums cs;
+    chunk_start(&l, &cs, &err);
+    /* another version's fold of these entries, left after its first slice */
+    freeReplyObject(redisCommand(l.c, "HSET sq:kpi_journal:fold folds 0 n %d done 1 sums 999",
+                                 NENTRY + 1));
+    long long calls = hincrby_calls(l.c);
+    size_t folded, bad, left;
+    bool more;
+    cr_assert_eq(sq_kpi_journal_fold(l.r, NULL, &folded, &bad, &left, &more, &err),
+                 SQ_ERR_TRANSIENT);
+    cr_assert(strstr(err.msg, "another version") && strstr(err.msg, "sq:kpi_journal:fold"),
+              "%s", err.msg);
+    cr_assert_eq(hincrby_calls(l.c), calls, "nothing written");
+    /* the operator clears it: the next fold starts afresh */
+    freeReplyObject(redisCommand(l.c, "DEL sq:kpi_journal:fold"));
+    sq_err_clear(&err);
+    cr_assert_eq(sq_kpi_journal_fold(l.r, NULL, &folded, &bad, &left, &more, &err), SQ_OK, "%s",
+                 err.msg);
+    cr_assert_eq(folded, NENTRY + 1);
+    expect_sums(l.c, &cs);
+    sq_h_link_stop(&l);
+}
+
 /* The link refuses a Redis too old for its commands (SMISMEMBER: 6.2), and
  * passes what it cannot read. */
 Test(turn_step, a_redis_older_than_6_2_is_refused_with_its_version)
