@@ -234,14 +234,13 @@ static int sq_fold_read_chunk(struct sq_redis *r, char *const keys[3], size_t wa
                 break;
             chunk_bytes += got.len[i];
             took++;
+            if (got.len[i] > *largest)
+                *largest = got.len[i];
             if (!got.v[i] || sq_kpi_journal_parse(got.v[i], got.len[i], &chunk) != 0)
                 f->bad++;
             free(got.v[i]); /* parsed: the peak is one copy of the entries, not two */
             got.v[i] = NULL;
         }
-        for (size_t i = 4; i < 4 + took; i++)
-            if (got.len[i] > *largest)
-                *largest = got.len[i];
         f->n += took;
         *bytes += chunk_bytes;
         *full = f->n < strtoull(got.v[3], NULL, 10);

@@ -1187,7 +1187,7 @@ static int sq_redis_eval_send(struct sq_redis *r, struct sq_redis_strs *out, str
     return rc;
 }
 
-/* sq_sums_emit's callback for sq_redis_eval_with: ctx is the connection. */
+/* sq_sums_emit_range's callback for sq_redis_eval_with: ctx is the connection. */
 static void sq_cmd_emit(void *ctx, const char *v, size_t len, bool transient)
 {
     (void)transient; /* copied into the command at once */

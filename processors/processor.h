@@ -76,19 +76,17 @@ struct sq_sums;
 struct sq_sums *sq_sums_new(bool own);
 void sq_sums_add(struct sq_sums *s, const struct sq_state_ops *list);
 void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked);
-/* The arguments sq_sums_append_to appends, each handed to emit in order
- * instead; one with transient true lives only for the call (a number
- * formatted on the stack), the others as long as the sums. For a caller
- * that writes them straight out (the KPI fold's script): a list of a
- * fold's hundreds of thousands of arguments was megabytes of its own. */
-typedef void (*sq_sums_emit_fn)(void *ctx, const char *v, size_t len, bool transient);
-void sq_sums_emit(struct sq_sums *s, bool marked, sq_sums_emit_fn emit, void *ctx);
 /* The sums in order, for writing them out a range at a time (the KPI
  * fold's slices): how many there are, about how many arguments the k-th
- * writes (its fields and counters as they stand), and the arguments of
- * those in [from, to) ("B" only when from is 0). The order is the order
- * each sum was first added in: the same lists added in the same order give
- * the same sums at the same places. */
+ * writes (its fields and counters as they stand), and the arguments
+ * sq_sums_append_to appends for those in [from, to) ("B" only when from is
+ * 0), each handed to emit in order instead; one with transient true lives
+ * only for the call (a number formatted on the stack), the others as long
+ * as the sums. For a caller that writes them straight out: a list of a
+ * fold's hundreds of thousands of arguments was megabytes of its own. The
+ * order is the order each sum was first added in: the same lists added in
+ * the same order give the same sums at the same places. */
+typedef void (*sq_sums_emit_fn)(void *ctx, const char *v, size_t len, bool transient);
 size_t sq_sums_count(const struct sq_sums *s);
 size_t sq_sums_args_about(const struct sq_sums *s, size_t k);
 void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,

@@ -357,11 +357,6 @@ size_t sq_sums_args_about(const struct sq_sums *s, size_t k)
     return 4 + 2 * nf;
 }
 
-void sq_sums_emit(struct sq_sums *s, bool marked, sq_sums_emit_fn emit, void *ctx)
-{
-    sq_sums_emit_range(s, marked, 0, s->n, emit, ctx);
-}
-
 void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,
                         sq_sums_emit_fn emit, void *ctx)
 {
@@ -401,7 +396,7 @@ void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,
     }
 }
 
-/* sq_sums_emit's callback for sq_sums_append_to: ctx is the ops. */
+/* sq_sums_emit_range's callback for sq_sums_append_to: ctx is the ops. */
 static void sq_sums_push(void *ctx, const char *v, size_t len, bool transient)
 {
     if (transient)
@@ -412,7 +407,7 @@ static void sq_sums_push(void *ctx, const char *v, size_t len, bool transient)
 
 void sq_sums_append_to(struct sq_sums *s, struct sq_state_ops *ops, bool marked)
 {
-    sq_sums_emit(s, marked, sq_sums_push, ops);
+    sq_sums_emit_range(s, marked, 0, s->n, sq_sums_push, ops);
 }
 
 void sq_sums_free(struct sq_sums *s)
