@@ -222,7 +222,7 @@ static int sq_cb_run_start(struct sq_cb_run *r, const struct sq_cb_opts *o, int 
     r->o = o;
     r->backlog = SQ_CB_BACKLOG; /* a deep-backlog run sets its own */
     char err[512];
-    if (sq_cb_stack_start(&r->stack, o->sqgate, o->sets, partitions, err, sizeof err) != 0) {
+    if (sq_cb_stack_start(&r->stack, o->sqgate, o->sets, partitions, g, err, sizeof err) != 0) {
         fprintf(stderr, "bench_chain: %s\n", err);
         return -1;
     }

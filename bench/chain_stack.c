@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <math.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "chain_metrics.h"
 #include "chain_proc.h"
 #include "config.h"
+#include "gen.h"
 #include "ports.h"
 
 #define SQ_CB_GROUP "sq-bench-chain"
@@ -58,8 +60,41 @@ static int sq_cb_mock_nodelay(int port)
     return n;
 }
 
-/* Every topic sqgate reads or writes, `partitions` each, on one broker. */
-static int sq_cb_kafka_start(struct sq_cb_stack *s, char *err, size_t errsz)
+int sq_cb_topic_partitions(int partitions, double share, double top_share)
+{
+    if (top_share <= 0 || share >= top_share)
+        return partitions;
+    int p = (int)floor(partitions * share / top_share + 0.5);
+    return p < 1 ? 1 : p;
+}
+
+/* The share of gen's messages that go to topic index i (malformed ones
+ * and duplicates go to contacts). */
+static double sq_cb_topic_share(const struct sq_gen_opts *g, int i)
+{
+    switch (i) {
+    case SQ_GEN_T_PROFILES: return g->profile_share;
+    case SQ_GEN_T_TICKETS: return g->ticket_share;
+    case SQ_GEN_T_SURVEYS: return g->survey_share;
+    case SQ_GEN_T_QA: return g->qa_share;
+    case SQ_GEN_T_OUTAGES: return g->outage_share;
+    default:
+        return 1 - g->profile_share - g->ticket_share - g->survey_share - g->qa_share -
+               g->outage_share;
+    }
+}
+
+/* Every topic sqgate reads or writes on one broker: the inputs sized by
+ * their share of gen's messages, the outputs `partitions` each. The mock
+ * broker finds a fetch's offset by walking the partition's message sets
+ * from the oldest it keeps, and a partition of a small topic holds
+ * thousands of sets of a message or two (a set a linger, 25 ms, at most),
+ * so with every input at 6 partitions the walks of the five smaller
+ * inputs took ~0.2 of the machine's 2 cores by the end of the main run
+ * (docs/performance.md). A broker with an offset index has no such cost;
+ * an operator gives a topic of 3 % of the events fewer partitions anyway. */
+static int sq_cb_kafka_start(struct sq_cb_stack *s, const struct sq_gen_opts *gen, char *err,
+                             size_t errsz)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -78,9 +113,17 @@ static int sq_cb_kafka_start(struct sq_cb_stack *s, char *err, size_t errsz)
     struct sq_settings st;
     sq_settings_defaults(&st);
     const char *names[SQ_MAX_INPUT_TOPICS + 5];
+    int parts[SQ_MAX_INPUT_TOPICS + 5];
     size_t n = 0;
-    for (size_t i = 0; i < st.inputs_n; i++)
+    double top = sq_cb_topic_share(gen, SQ_GEN_T_CONTACTS);
+    for (size_t i = 0; i < st.inputs_n; i++) {
+        int t = sq_gen_topic_index(st.inputs[i].name);
+        parts[n] = t < 0 ? s->partitions
+                         : sq_cb_topic_partitions(s->partitions, sq_cb_topic_share(gen, t), top);
         names[n++] = st.inputs[i].name;
+    }
+    for (size_t i = n; i < n + 5; i++)
+        parts[i] = s->partitions;
     names[n++] = st.topic_scored;
     names[n++] = st.topic_breaches;
     names[n++] = st.topic_kpi;
@@ -88,7 +131,7 @@ static int sq_cb_kafka_start(struct sq_cb_stack *s, char *err, size_t errsz)
     names[n++] = st.topic_dlq;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(s->mcluster, names[i], s->partitions, 1);
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(s->mcluster, names[i], parts[i], 1);
         if (e) {
             snprintf(err, errsz, "creating topic %s: %s", names[i], rd_kafka_err2str(e));
             rc = -1;
@@ -185,7 +228,7 @@ static int sq_cb_sqgate_start(struct sq_cb_stack *s, const char *sqgate, const c
 }
 
 int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *const *sets,
-                      int partitions, char *err, size_t errsz)
+                      int partitions, const struct sq_gen_opts *gen, char *err, size_t errsz)
 {
     memset(s, 0, sizeof *s);
     s->partitions = partitions;
@@ -197,7 +240,7 @@ int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *con
     }
     snprintf(s->sqgate_log, sizeof s->sqgate_log, "%s/sqgate.log", s->dir);
     snprintf(s->redis_log, sizeof s->redis_log, "%s/redis.log", s->dir);
-    if (sq_cb_kafka_start(s, err, errsz) != 0 || sq_cb_redis_start(s, err, errsz) != 0 ||
+    if (sq_cb_kafka_start(s, gen, err, errsz) != 0 || sq_cb_redis_start(s, err, errsz) != 0 ||
         sq_cb_sqgate_start(s, sqgate, sets, err, errsz) != 0) {
         s->keep_dir = true; /* the logs the message names */
         sq_cb_stack_stop(s);

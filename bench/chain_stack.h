@@ -13,11 +13,15 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+struct sq_gen_opts;
+
 struct sq_cb_stack {
     rd_kafka_t *host;                  /* hosts the mock cluster; produces nothing */
     rd_kafka_mock_cluster_t *mcluster;
     char bootstrap[256];
-    int partitions;                    /* of every topic */
+    int partitions;                    /* of contacts (the busiest input) and of
+                                          every output topic; the other inputs
+                                          get fewer (sq_cb_topic_partitions) */
     pid_t redis_pid;
     int redis_port;
     redisContext *redis;               /* the bench's own connection */
@@ -29,13 +33,19 @@ struct sq_cb_stack {
     char redis_log[128];
 };
 
-/* Starts the cluster (topics with `partitions` each), redis-server and
+/* Partitions for an input topic taking `share` of the messages when the
+ * busiest input takes `top_share` and has `partitions`: in proportion, at
+ * least 1, as an operator sizes topics by their volume. */
+int sq_cb_topic_partitions(int partitions, double share, double top_share);
+
+/* Starts the cluster (topics as sq_cb_topic_partitions sizes them for the
+ * shares of gen, `partitions` for contacts and the outputs), redis-server and
  * `sqgate run` (binary sqgate, with `--set` of each PATH=VALUE of the
  * NULL-terminated sets, which may be NULL), and waits until sqgate's
  * /readyz says ready. On failure fills err (naming the log to read, which
  * is kept), stops what was started and returns -1. */
 int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *const *sets,
-                      int partitions, char *err, size_t errsz);
+                      int partitions, const struct sq_gen_opts *gen, char *err, size_t errsz);
 
 /* SIGTERM to sqgate (its graceful shutdown), SIGKILL after 30 s. Returns
  * its exit status (sq_cb_stop), -1 when it was not running. */
