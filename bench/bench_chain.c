@@ -47,6 +47,7 @@ struct sq_cb_sample {
     double queued;                  /* handed to the producer client */
     struct sq_cb_metrics m;         /* sqgate's /metrics */
     double cpu_sqgate, cpu_redis, cpu_self;
+    double cpu_sqgate_main, cpu_redis_main; /* their main threads */
     struct sq_cb_machine machine;
 };
 
@@ -81,6 +82,8 @@ static int sq_cb_sample(struct sq_cb_run *r, struct sq_cb_sample *s)
     s->cpu_sqgate = sq_cb_cpu_seconds(r->stack.sqgate_pid);
     s->cpu_redis = sq_cb_cpu_seconds(r->stack.redis_pid);
     s->cpu_self = sq_cb_cpu_seconds(0);
+    s->cpu_sqgate_main = sq_cb_main_thread_cpu_seconds(r->stack.sqgate_pid);
+    s->cpu_redis_main = sq_cb_main_thread_cpu_seconds(r->stack.redis_pid);
     sq_cb_machine_read(&s->machine);
     return 0;
 }
@@ -119,6 +122,8 @@ static void sq_cb_window_fill(struct sq_cb_window *w, const struct sq_cb_sample 
     w->cpu_sqgate = b->cpu_sqgate - a->cpu_sqgate;
     w->cpu_redis = b->cpu_redis - a->cpu_redis;
     w->cpu_self = b->cpu_self - a->cpu_self;
+    w->cpu_sqgate_main = b->cpu_sqgate_main - a->cpu_sqgate_main;
+    w->cpu_redis_main = b->cpu_redis_main - a->cpu_redis_main;
     w->busy = b->machine.busy - a->machine.busy;
     w->total = b->machine.total - a->machine.total;
     w->m0 = a->m;
@@ -202,14 +207,16 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
     fprintf(stderr,
             "bench_chain: %s: in %.0f/s, consumed %.0f/s, %.0f batches/s, lag max %.0f, "
             "slope %.0f/s, e2e p50 %.1f ms p99 %.1f ms (inside sqgate %.1f / %.1f ms); "
-            "cores: sqgate %.2f redis %.2f broker+gen %.2f other %.2f; "
+            "cores: sqgate %.2f (main thread %.2f) redis %.2f (main thread %.2f) "
+            "broker+gen %.2f other %.2f; "
             "outputs %.0f/s, of them KPI records %.0f/s\n",
             what, w->produced / s, w->consumed / s, (w->m1.batches - w->m0.batches) / s,
             w->lag_max, w->lag_slope, sq_cb_e2e_quantile(&w->m0, &w->m1, 0.5) * 1e3,
             sq_cb_e2e_quantile(&w->m0, &w->m1, 0.99) * 1e3,
             sq_cb_inside_quantile(&w->m0, &w->m1, 0.5) * 1e3,
             sq_cb_inside_quantile(&w->m0, &w->m1, 0.99) * 1e3, w->cpu_sqgate / s,
-            w->cpu_redis / s, w->cpu_self / s, (other > 0 ? other : 0) / s,
+            w->cpu_sqgate_main / s, w->cpu_redis / s, w->cpu_redis_main / s, w->cpu_self / s,
+            (other > 0 ? other : 0) / s,
             (w->m1.outputs - w->m0.outputs) / s, (w->m1.kpi_records - w->m0.kpi_records) / s);
 }
 
@@ -377,6 +384,10 @@ static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
             sq_cb_latency_from(&mr->lat_best, &w, rate);
             rate = sq_cb_round_rate(rate * 1.15);
             continue;
+        }
+        if (!mr->failed_seen) {
+            mr->failed_seen = true;
+            mr->failed = w;
         }
         if (sq_cb_drain(r) != 0)
             return -1;

@@ -143,13 +143,8 @@ int sq_cb_stop(pid_t pid, int timeout_ms)
 
 /* The text after the command name of /proc/PID/stat, whose name may hold
  * spaces and parentheses: fields from the 3rd (state) on. */
-static int sq_cb_read_stat(pid_t pid, char *buf, size_t sz, const char **fields)
+static int sq_cb_read_stat_path(const char *path, char *buf, size_t sz, const char **fields)
 {
-    char path[64];
-    if (pid)
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    else
-        snprintf(path, sizeof path, "/proc/self/stat");
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -163,18 +158,43 @@ static int sq_cb_read_stat(pid_t pid, char *buf, size_t sz, const char **fields)
     return 0;
 }
 
-double sq_cb_cpu_seconds(pid_t pid)
+static int sq_cb_read_stat(pid_t pid, char *buf, size_t sz, const char **fields)
 {
-    char buf[1024];
-    const char *p;
-    if (sq_cb_read_stat(pid, buf, sizeof buf, &p) != 0)
-        return -1;
+    char path[64];
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/stat");
+    return sq_cb_read_stat_path(path, buf, sz, fields);
+}
+
+static double sq_cb_stat_cpu(const char *p)
+{
     /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
      * utime stime: utime is the 12th field from state. */
     unsigned long long utime, stime;
     if (sscanf(p, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double sq_cb_cpu_seconds(pid_t pid)
+{
+    char buf[1024];
+    const char *p;
+    if (sq_cb_read_stat(pid, buf, sizeof buf, &p) != 0)
+        return -1;
+    return sq_cb_stat_cpu(p);
+}
+
+double sq_cb_main_thread_cpu_seconds(pid_t pid)
+{
+    char buf[1024], path[64];
+    const char *p;
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+    if (pid <= 0 || sq_cb_read_stat_path(path, buf, sizeof buf, &p) != 0)
+        return -1;
+    return sq_cb_stat_cpu(p);
 }
 
 int sq_cb_machine_read(struct sq_cb_machine *m)

@@ -34,6 +34,10 @@ int sq_cb_wait(pid_t pid, int timeout_ms);
  * process. -1 when unreadable. */
 double sq_cb_cpu_seconds(pid_t pid);
 
+/* The same for the process's main thread alone (sqgate's chain and turn
+ * loop; redis-server's command thread); -1 when unreadable. */
+double sq_cb_main_thread_cpu_seconds(pid_t pid);
+
 /* The whole machine since boot, from /proc/stat, in CPU-seconds summed over
  * every core: busy (everything but idle and iowait) and total. */
 struct sq_cb_machine {

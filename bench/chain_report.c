@@ -30,14 +30,19 @@ static void sq_cb_ms(char *buf, size_t sz, double s)
         snprintf(buf, sz, "%.1f ms", s * 1e3);
 }
 
-static void sq_cb_print_cpu(const struct sq_cb_window *w)
+/* The machine's CPU over window w, with the main threads of sqgate (the
+ * chain and the turns) and redis-server (every command): one thread can
+ * use at most one core, so a main thread near 1 is a limit. */
+static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
 {
     double s = w->secs > 0 ? w->secs : 1, cores = w->total > 0 ? w->total / s : 0;
     double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
-    printf("| machine CPU over that step's %.0f s, in cores of %.0f | sqgate %.2f, redis-server "
-           "%.2f, broker+generator %.2f, other processes %.2f, idle %.2f | |\n",
-           w->secs, cores, w->cpu_sqgate / s, w->cpu_redis / s, w->cpu_self / s,
-           (other > 0 ? other : 0) / s, (w->total - w->busy) / s);
+    printf("| machine CPU over %s %.0f s, in cores of %.0f | sqgate %.2f (main thread %.2f), "
+           "redis-server %.2f (main thread %.2f), broker+generator %.2f, other processes %.2f, "
+           "idle %.2f | |\n",
+           what, w->secs, cores, w->cpu_sqgate / s, w->cpu_sqgate_main / s, w->cpu_redis / s,
+           w->cpu_redis_main / s, w->cpu_self / s, (other > 0 ? other : 0) / s,
+           (w->total - w->busy) / s);
 }
 
 static void sq_cb_print_chain(const struct sq_cb_results *res)
@@ -50,7 +55,13 @@ static void sq_cb_print_chain(const struct sq_cb_results *res)
            m->generator_bound ? " (generator/broker bound)" : "");
     printf("| ramp steps, events/s (%.0f s each, the last %.0f s measured) | %s | |\n",
            res->step_s, res->step_s - res->warm_s, m->steps);
-    sq_cb_print_cpu(&m->best);
+    sq_cb_print_cpu("that step's", &m->best);
+    if (m->failed_seen) {
+        char what[96];
+        snprintf(what, sizeof what, "the first step whose lag grew (%.0f events/s in), its",
+                 m->failed.secs > 0 ? m->failed.produced / m->failed.secs : 0);
+        sq_cb_print_cpu(what, &m->failed);
+    }
     printf("| full chain, saturated: backlog kept ahead (%d partitions, 10k customers) "
            "| %.0f events/s | |\n", SQ_CB_MAIN_PARTITIONS, p6->rate);
     const struct sq_cb_saturated *deep = &res->sat[SQ_CB_P6_DEEP];

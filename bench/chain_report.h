@@ -30,6 +30,7 @@ struct sq_cb_window {
     double secs;
     double produced, consumed;      /* events in the interval */
     double cpu_sqgate, cpu_redis, cpu_self, busy, total; /* CPU-seconds */
+    double cpu_sqgate_main, cpu_redis_main; /* of those, their main threads */
     double lag_max, lag_slope;      /* events, events/s */
     bool overflow;                  /* stopped early: the mock cluster would drop */
     struct sq_cb_metrics m0, m1;    /* sqgate's /metrics at its start and end */
@@ -60,6 +61,8 @@ struct sq_cb_main {
     double saturated;            /* events/s, to place the ramp */
     double sustained;            /* events/s, highest step with lag bounded */
     struct sq_cb_window best;    /* that step */
+    struct sq_cb_window failed;  /* the first step whose lag grew */
+    bool failed_seen;
     bool generator_bound;        /* the producer fell behind before sqgate did */
     char steps[512];             /* "1200 ok, 1400 ok, 1600 lag grew" */
     struct sq_cb_latency lat10k, lat_best, lat_half;
