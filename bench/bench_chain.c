@@ -209,7 +209,8 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
             "slope %.0f/s, e2e p50 %.1f ms p99 %.1f ms (inside sqgate %.1f / %.1f ms); "
             "cores: sqgate %.2f (main thread %.2f) redis %.2f (main thread %.2f) "
             "broker+gen %.2f other %.2f; "
-            "outputs %.0f/s, of them KPI records %.0f/s\n",
+            "outputs %.0f/s, of them KPI records %.0f/s; a turn: chain %.1f ms, "
+            "delivery wait %.1f ms, Redis %.1f ms\n",
             what, w->produced / s, w->consumed / s, (w->m1.batches - w->m0.batches) / s,
             w->lag_max, w->lag_slope, sq_cb_e2e_quantile(&w->m0, &w->m1, 0.5) * 1e3,
             sq_cb_e2e_quantile(&w->m0, &w->m1, 0.99) * 1e3,
@@ -217,7 +218,9 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
             sq_cb_inside_quantile(&w->m0, &w->m1, 0.99) * 1e3, w->cpu_sqgate / s,
             w->cpu_sqgate_main / s, w->cpu_redis / s, w->cpu_redis_main / s, w->cpu_self / s,
             (other > 0 ? other : 0) / s,
-            (w->m1.outputs - w->m0.outputs) / s, (w->m1.kpi_records - w->m0.kpi_records) / s);
+            (w->m1.outputs - w->m0.outputs) / s, (w->m1.kpi_records - w->m0.kpi_records) / s,
+            sq_cb_turn_ms(w, SQ_CB_TURN_CHAIN), sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY),
+            sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
 }
 
 /* ---- one stack's life -------------------------------------------------- */

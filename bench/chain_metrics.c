@@ -121,6 +121,10 @@ int sq_cb_metrics_read(int port, struct sq_cb_metrics *m)
     m->duplicates = sq_cb_sample(t, "sq_duplicates_total");
     m->skipped = sq_cb_sample(t, "sq_skipped_total");
     m->batches = sq_cb_sample(t, "sq_batches_total");
+    m->turns = sq_cb_sample(t, "sq_turns_total");
+    m->turn_chain_us = sq_cb_sample(t, "sq_turn_chain_microseconds_total");
+    m->turn_delivery_us = sq_cb_sample(t, "sq_turn_delivery_wait_microseconds_total");
+    m->turn_redis_us = sq_cb_sample(t, "sq_turn_redis_wait_microseconds_total");
     m->redis_errors = sq_cb_sample(t, "sq_redis_errors_total");
     m->kafka_errors = sq_cb_sample(t, "sq_kafka_errors_total");
     m->dlq = sq_cb_family_sum(t, "sq_dlq_total");

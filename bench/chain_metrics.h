@@ -24,6 +24,8 @@ struct sq_cb_metrics {
     double kafka_errors;
     double outputs;      /* sq_outputs_total: Kafka records delivered */
     double kpi_records;  /* sq_kpi_records_total: window closes and re-emissions */
+    double turns;        /* sq_turns_total, and the turns' time in each phase (µs) */
+    double turn_chain_us, turn_delivery_us, turn_redis_us;
     double e2e[SQ_METRICS_E2E_NBOUNDS + 1]; /* cumulative buckets, last +Inf */
     /* sq_processing_latency_seconds: fetched by sqgate to done */
     double inside[SQ_METRICS_LATENCY_NBOUNDS + 1];

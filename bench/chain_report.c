@@ -30,6 +30,17 @@ static void sq_cb_ms(char *buf, size_t sz, double s)
         snprintf(buf, sz, "%.1f ms", s * 1e3);
 }
 
+double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase)
+{
+    double turns = w->m1.turns - w->m0.turns;
+    if (turns <= 0)
+        return 0;
+    double us = phase == SQ_CB_TURN_CHAIN      ? w->m1.turn_chain_us - w->m0.turn_chain_us
+                : phase == SQ_CB_TURN_DELIVERY ? w->m1.turn_delivery_us - w->m0.turn_delivery_us
+                                               : w->m1.turn_redis_us - w->m0.turn_redis_us;
+    return us / turns / 1e3;
+}
+
 /* The machine's CPU over window w, with the main threads of sqgate (the
  * chain and the turns) and redis-server (every command): one thread can
  * use at most one core, so a main thread near 1 is a limit. */
@@ -39,10 +50,12 @@ static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
     double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
     printf("| machine CPU over %s %.0f s, in cores of %.0f | sqgate %.2f (main thread %.2f), "
            "redis-server %.2f (main thread %.2f), broker+generator %.2f, other processes %.2f, "
-           "idle %.2f | |\n",
+           "idle %.2f; a turn's mean time: chain %.1f ms, delivery wait %.1f ms, Redis %.1f ms "
+           "| |\n",
            what, w->secs, cores, w->cpu_sqgate / s, w->cpu_sqgate_main / s, w->cpu_redis / s,
            w->cpu_redis_main / s, w->cpu_self / s, (other > 0 ? other : 0) / s,
-           (w->total - w->busy) / s);
+           (w->total - w->busy) / s, sq_cb_turn_ms(w, SQ_CB_TURN_CHAIN),
+           sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY), sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
 }
 
 static void sq_cb_print_chain(const struct sq_cb_results *res)

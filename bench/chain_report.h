@@ -36,6 +36,11 @@ struct sq_cb_window {
     struct sq_cb_metrics m0, m1;    /* sqgate's /metrics at its start and end */
 };
 
+/* The mean time a turn finished in window w spent in a phase, in ms (0
+ * when none finished). */
+enum sq_cb_turn_phase { SQ_CB_TURN_CHAIN, SQ_CB_TURN_DELIVERY, SQ_CB_TURN_REDIS };
+double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase);
+
 /* A saturated run: the producer keeps a backlog ahead of sqgate. */
 struct sq_cb_saturated {
     double rate;                 /* events/s consumed */

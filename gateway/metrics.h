@@ -39,7 +39,16 @@
       "KPI journal entries this instance folded into the sq:kpi hashes")                 \
     X(TOO_LATE, "sq_too_late_total",                                                     \
       "Events scored but not aggregated: their KPI window ended more than "              \
-      "windows.max_lateness_s before the watermark")
+      "windows.max_lateness_s before the watermark")                                     \
+    X(TURNS, "sq_turns_total",                                                           \
+      "Turns finished: their outputs delivered and their Redis steps applied")           \
+    X(TURN_CHAIN_US, "sq_turn_chain_microseconds_total",                                 \
+      "Time turns spent from their start to their outputs produced: store reads and "    \
+      "the chain")                                                                       \
+    X(TURN_DELIVERY_US, "sq_turn_delivery_wait_microseconds_total",                      \
+      "Time turns spent waiting for the delivery reports of their outputs")              \
+    X(TURN_REDIS_US, "sq_turn_redis_wait_microseconds_total",                            \
+      "Time turns spent from their outputs delivered to their Redis steps applied")
 
 enum sq_metric {
 #define SQ_X(e, name, help) SQ_M_##e,

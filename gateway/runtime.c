@@ -70,6 +70,7 @@ struct sq_turn {
     int64_t retry_at;            /* monotonic ms; 0 = now */
     int64_t backoff_ms;
     int64_t wait_since;          /* monotonic ms the delivery wait began */
+    int64_t started_us, produced_us, delivered_us; /* monotonic: the phases' times */
     /* the Redis step, while it is prepared or on the step thread */
     struct sq_redis_step *steps;
     size_t *step_of;             /* steps[s] belongs to tp[step_of[s]] */
@@ -414,6 +415,7 @@ static void sq_rt_chain_failed(struct sq_runtime *rt, const struct sq_err *err)
 static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, struct sq_err *err)
 {
     struct sq_turn *t = sq_xcalloc(1, sizeof *t);
+    t->started_us = sq_mono_us();
     t->tp = sq_xcalloc(rt->parts.n ? rt->parts.n : 1, sizeof *t->tp);
     /* runtime.batch_max_messages bounds the messages of every turn in
      * flight together: each of the turns that can overlap (one per lane
@@ -958,6 +960,16 @@ static bool sq_rt_turns_backing_off(const struct sq_runtime *rt)
 }
 
 /* Advances the turn as far as it can without blocking for long. */
+/* Where a finished turn's time went (sq_turn_*_microseconds_total). */
+static void sq_turn_count_phases(const struct sq_turn *t)
+{
+    int64_t now = sq_mono_us();
+    sq_metrics_inc(SQ_M_TURNS, 1);
+    sq_metrics_inc(SQ_M_TURN_CHAIN_US, (uint64_t)(t->produced_us - t->started_us));
+    sq_metrics_inc(SQ_M_TURN_DELIVERY_US, (uint64_t)(t->delivered_us - t->produced_us));
+    sq_metrics_inc(SQ_M_TURN_REDIS_US, (uint64_t)(now - t->delivered_us));
+}
+
 static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
 {
     if (t->retry_at && sq_mono_ms() < t->retry_at) {
@@ -979,6 +991,8 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
         }
         t->phase = SQ_TURN_WAIT;
         t->wait_since = sq_mono_ms();
+        if (!t->produced_us)
+            t->produced_us = sq_mono_us();
         /* fall through */
     case SQ_TURN_WAIT:
         if (t->outstanding)
@@ -996,11 +1010,13 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
         }
         SQ_FAULT("after_produce");
         t->phase = SQ_TURN_REDIS;
+        t->delivered_us = sq_mono_us();
         /* fall through */
     case SQ_TURN_REDIS:
         if (!sq_turn_redis(rt, t, wait_ms))
             return;
         t->phase = SQ_TURN_DONE;
+        sq_turn_count_phases(t);
         if (rt->paused) {
             /* the pause of a failing turn ends with that turn */
             if (!sq_rt_turn_failing(rt, t) && !rt->kafka_down)

@@ -50,6 +50,8 @@ int sq_err_set(struct sq_err *err, enum sq_err_kind kind, const char *pointer,
 /* Time. Wall clock for event-time comparisons, monotonic for timeouts. */
 int64_t sq_now_ms(void);
 int64_t sq_mono_ms(void);
+/* The same clock in microseconds. */
+int64_t sq_mono_us(void);
 /* The wall-clock time ms from now, as pthread_cond_timedwait takes it. */
 struct timespec sq_deadline_in_ms(int64_t ms);
 /* RFC 3339 with a mandatory offset ("Z" or +hh:mm) to epoch ms (truncated to

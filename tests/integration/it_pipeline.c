@@ -172,6 +172,14 @@ Test(pipeline, kcat_10k_with_malformed, .timeout = 300)
     cr_assert_eq(processed, VALID);
     cr_assert_eq(dups, 0);
     cr_assert_eq(consumed, processed + dups + dlq_sum);
+    /* Every turn applied at least one partition batch, and the turns' time
+     * is accounted in each of its three phases. */
+    double turns = sq_stack_metric(&s, 0, "sq_turns_total");
+    double batches = sq_stack_metric(&s, 0, "sq_batches_total");
+    cr_assert(turns >= 1 && turns <= batches, "turns %.0f, batches %.0f", turns, batches);
+    cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_chain_microseconds_total"), 0);
+    cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_delivery_wait_microseconds_total"), 0);
+    cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_redis_wait_microseconds_total"), 0);
 
     for (size_t i = 0; i < nm; i++) {
         free(keys[i]);
