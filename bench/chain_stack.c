@@ -5,8 +5,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +60,10 @@ static int sq_cb_mock_nodelay(int port)
     return n;
 }
 
-int sq_cb_topic_partitions(int partitions, double share, double top_share)
+/* Partitions for an input topic taking `share` of the messages when the
+ * busiest input takes `top_share` and has `partitions`: in proportion, at
+ * least 1, as an operator sizes topics by their volume. */
+static int sq_cb_topic_partitions(int partitions, double share, double top_share)
 {
     if (top_share <= 0 || share >= top_share)
         return partitions;

@@ -21,7 +21,7 @@ struct sq_cb_stack {
     char bootstrap[256];
     int partitions;                    /* of contacts (the busiest input) and of
                                           every output topic; the other inputs
-                                          get fewer (sq_cb_topic_partitions) */
+                                          get fewer, by their share of the load */
     pid_t redis_pid;
     int redis_port;
     redisContext *redis;               /* the bench's own connection */
@@ -33,15 +33,10 @@ struct sq_cb_stack {
     char redis_log[128];
 };
 
-/* Partitions for an input topic taking `share` of the messages when the
- * busiest input takes `top_share` and has `partitions`: in proportion, at
- * least 1, as an operator sizes topics by their volume. */
-int sq_cb_topic_partitions(int partitions, double share, double top_share);
-
-/* Starts the cluster (topics as sq_cb_topic_partitions sizes them for the
- * shares of gen, `partitions` for contacts and the outputs), redis-server and
- * `sqgate run` (binary sqgate, with `--set` of each PATH=VALUE of the
- * NULL-terminated sets, which may be NULL), and waits until sqgate's
+/* Starts the cluster (`partitions` for contacts and the outputs, the other
+ * inputs in proportion to their share of gen's messages, at least 1),
+ * redis-server and `sqgate run` (binary sqgate, with `--set` of each
+ * PATH=VALUE of the NULL-terminated sets, which may be NULL), and waits until sqgate's
  * /readyz says ready. On failure fills err (naming the log to read, which
  * is kept), stops what was started and returns -1. */
 int sq_cb_stack_start(struct sq_cb_stack *s, const char *sqgate, const char *const *sets,
