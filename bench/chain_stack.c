@@ -71,22 +71,6 @@ static int sq_cb_topic_partitions(int partitions, double share, double top_share
     return p < 1 ? 1 : p;
 }
 
-/* The share of gen's messages that go to topic index i (malformed ones
- * and duplicates go to contacts). */
-static double sq_cb_topic_share(const struct sq_gen_opts *g, int i)
-{
-    switch (i) {
-    case SQ_GEN_T_PROFILES: return g->profile_share;
-    case SQ_GEN_T_TICKETS: return g->ticket_share;
-    case SQ_GEN_T_SURVEYS: return g->survey_share;
-    case SQ_GEN_T_QA: return g->qa_share;
-    case SQ_GEN_T_OUTAGES: return g->outage_share;
-    default:
-        return 1 - g->profile_share - g->ticket_share - g->survey_share - g->qa_share -
-               g->outage_share;
-    }
-}
-
 /* Every topic sqgate reads or writes on one broker: the inputs sized by
  * their share of gen's messages, the outputs `partitions` each. The mock
  * broker finds a fetch's offset by walking the partition's message sets
@@ -118,13 +102,15 @@ static int sq_cb_kafka_start(struct sq_cb_stack *s, const struct sq_gen_opts *ge
     const char *names[SQ_MAX_INPUT_TOPICS + 5];
     int parts[SQ_MAX_INPUT_TOPICS + 5];
     size_t n = 0;
-    double top = sq_cb_topic_share(gen, SQ_GEN_T_CONTACTS);
+    struct sq_gen *g = sq_gen_new(gen); /* asked only its shares */
+    double top = sq_gen_topic_share(g, SQ_GEN_T_CONTACTS);
     for (size_t i = 0; i < st.inputs_n; i++) {
         int t = sq_gen_topic_index(st.inputs[i].name);
         parts[n] = t < 0 ? s->partitions
-                         : sq_cb_topic_partitions(s->partitions, sq_cb_topic_share(gen, t), top);
+                         : sq_cb_topic_partitions(s->partitions, sq_gen_topic_share(g, t), top);
         names[n++] = st.inputs[i].name;
     }
+    sq_gen_free(g);
     for (size_t i = n; i < n + 5; i++)
         parts[i] = s->partitions;
     names[n++] = st.topic_scored;

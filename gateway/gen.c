@@ -181,6 +181,23 @@ bool sq_gen_topic_used(const struct sq_gen *g, int i)
     }
 }
 
+double sq_gen_topic_share(const struct sq_gen *g, int i)
+{
+    const struct sq_gen_opts *o = &g->o;
+    double kinds[SQ_GEN__TOPICS] = {
+        [SQ_GEN_T_CONTACTS] = g->contact_share, [SQ_GEN_T_PROFILES] = o->profile_share,
+        [SQ_GEN_T_TICKETS] = o->ticket_share,   [SQ_GEN_T_SURVEYS] = o->survey_share,
+        [SQ_GEN_T_QA] = o->qa_share,            [SQ_GEN_T_OUTAGES] = o->outage_share,
+    };
+    if (i < 0 || i >= SQ_GEN__TOPICS)
+        return 0;
+    /* a duplicate redelivers a recent event, so duplicates follow the
+     * events' mix; malformed messages all go to contacts */
+    double events = 1 - o->malformed_share - o->duplicate_share;
+    double s = kinds[i] + (events > 0 ? o->duplicate_share * kinds[i] / events : 0);
+    return i == SQ_GEN_T_CONTACTS ? s + o->malformed_share : s;
+}
+
 /* ---- sq_gen_next ------------------------------------------------------------ */
 
 static void sq_gen_remember(struct sq_gen *g, int topic, const struct sq_buf *key,

@@ -152,6 +152,11 @@ struct sq_gen_target {
  * a topic st disables stays NULL (the default name). */
 void sq_gen_target_topics(struct sq_gen_target *tgt, const struct sq_settings *st);
 
+/* The share of g's messages that go to topic index i (0 out of range):
+ * events by their shares, duplicates in the events' mix, malformed
+ * messages to contacts. */
+double sq_gen_topic_share(const struct sq_gen *g, int i);
+
 /* Whether g ever writes to topic index i with its shares. */
 bool sq_gen_topic_used(const struct sq_gen *g, int i);
 

@@ -745,16 +745,25 @@ static void sq_redis_build_turn_step(struct sq_redis *r, const struct sq_redis_s
     }
 }
 
+/* The next reply on r's connection, or NULL with err set to "redis WHAT:
+ * why" (what NULL: "redis: why"); the connection is then unusable. */
+static redisReply *sq_redis_next_reply(struct sq_redis *r, const char *what, struct sq_err *err)
+{
+    redisReply *rep = NULL;
+    if (redisGetReply(r->c, (void **)&rep) == REDIS_OK && rep)
+        return rep;
+    sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis%s%s: %s", what ? " " : "", what ? what : "",
+               r->c->errstr[0] ? r->c->errstr : "connection lost");
+    return NULL;
+}
+
 /* Reads one step reply into s; dups of a {2, ...} reply are added to s's.
  * Returns 1 read, 0 a reply that is not a step's (err set), -1 connection lost. */
 static int sq_redis_read_step(struct sq_redis *r, struct sq_redis_step *s, struct sq_err *err)
 {
-    redisReply *rep = NULL;
-    if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis step: %s",
-                   r->c->errstr[0] ? r->c->errstr : "connection lost");
+    redisReply *rep = sq_redis_next_reply(r, "step", err);
+    if (!rep)
         return -1;
-    }
     int ok = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
              rep->element[0]->type == REDIS_REPLY_INTEGER;
     if (ok) {
@@ -794,12 +803,9 @@ static int sq_redis_try_turn_step(struct sq_redis *r, struct sq_redis_step *step
 {
     if (sq_cmd_send(r, err) != 0)
         return -1;
-    redisReply *rep = NULL;
-    if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis turn step: %s",
-                   r->c->errstr[0] ? r->c->errstr : "connection lost");
+    redisReply *rep = sq_redis_next_reply(r, "turn step", err);
+    if (!rep)
         return -1;
-    }
     int got = -1;
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
         rep->element[0]->type == REDIS_REPLY_INTEGER &&
@@ -1002,10 +1008,8 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
         i += n;
     }
     for (size_t i = 0, c = 0; c < ncmd; c++) {
-        redisReply *rep = NULL;
-        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s",
-                       r->c->errstr[0] ? r->c->errstr : "connection lost");
+        redisReply *rep = sq_redis_next_reply(r, "read", err);
+        if (!rep) {
             sq_redis_drop(r);
             free(span);
             return SQ_ERR_TRANSIENT;
@@ -1080,6 +1084,17 @@ static char *sq_redis_elem_dup(const redisReply *e, size_t *len)
     return v;
 }
 
+/* Appends a reply to *out: an array's elements, or the reply itself. */
+static void sq_redis_strs_put(struct sq_redis_strs *out, const redisReply *rep)
+{
+    bool many = rep->type == REDIS_REPLY_ARRAY;
+    size_t k = many ? rep->elements : 1;
+    out->v = sq_xrealloc(out->v, (out->n + k + 1) * sizeof *out->v);
+    out->len = sq_xrealloc(out->len, (out->n + k + 1) * sizeof *out->len);
+    for (size_t i = 0; i < k; i++, out->n++)
+        out->v[out->n] = sq_redis_elem_dup(many ? rep->element[i] : rep, &out->len[out->n]);
+}
+
 int sq_redis_exec(struct sq_redis *r, size_t ncmd, const struct sq_redis_cmd *cmds,
                   struct sq_redis_strs *out, struct sq_err *err)
 {
@@ -1095,10 +1110,7 @@ int sq_redis_exec(struct sq_redis *r, size_t ncmd, const struct sq_redis_cmd *cm
     /* MULTI's +OK and a +QUEUED a command, then EXEC's array of replies */
     redisReply *rep = NULL;
     for (size_t k = 0; k < ncmd + 2; k++) {
-        rep = NULL;
-        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-            sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: %s",
-                       r->c->errstr[0] ? r->c->errstr : "connection lost");
+        if (!(rep = sq_redis_next_reply(r, NULL, err))) {
             sq_redis_drop(r);
             return SQ_ERR_TRANSIENT;
         }
@@ -1109,27 +1121,12 @@ int sq_redis_exec(struct sq_redis *r, size_t ncmd, const struct sq_redis_cmd *cm
     }
     if (rc == SQ_OK && (rep->type != REDIS_REPLY_ARRAY || rep->elements != ncmd))
         rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis transaction: unexpected reply");
-    size_t n = 0;
-    for (size_t c = 0; rc == SQ_OK && c < ncmd; c++) {
-        const redisReply *e = rep->element[c];
-        if (e->type == REDIS_REPLY_ERROR)
-            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis transaction: %s", e->str);
-        n += e->type == REDIS_REPLY_ARRAY ? e->elements : 1;
-    }
-    if (rc == SQ_OK) {
-        out->v = sq_xcalloc(n ? n : 1, sizeof *out->v);
-        out->len = sq_xcalloc(n ? n : 1, sizeof *out->len);
-        for (size_t c = 0; c < ncmd; c++) {
-            const redisReply *e = rep->element[c];
-            if (e->type != REDIS_REPLY_ARRAY) {
-                out->v[out->n] = sq_redis_elem_dup(e, &out->len[out->n]);
-                out->n++;
-                continue;
-            }
-            for (size_t k = 0; k < e->elements; k++, out->n++)
-                out->v[out->n] = sq_redis_elem_dup(e->element[k], &out->len[out->n]);
-        }
-    }
+    for (size_t c = 0; rc == SQ_OK && c < ncmd; c++)
+        if (rep->element[c]->type == REDIS_REPLY_ERROR)
+            rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis transaction: %s",
+                            rep->element[c]->str);
+    for (size_t c = 0; rc == SQ_OK && c < ncmd; c++)
+        sq_redis_strs_put(out, rep->element[c]);
     freeReplyObject(rep);
     return rc;
 }
@@ -1159,30 +1156,14 @@ static int sq_redis_eval_send(struct sq_redis *r, struct sq_redis_strs *out, str
 {
     int rc = SQ_OK;
     redisReply *rep = NULL;
-    if (sq_cmd_send(r, err) != 0) {
+    if (sq_cmd_send(r, err) != 0 || !(rep = sq_redis_next_reply(r, NULL, err))) {
         sq_redis_drop(r);
         return SQ_ERR_TRANSIENT;
     }
-    if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
-        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: %s",
-                   r->c->errstr[0] ? r->c->errstr : "connection lost");
-        sq_redis_drop(r);
-        return SQ_ERR_TRANSIENT;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
+    if (rep->type == REDIS_REPLY_ERROR)
         rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis script: %s", rep->str);
-    } else if (rep->type == REDIS_REPLY_ARRAY) {
-        out->v = sq_xcalloc(rep->elements ? rep->elements : 1, sizeof *out->v);
-        out->len = sq_xcalloc(rep->elements ? rep->elements : 1, sizeof *out->len);
-        out->n = rep->elements;
-        for (size_t i = 0; i < rep->elements; i++)
-            out->v[i] = sq_redis_elem_dup(rep->element[i], &out->len[i]);
-    } else {
-        out->v = sq_xcalloc(1, sizeof *out->v);
-        out->len = sq_xcalloc(1, sizeof *out->len);
-        out->n = 1;
-        out->v[0] = sq_redis_elem_dup(rep, &out->len[0]);
-    }
+    else
+        sq_redis_strs_put(out, rep);
     freeReplyObject(rep);
     return rc;
 }

@@ -959,7 +959,6 @@ static bool sq_rt_turns_backing_off(const struct sq_runtime *rt)
     return any;
 }
 
-/* Advances the turn as far as it can without blocking for long. */
 /* Where a finished turn's time went (sq_turn_*_microseconds_total). */
 static void sq_turn_count_phases(const struct sq_turn *t)
 {
@@ -970,6 +969,7 @@ static void sq_turn_count_phases(const struct sq_turn *t)
     sq_metrics_inc(SQ_M_TURN_REDIS_US, (uint64_t)(now - t->delivered_us));
 }
 
+/* Advances the turn as far as it can without blocking for long. */
 static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
 {
     if (t->retry_at && sq_mono_ms() < t->retry_at) {

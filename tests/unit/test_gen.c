@@ -638,6 +638,15 @@ Test(gen, shares_as_asked)
     expect_count("contacts", per_kind[SQ_GEN_CONTACT], n, 0.54);
     /* Duplicates go back to the topic of their original. */
     expect_count("sq.in.tickets", per_topic[SQ_GEN_T_TICKETS], n, 0.20 * 1.03);
+    /* Each topic gets the share sq_gen_topic_share gives it, and the
+     * shares make up every message. */
+    double all = 0;
+    for (int t = 0; t < SQ_GEN__TOPICS; t++) {
+        expect_count(sq_gen_topic_name(t), per_topic[t], n, sq_gen_topic_share(g, t));
+        all += sq_gen_topic_share(g, t);
+    }
+    cr_assert(fabs(all - 1) < 1e-9, "topic shares add up to %g", all);
+    cr_assert_eq(sq_gen_topic_share(g, SQ_GEN__TOPICS), 0);
     sq_gen_free(g);
 
     /* A zero share gives none of that type; shares above 1 in all are
