@@ -1,8 +1,10 @@
 /* job_thread.c: the one-job-at-a-time thread (job_thread.h). The thread
  * touches nothing but the job it was handed. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "job_thread.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,10 @@ struct sq_job_thread *sq_job_thread_new(const char *what, struct sq_err *err)
         free(t);
         return NULL;
     }
+    /* "sq " and the job's name, as `top -H` and perf show it (15 bytes) */
+    char name[16];
+    snprintf(name, sizeof name, "sq %s", what);
+    pthread_setname_np(t->thread, name);
     return t;
 }
 

@@ -1,6 +1,7 @@
 /* offset_probe.c: the broker queries of offset_probe.h on a thread of their
  * own: one request at a time, each query bounded, stop checked between
  * queries. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "offset_probe.h"
 
 #include <pthread.h>
@@ -154,6 +155,7 @@ struct sq_offset_probe *sq_offset_probe_new(rd_kafka_t *rk, struct sq_err *err)
         free(pr);
         return NULL;
     }
+    pthread_setname_np(pr->thread, "sq offset probe");
     return pr;
 }
 

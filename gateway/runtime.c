@@ -967,6 +967,12 @@ static void sq_turn_count_phases(const struct sq_turn *t)
     sq_metrics_inc(SQ_M_TURN_CHAIN_US, (uint64_t)(t->produced_us - t->started_us));
     sq_metrics_inc(SQ_M_TURN_DELIVERY_US, (uint64_t)(t->delivered_us - t->produced_us));
     sq_metrics_inc(SQ_M_TURN_REDIS_US, (uint64_t)(now - t->delivered_us));
+    if (now - t->started_us >= 50000)
+        sq_debug("slow turn: %zu messages, %zu partitions: chain %.1f ms, delivery wait %.1f ms, "
+                 "Redis %.1f ms",
+                 t->all.n, t->n, (double)(t->produced_us - t->started_us) / 1000.0,
+                 (double)(t->delivered_us - t->produced_us) / 1000.0,
+                 (double)(now - t->delivered_us) / 1000.0);
 }
 
 /* Advances the turn as far as it can without blocking for long. */

@@ -4,6 +4,9 @@
  * records with the right reasons and the original bytes, the customer
  * hashes in Redis, and /metrics adding up. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +19,31 @@
 
 static const char *const reasons[6] = {"malformed_json", "too_large", "not_object",
                                        "bad_utf8", "too_deep", "unknown_schema"};
+
+/* Whether a thread of process pid is named name (/proc/PID/task/TID/comm). */
+static bool has_thread_named(pid_t pid, const char *name)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[320], comm[32] = "";
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread ended */
+        if (fgets(comm, sizeof comm, f))
+            comm[strcspn(comm, "\n")] = '\0';
+        fclose(f);
+        found = strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return found;
+}
 
 /* The malformed lines of the input file, in order, as (key, value). */
 static size_t read_malformed(const char *path, char ***keys, char ***vals, size_t **lens)
@@ -180,6 +208,12 @@ Test(pipeline, kcat_10k_with_malformed, .timeout = 300)
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_chain_microseconds_total"), 0);
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_delivery_wait_microseconds_total"), 0);
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_redis_wait_microseconds_total"), 0);
+    /* Its helper threads carry names top -H and perf show. */
+    static const char *const threads[] = {"sq Redis step", "sq Redis read", "sq reaper",
+                                          "sq KPI journal", "sq offset probe"};
+    for (size_t k = 0; k < sizeof threads / sizeof *threads; k++)
+        cr_assert(has_thread_named(s.inst[0].pid, threads[k]), "no thread named \"%s\"",
+                  threads[k]);
 
     for (size_t i = 0; i < nm; i++) {
         free(keys[i]);
