@@ -10,6 +10,7 @@
 
 #include "job_thread.h"
 #include "kpi_journal.h"
+#include "log.h"
 #include "metrics.h"
 
 struct sq_kpi_folder {
@@ -65,8 +66,12 @@ static void sq_kpi_folder_job(void *arg)
     }
     sq_err_clear(&f->err);
     size_t folded, left;
+    int64_t start_us = sq_mono_us();
     f->rc = sq_kpi_journal_fold(f->redis, NULL, &folded, &f->bad, &left, &f->more, &f->err);
     sq_metrics_inc(SQ_M_KPI_FOLDED, folded);
+    if (folded || left)
+        sq_debug("kpi journal: folded %zu entries in %.1f ms, %zu left", folded,
+                 (double)(sq_mono_us() - start_us) / 1000.0, left);
 }
 
 struct sq_kpi_folder *sq_kpi_folder_new(struct sq_redis *redis, struct sq_err *err)
