@@ -89,6 +89,10 @@ struct sq_turn {
 /* The least batch a turn gives a busy partition (see sq_turn_start). */
 #define SQ_MIN_SHARE 100
 
+/* A turn this long, start to Redis steps applied, is logged at debug level
+ * with its phases (docs/operations.md, "Threads and slow turns"). */
+#define SQ_SLOW_TURN_US 50000
+
 /* A produce not acknowledged for this long counts as failing: consumption
  * pauses and /readyz says so until the deliveries come. */
 #define SQ_PRODUCE_SLOW_MS 5000
@@ -967,7 +971,7 @@ static void sq_turn_count_phases(const struct sq_turn *t)
     sq_metrics_inc(SQ_M_TURN_CHAIN_US, (uint64_t)(t->produced_us - t->started_us));
     sq_metrics_inc(SQ_M_TURN_DELIVERY_US, (uint64_t)(t->delivered_us - t->produced_us));
     sq_metrics_inc(SQ_M_TURN_REDIS_US, (uint64_t)(now - t->delivered_us));
-    if (now - t->started_us >= 50000)
+    if (now - t->started_us >= SQ_SLOW_TURN_US)
         sq_debug("slow turn: %zu messages, %zu partitions: chain %.1f ms, delivery wait %.1f ms, "
                  "Redis %.1f ms",
                  t->all.n, t->n, (double)(t->produced_us - t->started_us) / 1000.0,

@@ -229,7 +229,8 @@ static void stop_and_expect_folded(struct sq_stack *s, redisContext *c, const ch
 static void apply_after_the_first_fold(struct sq_stack *s, const char *set, const char *in)
 {
     sq_stack_start(s, 4, false);
-    const char *const sets[] = {set, NULL};
+    /* debug: the fold and close-round lines (docs/operations.md) */
+    const char *const sets[] = {set, "log.level=debug", NULL};
     sq_stack_start_instance(s, 0, sets, NULL);
     cr_assert(sq_stack_wait_log(s, 0, "closer lease taken", 60000), "no closer lease");
     char *tsv = sq_gen_envelopes_to_tsv(in, "contacts.tsv");
@@ -292,6 +293,10 @@ Test(kpi, rounds_after_a_full_round_follow_at_once, .timeout = 300)
     int64_t took = sq_mono_ms() - t0;
     cr_assert_lt(took, 20000, "%zu cells took %lld ms after the first record: rounds waited "
                  "for folds", want.n, (long long)took);
+    /* the debug lines say so: a fold that brought entries, a full round */
+    cr_assert(sq_stack_wait_log(&s, 0, "kpi journal: folded ", 1000), "no fold line");
+    cr_assert(sq_stack_wait_log(&s, 0, "closer: 1000 cells due, read and produced in ", 1000),
+              "no line for a full close round");
     expect_final_records_of_replay(&s, rep);
     sq_gen_final_kpi_fini(&want);
     free(rep);
