@@ -122,9 +122,13 @@ int sq_cb_metrics_read(int port, struct sq_cb_metrics *m)
     m->skipped = sq_cb_sample(t, "sq_skipped_total");
     m->batches = sq_cb_sample(t, "sq_batches_total");
     m->turns = sq_cb_sample(t, "sq_turns_total");
-    m->turn_chain_us = sq_cb_sample(t, "sq_turn_chain_microseconds_total");
-    m->turn_delivery_us = sq_cb_sample(t, "sq_turn_delivery_wait_microseconds_total");
-    m->turn_redis_us = sq_cb_sample(t, "sq_turn_redis_wait_microseconds_total");
+    static const char *const phases[SQ_CB_TURN__N] = {
+        [SQ_CB_TURN_CHAIN] = "sq_turn_chain_microseconds_total",
+        [SQ_CB_TURN_DELIVERY] = "sq_turn_delivery_wait_microseconds_total",
+        [SQ_CB_TURN_REDIS] = "sq_turn_redis_wait_microseconds_total",
+    };
+    for (int k = 0; k < SQ_CB_TURN__N; k++)
+        m->turn_us[k] = sq_cb_sample(t, phases[k]);
     m->redis_errors = sq_cb_sample(t, "sq_redis_errors_total");
     m->kafka_errors = sq_cb_sample(t, "sq_kafka_errors_total");
     m->dlq = sq_cb_family_sum(t, "sq_dlq_total");

@@ -12,6 +12,9 @@
  * -1 when there was no answer. */
 int sq_cb_http_get(int port, const char *path, struct sq_buf *body);
 
+/* A turn's phases, as sqgate counts their time (sq_turn_*_microseconds_total). */
+enum sq_cb_turn_phase { SQ_CB_TURN_CHAIN, SQ_CB_TURN_DELIVERY, SQ_CB_TURN_REDIS, SQ_CB_TURN__N };
+
 /* A snapshot of sqgate's /metrics. */
 struct sq_cb_metrics {
     double consumed;     /* sq_consumed_total */
@@ -25,7 +28,7 @@ struct sq_cb_metrics {
     double outputs;      /* sq_outputs_total: Kafka records delivered */
     double kpi_records;  /* sq_kpi_records_total: window closes and re-emissions */
     double turns;        /* sq_turns_total, and the turns' time in each phase (µs) */
-    double turn_chain_us, turn_delivery_us, turn_redis_us;
+    double turn_us[SQ_CB_TURN__N];
     double e2e[SQ_METRICS_E2E_NBOUNDS + 1]; /* cumulative buckets, last +Inf */
     /* sq_processing_latency_seconds: fetched by sqgate to done */
     double inside[SQ_METRICS_LATENCY_NBOUNDS + 1];

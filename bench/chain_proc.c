@@ -189,10 +189,12 @@ double sq_cb_cpu_seconds(pid_t pid)
 
 double sq_cb_main_thread_cpu_seconds(pid_t pid)
 {
+    if (pid <= 0)
+        return -1;
     char buf[1024], path[64];
     const char *p;
     snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
-    if (pid <= 0 || sq_cb_read_stat_path(path, buf, sizeof buf, &p) != 0)
+    if (sq_cb_read_stat_path(path, buf, sizeof buf, &p) != 0)
         return -1;
     return sq_cb_stat_cpu(p);
 }

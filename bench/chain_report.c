@@ -35,10 +35,7 @@ double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase)
     double turns = w->m1.turns - w->m0.turns;
     if (turns <= 0)
         return 0;
-    double us = phase == SQ_CB_TURN_CHAIN      ? w->m1.turn_chain_us - w->m0.turn_chain_us
-                : phase == SQ_CB_TURN_DELIVERY ? w->m1.turn_delivery_us - w->m0.turn_delivery_us
-                                               : w->m1.turn_redis_us - w->m0.turn_redis_us;
-    return us / turns / 1e3;
+    return (w->m1.turn_us[phase] - w->m0.turn_us[phase]) / turns / 1e3;
 }
 
 /* The machine's CPU over window w, with the main threads of sqgate (the

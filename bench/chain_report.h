@@ -38,7 +38,6 @@ struct sq_cb_window {
 
 /* The mean time a turn finished in window w spent in a phase, in ms (0
  * when none finished). */
-enum sq_cb_turn_phase { SQ_CB_TURN_CHAIN, SQ_CB_TURN_DELIVERY, SQ_CB_TURN_REDIS };
 double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase);
 
 /* A saturated run: the producer keeps a backlog ahead of sqgate. */

@@ -967,16 +967,17 @@ static bool sq_rt_turns_backing_off(const struct sq_runtime *rt)
 static void sq_turn_count_phases(const struct sq_turn *t)
 {
     int64_t now = sq_mono_us();
+    int64_t chain = t->produced_us - t->started_us, delivery = t->delivered_us - t->produced_us,
+            redis = now - t->delivered_us;
     sq_metrics_inc(SQ_M_TURNS, 1);
-    sq_metrics_inc(SQ_M_TURN_CHAIN_US, (uint64_t)(t->produced_us - t->started_us));
-    sq_metrics_inc(SQ_M_TURN_DELIVERY_US, (uint64_t)(t->delivered_us - t->produced_us));
-    sq_metrics_inc(SQ_M_TURN_REDIS_US, (uint64_t)(now - t->delivered_us));
+    sq_metrics_inc(SQ_M_TURN_CHAIN_US, (uint64_t)chain);
+    sq_metrics_inc(SQ_M_TURN_DELIVERY_US, (uint64_t)delivery);
+    sq_metrics_inc(SQ_M_TURN_REDIS_US, (uint64_t)redis);
     if (now - t->started_us >= SQ_SLOW_TURN_US)
         sq_debug("slow turn: %zu messages, %zu partitions: chain %.1f ms, delivery wait %.1f ms, "
                  "Redis %.1f ms",
-                 t->all.n, t->n, (double)(t->produced_us - t->started_us) / 1000.0,
-                 (double)(t->delivered_us - t->produced_us) / 1000.0,
-                 (double)(now - t->delivered_us) / 1000.0);
+                 t->all.n, t->n, (double)chain / 1000.0, (double)delivery / 1000.0,
+                 (double)redis / 1000.0);
 }
 
 /* Advances the turn as far as it can without blocking for long. */

@@ -31,15 +31,14 @@ static bool has_thread_named(pid_t pid, const char *name)
     for (struct dirent *e; !found && (e = readdir(d));) {
         if (e->d_name[0] == '.')
             continue;
-        char path[320], comm[32] = "";
+        char path[320];
         snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue; /* the thread ended */
-        if (fgets(comm, sizeof comm, f))
+        char *comm = sq_h_read_file(path, NULL); /* NULL: the thread ended */
+        if (comm) {
             comm[strcspn(comm, "\n")] = '\0';
-        fclose(f);
-        found = strcmp(comm, name) == 0;
+            found = strcmp(comm, name) == 0;
+            free(comm);
+        }
     }
     closedir(d);
     return found;
