@@ -240,12 +240,6 @@ static json_t *sq_jin_object(struct sq_jin *j)
                             * control characters go to json_loadb) */
         if (key == j->scratch)
             key = copy = sq_xstrndup(key, klen);
-        /* a repeated key goes to json_loadb: an error with
-         * JSON_REJECT_DUPLICATES, the last value without */
-        if (json_object_getn(o, key, klen)) {
-            free(copy);
-            break;
-        }
         sq_jin_ws(j);
         json_t *v = NULL;
         if (j->p < j->end && *j->p == ':') {
@@ -253,8 +247,14 @@ static json_t *sq_jin_object(struct sq_jin *j)
             sq_jin_ws(j);
             v = sq_jin_value(j);
         }
+        /* a repeated key goes to json_loadb (an error with
+         * JSON_REJECT_DUPLICATES, the last value without): setting it
+         * replaces the value and leaves the size, so the key is hashed once */
+        size_t before = json_object_size(o);
         int rc = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1; /* frees v on failure */
         free(copy);
+        if (rc == 0 && json_object_size(o) == before)
+            break;
         bool closed;
         if (rc != 0 || !sq_jin_next(j, '}', &closed))
             break;
