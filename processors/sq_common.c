@@ -121,11 +121,18 @@ int sq_parse_double(const char *s, double lo, double hi, double *out)
 
 char *sq_xasprintf(const char *fmt, ...)
 {
+    /* formatted once into a stack buffer when it fits (keys and ids do),
+     * and only a longer text a second time */
+    char small[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     char *p = sq_xmalloc((size_t)n + 1);
+    if ((size_t)n < sizeof small) {
+        memcpy(p, small, (size_t)n + 1);
+        return p;
+    }
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
