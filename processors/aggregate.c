@@ -478,18 +478,19 @@ static void sq_agg_write(struct sq_aggregate *ag, struct sq_msg *m,
     for (size_t k = 0; k < tl->n; k++) {
         const struct sq_agg_touch *t = &tl->v[k];
         const struct sq_kpi_window *w = &ag->win.v[t->win];
-        sq_buf_reset(&ag->rkey);
-        sq_kpi_redis_key_put(&ag->rkey, st->redis_prefix, t->dim, t->key, w, t->start_ms);
+        sq_buf_reset(&ag->id);
+        sq_kpi_kafka_key_put(&ag->id, t->dim, t->key, w, t->start_ms);
+        const char *id = ag->id.data;
         bool any = !sq_counters_zero(&t->c);
         /* run: deferred ops the chain sums per batch, and the closer lease
          * holder closes windows (gateway/closer.c) */
         if (any && !pending)
             sq_state_ops_push_borrowed(&m->ops, "Y", 1);
-        if (any)
+        if (any) {
+            sq_buf_reset(&ag->rkey);
+            sq_kpi_redis_key_of_cell(&ag->rkey, st->redis_prefix, id, ag->id.len);
             sq_op_kpi_add(&m->ops, ag->rkey.data, st->kpi_ttl_s, &t->c);
-        sq_buf_reset(&ag->id);
-        sq_kpi_kafka_key_put(&ag->id, t->dim, t->key, w, t->start_ms);
-        const char *id = ag->id.data;
+        }
         if (!pending) {
             sq_state_ops_push_borrowed(&m->ops, "Y", 1);
             sq_op_window_touch(&m->ops, st->redis_prefix, id, t->start_ms + w->size_ms);
@@ -567,8 +568,7 @@ static int sq_agg_emit(struct sq_aggregate *ag, struct sq_store *store,
     for (size_t k = 0; k < cl->n; k++) {
         const struct sq_agg_cell *cell = cl->v[k].cell;
         sq_buf_reset(&ag->rkey);
-        sq_kpi_redis_key_put(&ag->rkey, ag->st->redis_prefix, cell->dim, cell->key,
-                             &ag->win.v[cell->win], cell->start_ms);
+        sq_kpi_redis_key_of_cell(&ag->rkey, ag->st->redis_prefix, cell->id, strlen(cell->id));
         sq_store_reads_add(&reads, ag->rkey.data, NULL);
     }
     int rc = sq_store_read(store, &reads, err);

@@ -271,6 +271,17 @@ void sq_kpi_kafka_key_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key
     sq_kpi_cell_put(b, "|", dim, key, w, start_ms);
 }
 
+void sq_kpi_redis_key_of_cell(struct sq_buf *b, const char *prefix, const char *id, size_t len)
+{
+    sq_buf_append_str(b, prefix);
+    sq_buf_append(b, "kpi:", 4);
+    size_t at = b->len;
+    sq_buf_append(b, id, len);
+    for (size_t i = at; i < b->len; i++)
+        if (b->data[i] == '|')
+            b->data[i] = ':';
+}
+
 char *sq_kpi_redis_key_dup(const char *prefix, enum sq_kpi_dim dim, const char *key,
                            const struct sq_kpi_window *w, int64_t start_ms)
 {

@@ -153,6 +153,13 @@ void sq_kpi_redis_key_put(struct sq_buf *b, const char *prefix, enum sq_kpi_dim 
 void sq_kpi_kafka_key_put(struct sq_buf *b, enum sq_kpi_dim dim, const char *key,
                           const struct sq_kpi_window *w, int64_t start_ms);
 
+/* The Redis key of the cell whose Kafka key is id (len bytes), appended to
+ * b: the same parts with ':' between them. Every '|' in a Kafka key is a
+ * separator (the key part is escaped; dimension names, window labels and
+ * starts have none), so this is sq_kpi_redis_key_put's text without a
+ * second escape and number format. */
+void sq_kpi_redis_key_of_cell(struct sq_buf *b, const char *prefix, const char *id, size_t len);
+
 /* A window cell named by its Kafka key (as sq_kpi_kafka_key_dup writes it):
  * the closer of `run` knows cells by that name only. */
 struct sq_kpi_cell {

@@ -186,6 +186,47 @@ Test(kpi, keys_escape_ids)
     free(k2);
 }
 
+/* A cell's Redis key made from its Kafka key is the one made from its parts,
+ * whatever bytes its key holds (a '|' or ':' in the key is escaped, so every
+ * '|' of the Kafka key is a separator). */
+Test(kpi, redis_key_of_cell_is_redis_key)
+{
+    struct sq_kpi_windows w;
+    char msg[256];
+    cr_assert_eq(sq_kpi_windows_parse("15m,1h,1d", &w, msg, sizeof msg), 0);
+    uint64_t x = 0x243F6A8885A308D3ULL;
+    struct sq_buf id, a, b;
+    sq_buf_init(&id);
+    sq_buf_init(&a);
+    sq_buf_init(&b);
+    for (int i = 0; i < 5000; i++) {
+        char key[24];
+        size_t n = 1 + (size_t)(i % 20);
+        for (size_t k = 0; k < n; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* every byte but NUL, with the separators and '%' often */
+            static const char often[] = "|:%*";
+            key[k] = x % 4 == 0 ? often[(x >> 8) % 4] : (char)(1 + (x >> 16) % 255);
+        }
+        key[n] = '\0';
+        enum sq_kpi_dim dim = (enum sq_kpi_dim)(i % SQ_KD__COUNT);
+        const struct sq_kpi_window *win = &w.v[(size_t)i % w.n];
+        int64_t start = (int64_t)(x % 4000000000ULL) * 1000;
+        sq_buf_reset(&id);
+        sq_buf_reset(&a);
+        sq_buf_reset(&b);
+        sq_kpi_kafka_key_put(&id, dim, key, win, start);
+        sq_kpi_redis_key_of_cell(&a, "sq:", id.data, id.len);
+        sq_kpi_redis_key_put(&b, "sq:", dim, key, win, start);
+        cr_assert_eq(a.len, b.len, "key %d", i);
+        cr_assert_eq(memcmp(a.data, b.data, a.len), 0, "%.*s against %.*s", (int)a.len, a.data,
+                     (int)b.len, b.data);
+    }
+    sq_buf_fini(&id);
+    sq_buf_fini(&a);
+    sq_buf_fini(&b);
+}
+
 /* The closer knows cells by their Kafka key only: parsing gives back the
  * dimension, the raw key, the window and its bounds; anything else is not
  * a cell. */
