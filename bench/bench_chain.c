@@ -39,6 +39,7 @@ struct sq_cb_opts {
     double warm_s;       /* left out at the start of each */
     long replay_events;
     int consume_rounds;
+    uint32_t main_customers; /* the main run's (and replay's) distinct customers */
 };
 
 /* What bench_chain reads at one instant. */
@@ -482,11 +483,13 @@ static int sq_cb_limits(struct sq_cb_run *r, const struct sq_gen_opts *g, struct
     return rc;
 }
 
-/* Everything measured on the main stack: 6 partitions, 10k customers. */
+/* Everything measured on the main stack: 6 partitions, 10k customers (or
+ * --main-customers). */
 static int sq_cb_main_run(const struct sq_cb_opts *o, int64_t start_ms, struct sq_cb_main *mr)
 {
     struct sq_cb_run r;
-    struct sq_gen_opts g = sq_cb_gen_opts(10000, start_ms);
+    struct sq_gen_opts g = sq_cb_gen_opts(o->main_customers, start_ms);
+    mr->customers = o->main_customers;
     if (sq_cb_run_start(&r, o, SQ_CB_MAIN_PARTITIONS, &g) != 0)
         return -1;
     sq_cb_sleep(1);
@@ -591,16 +594,17 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
     char dir[] = "/tmp/sq-bench-replay-XXXXXX";
     if (!mkdtemp(dir))
         return -1;
-    char in[64], log[64], count[32], seed[32], rate[32], start[SQ_TIME_BUFSZ];
+    char in[64], log[64], count[32], seed[32], rate[32], customers[32], start[SQ_TIME_BUFSZ];
     snprintf(in, sizeof in, "%s/events.ndjson", dir);
     snprintf(log, sizeof log, "%s/log", dir);
     snprintf(count, sizeof count, "%ld", o->replay_events);
     snprintf(seed, sizeof seed, "%d", SQ_CB_SEED);
     snprintf(rate, sizeof rate, "%d", SQ_CB_EVENT_RATE);
+    snprintf(customers, sizeof customers, "%u", o->main_customers);
     sq_time_format(start_ms, start);
     /* The options of sq_cb_gen_opts: the chain's first events, byte for byte. */
     char *const gen[] = {(char *)o->sqgate, "gen", "-o", in, "--count", count, "--seed", seed,
-                         "--customers", "10000", "--start", start, "--rate", rate,
+                         "--customers", customers, "--start", start, "--rate", rate,
                          "--shape", "flat", NULL};
     char *const replay[] = {(char *)o->sqgate, "replay", in, "-o", "/dev/null", NULL};
     rp->events = o->replay_events;
@@ -614,7 +618,7 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
         fprintf(stderr, "bench_chain: sqgate gen or replay failed (exit %d)\n", rc);
         sq_cb_log_tail(log, 2000);
     }
-    struct sq_gen_opts g = sq_cb_gen_opts(10000, start_ms);
+    struct sq_gen_opts g = sq_cb_gen_opts(o->main_customers, start_ms);
     rp->parse = sq_cb_parse_only(&g, o->replay_events);
     unlink(in);
     unlink(log);
@@ -669,7 +673,8 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
 int main(int argc, char **argv)
 {
     struct sq_cb_opts o = {.sqgate = SQ_BUILD_DIR "/sqgate", .step_s = 12, .warm_s = 3,
-                           .replay_events = 50000, .consume_rounds = 3};
+                           .replay_events = 50000, .consume_rounds = 3,
+                           .main_customers = 10000};
     static struct sq_cb_results res;
     res.rounds = 2;
     size_t nsets = 0;
@@ -678,6 +683,9 @@ int main(int argc, char **argv)
             o.sqgate = argv[++i];
         } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < SQ_CB_MAX_SETS) {
             o.sets[nsets++] = argv[++i];
+        } else if (strcmp(argv[i], "--main-customers") == 0 && i + 1 < argc &&
+                   atol(argv[i + 1]) > 0) {
+            o.main_customers = (uint32_t)atol(argv[++i]);
         } else if (strcmp(argv[i], "--quick") == 0) {
             o.step_s = 6;
             o.warm_s = 2;
@@ -686,7 +694,7 @@ int main(int argc, char **argv)
             res.rounds = 1;
         } else {
             fprintf(stderr, "usage: bench_chain [--sqgate PATH] [--quick] "
-                            "[--set PATH=VALUE]...\n");
+                            "[--main-customers N] [--set PATH=VALUE]...\n");
             return 2;
         }
     }

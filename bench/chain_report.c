@@ -55,13 +55,26 @@ static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
            sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY), sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
 }
 
+/* 10000 as "10k", 1000000 as "1M", anything else as it is. */
+static const char *sq_cb_count_label(uint32_t n, char out[16])
+{
+    if (n >= 1000000 && n % 1000000 == 0)
+        snprintf(out, 16, "%uM", n / 1000000);
+    else if (n >= 1000 && n % 1000 == 0)
+        snprintf(out, 16, "%uk", n / 1000);
+    else
+        snprintf(out, 16, "%u", n);
+    return out;
+}
+
 static void sq_cb_print_chain(const struct sq_cb_results *res)
 {
     const struct sq_cb_main *m = &res->main;
+    char label[16];
     const struct sq_cb_saturated *p6 = &res->sat[SQ_CB_P6];
     printf("| full chain, sustained: highest paced rate with consumer lag bounded "
-           "(%d partitions, 10k customers) | %.0f events/s%s | ≥ 50,000 (floor 20,000) |\n",
-           SQ_CB_MAIN_PARTITIONS, m->sustained,
+           "(%d partitions, %s customers) | %.0f events/s%s | ≥ 50,000 (floor 20,000) |\n",
+           SQ_CB_MAIN_PARTITIONS, sq_cb_count_label(m->customers, label), m->sustained,
            m->generator_bound ? " (generator/broker bound)" : "");
     printf("| ramp steps, events/s (%.0f s each, the last %.0f s measured) | %s | |\n",
            res->step_s, res->step_s - res->warm_s, m->steps);

@@ -5,6 +5,7 @@
 #define SQ_CHAIN_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "chain_metrics.h"
 #include "chain_stack.h"
@@ -62,6 +63,7 @@ struct sq_cb_latency {
 
 /* Everything measured on the main stack: 6 partitions, 10k customers. */
 struct sq_cb_main {
+    uint32_t customers;          /* distinct customers of the main run's events */
     double saturated;            /* events/s, to place the ramp */
     double sustained;            /* events/s, highest step with lag bounded */
     struct sq_cb_window best;    /* that step */
