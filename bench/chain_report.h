@@ -61,7 +61,8 @@ struct sq_cb_latency {
     bool measured;
 };
 
-/* Everything measured on the main stack: 6 partitions, 10k customers. */
+/* Everything measured on the main stack: 6 partitions, 10k customers
+ * unless --main-customers. */
 struct sq_cb_main {
     uint32_t customers;          /* distinct customers of the main run's events */
     double saturated;            /* events/s, to place the ramp */
