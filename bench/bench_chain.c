@@ -555,40 +555,73 @@ static int sq_cb_run_child(char *const argv[], const char *log)
     return code;
 }
 
-/* jansson parse of the generator's first n values (the same bytes `sqgate
- * gen -o` wrote, from the same options). */
-static double sq_cb_parse_only(const struct sq_gen_opts *g, long n)
+/* The generator's first n values (the same bytes `sqgate gen -o` wrote,
+ * from the same options), for the parse-only rounds. */
+struct sq_cb_values {
+    char **v;
+    size_t *len;
+    long n;
+};
+
+static void sq_cb_values_make(const struct sq_gen_opts *g, long n, struct sq_cb_values *out)
 {
     struct sq_gen *gen = sq_gen_new(g);
     struct sq_buf key, value;
     sq_buf_init(&key);
     sq_buf_init(&value);
-    char **v = calloc((size_t)n, sizeof *v);
-    size_t *len = calloc((size_t)n, sizeof *len);
+    out->v = sq_xcalloc((size_t)n, sizeof *out->v);
+    out->len = sq_xcalloc((size_t)n, sizeof *out->len);
+    out->n = n;
     for (long i = 0; i < n; i++) {
         const char *topic;
         sq_buf_reset(&key);
         sq_buf_reset(&value);
         sq_gen_next(gen, &topic, &key, &value);
-        v[i] = sq_xstrndup(value.data ? value.data : "", value.len);
-        len[i] = value.len;
+        out->v[i] = sq_xstrndup(value.data ? value.data : "", value.len);
+        out->len[i] = value.len;
     }
-    double t0 = sq_cb_now();
-    for (long i = 0; i < n; i++) {
-        json_error_t jerr;
-        json_decref(json_loadb(v[i], len[i], JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr));
-    }
-    double secs = sq_cb_now() - t0;
-    for (long i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-    free(len);
     sq_buf_fini(&key);
     sq_buf_fini(&value);
     sq_gen_free(gen);
-    return (double)n / secs;
 }
 
+static void sq_cb_values_fini(struct sq_cb_values *vals)
+{
+    for (long i = 0; i < vals->n; i++)
+        free(vals->v[i]);
+    free(vals->v);
+    free(vals->len);
+}
+
+/* jansson parse of every value (the decoder's flags), events/s. */
+static double sq_cb_parse_only(const struct sq_cb_values *vals)
+{
+    double t0 = sq_cb_now();
+    for (long i = 0; i < vals->n; i++) {
+        json_error_t jerr;
+        json_decref(json_loadb(vals->v[i], vals->len[i], JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                               &jerr));
+    }
+    return (double)vals->n / (sq_cb_now() - t0);
+}
+
+static int sq_cb_dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double sq_cb_median(const double *v, int n)
+{
+    double s[SQ_CB_REPLAY_ROUNDS];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, sq_cb_dbl_cmp);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Replay and parse-only in alternating rounds, so that the machine's drift
+ * (its speed changes from minute to minute) falls on both alike: each is
+ * the median of its rounds, and the ratio the median of the rounds' own. */
 static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct sq_cb_replay *rp)
 {
     char dir[] = "/tmp/sq-bench-replay-XXXXXX";
@@ -607,25 +640,36 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
                          "--customers", customers, "--start", start, "--rate", rate,
                          "--shape", "flat", NULL};
     char *const replay[] = {(char *)o->sqgate, "replay", in, "-o", "/dev/null", NULL};
+    memset(rp, 0, sizeof *rp);
     rp->events = o->replay_events;
+    struct sq_gen_opts g = sq_cb_gen_opts(o->main_customers, start_ms);
+    struct sq_cb_values vals;
+    sq_cb_values_make(&g, o->replay_events, &vals);
     int rc = sq_cb_run_child(gen, log);
-    if (rc == 0) {
+    for (int r = 0; rc == 0 && r < SQ_CB_REPLAY_ROUNDS; r++) {
         double t0 = sq_cb_now();
         rc = sq_cb_run_child(replay, log);
-        rp->replay = (double)o->replay_events / (sq_cb_now() - t0);
+        rp->replay_round[r] = (double)o->replay_events / (sq_cb_now() - t0);
+        rp->parse_round[r] = sq_cb_parse_only(&vals);
+        rp->ratio_round[r] = rp->replay_round[r] / rp->parse_round[r];
+        rp->rounds = r + 1;
+        fprintf(stderr, "bench_chain: round %d: replay %.0f events/s, parse-only %.0f events/s\n",
+                r + 1, rp->replay_round[r], rp->parse_round[r]);
     }
     if (rc != 0) {
         fprintf(stderr, "bench_chain: sqgate gen or replay failed (exit %d)\n", rc);
         sq_cb_log_tail(log, 2000);
     }
-    struct sq_gen_opts g = sq_cb_gen_opts(o->main_customers, start_ms);
-    rp->parse = sq_cb_parse_only(&g, o->replay_events);
+    if (rp->rounds) {
+        rp->replay = sq_cb_median(rp->replay_round, rp->rounds);
+        rp->parse = sq_cb_median(rp->parse_round, rp->rounds);
+        rp->ratio = sq_cb_median(rp->ratio_round, rp->rounds);
+    }
+    sq_cb_values_fini(&vals);
     unlink(in);
     unlink(log);
     rmdir(dir);
     rp->ok = rc == 0;
-    fprintf(stderr, "bench_chain: replay %.0f events/s, parse-only %.0f events/s\n", rp->replay,
-            rp->parse);
     return rc == 0 ? 0 : -1;
 }
 
