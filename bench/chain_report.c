@@ -23,7 +23,7 @@ static void sq_cb_ms(char *buf, size_t sz, double s)
 {
     if (isnan(s))
         snprintf(buf, sz, "n/a");
-    else if (isinf(s))
+    else if (isinf(s)) /* beyond both histograms' last bound */
         snprintf(buf, sz, "> 60 s");
     else if (s >= 1)
         snprintf(buf, sz, "%.2f s", s);

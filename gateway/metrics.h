@@ -57,11 +57,13 @@ enum sq_metric {
     SQ_M__COUNT
 };
 
-/* Upper bounds (seconds) of the processing latency histogram, +Inf implied. */
+/* Upper bounds (seconds) of the processing latency histogram, +Inf implied.
+ * Up to 60 s, as the end-to-end one: a gateway behind its input holds
+ * messages for seconds, and a quantile in +Inf reads as the last bound. */
 #define SQ_METRICS_LATENCY_BOUNDS                                                        \
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5,   \
-    0.75, 1, 2.5
-#define SQ_METRICS_LATENCY_NBOUNDS 17
+    0.75, 1, 2.5, 5, 10, 30, 60
+#define SQ_METRICS_LATENCY_NBOUNDS 21
 
 /* Upper bounds (seconds) of the end-to-end latency histogram, +Inf implied:
  * finer below 10 ms, where a healthy gateway sits, and between 50 ms and

@@ -213,7 +213,7 @@ Test(admin, latency_histogram_cumulative)
     struct sq_admin *adm = start_admin();
     /* On a bound (le is inclusive), between bounds, below the first, above
      * the last, negative and NaN (both count as 0). */
-    const double obs[] = {0.0005, 0.001, 0.003, 0.003, 0.2, 0.25, 1.7, 5.0, -1.0, NAN};
+    const double obs[] = {0.0005, 0.001, 0.003, 0.003, 0.2, 0.25, 1.7, 5.0, 12.0, 75.0, -1.0, NAN};
     const size_t nobs = sizeof(obs) / sizeof(obs[0]);
     double sum = 0;
     for (size_t i = 0; i < nobs; i++) {
@@ -227,7 +227,8 @@ Test(admin, latency_histogram_cumulative)
     cr_assert_eq(sizeof(bounds) / sizeof(bounds[0]), SQ_METRICS_LATENCY_NBOUNDS);
     const char *le_text[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
                              "0.075", "0.1",    "0.15",  "0.2",  "0.25",  "0.3",
-                             "0.4",   "0.5",    "0.75",  "1",    "2.5"};
+                             "0.4",   "0.5",    "0.75",  "1",    "2.5",   "5",
+                             "10",    "30",     "60"};
     cr_assert_eq(sizeof le_text / sizeof le_text[0], SQ_METRICS_LATENCY_NBOUNDS);
     double prev = 0;
     for (size_t b = 0; b <= SQ_METRICS_LATENCY_NBOUNDS; b++) {
