@@ -605,23 +605,18 @@ static double sq_cb_parse_only(const struct sq_cb_values *vals)
     return (double)vals->n / (sq_cb_now() - t0);
 }
 
-static int sq_cb_dbl_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double sq_cb_median(const double *v, int n)
 {
     double s[SQ_CB_REPLAY_ROUNDS];
     memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, sq_cb_dbl_cmp);
+    qsort(s, (size_t)n, sizeof *s, sq_cb_cmp_double);
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-/* Replay and parse-only in alternating rounds, so that the machine's drift
- * (its speed changes from minute to minute) falls on both alike: each is
- * the median of its rounds, and the ratio the median of the rounds' own. */
+/* Replay and parse-only in alternating rounds, so that one slow moment of
+ * the machine moves neither figure: each is the median of its rounds, and
+ * the ratio the median of the rounds' own (docs/performance.md says how far
+ * they still move from run to run). */
 static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct sq_cb_replay *rp)
 {
     char dir[] = "/tmp/sq-bench-replay-XXXXXX";
@@ -728,8 +723,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < SQ_CB_MAX_SETS) {
             o.sets[nsets++] = argv[++i];
         } else if (strcmp(argv[i], "--main-customers") == 0 && i + 1 < argc &&
-                   atol(argv[i + 1]) > 0) {
-            o.main_customers = (uint32_t)atol(argv[++i]);
+                   strtoul(argv[i + 1], NULL, 10) > 0 &&
+                   strtoul(argv[i + 1], NULL, 10) <= UINT32_MAX) {
+            o.main_customers = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--quick") == 0) {
             o.step_s = 6;
             o.warm_s = 2;

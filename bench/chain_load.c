@@ -310,7 +310,7 @@ static double sq_cb_wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int sq_cb_cmp_double(const void *a, const void *b)
+int sq_cb_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

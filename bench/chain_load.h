@@ -33,6 +33,9 @@ struct sq_cb_producer {
     bool running;
 };
 
+/* qsort's order of doubles, ascending. */
+int sq_cb_cmp_double(const void *a, const void *b);
+
 /* Starts the producer thread on bootstrap with the generator options o,
  * idle (rate 0) until sq_cb_producer_set. Returns 0, or -1 with err. */
 int sq_cb_producer_start(struct sq_cb_producer *p, const char *bootstrap,
