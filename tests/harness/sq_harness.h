@@ -176,6 +176,15 @@ int64_t sq_h_topic_count(const char *bootstrap, const char *topic);
  * dropped old records (it keeps ~5 MiB per partition). */
 int sq_h_topic_watermarks(const char *bootstrap, const char *topic,
                           int64_t *low_sum, int64_t *high_sum);
+/* One client kept for counting topics again and again, as a wait loop does
+ * (sq_h_topic_count makes a client a call): librdkafka 2.0 can abort in
+ * rd_kafka_broker_destroy_final when short-lived clients come and go by
+ * the hundred (its issue #3608). NULL when no client could be made. */
+struct sq_h_counter;
+struct sq_h_counter *sq_h_counter_new(const char *bootstrap);
+/* sq_h_topic_count through the kept client. */
+int64_t sq_h_counter_count(struct sq_h_counter *c, const char *topic);
+void sq_h_counter_free(struct sq_h_counter *c);
 
 /* ---- kcat ------------------------------------------------------------- */
 

@@ -88,15 +88,13 @@ static int sq_h_query_wmarks(rd_kafka_t *rk, const char *topic, int cnt, int64_t
     return 0;
 }
 
-int sq_h_topic_watermarks(const char *bootstrap, const char *topic, int64_t *low_sum,
-                          int64_t *high_sum)
+/* sq_h_topic_watermarks on a client the caller keeps. */
+static int sq_h_topic_watermarks_on(rd_kafka_t *rk, const char *topic, int64_t *low_sum,
+                                    int64_t *high_sum)
 {
-    rd_kafka_t *rk = sq_h_consumer_new(bootstrap);
     int cnt, rc = -1;
 
     *low_sum = *high_sum = -1;
-    if (rk == NULL)
-        return -1;
     cnt = sq_h_partition_count(rk, topic, 10000);
     if (cnt > 0) {
         int64_t *lo = sq_xcalloc((size_t)cnt, sizeof(*lo));
@@ -112,6 +110,18 @@ int sq_h_topic_watermarks(const char *bootstrap, const char *topic, int64_t *low
         free(lo);
         free(hi);
     }
+    return rc;
+}
+
+int sq_h_topic_watermarks(const char *bootstrap, const char *topic, int64_t *low_sum,
+                          int64_t *high_sum)
+{
+    rd_kafka_t *rk = sq_h_consumer_new(bootstrap);
+
+    *low_sum = *high_sum = -1;
+    if (rk == NULL)
+        return -1;
+    int rc = sq_h_topic_watermarks_on(rk, topic, low_sum, high_sum);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -121,6 +131,35 @@ int64_t sq_h_topic_count(const char *bootstrap, const char *topic)
     int64_t lo, hi;
 
     return sq_h_topic_watermarks(bootstrap, topic, &lo, &hi) == 0 ? hi : -1;
+}
+
+struct sq_h_counter {
+    rd_kafka_t *rk;
+};
+
+struct sq_h_counter *sq_h_counter_new(const char *bootstrap)
+{
+    rd_kafka_t *rk = sq_h_consumer_new(bootstrap);
+    if (rk == NULL)
+        return NULL;
+    struct sq_h_counter *c = sq_xcalloc(1, sizeof(*c));
+    c->rk = rk;
+    return c;
+}
+
+int64_t sq_h_counter_count(struct sq_h_counter *c, const char *topic)
+{
+    int64_t lo, hi;
+
+    return sq_h_topic_watermarks_on(c->rk, topic, &lo, &hi) == 0 ? hi : -1;
+}
+
+void sq_h_counter_free(struct sq_h_counter *c)
+{
+    if (c == NULL)
+        return;
+    rd_kafka_destroy(c->rk);
+    free(c);
 }
 
 static void sq_h_record_fill(struct sq_h_record *rec, const rd_kafka_message_t *rkm)

@@ -210,6 +210,14 @@ Test(harness, kafka_kcat_roundtrip, .timeout = 120)
     cr_assert_eq(lo, 0, "the mock cluster dropped records");
     cr_assert_eq(hi, N_LINES);
     cr_assert_eq(sq_h_topic_count(k.bootstrap, "sq.out.dlq"), 0);
+    /* the kept client of a wait loop counts the same, as often as asked */
+    struct sq_h_counter *counter = sq_h_counter_new(k.bootstrap);
+    cr_assert_not_null(counter);
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(sq_h_counter_count(counter, "sq.in.contacts"), N_LINES);
+        cr_assert_eq(sq_h_counter_count(counter, "sq.out.dlq"), 0);
+    }
+    sq_h_counter_free(counter);
 
     cr_assert_eq(sq_h_topic_read_all(k.bootstrap, "sq.in.contacts", &recs, 30000), 0);
     cr_assert_eq(recs.n, N_LINES);

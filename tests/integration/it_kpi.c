@@ -262,14 +262,14 @@ Test(kpi, the_journal_waits_for_kpi_fold_interval_s, .timeout = 300)
 }
 
 struct topic_count {
-    const char *bootstrap;
+    struct sq_h_counter *counter; /* one client for the whole wait */
     int64_t want;
 };
 
 static bool kpi_records_reach(void *arg)
 {
     struct topic_count *t = arg;
-    return sq_h_topic_count(t->bootstrap, "sq.out.kpi") >= t->want;
+    return sq_h_counter_count(t->counter, "sq.out.kpi") >= t->want;
 }
 
 /* A close round takes at most 1,000 cells; when a fold makes more due, the
@@ -285,12 +285,15 @@ Test(kpi, rounds_after_a_full_round_follow_at_once, .timeout = 300)
     cr_assert_gt(want.n, 2000, "the replay closed more than two rounds of cells");
     struct sq_stack s;
     apply_after_the_first_fold(&s, "kpi.fold_interval_s=30", in);
-    struct topic_count first = {s.kafka.bootstrap, 1};
+    struct sq_h_counter *counter = sq_h_counter_new(s.kafka.bootstrap);
+    cr_assert_not_null(counter);
+    struct topic_count first = {counter, 1};
     cr_assert(sq_h_wait_until(kpi_records_reach, &first, 60000), "no KPI record after a fold");
     int64_t t0 = sq_mono_ms();
-    struct topic_count all = {s.kafka.bootstrap, (int64_t)want.n};
+    struct topic_count all = {counter, (int64_t)want.n};
     cr_assert(sq_h_wait_until(kpi_records_reach, &all, 120000), "not every cell closed");
     int64_t took = sq_mono_ms() - t0;
+    sq_h_counter_free(counter);
     cr_assert_lt(took, 20000, "%zu cells took %lld ms after the first record: rounds waited "
                  "for folds", want.n, (long long)took);
     /* the debug lines say so: a fold that brought entries, a full round */
