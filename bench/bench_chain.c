@@ -646,7 +646,6 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
         rc = sq_cb_run_child(replay, log);
         rp->replay_round[r] = (double)o->replay_events / (sq_cb_now() - t0);
         rp->parse_round[r] = sq_cb_parse_only(&vals);
-        rp->ratio_round[r] = rp->replay_round[r] / rp->parse_round[r];
         rp->rounds = r + 1;
         fprintf(stderr, "bench_chain: round %d: replay %.0f events/s, parse-only %.0f events/s\n",
                 r + 1, rp->replay_round[r], rp->parse_round[r]);
@@ -656,9 +655,12 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
         sq_cb_log_tail(log, 2000);
     }
     if (rp->rounds) {
+        double ratio[SQ_CB_REPLAY_ROUNDS];
+        for (int r = 0; r < rp->rounds; r++)
+            ratio[r] = rp->replay_round[r] / rp->parse_round[r];
         rp->replay = sq_cb_median(rp->replay_round, rp->rounds);
         rp->parse = sq_cb_median(rp->parse_round, rp->rounds);
-        rp->ratio = sq_cb_median(rp->ratio_round, rp->rounds);
+        rp->ratio = sq_cb_median(ratio, rp->rounds);
     }
     sq_cb_values_fini(&vals);
     unlink(in);
@@ -709,6 +711,17 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
         }
 }
 
+/* A customer count of 1 to what a uint32 holds. */
+static bool sq_cb_parse_customers(const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s || *end || v == 0 || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct sq_cb_opts o = {.sqgate = SQ_BUILD_DIR "/sqgate", .step_s = 12, .warm_s = 3,
@@ -723,9 +736,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < SQ_CB_MAX_SETS) {
             o.sets[nsets++] = argv[++i];
         } else if (strcmp(argv[i], "--main-customers") == 0 && i + 1 < argc &&
-                   strtoul(argv[i + 1], NULL, 10) > 0 &&
-                   strtoul(argv[i + 1], NULL, 10) <= UINT32_MAX) {
-            o.main_customers = (uint32_t)strtoul(argv[++i], NULL, 10);
+                   sq_cb_parse_customers(argv[i + 1], &o.main_customers)) {
+            i++;
         } else if (strcmp(argv[i], "--quick") == 0) {
             o.step_s = 6;
             o.warm_s = 2;

@@ -112,7 +112,7 @@ static void sq_cb_print_replay(const struct sq_cb_replay *rp)
     char each[128] = "";
     for (int r = 0; r < rp->rounds; r++)
         snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.3f", r ? ", " : "",
-                 rp->ratio_round[r]);
+                 sq_cb_ratio(rp->replay_round[r], rp->parse_round[r]));
     printf("| replay / parse-only (median of the rounds' ratios: %s) | %.3f | ≥ 0.5 |\n", each,
            rp->ratio);
 }

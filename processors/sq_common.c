@@ -179,7 +179,6 @@ int64_t sq_mono_ms(void)
     return sq_mono_us() / 1000;
 }
 
-
 struct timespec sq_deadline_in_ms(int64_t ms)
 {
     struct timespec t;

@@ -118,19 +118,13 @@ int sq_h_topic_watermarks(const char *bootstrap, const char *topic, int64_t *low
 {
     rd_kafka_t *rk = sq_h_consumer_new(bootstrap);
 
-    *low_sum = *high_sum = -1;
-    if (rk == NULL)
+    if (rk == NULL) {
+        *low_sum = *high_sum = -1;
         return -1;
+    }
     int rc = sq_h_topic_watermarks_on(rk, topic, low_sum, high_sum);
     rd_kafka_destroy(rk);
     return rc;
-}
-
-int64_t sq_h_topic_count(const char *bootstrap, const char *topic)
-{
-    int64_t lo, hi;
-
-    return sq_h_topic_watermarks(bootstrap, topic, &lo, &hi) == 0 ? hi : -1;
 }
 
 struct sq_h_counter {
@@ -160,6 +154,15 @@ void sq_h_counter_free(struct sq_h_counter *c)
         return;
     rd_kafka_destroy(c->rk);
     free(c);
+}
+
+int64_t sq_h_topic_count(const char *bootstrap, const char *topic)
+{
+    struct sq_h_counter *c = sq_h_counter_new(bootstrap);
+    int64_t n = c ? sq_h_counter_count(c, topic) : -1;
+
+    sq_h_counter_free(c);
+    return n;
 }
 
 static void sq_h_record_fill(struct sq_h_record *rec, const rd_kafka_message_t *rkm)
