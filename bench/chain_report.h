@@ -76,8 +76,8 @@ struct sq_cb_main {
     long rss_rest_kib, hwm_sat_kib, hwm_load_kib;
     long long redis_before, redis_after;
     struct sq_cb_redis_mem mem;
-    char redis_commands[256];             /* per event, busiest first */
-    char redis_usec[256];                 /* µs in each command per event, longest first */
+    char redis_commands[640];             /* per event, busiest first */
+    char redis_usec[640];                 /* µs in each command per event, longest first */
     double consume, consume_parse;        /* plain consumer events/s */
     double transport_p50, transport_p99;  /* plain consumer at 10,000/s, seconds */
     long consumed_msgs;

@@ -306,17 +306,29 @@ static int sq_cb_cmdstat_usec_cmp(const void *a, const void *b)
     return (x->usec < y->usec) - (x->usec > y->usec);
 }
 
-/* The six largest of v by calls or by usec, per event: "name value, ...". */
+/* v by calls or by usec per event, largest first, down to 0.05 calls or
+ * 0.5 µs an event: "name value, ...". By calls the list starts with the
+ * total, "all T:"; by usec it has none, since a script's commands count
+ * both in evalsha's usec and in their own. */
 static void sq_cb_cmdstats_top(struct sq_cb_cmdstat *v, size_t n, double events, bool usec,
                                char *out, size_t outsz)
 {
     qsort(v, n, sizeof v[0], usec ? sq_cb_cmdstat_usec_cmp : sq_cb_cmdstat_cmp);
     size_t off = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < n && i < 6 && off < outsz; i++)
+    if (!usec) {
+        double total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += v[i].calls;
+        off = (size_t)snprintf(out, outsz, "all %.2f:", events > 0 ? total / events : 0);
+    }
+    for (size_t i = 0; i < n && off < outsz; i++) {
+        double per = events > 0 ? (usec ? v[i].usec : v[i].calls) / events : 0;
+        if (per < (usec ? 0.5 : 0.05))
+            break;
         off += (size_t)snprintf(out + off, outsz - off, usec ? "%s%s %.1f" : "%s%s %.2f",
-                                i ? ", " : "", v[i].name,
-                                events > 0 ? (usec ? v[i].usec : v[i].calls) / events : 0);
+                                i ? ", " : (usec ? "" : " "), v[i].name, per);
+    }
 }
 
 /* Parses "cmdstat_NAME:calls=N,..." lines, leaving out the bench's own. */
