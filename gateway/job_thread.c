@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "wake.h"
+
 enum sq_job_state { SQ_JOB_NONE, SQ_JOB_QUEUED, SQ_JOB_RUNNING, SQ_JOB_DONE };
 
 struct sq_job_thread {
@@ -20,6 +22,7 @@ struct sq_job_thread {
     enum sq_job_state state;
     void (*run)(void *arg);
     void *arg;
+    struct sq_wake *wake;        /* signalled when a job ends, or NULL */
 };
 
 static void *sq_job_thread_main(void *arg)
@@ -39,14 +42,18 @@ static void *sq_job_thread_main(void *arg)
         pthread_mutex_lock(&t->mu);
         t->state = SQ_JOB_DONE;
         pthread_cond_broadcast(&t->cv);
+        if (t->wake)
+            sq_wake_signal(t->wake);
     }
     pthread_mutex_unlock(&t->mu);
     return NULL;
 }
 
-struct sq_job_thread *sq_job_thread_new(const char *what, struct sq_err *err)
+struct sq_job_thread *sq_job_thread_new(const char *what, struct sq_wake *wake,
+                                        struct sq_err *err)
 {
     struct sq_job_thread *t = sq_xcalloc(1, sizeof *t);
+    t->wake = wake;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     int e = pthread_create(&t->thread, NULL, sq_job_thread_main, t);

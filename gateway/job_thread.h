@@ -13,9 +13,13 @@
 
 struct sq_job_thread;
 
-/* Starts the thread. NULL with err ("cannot start the WHAT thread") when
- * it cannot start. */
-struct sq_job_thread *sq_job_thread_new(const char *what, struct sq_err *err);
+struct sq_wake;
+
+/* Starts the thread. When wake is not NULL (it outlives the thread), each
+ * job's end signals it (wake.h). NULL with err ("cannot start the WHAT
+ * thread") when it cannot start. */
+struct sq_job_thread *sq_job_thread_new(const char *what, struct sq_wake *wake,
+                                        struct sq_err *err);
 /* Waits for a running job to end (a queued one never runs), stops the
  * thread and frees it. Accepts NULL. */
 void sq_job_thread_free(struct sq_job_thread *t);

@@ -76,7 +76,7 @@ static void sq_kpi_folder_job(void *arg)
 
 struct sq_kpi_folder *sq_kpi_folder_new(struct sq_redis *redis, struct sq_err *err)
 {
-    struct sq_job_thread *t = sq_job_thread_new("KPI journal", err);
+    struct sq_job_thread *t = sq_job_thread_new("KPI journal", NULL, err);
     if (!t) {
         sq_redis_free(redis);
         return NULL;

@@ -26,9 +26,10 @@ static void sq_read_worker_job(void *arg)
         SQ_FAULT_HOLD("hold_chain_read");
 }
 
-struct sq_read_worker *sq_read_worker_new(struct sq_redis *redis, struct sq_err *err)
+struct sq_read_worker *sq_read_worker_new(struct sq_redis *redis, struct sq_wake *wake,
+                                          struct sq_err *err)
 {
-    struct sq_job_thread *t = sq_job_thread_new("Redis read", err);
+    struct sq_job_thread *t = sq_job_thread_new("Redis read", wake, err);
     if (!t) {
         sq_redis_free(redis);
         return NULL;

@@ -13,9 +13,13 @@
 
 struct sq_read_worker;
 
-/* Starts the thread; it owns redis (freed by sq_read_worker_free). NULL with
- * err when the thread cannot start (redis is then freed too). */
-struct sq_read_worker *sq_read_worker_new(struct sq_redis *redis, struct sq_err *err);
+struct sq_wake;
+
+/* Starts the thread; it owns redis (freed by sq_read_worker_free). Each
+ * job's end signals wake when it is not NULL (job_thread.h). NULL with err
+ * when the thread cannot start (redis is then freed too). */
+struct sq_read_worker *sq_read_worker_new(struct sq_redis *redis, struct sq_wake *wake,
+                                          struct sq_err *err);
 /* Waits for a running read to end, stops the thread, frees everything. */
 void sq_read_worker_free(struct sq_read_worker *w);
 

@@ -34,7 +34,7 @@ static void sq_reaper_job(void *arg)
 
 struct sq_reaper *sq_reaper_new(struct sq_err *err)
 {
-    struct sq_job_thread *t = sq_job_thread_new("reaper", err);
+    struct sq_job_thread *t = sq_job_thread_new("reaper", NULL, err);
     if (!t)
         return NULL;
     struct sq_reaper *r = sq_xcalloc(1, sizeof *r);

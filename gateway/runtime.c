@@ -3,7 +3,8 @@
  * delivery reports, then runs its Redis steps (one per partition, or one
  * for all of them, on a step thread: step_worker.c), then commits. Up to
  * SQ_TURNS_MAX turns on disjoint partitions overlap: while one waits for
- * Kafka and Redis, the next one's chain runs. Any infrastructure failure
+ * Kafka and Redis, the next one's chain runs; the loop sleeps on one
+ * wake-up (wake.h) that whatever a turn waits for signals. Any infrastructure failure
  * pauses consumption and retries with backoff; nothing is committed past
  * an unfinished message. */
 #include "runtime.h"
@@ -29,6 +30,7 @@
 #include "redis_link.h"
 #include "step_worker.h"
 #include "store_redis.h"
+#include "wake.h"
 
 #define SQ_RUNTIME_MAGIC 0x53515254u /* "SQRT" */
 
@@ -119,6 +121,9 @@ struct sq_runtime {
     struct sq_read_worker *reader;
     /* frees finished turns off the main thread (sq_turns_reap) */
     struct sq_reaper *reaper;
+    /* what the loop sleeps on between rounds: the read and step threads
+     * and the producer's delivery reports signal it (wake.h) */
+    struct sq_wake *wake;
     bool in_chain;               /* a chain runs: its yields finish no other */
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
@@ -1832,10 +1837,8 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
             usleep(20000); /* waiting for the chain's retry time */
         }
         rd_kafka_poll(rt->producer, 0);
-        /* Wait briefly when another turn could start or go on meanwhile. */
-        int wait_ms = rt->nturns > 1 || sq_parts_backlog_total(&rt->parts) ? 1 : 5;
         for (size_t k = 0; k < rt->nturns; k++)
-            sq_turn_advance(rt, rt->turns[k], wait_ms);
+            sq_turn_advance(rt, rt->turns[k], 0);
         if (sq_turns_reap(rt))
             sq_rt_commit(rt, rt->st->commit_interval_ms == 0);
         if (sq_rt_turns_backing_off(rt))
@@ -1844,6 +1847,11 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         sq_rt_metrics(rt);
         if (rt->closer && !rt->shutting_down)
             sq_closer_tick(rt->closer);
+        /* Turns in flight wait for Redis or Kafka: sleep until the first
+         * of them has news, briefly when another turn could start or go
+         * on meanwhile. */
+        if (rt->nturns)
+            sq_wake_wait(rt->wake, rt->nturns > 1 || sq_parts_backlog_total(&rt->parts) ? 1 : 5);
     }
     free(ok);
     return rt->fatal ? 2 : 0;
@@ -1912,9 +1920,15 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
     sq_err_clear(&err);
     sq_metrics_set_ready(false, "starting");
 
+    rt.wake = sq_wake_new(&err);
+    if (!rt.wake) {
+        sq_error("%s", err.msg);
+        return 2;
+    }
     rt.redis = sq_redis_new(st->redis_url, st->redis_prefix, st->redis_timeout_ms, &err);
     if (!rt.redis) {
         sq_error("%s: %s", err.pointer, err.msg);
+        sq_wake_free(rt.wake);
         return 2;
     }
     sq_store_redis_init(&rt.store, rt.redis);
@@ -1924,23 +1938,25 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
                                                   st->redis_timeout_ms, &err);
         if (step_link)
             sq_redis_set_kpi_journal(step_link, st->kpi_enabled && st->kpi_journal);
-        rt.steppers[k] = step_link ? sq_step_worker_new(step_link, &err) : NULL;
+        rt.steppers[k] = step_link ? sq_step_worker_new(step_link, rt.wake, &err) : NULL;
         if (!rt.steppers[k]) {
             sq_error("%s", err.msg);
             sq_rt_free_steppers(&rt);
             sq_redis_free(rt.redis);
+            sq_wake_free(rt.wake);
             return 2;
         }
     }
     struct sq_redis *read_link = sq_redis_new(st->redis_url, st->redis_prefix,
                                               st->redis_timeout_ms, &err);
-    rt.reader = read_link ? sq_read_worker_new(read_link, &err) : NULL;
+    rt.reader = read_link ? sq_read_worker_new(read_link, rt.wake, &err) : NULL;
     if (rt.reader)
         rt.reaper = sq_reaper_new(&err);
     if (!rt.reaper) {
         sq_error("%s", err.msg);
         sq_rt_free_steppers(&rt);
         sq_redis_free(rt.redis);
+        sq_wake_free(rt.wake);
         return 2;
     }
     rt.chain = sq_chain_new(st, &err);
@@ -1948,6 +1964,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         sq_error("%s", err.msg);
         sq_rt_free_steppers(&rt);
         sq_redis_free(rt.redis);
+        sq_wake_free(rt.wake);
         return 2;
     }
     sq_chain_set_yield(rt.chain, sq_rt_serve_turns, &rt);
@@ -1968,6 +1985,14 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
     if (!rt.producer) {
         sq_error("kafka producer: %s", err.msg);
         goto out;
+    }
+    {
+        /* delivery reports wake the loop: librdkafka writes to the pipe
+         * when its queue of them (the producer's main queue, which
+         * rd_kafka_poll empties every round) gets its first */
+        rd_kafka_queue_t *q = rd_kafka_queue_get_main(rt.producer);
+        rd_kafka_queue_io_event_enable(q, sq_wake_write_fd(rt.wake), "d", 1);
+        rd_kafka_queue_destroy(q);
     }
     if (sq_kafka_check_topics(rt.consumer, st, &err) != SQ_OK) {
         sq_error("%s", err.msg);
@@ -2040,5 +2065,6 @@ out:
     sq_chain_free(rt.chain);
     sq_store_redis_fini(&rt.store);
     sq_redis_free(rt.redis);
+    sq_wake_free(rt.wake); /* after every thread and client that signals it */
     return code;
 }

@@ -33,9 +33,10 @@ static void sq_step_worker_job(void *arg)
         SQ_FAULT_HOLD("hold_step_reply");
 }
 
-struct sq_step_worker *sq_step_worker_new(struct sq_redis *redis, struct sq_err *err)
+struct sq_step_worker *sq_step_worker_new(struct sq_redis *redis, struct sq_wake *wake,
+                                          struct sq_err *err)
 {
-    struct sq_job_thread *t = sq_job_thread_new("Redis step", err);
+    struct sq_job_thread *t = sq_job_thread_new("Redis step", wake, err);
     if (!t) {
         sq_redis_free(redis);
         return NULL;

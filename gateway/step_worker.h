@@ -13,9 +13,13 @@
 
 struct sq_step_worker;
 
-/* Starts the thread; it owns redis (freed by sq_step_worker_free). NULL with
- * err when the thread cannot start (redis is then freed too). */
-struct sq_step_worker *sq_step_worker_new(struct sq_redis *redis, struct sq_err *err);
+struct sq_wake;
+
+/* Starts the thread; it owns redis (freed by sq_step_worker_free). Each
+ * job's end signals wake when it is not NULL (job_thread.h). NULL with err
+ * when the thread cannot start (redis is then freed too). */
+struct sq_step_worker *sq_step_worker_new(struct sq_redis *redis, struct sq_wake *wake,
+                                          struct sq_err *err);
 /* Waits for a running job to end, stops the thread, frees everything. */
 void sq_step_worker_free(struct sq_step_worker *w);
 

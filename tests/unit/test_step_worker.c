@@ -38,7 +38,7 @@ static struct sq_step_worker *worker_for(struct sq_h_redis *rs)
     struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
     free(url);
     cr_assert_not_null(r, "%s", err.msg);
-    struct sq_step_worker *w = sq_step_worker_new(r, &err);
+    struct sq_step_worker *w = sq_step_worker_new(r, NULL, &err);
     cr_assert_not_null(w, "%s", err.msg);
     return w;
 }
