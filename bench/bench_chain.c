@@ -605,18 +605,10 @@ static double sq_cb_parse_only(const struct sq_cb_values *vals)
     return (double)vals->n / (sq_cb_now() - t0);
 }
 
-static double sq_cb_median(const double *v, int n)
-{
-    double s[SQ_CB_REPLAY_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, sq_cb_cmp_double);
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 /* Replay and parse-only in alternating rounds, so that one slow moment of
- * the machine moves neither figure: each is the median of its rounds, and
- * the ratio the median of the rounds' own (docs/performance.md says how far
- * they still move from run to run). */
+ * the machine moves neither figure (the report takes the medians:
+ * chain_report.c; docs/performance.md says how far they still move from
+ * run to run). */
 static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct sq_cb_replay *rp)
 {
     char dir[] = "/tmp/sq-bench-replay-XXXXXX";
@@ -653,14 +645,6 @@ static int sq_cb_replay_run(const struct sq_cb_opts *o, int64_t start_ms, struct
     if (rc != 0) {
         fprintf(stderr, "bench_chain: sqgate gen or replay failed (exit %d)\n", rc);
         sq_cb_log_tail(log, 2000);
-    }
-    if (rp->rounds) {
-        double ratio[SQ_CB_REPLAY_ROUNDS];
-        for (int r = 0; r < rp->rounds; r++)
-            ratio[r] = rp->replay_round[r] / rp->parse_round[r];
-        rp->replay = sq_cb_median(rp->replay_round, rp->rounds);
-        rp->parse = sq_cb_median(rp->parse_round, rp->rounds);
-        rp->ratio = sq_cb_median(ratio, rp->rounds);
     }
     sq_cb_values_fini(&vals);
     unlink(in);

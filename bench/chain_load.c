@@ -316,6 +316,12 @@ int sq_cb_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double sq_cb_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, sq_cb_cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* Latencies (seconds) of the messages received in [start + 1 s, end);
  * returns how many, at most max. */
 static size_t sq_cb_collect_latency(rd_kafka_t *rk, double seconds, double *lat, size_t max)

@@ -35,6 +35,8 @@ struct sq_cb_producer {
 
 /* qsort's order of doubles, ascending. */
 int sq_cb_cmp_double(const void *a, const void *b);
+/* The median of v[0..n), n > 0, which it sorts. */
+double sq_cb_median(double *v, int n);
 
 /* Starts the producer thread on bootstrap with the generator options o,
  * idle (rate 0) until sq_cb_producer_set. Returns 0, or -1 with err. */

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chain_load.h"
+
 const struct sq_cb_config_def sq_cb_configs[SQ_CB__CONFIGS] = {
     [SQ_CB_P1] = {1, 10000, SQ_CB_BACKLOG},
     [SQ_CB_P6] = {SQ_CB_MAIN_PARTITIONS, 10000, SQ_CB_BACKLOG},
@@ -102,19 +104,27 @@ static void sq_cb_print_chain(const struct sq_cb_results *res)
            sq_cb_ratio(m->sustained, m->consume_parse));
 }
 
+/* Each figure the median of its rounds; the ratio the median of the
+ * rounds' own. */
 static void sq_cb_print_replay(const struct sq_cb_replay *rp)
 {
+    double replay[SQ_CB_REPLAY_ROUNDS], parse[SQ_CB_REPLAY_ROUNDS], ratio[SQ_CB_REPLAY_ROUNDS];
+    char each[128] = "";
+    int n = rp->rounds;
+    for (int r = 0; r < n; r++) {
+        replay[r] = rp->replay_round[r];
+        parse[r] = rp->parse_round[r];
+        ratio[r] = sq_cb_ratio(replay[r], parse[r]);
+        snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.3f", r ? ", " : "",
+                 ratio[r]);
+    }
     printf("| `sqgate replay` of %ld generated events (the chain's first %ld; median of %d "
            "rounds, alternating with parse-only) | %.0f events/s | |\n", rp->events, rp->events,
-           rp->rounds, rp->replay);
+           n, n ? sq_cb_median(replay, n) : 0);
     printf("| jansson parse-only, same events (median of the same rounds) | %.0f events/s | |\n",
-           rp->parse);
-    char each[128] = "";
-    for (int r = 0; r < rp->rounds; r++)
-        snprintf(each + strlen(each), sizeof each - strlen(each), "%s%.3f", r ? ", " : "",
-                 sq_cb_ratio(rp->replay_round[r], rp->parse_round[r]));
+           n ? sq_cb_median(parse, n) : 0);
     printf("| replay / parse-only (median of the rounds' ratios: %s) | %.3f | ≥ 0.5 |\n", each,
-           rp->ratio);
+           n ? sq_cb_median(ratio, n) : 0);
 }
 
 static void sq_cb_print_latency(const char *label, const struct sq_cb_latency *l,

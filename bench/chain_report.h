@@ -89,9 +89,7 @@ struct sq_cb_main {
 #define SQ_CB_REPLAY_ROUNDS 3
 struct sq_cb_replay {
     long events;
-    double replay, parse;        /* events/s, the medians of the rounds */
-    double ratio;                /* replay / parse-only, the median of the rounds' */
-    double replay_round[SQ_CB_REPLAY_ROUNDS], parse_round[SQ_CB_REPLAY_ROUNDS];
+    double replay_round[SQ_CB_REPLAY_ROUNDS], parse_round[SQ_CB_REPLAY_ROUNDS]; /* events/s */
     int rounds;                  /* rounds that ran */
     bool ok;
 };

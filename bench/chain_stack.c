@@ -320,14 +320,14 @@ static void sq_cb_cmdstats_top(struct sq_cb_cmdstat *v, size_t n, double events,
         double total = 0;
         for (size_t i = 0; i < n; i++)
             total += v[i].calls;
-        off = (size_t)snprintf(out, outsz, "all %.2f:", events > 0 ? total / events : 0);
+        off = (size_t)snprintf(out, outsz, "all %.2f: ", events > 0 ? total / events : 0);
     }
     for (size_t i = 0; i < n && off < outsz; i++) {
         double per = events > 0 ? (usec ? v[i].usec : v[i].calls) / events : 0;
         if (per < (usec ? 0.5 : 0.05))
             break;
         off += (size_t)snprintf(out + off, outsz - off, usec ? "%s%s %.1f" : "%s%s %.2f",
-                                i ? ", " : (usec ? "" : " "), v[i].name, per);
+                                i ? ", " : "", v[i].name, per);
     }
 }
 

@@ -527,9 +527,10 @@ static bool sq_turn_chain_next(const struct sq_runtime *rt, const struct sq_turn
     return true;
 }
 
-/* The turn's chain read: handed to the read thread, then collected
- * (waiting up to wait_ms). true once it is answered (or failed: read_rc). */
-static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
+/* The turn's chain read: handed to the read thread, then collected once
+ * it has ended (the thread's end wakes the loop). true once it is answered
+ * (or failed: read_rc). */
+static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t)
 {
     if (t->read_done)
         return true;
@@ -543,7 +544,7 @@ static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
             return false; /* another turn's read is on the thread */
         t->read_submitted = true;
     }
-    if (!sq_read_worker_collect(rt->reader, wait_ms, &t->read_rc, &t->read_err))
+    if (!sq_read_worker_collect(rt->reader, 0, &t->read_rc, &t->read_err))
         return false;
     t->read_submitted = false;
     t->read_done = true;
@@ -850,8 +851,8 @@ static void sq_turn_part_account(struct sq_runtime *rt, struct sq_turn_part *tp,
 
 /* The turn's Redis step: prepared here, run by the step thread, its
  * outcome applied here. Returns true when the step is done; false while
- * it runs (waiting up to wait_ms) or after a failure (retried later). */
-static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
+ * it runs (its end wakes the loop) or after a failure (retried later). */
+static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
 {
     if (!t->steps)
         sq_turn_redis_prepare(t);
@@ -869,7 +870,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
             t->stepper = k;
             t->step_submitted = true;
         }
-        if (!sq_step_worker_collect(rt->steppers[t->stepper], wait_ms, &rc, &err))
+        if (!sq_step_worker_collect(rt->steppers[t->stepper], 0, &rc, &err))
             return false;
         t->step_submitted = false;
     }
@@ -985,8 +986,9 @@ static void sq_turn_count_phases(const struct sq_turn *t)
                  (double)redis / 1000.0);
 }
 
-/* Advances the turn as far as it can without blocking for long. */
-static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_ms)
+/* Advances the turn as far as it can without waiting: whatever it waits
+ * for signals rt->wake when it comes. */
+static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t)
 {
     if (t->retry_at && sq_mono_ms() < t->retry_at) {
         rd_kafka_poll(rt->producer, 0);
@@ -995,7 +997,7 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
     t->retry_at = 0;
     switch (t->phase) {
     case SQ_TURN_READ:
-        if (!sq_turn_read(rt, t, wait_ms) || !sq_turn_chain_next(rt, t))
+        if (!sq_turn_read(rt, t) || !sq_turn_chain_next(rt, t))
             return;
         if (!sq_turn_finish_chain(rt, t))
             return;
@@ -1011,10 +1013,7 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
             t->produced_us = sq_mono_us();
         /* fall through */
     case SQ_TURN_WAIT:
-        if (t->outstanding)
-            rd_kafka_poll(rt->producer, wait_ms);
-        else
-            rd_kafka_poll(rt->producer, 0);
+        rd_kafka_poll(rt->producer, 0);
         if (t->outstanding) {
             if (sq_mono_ms() - t->wait_since > SQ_PRODUCE_SLOW_MS)
                 sq_rt_pause(rt, "kafka produce not acknowledged for 5 s");
@@ -1029,7 +1028,7 @@ static void sq_turn_advance(struct sq_runtime *rt, struct sq_turn *t, int wait_m
         t->delivered_us = sq_mono_us();
         /* fall through */
     case SQ_TURN_REDIS:
-        if (!sq_turn_redis(rt, t, wait_ms))
+        if (!sq_turn_redis(rt, t))
             return;
         t->phase = SQ_TURN_DONE;
         sq_turn_count_phases(t);
@@ -1068,7 +1067,7 @@ static void sq_rt_serve_turns(void *arg)
     struct sq_runtime *rt = arg;
     rd_kafka_poll(rt->producer, 0);
     for (size_t k = 0; k < rt->nturns; k++)
-        sq_turn_advance(rt, rt->turns[k], 0);
+        sq_turn_advance(rt, rt->turns[k]);
 }
 
 /* Runs every turn in flight to its end, bounded by deadline (monotonic
@@ -1081,7 +1080,7 @@ static bool sq_turns_finish_by(struct sq_runtime *rt, int64_t deadline)
             if (rt->turns[k]->phase == SQ_TURN_DONE)
                 continue;
             all_done = false;
-            sq_turn_advance(rt, rt->turns[k], rt->nturns > 1 ? 5 : 50);
+            sq_turn_advance(rt, rt->turns[k]);
         }
         if (all_done)
             return true;
@@ -1089,6 +1088,8 @@ static bool sq_turns_finish_by(struct sq_runtime *rt, int64_t deadline)
             return false;
         if (sq_rt_turns_backing_off(rt))
             usleep(20000); /* each waits for its retry time */
+        else
+            sq_wake_wait(rt->wake, 50);
     }
 }
 
@@ -1353,16 +1354,18 @@ static void sq_rt_finish_chains(struct sq_runtime *rt)
         reading += rt->turns[k]->phase == SQ_TURN_READ;
     if (reading)
         sq_info("revoke: %zu turns whose chain read is out finish their chain first", reading);
-    for (bool left = reading > 0; left;) {
-        left = false;
+    while (reading) {
+        reading = 0;
         for (size_t k = 0; k < rt->nturns; k++) {
             struct sq_turn *t = rt->turns[k];
             if (t->phase != SQ_TURN_READ)
                 continue;
-            left = true;
-            if (sq_turn_read(rt, t, 20) && sq_turn_chain_next(rt, t))
+            if (sq_turn_read(rt, t) && sq_turn_chain_next(rt, t))
                 sq_turn_finish_chain(rt, t);
+            reading += t->phase == SQ_TURN_READ;
         }
+        if (reading)
+            sq_wake_wait(rt->wake, 20); /* until a read ends */
     }
 }
 
@@ -1838,7 +1841,7 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         }
         rd_kafka_poll(rt->producer, 0);
         for (size_t k = 0; k < rt->nturns; k++)
-            sq_turn_advance(rt, rt->turns[k], 0);
+            sq_turn_advance(rt, rt->turns[k]);
         if (sq_turns_reap(rt))
             sq_rt_commit(rt, rt->st->commit_interval_ms == 0);
         if (sq_rt_turns_backing_off(rt))
@@ -1932,6 +1935,8 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         return 2;
     }
     sq_store_redis_init(&rt.store, rt.redis);
+    /* from here a failure frees what was made at out: */
+    int code = 2;
     /* The steps go on connections of their own, from their own threads. */
     for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
         struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
@@ -1941,10 +1946,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         rt.steppers[k] = step_link ? sq_step_worker_new(step_link, rt.wake, &err) : NULL;
         if (!rt.steppers[k]) {
             sq_error("%s", err.msg);
-            sq_rt_free_steppers(&rt);
-            sq_redis_free(rt.redis);
-            sq_wake_free(rt.wake);
-            return 2;
+            goto out;
         }
     }
     struct sq_redis *read_link = sq_redis_new(st->redis_url, st->redis_prefix,
@@ -1954,18 +1956,12 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         rt.reaper = sq_reaper_new(&err);
     if (!rt.reaper) {
         sq_error("%s", err.msg);
-        sq_rt_free_steppers(&rt);
-        sq_redis_free(rt.redis);
-        sq_wake_free(rt.wake);
-        return 2;
+        goto out;
     }
     rt.chain = sq_chain_new(st, &err);
     if (!rt.chain) {
         sq_error("%s", err.msg);
-        sq_rt_free_steppers(&rt);
-        sq_redis_free(rt.redis);
-        sq_wake_free(rt.wake);
-        return 2;
+        goto out;
     }
     sq_chain_set_yield(rt.chain, sq_rt_serve_turns, &rt);
     struct sq_kafka_callbacks cbs = {
@@ -1975,7 +1971,6 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         .error = sq_error_cb,
         .delivery = sq_dr_cb,
     };
-    int code = 2;
     rt.consumer = sq_kafka_consumer_new(st, &cbs, &err);
     if (!rt.consumer) {
         sq_error("kafka consumer: %s", err.msg);
