@@ -138,11 +138,12 @@ static void sq_admin_index(struct sq_admin *adm, struct MHD_Connection *conn,
         sq_buf_appendf(b, "<tr><td>dlq %s</td><td>%llu</td></tr>",
                        sq_dlq_reason_name((enum sq_dlq_reason)r),
                        (unsigned long long)sq_metrics_dlq_get((enum sq_dlq_reason)r));
-    sq_buf_appendf(b, "<tr><td>lag (all partitions)</td><td>%lld</td></tr></table>"
+    sq_buf_appendf(b, "<tr><td>lag (all partitions)</td><td>%lld</td></tr>"
+                      "<tr><td>not yet applied (all partitions)</td><td>%lld</td></tr></table>"
                       "<p><a href=\"/metrics\">/metrics</a> &middot; "
                       "<a href=\"/healthz\">/healthz</a> &middot; "
                       "<a href=\"/readyz\">/readyz</a></p></body></html>\n",
-                   (long long)sq_metrics_lag_total());
+                   (long long)sq_metrics_lag_total(), (long long)sq_metrics_unapplied_total());
 }
 
 static const struct sq_admin_route *sq_admin_route_find(const char *url,

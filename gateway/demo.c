@@ -455,7 +455,8 @@ static uint64_t sq_demo_dlq_total(void)
     return n;
 }
 
-/* One status line: elapsed, produced, consumed/s, outcomes, lag, readiness. */
+/* One status line: elapsed, produced, consumed/s, outcomes, lag (against
+ * the committed offsets, and of it what no step has applied yet), readiness. */
 static void sq_demo_status(struct sq_demo *d, struct sq_buf *b, uint64_t per_s)
 {
     double el = (double)(sq_mono_ms() - d->t0_mono) / 1000.0;
@@ -475,8 +476,8 @@ static void sq_demo_status(struct sq_demo *d, struct sq_buf *b, uint64_t per_s)
         sq_buf_append(b, ")", 1);
     char why[128];
     bool ready = sq_metrics_ready(why, sizeof why);
-    sq_buf_appendf(b, "  lag %" PRId64 "  %s%s%s", sq_metrics_lag_total(),
-                   sq_metrics_paused() ? "PAUSED " : "", ready ? "ready" : "not ready: ",
+    sq_buf_appendf(b, "  lag %" PRId64 " (unapplied %" PRId64 ")  %s%s%s",
+                   sq_metrics_lag_total(), sq_metrics_unapplied_total(), sq_metrics_paused() ? "PAUSED " : "", ready ? "ready" : "not ready: ",
                    ready ? "" : why);
 }
 

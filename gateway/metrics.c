@@ -66,6 +66,7 @@ struct sq_metrics_part {
     char *topic;
     int32_t partition;
     int64_t high_watermark; /* -1 = unknown */
+    int64_t next_offset;    /* next offset to process, -1 = unknown */
     int64_t pending_from;   /* first offset not committed, -1 = unknown */
     int64_t committed;      /* -1 = unknown */
 };
@@ -168,8 +169,8 @@ static size_t sq_metrics_part_find(const char *topic, int32_t partition, bool *f
 }
 
 void sq_metrics_partition_set(const char *topic, int32_t partition,
-                              int64_t high_watermark, int64_t pending_from,
-                              int64_t committed)
+                              int64_t high_watermark, int64_t next_offset,
+                              int64_t pending_from, int64_t committed)
 {
     pthread_mutex_lock(&sq_m.mu);
     bool found;
@@ -186,6 +187,7 @@ void sq_metrics_partition_set(const char *topic, int32_t partition,
         sq_m.nparts++;
     }
     sq_m.parts[i].high_watermark = high_watermark < 0 ? -1 : high_watermark;
+    sq_m.parts[i].next_offset = next_offset < 0 ? -1 : next_offset;
     sq_m.parts[i].pending_from = pending_from < 0 ? -1 : pending_from;
     sq_m.parts[i].committed = committed < 0 ? -1 : committed;
     pthread_mutex_unlock(&sq_m.mu);
@@ -205,16 +207,39 @@ void sq_metrics_partition_remove(const char *topic, int32_t partition)
     pthread_mutex_unlock(&sq_m.mu);
 }
 
-int64_t sq_metrics_lag_total(void)
+/* High watermark minus from, at least 0; -1 when either is unknown. */
+static int64_t sq_metrics_behind(int64_t high_watermark, int64_t from)
+{
+    if (high_watermark < 0 || from < 0)
+        return -1;
+    return high_watermark > from ? high_watermark - from : 0;
+}
+
+/* The sum of sq_metrics_behind over the partitions, from their first
+ * offset not committed or their next offset to process. */
+static int64_t sq_metrics_behind_total(bool from_committed)
 {
     int64_t sum = 0;
     pthread_mutex_lock(&sq_m.mu);
-    for (size_t i = 0; i < sq_m.nparts; i++)
-        if (sq_m.parts[i].high_watermark >= 0 && sq_m.parts[i].pending_from >= 0 &&
-            sq_m.parts[i].high_watermark > sq_m.parts[i].pending_from)
-            sum += sq_m.parts[i].high_watermark - sq_m.parts[i].pending_from;
+    for (size_t i = 0; i < sq_m.nparts; i++) {
+        const struct sq_metrics_part *p = &sq_m.parts[i];
+        int64_t n = sq_metrics_behind(p->high_watermark,
+                                      from_committed ? p->pending_from : p->next_offset);
+        if (n > 0)
+            sum += n;
+    }
     pthread_mutex_unlock(&sq_m.mu);
     return sum;
+}
+
+int64_t sq_metrics_lag_total(void)
+{
+    return sq_metrics_behind_total(true);
+}
+
+int64_t sq_metrics_unapplied_total(void)
+{
+    return sq_metrics_behind_total(false);
 }
 
 void sq_metrics_set_ready(bool ready, const char *why_not)
@@ -316,13 +341,24 @@ static void sq_metrics_render_locked(struct sq_buf *out)
                       "first commit: where consumption starts), per assigned partition");
     for (size_t i = 0; i < sq_m.nparts; i++) {
         const struct sq_metrics_part *p = &sq_m.parts[i];
-        if (p->high_watermark < 0 || p->pending_from < 0)
+        int64_t lag = sq_metrics_behind(p->high_watermark, p->pending_from);
+        if (lag < 0)
             continue;
         sq_metrics_put(out, "sq_partition_lag{topic=\"");
         sq_metrics_label(out, p->topic);
-        int64_t lag = p->high_watermark - p->pending_from;
-        sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition,
-                       lag < 0 ? 0 : lag);
+        sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition, lag);
+    }
+    sq_metrics_family(out, "sq_partition_unapplied", "gauge",
+                      "High watermark minus the next offset to process: messages no step "
+                      "has applied yet (fetched or still in Kafka), per assigned partition");
+    for (size_t i = 0; i < sq_m.nparts; i++) {
+        const struct sq_metrics_part *p = &sq_m.parts[i];
+        int64_t n = sq_metrics_behind(p->high_watermark, p->next_offset);
+        if (n < 0)
+            continue;
+        sq_metrics_put(out, "sq_partition_unapplied{topic=\"");
+        sq_metrics_label(out, p->topic);
+        sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition, n);
     }
     sq_metrics_family(
         out, "sq_partition_committed_offset", "gauge",

@@ -92,20 +92,24 @@ void sq_metrics_observe_latency(double seconds);
  * counts as 0). */
 void sq_metrics_observe_end_to_end(double seconds);
 
-/* Per-partition gauges. -1 = unknown. `pending_from` is the first offset
- * not yet committed: the committed offset, or before this instance's first
- * commit the next offset to process (applied + 1; with nothing applied, the
- * group's committed offset, else the low watermark). sq_partition_lag (high watermark −
- * pending_from) is shown only when both are known,
- * sq_partition_committed_offset only when the committed offset is. The
- * topic is copied. */
+/* Per-partition gauges. -1 = unknown. `next_offset` is the next offset to
+ * process (sq_part_next_offset: applied + 1, or where consumption starts);
+ * `pending_from` the first offset not yet committed: the committed offset,
+ * or before this instance's first commit next_offset.
+ * sq_partition_lag (high watermark − pending_from) and
+ * sq_partition_unapplied (high watermark − next_offset) are shown only when
+ * both of their ends are known, sq_partition_committed_offset only when the
+ * committed offset is. The topic is copied. */
 void sq_metrics_partition_set(const char *topic, int32_t partition,
-                              int64_t high_watermark, int64_t pending_from,
-                              int64_t committed);
+                              int64_t high_watermark, int64_t next_offset,
+                              int64_t pending_from, int64_t committed);
 void sq_metrics_partition_remove(const char *topic, int32_t partition);
 /* Sum of sq_partition_lag over the partitions whose lag is known (0 when
  * none is), for the demo's terminal view. */
 int64_t sq_metrics_lag_total(void);
+/* Sum of sq_partition_unapplied likewise: what no step has applied yet,
+ * without the applied messages that wait for the next offset commit. */
+int64_t sq_metrics_unapplied_total(void);
 
 /* Readiness for /readyz and sq_ready. why_not (copied, truncated to 255 bytes)
  * says why when not ready, e.g. "paused: redis unreachable"; ignored when

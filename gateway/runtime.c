@@ -1716,8 +1716,8 @@ static void sq_rt_metrics(struct sq_runtime *rt)
         int64_t lo = -1;
         bool cached_hi;
         int64_t hi = sq_rt_high_watermark(rt, p, &lo, &cached_hi);
-        sq_metrics_partition_set(p->topic, p->partition, hi, sq_part_pending_from(p, lo),
-                                 p->committed);
+        sq_metrics_partition_set(p->topic, p->partition, hi, sq_part_next_offset(p, lo),
+                                 sq_part_pending_from(p, lo), p->committed);
         sq_rt_check_idle(rt, p, hi, now);
         if (!held)
             sq_rt_check_stall(rt, p, lo, hi, now);

@@ -86,7 +86,8 @@ static bool lag_settled(void *arg)
         int n = 0;
         for (const char *p = body; (p = strstr(p, "\nsq_partition_lag{")) != NULL; p++)
             n++;
-        ok = n == 36 && sq_h_metric_sum(body, "sq_partition_lag") == 0;
+        ok = n == 36 && sq_h_metric_sum(body, "sq_partition_lag") == 0 &&
+             sq_h_metric_sum(body, "sq_partition_unapplied") == 0;
     }
     free(body);
     return ok;

@@ -290,14 +290,15 @@ Test(admin, partition_gauges)
     sq_metrics_reset();
     struct sq_admin *adm = start_admin();
     int port = sq_admin_port(adm);
-    sq_metrics_partition_set("sq.in.contacts", 3, 150, 100, 100);
-    sq_metrics_partition_set("sq.in.contacts", 0, 10, -1, -1); /* start unknown */
-    sq_metrics_partition_set("sq.in.tickets", 1, -1, 42, 42);  /* watermark unknown */
-    sq_metrics_partition_set("we\"ird\\top\nic", 7, 9, 4, 4); /* label escaping */
+    /* applied up to 119, committed up to 99 */
+    sq_metrics_partition_set("sq.in.contacts", 3, 150, 120, 100, 100);
+    sq_metrics_partition_set("sq.in.contacts", 0, 10, -1, -1, -1); /* start unknown */
+    sq_metrics_partition_set("sq.in.tickets", 1, -1, 42, 42, 42);  /* watermark unknown */
+    sq_metrics_partition_set("we\"ird\\top\nic", 7, 9, 4, 4, 4); /* label escaping */
     /* nothing committed yet: the lag counts from where consumption starts */
-    sq_metrics_partition_set("sq.in.contacts", 4, 70, 20, -1);
+    sq_metrics_partition_set("sq.in.contacts", 4, 70, 20, 20, -1);
     /* a watermark read before the last commit: no negative lag */
-    sq_metrics_partition_set("sq.in.contacts", 5, 30, 32, 32);
+    sq_metrics_partition_set("sq.in.contacts", 5, 30, 32, 32, 32);
 
     char *body = get_body(port, "/metrics", 200);
     cr_assert(strstr(body, "# TYPE sq_partition_lag gauge\n"));
@@ -330,10 +331,26 @@ Test(admin, partition_gauges)
         sample_value(body, "sq_partition_lag{topic=\"sq.in.contacts\",partition=\"5\"}"),
         0.0);
     cr_assert_eq(sq_metrics_lag_total(), 50 + 5 + 50);
+    /* what no step applied: from the next offset, not the committed one */
+    cr_assert(strstr(body, "# TYPE sq_partition_unapplied gauge\n"));
+    cr_assert_eq(sample_value(body, "sq_partition_unapplied{topic=\"sq.in.contacts\","
+                                    "partition=\"3\"}"),
+                 30.0);
+    cr_assert_eq(sample_value(body, "sq_partition_unapplied{topic=\"sq.in.contacts\","
+                                    "partition=\"4\"}"),
+                 50.0);
+    cr_assert_eq(sample_value(body, "sq_partition_unapplied{topic=\"sq.in.contacts\","
+                                    "partition=\"5\"}"),
+                 0.0);
+    cr_assert(!has_series(body, "sq_partition_unapplied{topic=\"sq.in.contacts\","
+                                "partition=\"0\"}"));
+    cr_assert(!has_series(body, "sq_partition_unapplied{topic=\"sq.in.tickets\","
+                                "partition=\"1\"}"));
+    cr_assert_eq(sq_metrics_unapplied_total(), 30 + 5 + 50);
     free(body);
 
     /* An update replaces, a removal drops the partition's lines. */
-    sq_metrics_partition_set("sq.in.contacts", 3, 180, 175, 175);
+    sq_metrics_partition_set("sq.in.contacts", 3, 180, 175, 175, 175);
     sq_metrics_partition_remove("sq.in.tickets", 1);
     sq_metrics_partition_remove("sq.in.tickets", 99); /* unknown: no-op */
     body = get_body(port, "/metrics", 200);
@@ -411,6 +428,8 @@ Test(admin, index_page_shows_state_and_counters)
     sq_metrics_inc(SQ_M_PROCESSED, 4242);
     sq_metrics_dlq_inc(SQ_DLQ_TOO_DEEP, 7);
     sq_metrics_set_ready(false, "paused: redis <down>");
+    /* 90 behind the commits, 25 of them not applied yet */
+    sq_metrics_partition_set("sq.in.contacts", 0, 100, 75, 10, 10);
     struct sq_admin *adm = start_admin();
     struct http_resp r;
     http_do(sq_admin_port(adm), "GET", "/", &r);
@@ -420,6 +439,8 @@ Test(admin, index_page_shows_state_and_counters)
     cr_assert(strstr(r.body.data, "redis &lt;down>"), "reason escaped: %s", r.body.data);
     cr_assert(strstr(r.body.data, "<td>sq_processed_total</td><td>4242</td>"));
     cr_assert(strstr(r.body.data, "<td>dlq too_deep</td><td>7</td>"));
+    cr_assert(strstr(r.body.data, "<td>lag (all partitions)</td><td>90</td>"), "%s", r.body.data);
+    cr_assert(strstr(r.body.data, "<td>not yet applied (all partitions)</td><td>25</td>"));
     cr_assert(strstr(r.body.data, "href=\"/metrics\""));
     http_resp_fini(&r);
     sq_metrics_set_ready(true, NULL);
@@ -465,7 +486,7 @@ Test(admin, exposition_format_valid)
     sq_metrics_reset();
     sq_metrics_inc(SQ_M_PROCESSED, 1);
     sq_metrics_observe_latency(0.01);
-    sq_metrics_partition_set("sq.in.contacts", 0, 5, 2, 2);
+    sq_metrics_partition_set("sq.in.contacts", 0, 5, 3, 2, 2);
     struct sq_buf out;
     sq_buf_init(&out);
     sq_metrics_render(&out);
@@ -528,12 +549,14 @@ Test(admin, exposition_format_valid)
         cr_assert(end != rest + 1 && *end == '\0', "bad value in %s", line);
         nsamples++;
     }
-    /* counters + dlq + 2 histograms + lag + committed + ready + paused + build_info */
-    cr_assert_eq(nfamilies, SQ_M__COUNT + 8);
-    /* + buckets with +Inf, _sum, _count; lag, committed, ready, paused, build_info */
+    /* counters + dlq + 2 histograms + lag + unapplied + committed + ready + paused +
+     * build_info */
+    cr_assert_eq(nfamilies, SQ_M__COUNT + 9);
+    /* + buckets with +Inf, _sum, _count; lag, unapplied, committed, ready, paused,
+     * build_info */
     cr_assert_eq(nsamples, SQ_M__COUNT + (SQ_DLQ__COUNT - 1) +
                                (SQ_METRICS_LATENCY_NBOUNDS + 3) +
-                               (SQ_METRICS_E2E_NBOUNDS + 3) + 5);
+                               (SQ_METRICS_E2E_NBOUNDS + 3) + 6);
     sq_buf_fini(&out);
 }
 
@@ -612,7 +635,7 @@ static void *writer_main(void *arg)
     for (int i = 0; i < WRITER_INCS; i++) {
         sq_metrics_inc(SQ_M_CONSUMED, 1);
         if (i % 1000 == 0)
-            sq_metrics_partition_set("sq.in.contacts", i % 4, i + 10, i, i);
+            sq_metrics_partition_set("sq.in.contacts", i % 4, i + 10, i, i, i);
     }
     return NULL;
 }
