@@ -357,11 +357,12 @@ static double sq_cb_round_rate(double r)
 /* Steps the paced rate up by 15 % from 70 % of the saturated rate while
  * lag stays bounded (down by 30 % when the first step fails). The first
  * failed step is tried once more: other work on the shared machine comes
- * and goes. */
+ * and goes. When it fails again, one step halfway between it and the last
+ * bounded one says which half the sustained rate lies in. */
 static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
 {
-    double rate = sq_cb_round_rate(0.7 * mr->saturated);
-    bool any_ok = false, retried = false;
+    double rate = sq_cb_round_rate(0.7 * mr->saturated), ok_rate = 0;
+    bool any_ok = false, retried = false, halved = false;
     size_t off = 0;
     for (int step = 0; step < 12; step++) {
         struct sq_cb_window w;
@@ -383,9 +384,12 @@ static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
         }
         if (bounded) {
             any_ok = true;
+            ok_rate = rate;
             mr->sustained = w.produced / w.secs;
             mr->best = w;
             sq_cb_latency_from(&mr->lat_best, &w, rate);
+            if (halved)
+                break;
             rate = sq_cb_round_rate(rate * 1.15);
             continue;
         }
@@ -399,7 +403,15 @@ static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
             retried = true;
             continue;
         }
-        if (any_ok || step >= 3)
+        if (any_ok) {
+            double mid = sq_cb_round_rate(0.5 * (ok_rate + rate));
+            if (halved || mid <= ok_rate || mid >= rate)
+                break;
+            halved = true;
+            rate = mid;
+            continue;
+        }
+        if (step >= 3)
             break;
         rate = sq_cb_round_rate(rate * 0.7);
     }
