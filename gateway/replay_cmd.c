@@ -14,6 +14,7 @@
 #include "chain.h"
 #include "config.h"
 #include "decode.h"
+#include "json_arena.h"
 #include "json_in.h"
 #include "json_out.h"
 #include "log.h"
@@ -29,6 +30,7 @@ struct sq_replay {
     FILE *out;
     struct sq_buf line_out;
     uint64_t lines;
+    struct sq_json_arena *json_arena; /* each line's trees (json_arena.h) */
 };
 
 /* The input topic whose default schema is `schema`, else the first one. */
@@ -162,7 +164,10 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     char *owned_value = NULL;
     json_t *parsed = NULL;
     json_error_t jerr;
+    /* the line's tree in the replay's arena, let go at the end of the line */
+    struct sq_json_arena *prev = sq_json_arena_use(rp->json_arena);
     json_t *j = sq_json_loadb(line, len, 0, &jerr);
+    sq_json_arena_use(prev);
     json_t *jv;
     if (json_is_object(j) && json_is_string(json_object_get(j, "topic")) &&
         (jv = json_object_get(j, "value")) != NULL && !json_object_get(j, "event_id")) {
@@ -200,6 +205,7 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     batch.topic = topic;
     batch.partition = 0;
     batch.store = sq_store_mem_base(rp->store);
+    batch.json_arena = rp->json_arena;
     batch.n = 1;
     batch.msgs = sq_xcalloc(1, sizeof *batch.msgs);
     struct sq_msg *m = &batch.msgs[0];
@@ -228,6 +234,7 @@ static int sq_replay_line(struct sq_replay *rp, const char *line, size_t len, ui
     sq_batch_fini(&batch);
     free(owned_value);
     json_decref(j);
+    sq_json_arena_reset(rp->json_arena);
     return rc;
 }
 
@@ -337,6 +344,7 @@ int sq_replay_main(int argc, char **argv)
     rp.st.replay_mode = true; /* windows close in process */
     rp.chain = sq_chain_new(&rp.st, &err);
     rp.store = sq_store_mem_new();
+    rp.json_arena = sq_json_arena_new();
     int code = 0;
     if (!rp.chain) {
         fprintf(stderr, "sqgate replay: %s\n", err.msg);
@@ -386,6 +394,7 @@ int sq_replay_main(int argc, char **argv)
         fclose(in);
     sq_chain_free(rp.chain);
     sq_store_mem_free(rp.store);
+    sq_json_arena_free(rp.json_arena);
     sq_settings_free(&rp.st);
     sq_buf_fini(&rp.line_out);
     return code;

@@ -20,6 +20,7 @@
 #include "chain.h"
 #include "closer.h"
 #include "faults.h"
+#include "json_arena.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -293,6 +294,7 @@ static void sq_turn_free(struct sq_turn *t)
             rd_kafka_message_destroy(t->tp[i].fetched[j].rkm);
         free(t->tp[i].fetched);
     }
+    sq_json_arena_free(t->all.json_arena); /* after the trees in it */
     free(t->tp);
     free(t);
 }
@@ -479,7 +481,8 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     size_t total = 0;
     for (size_t i = 0; i < rt->parts.n; i++)
         total += want[i];
-    t->all = (struct sq_batch){.partition = -1, .store = &rt->store.base, .n = total};
+    t->all = (struct sq_batch){.partition = -1, .store = &rt->store.base, .n = total,
+                               .json_arena = sq_json_arena_new()};
     t->all.msgs = sq_xmalloc((total ? total : 1) * sizeof *t->all.msgs);
     for (size_t i = 0, at = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
@@ -551,9 +554,18 @@ static bool sq_turn_read(struct sq_runtime *rt, struct sq_turn *t)
     return true;
 }
 
-static void sq_json_decref_item(void *j)
+/* A turn's trees and the arena their events were parsed into. */
+struct sq_trees_item {
+    json_t *trees;
+    struct sq_json_arena *arena;
+};
+
+static void sq_trees_item_free(void *item)
 {
-    json_decref(j);
+    struct sq_trees_item *ti = item;
+    json_decref(ti->trees); /* frees what was added to them after the parse */
+    sq_json_arena_free(ti->arena);
+    free(ti);
 }
 
 /* Once a turn's chain is done, its messages' outputs are text and their
@@ -583,7 +595,11 @@ static void sq_turn_release_trees(struct sq_runtime *rt, struct sq_turn *t)
             m->customer_id = NULL; /* it pointed into the event */
         }
     }
-    sq_reaper_add(rt->reaper, sq_json_decref_item, trees);
+    struct sq_trees_item *ti = sq_xmalloc(sizeof *ti);
+    ti->trees = trees;
+    ti->arena = t->all.json_arena;
+    t->all.json_arena = NULL;
+    sq_reaper_add(rt->reaper, sq_trees_item_free, ti);
 }
 
 /* The rest of the turn's chain, over what its read answered. false when

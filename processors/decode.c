@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_arena.h"
 #include "json_in.h"
 #include "sq_utf8.h"
 
@@ -390,9 +391,12 @@ static int sq_decode_process(void *ctx, struct sq_batch *batch, struct sq_err *e
         fprintf(stderr, "sqgate: BUG: decode called with a foreign context\n");
         abort();
     }
+    /* the events' trees in the batch's arena, when it has one */
+    struct sq_json_arena *prev = sq_json_arena_use(batch->json_arena);
     for (size_t i = 0; i < batch->n; i++)
         if (batch->msgs[i].verdict == SQ_VERDICT_PENDING)
             sq_decode_msg(dc->st, &batch->msgs[i]);
+    sq_json_arena_use(prev);
     return SQ_OK;
 }
 

@@ -143,6 +143,8 @@ struct sq_msg {
 
 /* The messages of one partition in offset order, run through the chain
  * together. */
+struct sq_json_arena;
+
 struct sq_batch {
     const char *topic;
     int32_t partition;
@@ -150,6 +152,9 @@ struct sq_batch {
     size_t n;
     struct sq_state_ops ops;   /* the batch's state changes: "M idx" + each message's ops */
     struct sq_store *store;    /* where processors read state (store.h) */
+    struct sq_json_arena *json_arena; /* borrowed, or NULL: decode parses the events
+                                       * into it (json_arena.h), so the batch's owner
+                                       * frees it once no tree of the batch is left */
 };
 
 /* Marks a message for the DLQ with its reason and "POINTER MESSAGE" detail.
