@@ -87,10 +87,10 @@ static void sq_journal_put_arg(struct sq_buf *entry, const char *s, size_t len)
  * \x01 itself goes behind \x01\x00. */
 static void sq_journal_put_field(struct sq_buf *entry, const char *f, size_t len)
 {
-    int c = 0;
-    /* the chain's sums borrow the names themselves: compare pointers first */
-    while (c < SQ_KC__COUNT && f != sq_kpi_counter_name((enum sq_kpi_counter)c))
-        c++;
+    /* the chain's sums borrow the names themselves: their pointer tells */
+    int c = sq_kpi_counter_of_name(f);
+    if (c < 0)
+        c = SQ_KC__COUNT;
     for (int k = 0; c == SQ_KC__COUNT && k < SQ_KC__COUNT; k++) {
         const char *name = sq_kpi_counter_name((enum sq_kpi_counter)k);
         if (strlen(name) == len && memcmp(f, name, len) == 0)

@@ -14,7 +14,10 @@
 #include "json_out.h"
 #include "sq_common.h"
 
-static const char *const sq_kpi_counter_names[SQ_KC__COUNT] = {
+/* The counters' names in one array of fixed width, so that the pointer
+ * sq_kpi_counter_name gives tells its counter (sq_kpi_counter_of_name). */
+#define SQ_KC_NAME_W 32
+static const char sq_kpi_counter_names[SQ_KC__COUNT][SQ_KC_NAME_W] = {
 #define SQ_KPI_X(e, name) #name,
     SQ_KPI_COUNTERS(SQ_KPI_X)
 #undef SQ_KPI_X
@@ -37,6 +40,14 @@ static const char *const sq_sl_mode_names[] = {
 const char *sq_kpi_counter_name(enum sq_kpi_counter c)
 {
     return (unsigned)c < SQ_KC__COUNT ? sq_kpi_counter_names[c] : NULL;
+}
+
+int sq_kpi_counter_of_name(const char *p)
+{
+    uintptr_t d = (uintptr_t)p - (uintptr_t)sq_kpi_counter_names;
+    if (d >= sizeof sq_kpi_counter_names || d % SQ_KC_NAME_W)
+        return -1;
+    return (int)(d / SQ_KC_NAME_W);
 }
 
 const char *sq_kpi_name(enum sq_kpi k)

@@ -99,6 +99,9 @@ struct sq_kpi_counters {
 
 /* Static names ("offered", "service_level", "queue"); NULL out of range. */
 const char *sq_kpi_counter_name(enum sq_kpi_counter c);
+/* The counter whose name p is, when p is the very pointer
+ * sq_kpi_counter_name gave for it (not a copy of the name); else -1. */
+int sq_kpi_counter_of_name(const char *p);
 const char *sq_kpi_name(enum sq_kpi k);
 const char *sq_kpi_dim_name(enum sq_kpi_dim d);
 /* A counter's index by name, or -1. */

@@ -203,10 +203,7 @@ struct sq_sums {
  * as the program: owning sums keep those as they are. */
 static bool sq_is_counter_name(const char *p)
 {
-    for (int c = 0; c < SQ_KC__COUNT; c++)
-        if (sq_kpi_counter_name((enum sq_kpi_counter)c) == p)
-            return true;
-    return false;
+    return sq_kpi_counter_of_name(p) >= 0;
 }
 
 /* s's copy of a string of the lists (the string itself when s borrows). */
@@ -374,6 +371,24 @@ void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,
             emit(ctx, x->key, x->key_len, false);
             emit(ctx, x->cell, x->cell_len, false);
             emit(ctx, x->end, x->end_len, false);
+            continue;
+        }
+        if (x->kc && !x->nf) {
+            /* packed counters only (V ops), the usual case: in counter
+             * order, as the merge below would put them */
+            size_t nf = 0;
+            for (int c = 0; c < SQ_KC__COUNT; c++)
+                nf += x->kc->v[c] != 0;
+            emit(ctx, "K", 1, false);
+            emit(ctx, x->key, x->key_len, false);
+            emit(ctx, num, sq_i64_format(num, x->ttl), true);
+            emit(ctx, num, sq_i64_format(num, (int64_t)nf), true);
+            for (int c = 0; c < SQ_KC__COUNT; c++)
+                if (x->kc->v[c]) {
+                    const char *name = sq_kpi_counter_name((enum sq_kpi_counter)c);
+                    emit(ctx, name, strlen(name), false);
+                    emit(ctx, num, sq_i64_format(num, x->kc->v[c]), true);
+                }
             continue;
         }
         if (x->kc) {
