@@ -334,32 +334,37 @@ static void sq_hist_render(struct sq_buf *out, struct sq_hist *h)
     sq_buf_appendf(out, "%s_sum %s\n%s_count %" PRIu64 "\n", name, sum, name, cum);
 }
 
-static void sq_metrics_render_locked(struct sq_buf *out)
+/* A gauge family of sq_metrics_behind per partition, from the first offset
+ * not committed or from the next offset to process; a partition with an
+ * end unknown has no sample. */
+static void sq_metrics_render_behind(struct sq_buf *out, const char *name, const char *help,
+                                     bool from_committed)
 {
-    sq_metrics_family(out, "sq_partition_lag", "gauge",
-                      "High watermark minus the first offset not committed (before the "
-                      "first commit: where consumption starts), per assigned partition");
+    sq_metrics_family(out, name, "gauge", help);
     for (size_t i = 0; i < sq_m.nparts; i++) {
         const struct sq_metrics_part *p = &sq_m.parts[i];
-        int64_t lag = sq_metrics_behind(p->high_watermark, p->pending_from);
-        if (lag < 0)
-            continue;
-        sq_metrics_put(out, "sq_partition_lag{topic=\"");
-        sq_metrics_label(out, p->topic);
-        sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition, lag);
-    }
-    sq_metrics_family(out, "sq_partition_unapplied", "gauge",
-                      "High watermark minus the next offset to process: messages no step "
-                      "has applied yet (fetched or still in Kafka), per assigned partition");
-    for (size_t i = 0; i < sq_m.nparts; i++) {
-        const struct sq_metrics_part *p = &sq_m.parts[i];
-        int64_t n = sq_metrics_behind(p->high_watermark, p->next_offset);
+        int64_t n = sq_metrics_behind(p->high_watermark,
+                                      from_committed ? p->pending_from : p->next_offset);
         if (n < 0)
             continue;
-        sq_metrics_put(out, "sq_partition_unapplied{topic=\"");
+        sq_metrics_put(out, name);
+        sq_metrics_put(out, "{topic=\"");
         sq_metrics_label(out, p->topic);
         sq_buf_appendf(out, "\",partition=\"%" PRId32 "\"} %" PRId64 "\n", p->partition, n);
     }
+}
+
+static void sq_metrics_render_locked(struct sq_buf *out)
+{
+    sq_metrics_render_behind(out, "sq_partition_lag",
+                             "High watermark minus the first offset not committed (before the "
+                             "first commit: where consumption starts), per assigned partition",
+                             true);
+    sq_metrics_render_behind(out, "sq_partition_unapplied",
+                             "High watermark minus the next offset to process: messages no "
+                             "step has applied yet (fetched or still in Kafka), per assigned "
+                             "partition",
+                             false);
     sq_metrics_family(
         out, "sq_partition_committed_offset", "gauge",
         "Committed offset (next offset to consume), per assigned partition");
