@@ -477,7 +477,8 @@ static void sq_demo_status(struct sq_demo *d, struct sq_buf *b, uint64_t per_s)
     char why[128];
     bool ready = sq_metrics_ready(why, sizeof why);
     sq_buf_appendf(b, "  lag %" PRId64 " (unapplied %" PRId64 ")  %s%s%s",
-                   sq_metrics_lag_total(), sq_metrics_unapplied_total(), sq_metrics_paused() ? "PAUSED " : "", ready ? "ready" : "not ready: ",
+                   sq_metrics_lag_total(), sq_metrics_unapplied_total(),
+                   sq_metrics_paused() ? "PAUSED " : "", ready ? "ready" : "not ready: ",
                    ready ? "" : why);
 }
 

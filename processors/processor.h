@@ -141,10 +141,10 @@ struct sq_msg {
     bool ticket_regulator_now; /* regulator_escalations, once per ticket */
 };
 
-/* The messages of one partition in offset order, run through the chain
- * together. */
 struct sq_json_arena;
 
+/* The messages of one partition in offset order, run through the chain
+ * together. */
 struct sq_batch {
     const char *topic;
     int32_t partition;

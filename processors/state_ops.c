@@ -373,25 +373,10 @@ void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,
             emit(ctx, x->end, x->end_len, false);
             continue;
         }
-        if (x->kc && !x->nf) {
-            /* packed counters only (V ops), the usual case: in counter
-             * order, as the merge below would put them */
-            size_t nf = 0;
-            for (int c = 0; c < SQ_KC__COUNT; c++)
-                nf += x->kc->v[c] != 0;
-            emit(ctx, "K", 1, false);
-            emit(ctx, x->key, x->key_len, false);
-            emit(ctx, num, sq_i64_format(num, x->ttl), true);
-            emit(ctx, num, sq_i64_format(num, (int64_t)nf), true);
-            for (int c = 0; c < SQ_KC__COUNT; c++)
-                if (x->kc->v[c]) {
-                    const char *name = sq_kpi_counter_name((enum sq_kpi_counter)c);
-                    emit(ctx, name, strlen(name), false);
-                    emit(ctx, num, sq_i64_format(num, x->kc->v[c]), true);
-                }
-            continue;
-        }
-        if (x->kc) {
+        /* Packed counters (V ops) merge into the cell's named fields; a
+         * cell of packed counters only, the usual case, goes out straight
+         * from them, in the counter order the merge would give. */
+        if (x->kc && x->nf) {
             for (int c = 0; c < SQ_KC__COUNT; c++)
                 if (x->kc->v[c]) {
                     const char *name = sq_kpi_counter_name((enum sq_kpi_counter)c);
@@ -400,10 +385,20 @@ void sq_sums_emit_range(struct sq_sums *s, bool marked, size_t from, size_t to,
             free(x->kc);
             x->kc = NULL;
         }
+        const struct sq_kpi_counters *kc = x->kc;
+        size_t nf = x->nf;
+        for (int c = 0; kc && c < SQ_KC__COUNT; c++)
+            nf += kc->v[c] != 0;
         emit(ctx, "K", 1, false);
         emit(ctx, x->key, x->key_len, false);
         emit(ctx, num, sq_i64_format(num, x->ttl), true);
-        emit(ctx, num, sq_i64_format(num, (int64_t)x->nf), true);
+        emit(ctx, num, sq_i64_format(num, (int64_t)nf), true);
+        for (int c = 0; kc && c < SQ_KC__COUNT; c++)
+            if (kc->v[c]) {
+                const char *name = sq_kpi_counter_name((enum sq_kpi_counter)c);
+                emit(ctx, name, strlen(name), false);
+                emit(ctx, num, sq_i64_format(num, kc->v[c]), true);
+            }
         for (size_t i = 0; i < x->nf; i++) {
             emit(ctx, x->f[i].name, x->f[i].len, false);
             emit(ctx, num, sq_i64_format(num, x->f[i].by), true);
