@@ -1939,20 +1939,19 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
     sq_err_clear(&err);
     sq_metrics_set_ready(false, "starting");
 
+    /* a failure frees what was made at out: */
+    int code = 2;
     rt.wake = sq_wake_new(&err);
     if (!rt.wake) {
         sq_error("%s", err.msg);
-        return 2;
+        goto out;
     }
     rt.redis = sq_redis_new(st->redis_url, st->redis_prefix, st->redis_timeout_ms, &err);
     if (!rt.redis) {
         sq_error("%s: %s", err.pointer, err.msg);
-        sq_wake_free(rt.wake);
-        return 2;
+        goto out;
     }
     sq_store_redis_init(&rt.store, rt.redis);
-    /* from here a failure frees what was made at out: */
-    int code = 2;
     /* The steps go on connections of their own, from their own threads. */
     for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
         struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,

@@ -111,7 +111,8 @@ static void sq_ja_blocks_put(unsigned char **v, size_t n)
     size_t cold = sq_ja.free_n + n > SQ_JA_WARM ? sq_ja.free_n + n - SQ_JA_WARM : 0;
     if (cold > n)
         cold = n;
-    memmove(sq_ja.free_v + cold, sq_ja.free_v, sq_ja.free_n * sizeof *sq_ja.free_v);
+    if (cold)
+        memmove(sq_ja.free_v + cold, sq_ja.free_v, sq_ja.free_n * sizeof *sq_ja.free_v);
     for (size_t i = 0; i < cold; i++)
         sq_ja.free_v[i] = v[i];
     for (size_t i = cold; i < n; i++)
