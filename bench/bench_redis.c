@@ -271,18 +271,20 @@ static void br_step_op(struct sq_state_ops *ops, char kind, int rep, int k)
     char key[96], t[40], eid[32], cell[96], member[96];
     snprintf(t, sizeof t, "2026-11-25T10:%02d:%02d.000Z", rep % 60, k % 60);
     switch (kind) {
-    case 'C': {
+    case 'C': case 'F': {
+        /* F: with what score adds for a contact with a breach */
         snprintf(key, sizeof key, "sq:cust:c%d", k);
         snprintf(eid, sizeof eid, "e%d-%d", rep, k);
-        const char *a[] = {"C", key, "1", t, eid, t, "GD-SZ", "gold", "2592000"};
-        for (size_t i = 0; i < 9; i++)
+        char cxt[24];
+        snprintf(cxt, sizeof cxt, "%lld", 1795600000000LL + rep * 1000LL + k);
+        bool f = kind == 'F';
+        const char *a[] = {"C", key, "1", t, eid, t, "GD-SZ", "gold", "2592000",
+                           f ? "3" : "", f ? cxt : "", f ? "70" : "", f ? "2592000000" : "",
+                           f ? "1" : "0", f ? t : "", f ? "SLA_WAIT" : "", "0"};
+        for (size_t i = 0; i < sizeof a / sizeof a[0]; i++)
             sq_state_ops_push(ops, a[i], strlen(a[i]));
         break;
     }
-    case 'Q':
-        snprintf(key, sizeof key, "sq:cust:c%d", k);
-        sq_op_cx(ops, key, 1795600000000LL + rep * 1000LL + k, 70, 30LL * 86400000, 2592000);
-        break;
     case 'K':
         snprintf(key, sizeof key, "sq:kpi:agent:AG%04d:15m:1795600800", k);
         sq_op_hincr_each(ops, key, 691200, 8, br_kpi_fields, br_kpi_by);
@@ -453,10 +455,10 @@ int main(int argc, char **argv)
     struct sq_err err;
     sq_err_clear(&err);
     struct sq_redis *r = sq_redis_new(url, "sq:", 10000, &err);
-    static const char kinds[] = "CQKWHhZGD";
+    static const char kinds[] = "CFKWHhZGD";
     static const char *const what[] = {
         "C (a customer's counts and times: HMGET, HSET, EXPIRE)",
-        "Q (a customer's cx_index: HMGET, HSET, EXPIRE, the decay in Lua)",
+        "the same C with a contact's contacts_30d, cx_index (its decay in Lua) and a breach",
         "K (an agent cell, 8 counters: 8 HINCRBY, EXPIRE)",
         "W (a window cell touched: HINCRBY, GET once a step, then its open/dirty set)",
         "H (a contact history: HSET, EXPIRE)",

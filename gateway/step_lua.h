@@ -21,8 +21,11 @@
     "local function apply(i)\n" \
     "  local op = ARGV[i]\n" \
     "  if op == 'C' then\n" \
+    "    -- the customer hash: one HMGET, one HSET and its TTL an event\n" \
     "    local key, t, eid, tc, region, tier, ttl = ARGV[i+1], ARGV[i+3], ARGV[i+4], ARGV[i+5], ARGV[i+6], ARGV[i+7], ARGV[i+8]\n" \
-    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at')\n" \
+    "    local c30, cxt, nb, bt, bc, od = ARGV[i+9], ARGV[i+10], tonumber(ARGV[i+13]), ARGV[i+14], ARGV[i+15], tonumber(ARGV[i+16])\n" \
+    "    local o = redis.call('HMGET', key, 'events_total', 'last_event_at', 'last_event_id', 'last_contact_at',\n" \
+    "      'cx_num', 'cx_den', 'cx_t0', 'breaches_total', 'last_breach_at', 'last_breach_code', 'open_tickets')\n" \
     "    local set = {'events_total', string.format('%d', (tonumber(o[1]) or 0) + tonumber(ARGV[i+2]))}\n" \
     "    if (not o[2]) or t > o[2] or (t == o[2] and eid > (o[3] or '')) then\n" \
     "      set[3], set[4], set[5], set[6] = 'last_event_at', t, 'last_event_id', eid\n" \
@@ -30,9 +33,35 @@
     "      if tier ~= '' then set[#set + 1] = 'tier'; set[#set + 1] = tier end\n" \
     "    end\n" \
     "    if tc ~= '' and ((not o[4]) or tc > o[4]) then set[#set + 1] = 'last_contact_at'; set[#set + 1] = tc end\n" \
+    "    if c30 ~= '' then set[#set + 1] = 'contacts_30d'; set[#set + 1] = c30 end\n" \
+    "    if cxt ~= '' then\n" \
+    "      local ct, sc, hl = tonumber(cxt), tonumber(ARGV[i+11]), tonumber(ARGV[i+12])\n" \
+    "      local num, den, t0 = sc, 1, ct\n" \
+    "      if o[5] and o[6] and o[7] then\n" \
+    "        num, den, t0 = tonumber(o[5]), tonumber(o[6]), tonumber(o[7])\n" \
+    "        if ct >= t0 then\n" \
+    "          local f = 2 ^ (-(ct - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = ct\n" \
+    "        else\n" \
+    "          local w = 2 ^ (-(t0 - ct) / hl); num = num + w * sc; den = den + w\n" \
+    "        end\n" \
+    "      end\n" \
+    "      -- cx_index as C round(x * 10) / 10 (SPEC 15): halves away from zero\n" \
+    "      local y = math.abs(num / den) * 10\n" \
+    "      local r = math.floor(y)\n" \
+    "      if y - r >= 0.5 then r = r + 1 end\n" \
+    "      if num / den < 0 then r = -r end\n" \
+    "      local n = #set\n" \
+    "      set[n + 1], set[n + 2], set[n + 3], set[n + 4] = 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den)\n" \
+    "      set[n + 5], set[n + 6], set[n + 7], set[n + 8] = 'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.15g', r / 10)\n" \
+    "    end\n" \
+    "    if nb ~= 0 then set[#set + 1] = 'breaches_total'; set[#set + 1] = string.format('%d', (tonumber(o[8]) or 0) + nb) end\n" \
+    "    if bt ~= '' and ((not o[9]) or bt > o[9] or (bt == o[9] and bc > (o[10] or ''))) then\n" \
+    "      set[#set + 1] = 'last_breach_at'; set[#set + 1] = bt; set[#set + 1] = 'last_breach_code'; set[#set + 1] = bc\n" \
+    "    end\n" \
+    "    if od ~= 0 then set[#set + 1] = 'open_tickets'; set[#set + 1] = string.format('%d', (tonumber(o[11]) or 0) + od) end\n" \
     "    redis.call('HSET', key, unpack(set))\n" \
     "    expire(key, ttl)\n" \
-    "    i = i + 9\n" \
+    "    i = i + 17\n" \
     "  elseif op == 'H' then\n" \
     "    local k = tonumber(ARGV[i+3])\n" \
     "    if k > 0 then redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n" \
@@ -76,27 +105,6 @@
     "    end\n" \
     "    expire(ARGV[i+1], ARGV[i+6])\n" \
     "    i = i + 7\n" \
-    "  elseif op == 'Q' then\n" \
-    "    local key, t, sc, hl = ARGV[i+1], tonumber(ARGV[i+2]), tonumber(ARGV[i+3]), tonumber(ARGV[i+4])\n" \
-    "    local old = redis.call('HMGET', key, 'cx_num', 'cx_den', 'cx_t0')\n" \
-    "    local num, den, t0 = sc, 1, t\n" \
-    "    if old[1] and old[2] and old[3] then\n" \
-    "      num, den, t0 = tonumber(old[1]), tonumber(old[2]), tonumber(old[3])\n" \
-    "      if t >= t0 then\n" \
-    "        local f = 2 ^ (-(t - t0) / hl); num = num * f + sc; den = den * f + 1; t0 = t\n" \
-    "      else\n" \
-    "        local w = 2 ^ (-(t0 - t) / hl); num = num + w * sc; den = den + w\n" \
-    "      end\n" \
-    "    end\n" \
-    "    -- cx_index as C round(x * 10) / 10 (SPEC 15): halves away from zero\n" \
-    "    local y = math.abs(num / den) * 10\n" \
-    "    local r = math.floor(y)\n" \
-    "    if y - r >= 0.5 then r = r + 1 end\n" \
-    "    if num / den < 0 then r = -r end\n" \
-    "    redis.call('HSET', key, 'cx_num', string.format('%.17g', num), 'cx_den', string.format('%.17g', den),\n" \
-    "      'cx_t0', string.format('%d', t0), 'cx_index', string.format('%.15g', r / 10))\n" \
-    "    expire(key, ARGV[i+5])\n" \
-    "    i = i + 6\n" \
     "  else\n" \
     "    return nil\n" \
     "  end\n" \

@@ -135,6 +135,21 @@ struct sq_msg {
                                 * message's watermark move fired, or NULL */
     json_t *kpi_records;       /* owned: [{source, key, text}] of the KPI records the
                                 * windows this message's watermark move closed, or NULL */
+    /* the event's own changes to its customer hash beyond what op C always
+     * writes (set by score; the Redis sink writes them in the same C op,
+     * processors/sinks.c, so the hash is read and written once an event) */
+    struct sq_cust_change {     /* all zero: nothing beyond op C */
+        bool has_contacts_30d;     /* a contact: contacts_30d is written */
+        int64_t contacts_30d;
+        bool has_cx;               /* cx_index from this quality score (store.h) */
+        int64_t cx_t_ms;
+        double cx_score;
+        int64_t cx_half_life_ms;
+        int64_t breaches;          /* breaches_total += */
+        int64_t last_breach_ms;    /* the latest of them by (time, code) */
+        const char *last_breach_code; /* static name; NULL: no breach */
+        int64_t open_tickets;      /* open_tickets += */
+    } cust_change;
     /* ticket.v1 facts of this event for the KPI counters (set by score) */
     bool ticket_opened_now;    /* first `opened`: tickets_opened, complaints */
     bool ticket_resolved_now;  /* tickets_resolved, once per opening */

@@ -146,26 +146,46 @@ static char *sq_ticket_key_dup(const struct sq_settings *st, const char *ticket_
     return k;
 }
 
+/* Adds a breach to breaches_total and last_breach_* of the event's own
+ * customer change: the latest by (time, code), as op G would keep it. */
+static void sq_cust_change_breach(struct sq_cust_change *cc, const struct sq_breach *b)
+{
+    const char *code = sq_breach_code_name(b->code);
+    cc->breaches++;
+    if (!cc->last_breach_code || b->occurred_ms > cc->last_breach_ms ||
+        (b->occurred_ms == cc->last_breach_ms && strcmp(code, cc->last_breach_code) > 0)) {
+        cc->last_breach_ms = b->occurred_ms;
+        cc->last_breach_code = code;
+    }
+}
+
 /* One breach: its record (kept for the sinks), the customer's breach set,
- * breaches_total and last_breach_*. *text_out (when not NULL) takes the
- * record's text, which the breach set holds. */
+ * breaches_total and last_breach_*: in own, the change of the event's own
+ * customer, which the Redis sink writes (NULL: a timer's breach, written
+ * here as ops G and I). *text_out (when not NULL) takes the record's text,
+ * which the breach set holds. */
 static json_t *sq_breach_apply(struct sq_score_stage *ss, struct sq_state_ops *ops,
-                               const struct sq_breach *b, const char *event_id,
-                               const char *customer_id, const struct sq_customer_ctx *cust,
-                               json_t *ev, int64_t detected_ms, char **text_out)
+                               struct sq_cust_change *own, const struct sq_breach *b,
+                               const char *event_id, const char *customer_id,
+                               const struct sq_customer_ctx *cust, json_t *ev, int64_t detected_ms,
+                               char **text_out)
 {
     const struct sq_settings *st = ss->st;
     json_t *rec = sq_breach_record(b, event_id, customer_id, cust, ev, detected_ms);
-    const char *ckey = sq_id_key(&ss->ckey, st, "cust:", customer_id, "");
     const char *zkey = sq_id_key(&ss->zkey, st, "cust:", customer_id, ":breaches");
     int64_t ttl = st->retention_customer_days * 86400;
     char *js = sq_json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(15), NULL);
     sq_op_zadd_keep(ops, zkey, ttl, SQ_BREACHES_KEPT, b->occurred_ms, js);
-    char at[SQ_TIME_BUFSZ];
-    sq_time_format(b->occurred_ms, at);
-    sq_op_latest(ops, ckey, "last_breach_at", at, "last_breach_code", sq_breach_code_name(b->code),
-                 ttl);
-    sq_op_hincr(ops, ckey, "breaches_total", 1, ttl);
+    if (own) {
+        sq_cust_change_breach(own, b);
+    } else {
+        const char *ckey = sq_id_key(&ss->ckey, st, "cust:", customer_id, "");
+        char at[SQ_TIME_BUFSZ];
+        sq_time_format(b->occurred_ms, at);
+        sq_op_latest(ops, ckey, "last_breach_at", at, "last_breach_code",
+                     sq_breach_code_name(b->code), ttl);
+        sq_op_hincr(ops, ckey, "breaches_total", 1, ttl);
+    }
     if (text_out)
         *text_out = js;
     else
@@ -273,8 +293,9 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
                                      fx.src[i].cust.region[0] ? fx.src[i].cust.region : NULL};
         json_array_append_new(codes, json_string(sq_breach_code_name(fx.breaches[i].code)));
         char *text;
-        json_t *rec = sq_breach_apply(ss, &m->ops, &fx.breaches[i], fx.src[i].event_id,
-                                      m->customer_id, &bc, m->event, m->event_ms, &text);
+        json_t *rec = sq_breach_apply(ss, &m->ops, &m->cust_change, &fx.breaches[i],
+                                      fx.src[i].event_id, m->customer_id, &bc, m->event,
+                                      m->event_ms, &text);
         sq_add_record(m, rec, text);
     }
     json_object_set_new(m->event, "breaches", codes);
@@ -285,10 +306,7 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
         sc->dim[SQ_DIM_RELIABILITY] = fx.reliability;
         sq_score_finish(st, sc);
     }
-    if (fx.open_delta) {
-        sq_op_hincr(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""), "open_tickets",
-                    fx.open_delta, st->retention_customer_days * 86400);
-    }
+    m->cust_change.open_tickets += fx.open_delta;
     if (fx.timer_set || fx.timer_cancel) {
         char *tk = sq_timers_key_dup(st, batch->topic ? batch->topic : m->topic, m->partition);
         if (fx.timer_set) {
@@ -340,8 +358,8 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
             struct sq_customer_ctx bc = {t->cur.cust.tier, t->cur.cust.enterprise,
                                          t->cur.cust.region[0] ? t->cur.cust.region : NULL};
             json_t *tev = json_pack("{s:s}", "ticket_id", due.key); /* the record names its ticket */
-            json_t *rec = sq_breach_apply(ss, &carrier->ops, &b, t->cur.event_id, cid, &bc, tev,
-                                          b.occurred_ms, NULL);
+            json_t *rec = sq_breach_apply(ss, &carrier->ops, NULL, &b, t->cur.event_id, cid, &bc,
+                                          tev, b.occurred_ms, NULL);
             json_decref(tev);
             if (!carrier->timer_records)
                 carrier->timer_records = json_array();
@@ -479,14 +497,11 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             has_derived = true;
             sq_buf_reset(&ss->hval);
             sq_history_dump(h, &ss->hval);
-            char c30s[24];
-            sq_i64_format(c30s, c30);
             const char *fv[] = {"contacts", ss->hval.data, NULL};
             sq_op_hset(&m->ops, sq_id_key(&ss->hkey, st, "hist:", m->customer_id, ""),
                        st->retention_customer_days * 86400, fv);
-            const char *cf[] = {"contacts_30d", c30s, NULL};
-            sq_op_hset(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""),
-                       st->retention_customer_days * 86400, cf);
+            m->cust_change.has_contacts_30d = true;
+            m->cust_change.contacts_30d = c30;
         } else if (strcmp(m->schema, "survey.v1") == 0) {
             sq_score_survey(st, m->event, m->event_ms, &cust, &bl, &sc);
         } else if (strcmp(m->schema, "qa_review.v1") == 0) {
@@ -500,8 +515,8 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
             for (int k = 0; k < bl.n; k++) {
                 json_array_append_new(codes, json_string(sq_breach_code_name(bl.v[k].code)));
                 char *text;
-                json_t *rec = sq_breach_apply(ss, &m->ops, &bl.v[k], eid, m->customer_id, &cust,
-                                              m->event, m->event_ms, &text);
+                json_t *rec = sq_breach_apply(ss, &m->ops, &m->cust_change, &bl.v[k], eid,
+                                              m->customer_id, &cust, m->event, m->event_ms, &text);
                 sq_add_record(m, rec, text);
             }
             json_object_set_new(m->event, "breaches", codes);
@@ -514,9 +529,10 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         if (has_derived)
             json_object_set_new(m->event, "derived", sq_contact_derived_json(&d));
         if (sc.has_quality) {
-            sq_op_cx(&m->ops, sq_id_key(&ss->ckey, st, "cust:", m->customer_id, ""), m->event_ms,
-                     sq_round1(sc.quality), (int64_t)(st->cx_half_life_days * 86400000.0),
-                     st->retention_customer_days * 86400);
+            m->cust_change.has_cx = true;
+            m->cust_change.cx_t_ms = m->event_ms;
+            m->cust_change.cx_score = sq_round1(sc.quality);
+            m->cust_change.cx_half_life_ms = (int64_t)(st->cx_half_life_days * 86400000.0);
         }
         sq_breach_list_fini(&bl);
         int64_t wm;

@@ -150,9 +150,39 @@ const struct sq_processor sq_proc_sink_kafka = {
     .destroy = sq_sink_destroy,
 };
 
-/* Each processed message's customer-hash change (op C of store.h), in the
- * message's own ops so a message found duplicate by the state step leaves
- * no trace. */
+/* Op C's last eight arguments: what score changed beyond the event
+ * counters ("" for what it left alone). */
+static void sq_push_cust_change(struct sq_state_ops *ops, const struct sq_cust_change *cc)
+{
+    if (cc->has_contacts_30d)
+        sq_state_ops_push_i64(ops, cc->contacts_30d);
+    else
+        sq_state_ops_push(ops, "", 0);
+    if (cc->has_cx) {
+        sq_state_ops_push_i64(ops, cc->cx_t_ms);
+        sq_state_ops_pushf(ops, "%.17g", cc->cx_score);
+        sq_state_ops_push_i64(ops, cc->cx_half_life_ms);
+    } else {
+        for (int k = 0; k < 3; k++)
+            sq_state_ops_push(ops, "", 0);
+    }
+    sq_state_ops_push_i64(ops, cc->breaches);
+    if (cc->last_breach_code) {
+        char at[SQ_TIME_BUFSZ];
+        sq_time_format(cc->last_breach_ms, at);
+        sq_state_ops_push(ops, at, strlen(at));
+        sq_state_ops_push(ops, cc->last_breach_code, strlen(cc->last_breach_code));
+    } else {
+        sq_state_ops_push(ops, "", 0);
+        sq_state_ops_push(ops, "", 0);
+    }
+    sq_state_ops_push_i64(ops, cc->open_tickets);
+}
+
+/* Each processed message's customer-hash change (op C of store.h: the
+ * event counters and, from score, contacts_30d, cx_index, the breach
+ * counters and open_tickets), in the message's own ops so a message found
+ * duplicate by the state step leaves no trace. */
 static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
 {
     const struct sq_settings *st = ctx;
@@ -193,6 +223,7 @@ static int sq_sink_redis_process(void *ctx, struct sq_batch *batch, struct sq_er
         sq_state_ops_push(ops, rg, strlen(rg));
         sq_state_ops_push(ops, tier ? tier : "", tier ? strlen(tier) : 0);
         sq_state_ops_push_i64(ops, st->retention_customer_days * 86400LL);
+        sq_push_cust_change(ops, &m->cust_change);
     }
     sq_buf_fini(&key);
     return SQ_OK;

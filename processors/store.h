@@ -76,10 +76,18 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *                             reported back (the Redis step writes nothing
  *                             then and the gateway sends it again without
  *                             those messages: gateway/redis_link.c)
- *   C key n t eid tc region tier ttl_s
- *                             customer hash: events_total += n; last_event_at
- *                             / last_event_id / region / tier from the greatest
- *                             (t, eid); last_contact_at = max(tc)
+ *   C key n t eid tc region tier ttl_s c30 cx_t cx_s cx_hl nb bt bc od
+ *                             customer hash, read and written once: events_total
+ *                             += n; last_event_at / last_event_id / region /
+ *                             tier from the greatest (t, eid); last_contact_at
+ *                             = max(tc); contacts_30d = c30; cx_index with the
+ *                             score cx_s at cx_t (cx_num, cx_den, cx_t0: an
+ *                             order-free decayed mean, half-life cx_hl ms,
+ *                             SPEC 5, written as round(x * 10) / 10, SPEC 15);
+ *                             breaches_total += nb; last_breach_at /
+ *                             last_breach_code from the greatest (bt, bc) as G
+ *                             does; open_tickets += od. An empty tc, region,
+ *                             tier, c30, cx_t or bt leaves its fields alone
  *   H key ttl_s n f1 v1 … fn vn   HSET fields (ttl_s 0: no expiry)
  *   X key                     DEL key
  *   R key field               HDEL key field
@@ -100,10 +108,6 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *   Z key ttl_s keep score member   ZADD, then keep only the `keep` highest
  *   G key tf t vf v ttl_s     if (t, v) is later than the stored (tf, vf)
  *                             (strings, byte order), HSET tf t vf v
- *   Q key t_ms s half_life_ms ttl_s   cx_index (SPEC 5) on the hash's fields
- *                             cx_num, cx_den, cx_t0 (order-free decayed mean),
- *                             and cx_index = cx_num / cx_den, written
- *                             as round(x * 10) / 10 (SPEC 15)
  *   Y <op>                    deferred: <op> (K, V or W) is applied after the
  *                             whole list, and only when some message of it
  *                             was a duplicate (a duplicate's own Y ops are
@@ -150,8 +154,6 @@ void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, i
                      int64_t score, const char *member);
 void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,
                   const char *vfield, const char *v, int64_t ttl_s);
-void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
-              int64_t half_life_ms, int64_t ttl_s);
 /* H with n field/value pairs given as a NULL-terminated list. */
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv);
 

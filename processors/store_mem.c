@@ -184,17 +184,6 @@ void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield,
     sq_state_ops_push_i64(ops, ttl_s);
 }
 
-void sq_op_cx(struct sq_state_ops *ops, const char *key, int64_t t_ms, double score,
-              int64_t half_life_ms, int64_t ttl_s)
-{
-    sq_state_ops_push_borrowed(ops, "Q", 1);
-    sq_state_ops_push_str(ops, key);
-    sq_state_ops_push_i64(ops, t_ms);
-    sq_state_ops_pushf(ops, "%.17g", score);
-    sq_state_ops_push_i64(ops, half_life_ms);
-    sq_state_ops_push_i64(ops, ttl_s);
-}
-
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv)
 {
     size_t n = 0;
@@ -554,6 +543,37 @@ static int sq_later_str(const char *t, const char *eid, const char *t0, const ch
     return c > 0 || (c == 0 && strcmp(eid, eid0 ? eid0 : "") > 0);
 }
 
+/* HSET tf t vf v when (t, v) is later than the stored pair (op G). */
+static void sq_hset_latest(struct sq_strmap *h, const char *tf, const char *t, const char *vf,
+                           const char *v)
+{
+    if (sq_later_str(t, v, sq_strmap_get(h, tf), sq_strmap_get(h, vf))) {
+        sq_hset(h, tf, t);
+        sq_hset(h, vf, v);
+    }
+}
+
+/* cx_index from one more score s at t_ms (SPEC 5) on the hash's cx_num,
+ * cx_den and cx_t0. */
+static void sq_hash_cx(struct sq_strmap *h, int64_t t_ms, double s, int64_t half_life_ms)
+{
+    const char *n0 = sq_strmap_get(h, "cx_num"), *d0 = sq_strmap_get(h, "cx_den"),
+               *t0 = sq_strmap_get(h, "cx_t0");
+    double num = n0 ? strtod(n0, NULL) : 0, den = d0 ? strtod(d0, NULL) : 0;
+    int64_t t0ms = t0 ? strtoll(t0, NULL, 10) : 0;
+    sq_cx_apply(&num, &den, &t0ms, n0 && d0 && t0, t_ms, s, half_life_ms);
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", num);
+    sq_hset(h, "cx_num", buf);
+    snprintf(buf, sizeof buf, "%.17g", den);
+    sq_hset(h, "cx_den", buf);
+    sq_i64_format(buf, t0ms);
+    sq_hset(h, "cx_t0", buf);
+    /* SPEC 15: written as round(x * 10) / 10, in its shortest form */
+    snprintf(buf, sizeof buf, "%.15g", sq_round1(num / den));
+    sq_hset(h, "cx_index", buf);
+}
+
 /* Applies the data op at a[i] (not M, B, D, Y or S); its width is known
  * to fit. */
 static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t *len, size_t n,
@@ -567,7 +587,7 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
             return sq_err_set(err, SQ_ERR_FATAL, "", "store op %s: too few arguments", a[i]); \
     } while (0)
     if (c == 'C') {
-        NEED(9);
+        NEED(17);
         struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
         const char *old_total = sq_strmap_get(h, "events_total");
         char buf[24];
@@ -585,7 +605,20 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         const char *tc0 = sq_strmap_get(h, "last_contact_at");
         if (*a[i + 5] && (!tc0 || strcmp(a[i + 5], tc0) > 0))
             sq_hset(h, "last_contact_at", a[i + 5]);
-        i += 9;
+        /* what score changed (processors/sinks.c) */
+        if (*a[i + 9])
+            sq_hset(h, "contacts_30d", a[i + 9]);
+        if (*a[i + 10])
+            sq_hash_cx(h, strtoll(a[i + 10], NULL, 10), strtod(a[i + 11], NULL),
+                       strtoll(a[i + 12], NULL, 10));
+        int64_t nb = sq_i64_parse(a[i + 13]), od = sq_i64_parse(a[i + 16]);
+        if (nb)
+            sq_hincr(h, "breaches_total", nb);
+        if (*a[i + 14])
+            sq_hset_latest(h, "last_breach_at", a[i + 14], "last_breach_code", a[i + 15]);
+        if (od)
+            sq_hincr(h, "open_tickets", od);
+        i += 17;
     } else if (c == 'H') {
         NEED(4);
         size_t k = strtoull(a[i + 3], NULL, 10);
@@ -647,33 +680,8 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         i += 6;
     } else if (c == 'G') {
         NEED(7);
-        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-        if (sq_later_str(a[i + 3], a[i + 5], sq_strmap_get(h, a[i + 2]),
-                         sq_strmap_get(h, a[i + 4]))) {
-            sq_hset(h, a[i + 2], a[i + 3]);
-            sq_hset(h, a[i + 4], a[i + 5]);
-        }
+        sq_hset_latest(sq_hash_of(m, a[i + 1]), a[i + 2], a[i + 3], a[i + 4], a[i + 5]);
         i += 7;
-    } else if (c == 'Q') {
-        NEED(6);
-        struct sq_strmap *h = sq_hash_of(m, a[i + 1]);
-        const char *n0 = sq_strmap_get(h, "cx_num"), *d0 = sq_strmap_get(h, "cx_den"),
-                   *t0 = sq_strmap_get(h, "cx_t0");
-        double num = n0 ? strtod(n0, NULL) : 0, den = d0 ? strtod(d0, NULL) : 0;
-        int64_t t0ms = t0 ? strtoll(t0, NULL, 10) : 0;
-        sq_cx_apply(&num, &den, &t0ms, n0 && d0 && t0, strtoll(a[i + 2], NULL, 10),
-                    strtod(a[i + 3], NULL), strtoll(a[i + 4], NULL, 10));
-        char buf[40];
-        snprintf(buf, sizeof buf, "%.17g", num);
-        sq_hset(h, "cx_num", buf);
-        snprintf(buf, sizeof buf, "%.17g", den);
-        sq_hset(h, "cx_den", buf);
-        sq_i64_format(buf, t0ms);
-        sq_hset(h, "cx_t0", buf);
-        /* SPEC 15: written as round(x * 10) / 10, in its shortest form */
-        snprintf(buf, sizeof buf, "%.15g", sq_round1(num / den));
-        sq_hset(h, "cx_index", buf);
-        i += 6;
     } else {
         return sq_err_set(err, SQ_ERR_FATAL, "", "store: unknown op %s", op);
     }

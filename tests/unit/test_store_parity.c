@@ -3,20 +3,29 @@
  * offset guard, a hash that several ops of one step read and write in
  * turn, and the TTLs around HDEL and DEL), against a real redis-server. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "redis_link.h"
+#include "score.h"
 #include "sq_harness.h"
 #include "store.h"
 #include "store_redis.h"
 
-/* A C op (SQ_OP_CUSTOMER, processors/sinks.h) with its eight arguments. */
-static void push_customer(struct sq_state_ops *ops, const char *const a[8])
+/* A C op (SQ_OP_CUSTOMER, processors/sinks.h) with its sixteen arguments:
+ * the event's eight, then score's eight (x: contacts_30d, cx_t, cx_score,
+ * cx_half_life, breaches, last_breach_at, last_breach_code, open_tickets;
+ * NULL: none of them). */
+static void push_customer(struct sq_state_ops *ops, const char *const a[8],
+                          const char *const x[8])
 {
+    static const char *const none[8] = {"", "", "", "", "0", "", "", "0"};
     sq_state_ops_push(ops, "C", 1);
     for (int i = 0; i < 8; i++)
         sq_state_ops_push(ops, a[i], strlen(a[i]));
+    for (int i = 0; i < 8; i++)
+        sq_state_ops_push(ops, (x ? x : none)[i], strlen((x ? x : none)[i]));
 }
 
 static void build_ops(struct sq_state_ops *ops)
@@ -25,7 +34,7 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_dedupe(ops, "sq:dm:1:7", "contact.v1|e1", 100);
     const char *c[] = {"sq:cust:a", "1", "2026-11-25T10:00:00.000Z", "e1",
                        "2026-11-25T09:59:00.000Z", "GD-SZ", "gold", "1000"};
-    push_customer(ops, c);
+    push_customer(ops, c, NULL);
     const char *fv[] = {"contacts_30d", "3", "note", "x:y|z", NULL};
     sq_op_hset(ops, "sq:cust:a", 1000, fv);
     sq_op_hincr(ops, "sq:cust:a", "breaches_total", 2, 1000);
@@ -51,28 +60,42 @@ static void build_ops(struct sq_state_ops *ops)
     sq_op_zadd_keep(ops, "sq:cust:a:breaches", 1000, 2, 30, "{\"b\":3}");
     sq_op_zadd_keep(ops, "sq:cust:a:breaches", 1000, 2, 10, "{\"b\":1}");
     sq_op_zadd_keep(ops, "sq:cust:a:breaches", 1000, 2, 20, "{\"b\":2}");
-    sq_op_cx(ops, "sq:cust:a", 1795600000000LL, 80, 30LL * 86400000, 1000);
-    sq_op_cx(ops, "sq:cust:a", 1795500000000LL, 40, 30LL * 86400000, 1000); /* older */
-    sq_op_cx(ops, "sq:cust:a", 1795700000000LL, 100, 30LL * 86400000, 1000);
+    /* three more events of a with quality scores (the second older), breaches
+     * (a tie in time with G's SLA_WAIT: ABANDONED loses, SLA_WAIT_VIP wins) and
+     * ticket counts */
+    const char *c2[] = {"sq:cust:a", "1", "2026-11-25T10:01:00.000Z", "e2", "", "", "", "1000"};
+    const char *c3[] = {"sq:cust:a", "1", "2026-11-25T09:00:00.000Z", "e3", "", "", "", "1000"};
+    const char *c4[] = {"sq:cust:a", "1", "2026-11-25T10:02:00.000Z", "e4", "", "", "", "1000"};
+    const char *x2[] = {"5", "1795600000000", "80", "2592000000", "2",
+                        "2026-11-25T10:00:00.000Z", "ABANDONED", "1"};
+    const char *x3[] = {"", "1795500000000", "40", "2592000000", "0", "", "", "-1"};
+    const char *x4[] = {"6", "1795700000000", "100", "2592000000", "1",
+                        "2026-11-25T10:00:00.000Z", "SLA_WAIT_VIP", "2"};
+    push_customer(ops, c2, x2);
+    push_customer(ops, c3, x3);
+    cr_assert_str_eq(x4[6], "SLA_WAIT_VIP");
+    push_customer(ops, c4, x4);
     sq_op_hdel(ops, "sq:cust:a", "note");
-    /* a second customer whose hash one step reads and writes in turn: C,
-     * Q, G, a HINCRBY of another field, C again (an older event, a newer
-     * contact), Q */
+    /* a second customer whose hash one step reads and writes in turn: C
+     * with a quality score and a breach, a timer's breach (G, and a HINCRBY
+     * of breaches_total), C again (an older event, a newer contact, an
+     * older score) */
     const char *b1[] = {"sq:cust:b", "1", "2026-11-25T10:00:00.000Z", "b1",
                         "2026-11-25T09:00:00.000Z", "GD-SZ", "gold", "1000"};
     const char *b0[] = {"sq:cust:b", "1", "2026-11-25T08:00:00.000Z", "b0",
                         "2026-11-25T11:00:00.000Z", "GD-GZ", "", "1000"};
-    push_customer(ops, b1);
-    sq_op_cx(ops, "sq:cust:b", 1795600000000LL, 70, 30LL * 86400000, 1000);
+    const char *xb1[] = {"1", "1795600000000", "70", "2592000000", "1",
+                         "2026-11-25T09:30:00.000Z", "REPEAT_CONTACT", "0"};
+    const char *xb0[] = {"2", "1795550000000", "20", "2592000000", "0", "", "", "0"};
+    push_customer(ops, b1, xb1);
     sq_op_latest(ops, "sq:cust:b", "last_breach_at", "2026-11-25T10:00:00.000Z",
                  "last_breach_code", "SLA_WAIT", 1000);
     sq_op_hincr(ops, "sq:cust:b", "breaches_total", 1, 1000);
-    push_customer(ops, b0);
-    sq_op_cx(ops, "sq:cust:b", 1795650000000LL, 20, 30LL * 86400000, 1000);
-    /* a third with only C and Q: its TTL comes from them */
+    push_customer(ops, b0, xb0);
+    /* a third with only a C op and a quality score: its TTL comes from it */
     const char *c1[] = {"sq:cust:c", "1", "2026-11-25T10:00:00.000Z", "c1", "", "", "", "1000"};
-    push_customer(ops, c1);
-    sq_op_cx(ops, "sq:cust:c", 1795600000000LL, 90, 30LL * 86400000, 1000);
+    const char *xc1[] = {"", "1795600000000", "90", "2592000000", "0", "", "", "0"};
+    push_customer(ops, c1, xc1);
     const char *o[] = {"INC-1", "{}", NULL};
     sq_op_hset(ops, "sq:outages:active", 0, o);
     sq_op_del(ops, "sq:gone");
@@ -105,7 +128,8 @@ static void build_ops(struct sq_state_ops *ops)
 static const char *const fields[] = {"events_total", "last_event_at", "last_event_id",
                                      "last_contact_at", "region", "tier", "contacts_30d", "note",
                                      "breaches_total", "last_breach_at", "last_breach_code",
-                                     "cx_num", "cx_den", "cx_t0", "cx_index", "M", "offered",
+                                     "cx_num", "cx_den", "cx_t0", "cx_index", "open_tickets",
+                                     "M", "offered",
                                      "answered", "yk", "sk", NULL};
 
 /* Every field of fields[] of key is the same in Redis and in mem. */
@@ -177,7 +201,10 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "last_contact_at"),
                      "2026-11-25T11:00:00.000Z");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "region"), "GD-SZ");
-    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "breaches_total"), "1");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "breaches_total"), "2");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "last_breach_code"), "SLA_WAIT",
+                     "the timer's later breach");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:b", "contacts_30d"), "2");
     for (int k = 0; k < 2; k++) {
         const char *key = k ? "sq:cust:c" : "sq:cust:b";
         redisReply *ttl = redisCommand(c, "TTL %s", key);
@@ -194,8 +221,25 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
         cr_assert(!dot || strlen(dot + 1) == 1, "cx_index %s", v);
     }
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:c", "cx_index"), "90");
-    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_code"), "SLA_WAIT");
-    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "2");
+    /* ties at 10:00: G's SLA_WAIT over the later G's and a C op's ABANDONED,
+     * and a C op's SLA_WAIT_VIP over SLA_WAIT (byte order) */
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_code"), "SLA_WAIT_VIP");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_breach_at"),
+                     "2026-11-25T10:00:00.000Z");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "breaches_total"), "5");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "open_tickets"), "2");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "contacts_30d"), "6");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "events_total"), "4");
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "last_event_id"), "e4");
+    /* the three scores in any order give SPEC 5's decayed mean */
+    double num = 0, den = 0;
+    int64_t t0 = 0;
+    sq_cx_apply(&num, &den, &t0, 0, 1795700000000LL, 100, 2592000000LL);
+    sq_cx_apply(&num, &den, &t0, 1, 1795600000000LL, 80, 2592000000LL);
+    sq_cx_apply(&num, &den, &t0, 1, 1795500000000LL, 40, 2592000000LL);
+    char want_cx[40];
+    snprintf(want_cx, sizeof want_cx, "%.15g", sq_round1(num / den));
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "cx_index"), want_cx);
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "offered"), "7");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "answered"), "0");
     cr_assert_str_eq(sq_store_mem_hget(mem, "sq:cust:a", "yk"), "5");
