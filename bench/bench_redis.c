@@ -464,7 +464,7 @@ int main(int argc, char **argv)
         "H (a contact history: HSET, EXPIRE)",
         "the same H without a TTL (HSET alone: the difference is an EXPIRE's cost)",
         "Z (a breach: ZADD, ZREMRANGEBYRANK, EXPIRE)",
-        "G (a customer's last breach: HMGET, HSET, EXPIRE)",
+        "G (a timer breach on its customer: last_breach_* by HMGET, HSET, EXPIRE)",
         "D (a dedupe mark: SADD into a set of ~" BR_XSTR(BR_MARK_FILL) " marks, EXPIRE)"};
     double empty = r ? br_step_cost(&b, r, 0, rounds) : -1;
     double op[sizeof kinds - 1], mark_read = -1;
