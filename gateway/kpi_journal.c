@@ -89,14 +89,12 @@ static void sq_journal_put_field(struct sq_buf *entry, const char *f, size_t len
 {
     /* the chain's sums borrow the names themselves: their pointer tells */
     int c = sq_kpi_counter_of_name(f);
-    if (c < 0)
-        c = SQ_KC__COUNT;
-    for (int k = 0; c == SQ_KC__COUNT && k < SQ_KC__COUNT; k++) {
+    for (int k = 0; c < 0 && k < SQ_KC__COUNT; k++) {
         const char *name = sq_kpi_counter_name((enum sq_kpi_counter)k);
         if (strlen(name) == len && memcmp(f, name, len) == 0)
             c = k;
     }
-    if (c < SQ_KC__COUNT) {
+    if (c >= 0) {
         char code[5] = {'2', ':', '\x01', (char)(c + 1)};
         sq_buf_append(entry, code, 4);
         return;

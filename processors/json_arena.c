@@ -180,7 +180,7 @@ void sq_json_arena_free(struct sq_json_arena *a)
 {
     if (!a)
         return;
-    sq_ja_blocks_put(a->blocks, a->nblocks);
+    sq_json_arena_reset(a);
     free(a->blocks);
     free(a);
 }

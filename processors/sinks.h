@@ -23,9 +23,6 @@ void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st);
 
 /* Op codes of the state ops the Redis sink emits (gateway/redis_step.c
  * applies them inside the partition's atomic step). */
-#define SQ_OP_CUSTOMER "C" /* store.h: key, n, last_event_at, last_event_id, last_contact_at|"", \
-                            region|"", tier|"", ttl_s, contacts_30d|"", cx_t_ms|"", cx_score|"", \
-                            cx_half_life_ms|"", breaches, last_breach_at|"", last_breach_code|"", \
-                            open_tickets */
+#define SQ_OP_CUSTOMER "C" /* the customer op; its arguments: store.h */
 
 #endif
