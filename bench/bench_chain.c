@@ -8,8 +8,10 @@
  * KPI hash; events/s at 1, 6 and 24 partitions, with a deep backlog (a
  * gateway catching up) and CPU per event with 10k
  * and 1M customers. Progress goes to stderr, the table to stdout.
- * Usage: bench_chain [--sqgate PATH] [--quick] [--set PATH=VALUE]...
- * (--set goes to every `sqgate run`; --quick: shorter steps, one round). */
+ * Usage: bench_chain [--sqgate PATH] [--quick] [--main-customers N]
+ * [--probe RATE SECONDS] [--set PATH=VALUE]... (--set goes to every
+ * `sqgate run`; --quick: shorter steps, one round; --probe: one paced
+ * window and its CPU per event, nothing else). */
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -707,6 +709,49 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
         }
 }
 
+/* --probe RATE SECONDS: one paced window on the main stack and nothing
+ * else, for comparing two builds or settings at one rate: what each
+ * process spends per event there (the figure the sustained rate follows,
+ * docs/performance.md), with Redis's commands per event, then the
+ * delivery check. Its first quarter (at least 5 s) is left out. */
+static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate, double secs)
+{
+    struct sq_cb_opts po = *o;
+    po.step_s = secs;
+    po.warm_s = secs / 4 > 5 ? secs / 4 : 5;
+    struct sq_cb_run r;
+    struct sq_gen_opts g = sq_cb_gen_opts(o->main_customers, start_ms);
+    if (sq_cb_run_start(&r, &po, SQ_CB_MAIN_PARTITIONS, &g) != 0)
+        return -1;
+    sq_cb_sleep(1);
+    struct sq_cb_window w;
+    int rc = sq_cb_window_run(&r, rate, 0, &w);
+    if (rc == 0) {
+        sq_cb_window_log("probe", &w);
+        double n = w.consumed > 0 ? w.consumed : 1;
+        double other = w.busy - w.cpu_sqgate - w.cpu_redis - w.cpu_self;
+        printf("probe at %.0f events/s for %.0f s: consumed %.0f/s, lag %s (max %.0f); "
+               "CPU per event: sqgate %.1f µs (main thread %.1f), redis-server %.1f µs "
+               "(main thread %.1f), broker+generator %.1f µs, other %.1f µs, idle %.2f of "
+               "the machine\n",
+               rate, w.secs, w.consumed / w.secs, sq_cb_step_bounded(&w, rate) ? "bounded" : "grew",
+               w.lag_max, w.cpu_sqgate / n * 1e6, w.cpu_sqgate_main / n * 1e6,
+               w.cpu_redis / n * 1e6, w.cpu_redis_main / n * 1e6, w.cpu_self / n * 1e6,
+               (other > 0 ? other : 0) / n * 1e6, w.total > 0 ? 1 - w.busy / w.total : 0);
+        printf("sqgate peak RSS (VmHWM) %.1f MiB\n",
+               sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM") / 1024.0);
+        rc = sq_cb_run_check(&r, "probe");
+        char calls[1024], usec[1024];
+        if (sq_cb_redis_commands(&r.stack, r.total_produced, calls, sizeof calls, usec,
+                                 sizeof usec) == 0)
+            printf("Redis commands per event over the whole probe: %s\n"
+                   "Redis µs inside commands per event: %s\n", calls, usec);
+    }
+    sq_cb_run_stop(&r);
+    printf("probe: %s\n", rc == 0 ? "delivery check passed" : "failed");
+    return rc;
+}
+
 /* A customer count of 1 to what a uint32 holds. */
 static bool sq_cb_parse_customers(const char *s, uint32_t *out)
 {
@@ -726,6 +771,7 @@ int main(int argc, char **argv)
     static struct sq_cb_results res;
     res.rounds = 2;
     size_t nsets = 0;
+    double probe_rate = 0, probe_s = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--sqgate") == 0 && i + 1 < argc) {
             o.sqgate = argv[++i];
@@ -734,6 +780,15 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--main-customers") == 0 && i + 1 < argc &&
                    sq_cb_parse_customers(argv[i + 1], &o.main_customers)) {
             i++;
+        } else if (strcmp(argv[i], "--probe") == 0 && i + 2 < argc) {
+            probe_rate = strtod(argv[i + 1], NULL);
+            probe_s = strtod(argv[i + 2], NULL);
+            i += 2;
+            if (!(probe_rate > 0 && probe_s >= 10)) {
+                fprintf(stderr, "bench_chain: --probe RATE SECONDS: a rate above 0 and at "
+                                "least 10 seconds\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--quick") == 0) {
             o.step_s = 6;
             o.warm_s = 2;
@@ -742,7 +797,8 @@ int main(int argc, char **argv)
             res.rounds = 1;
         } else {
             fprintf(stderr, "usage: bench_chain [--sqgate PATH] [--quick] "
-                            "[--main-customers N] [--set PATH=VALUE]...\n");
+                            "[--main-customers N] [--probe RATE SECONDS] "
+                            "[--set PATH=VALUE]...\n");
             return 2;
         }
     }
@@ -752,6 +808,8 @@ int main(int argc, char **argv)
     double t0 = sq_cb_now();
     /* Event time an hour behind the wall clock, never ahead of it. */
     int64_t start_ms = (sq_now_ms() / 1000 - 3600) * 1000;
+    if (probe_rate > 0)
+        return sq_cb_probe(&o, start_ms, probe_rate, probe_s) == 0 ? 0 : 1;
     sq_cb_replay_run(&o, start_ms, &res.replay);
     sq_cb_main_run(&o, start_ms, &res.main);
     sq_cb_saturated_rounds(&o, start_ms, &res);
