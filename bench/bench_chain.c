@@ -206,7 +206,6 @@ static int sq_cb_drain(struct sq_cb_run *r)
 static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
 {
     double s = w->secs > 0 ? w->secs : 1;
-    double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
     fprintf(stderr,
             "bench_chain: %s: in %.0f/s, consumed %.0f/s, %.0f batches/s, lag max %.0f, "
             "slope %.0f/s, e2e p50 %.1f ms p99 %.1f ms (inside sqgate %.1f / %.1f ms); "
@@ -220,7 +219,7 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
             sq_cb_inside_quantile(&w->m0, &w->m1, 0.5) * 1e3,
             sq_cb_inside_quantile(&w->m0, &w->m1, 0.99) * 1e3, w->cpu_sqgate / s,
             w->cpu_sqgate_main / s, w->cpu_redis / s, w->cpu_redis_main / s, w->cpu_self / s,
-            (other > 0 ? other : 0) / s,
+            sq_cb_other_cpu(w) / s,
             (w->m1.outputs - w->m0.outputs) / s, (w->m1.kpi_records - w->m0.kpi_records) / s,
             sq_cb_turn_ms(w, SQ_CB_TURN_CHAIN), sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY),
             sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
@@ -320,8 +319,7 @@ static void sq_cb_run_stop(struct sq_cb_run *r)
 
 static void sq_cb_saturated_from(struct sq_cb_saturated *s, const struct sq_cb_window *w)
 {
-    double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
-    s->other_cores = other > 0 ? other / w->secs : 0;
+    s->other_cores = sq_cb_other_cpu(w) / w->secs;
     s->rate = w->consumed / w->secs;
     s->sqgate_us = w->consumed > 0 ? w->cpu_sqgate / w->consumed * 1e6 : 0;
     s->redis_us = w->consumed > 0 ? w->cpu_redis / w->consumed * 1e6 : 0;
@@ -729,7 +727,6 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
     if (rc == 0) {
         sq_cb_window_log("probe", &w);
         double n = w.consumed > 0 ? w.consumed : 1;
-        double other = w.busy - w.cpu_sqgate - w.cpu_redis - w.cpu_self;
         printf("probe at %.0f events/s for %.0f s: consumed %.0f/s, lag %s (max %.0f); "
                "CPU per event: sqgate %.1f µs (main thread %.1f), redis-server %.1f µs "
                "(main thread %.1f), broker+generator %.1f µs, other %.1f µs, idle %.2f of "
@@ -737,7 +734,7 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
                rate, w.secs, w.consumed / w.secs, sq_cb_step_bounded(&w, rate) ? "bounded" : "grew",
                w.lag_max, w.cpu_sqgate / n * 1e6, w.cpu_sqgate_main / n * 1e6,
                w.cpu_redis / n * 1e6, w.cpu_redis_main / n * 1e6, w.cpu_self / n * 1e6,
-               (other > 0 ? other : 0) / n * 1e6, w.total > 0 ? 1 - w.busy / w.total : 0);
+               sq_cb_other_cpu(&w) / n * 1e6, w.total > 0 ? 1 - w.busy / w.total : 0);
         printf("sqgate peak RSS (VmHWM) %.1f MiB\n",
                sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM") / 1024.0);
         rc = sq_cb_run_check(&r, "probe");

@@ -41,19 +41,24 @@ double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase)
     return (w->m1.turn_us[phase] - w->m0.turn_us[phase]) / turns / 1e3;
 }
 
+double sq_cb_other_cpu(const struct sq_cb_window *w)
+{
+    double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
+    return other > 0 ? other : 0;
+}
+
 /* The machine's CPU over window w, with the main threads of sqgate (the
  * chain and the turns) and redis-server (every command): one thread can
  * use at most one core, so a main thread near 1 is a limit. */
 static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
 {
     double s = w->secs > 0 ? w->secs : 1, cores = w->total > 0 ? w->total / s : 0;
-    double other = w->busy - w->cpu_sqgate - w->cpu_redis - w->cpu_self;
     printf("| machine CPU over %s %.0f s, in cores of %.0f | sqgate %.2f (main thread %.2f), "
            "redis-server %.2f (main thread %.2f), broker+generator %.2f, other processes %.2f, "
            "idle %.2f; a turn's mean time: chain %.1f ms, delivery wait %.1f ms, Redis %.1f ms "
            "| |\n",
            what, w->secs, cores, w->cpu_sqgate / s, w->cpu_sqgate_main / s, w->cpu_redis / s,
-           w->cpu_redis_main / s, w->cpu_self / s, (other > 0 ? other : 0) / s,
+           w->cpu_redis_main / s, w->cpu_self / s, sq_cb_other_cpu(w) / s,
            (w->total - w->busy) / s, sq_cb_turn_ms(w, SQ_CB_TURN_CHAIN),
            sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY), sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
 }

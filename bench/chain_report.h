@@ -40,6 +40,10 @@ struct sq_cb_window {
 /* The mean time a turn finished in window w spent in a phase, in ms (0
  * when none finished). */
 double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase);
+/* CPU-seconds other processes used in window w: the machine's busy time
+ * less sqgate's, redis-server's and the bench's own (0 when sampling
+ * makes that negative). */
+double sq_cb_other_cpu(const struct sq_cb_window *w);
 
 /* A saturated run: the producer keeps a backlog ahead of sqgate. */
 struct sq_cb_saturated {

@@ -21,8 +21,8 @@ void sq_timer_outputs_add(struct sq_msg *m, const struct sq_settings *st);
  * breaches) to topics.kpi, schema kpi.v1, with their own sq-source. */
 void sq_kpi_outputs_add(struct sq_msg *m, const struct sq_settings *st);
 
-/* Op codes of the state ops the Redis sink emits (gateway/redis_step.c
- * applies them inside the partition's atomic step). */
+/* Op codes of the state ops the Redis sink emits (gateway/redis_link.c
+ * applies them inside the partition's atomic step, with gateway/step_lua.h). */
 #define SQ_OP_CUSTOMER "C" /* the customer op; its arguments: store.h */
 
 #endif
