@@ -60,6 +60,7 @@ static struct sq_hist sq_e2e = {
 };
 
 static atomic_bool sq_paused;
+static _Atomic uint64_t sq_timers_armed;
 static atomic_bool sq_ready;
 
 struct sq_metrics_part {
@@ -265,6 +266,11 @@ bool sq_metrics_ready(char *why, size_t whysz)
     return ready;
 }
 
+void sq_metrics_set_timers_armed(uint64_t n)
+{
+    atomic_store(&sq_timers_armed, n);
+}
+
 void sq_metrics_set_paused(bool paused)
 {
     atomic_store(&sq_paused, paused);
@@ -411,6 +417,12 @@ void sq_metrics_render(struct sq_buf *out)
         "1 while consumption is paused by backpressure (Redis or Kafka down)");
     sq_buf_appendf(out, "sq_paused %d\n", atomic_load(&sq_paused) ? 1 : 0);
 
+    sq_metrics_family(out, "sq_timers_armed", "gauge",
+                      "Overdue timers held in memory: one an open ticket of the partitions "
+                      "this instance holds (docs/operations.md, Memory)");
+    sq_buf_appendf(out, "sq_timers_armed %llu\n",
+                   (unsigned long long)atomic_load(&sq_timers_armed));
+
     sq_metrics_family(out, "sq_build_info", "gauge",
                       "Always 1; the version label says which build");
     sq_metrics_put(out, "sq_build_info{version=\"");
@@ -427,6 +439,7 @@ void sq_metrics_reset(void)
     sq_hist_reset(&sq_lat);
     sq_hist_reset(&sq_e2e);
     atomic_store(&sq_paused, false);
+    atomic_store(&sq_timers_armed, 0);
 
     pthread_mutex_lock(&sq_m.mu);
     for (size_t i = 0; i < sq_m.nparts; i++)

@@ -119,6 +119,9 @@ void sq_metrics_set_ready(bool ready, const char *why_not);
  * reason into why (NUL-terminated, truncated to whysz). */
 bool sq_metrics_ready(char *why, size_t whysz);
 
+/* sq_timers_armed: overdue timers held in process (sq_chain_timers_armed). */
+void sq_metrics_set_timers_armed(uint64_t n);
+
 /* sq_paused: consumption paused by backpressure. */
 void sq_metrics_set_paused(bool paused);
 bool sq_metrics_paused(void);

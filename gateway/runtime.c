@@ -863,6 +863,7 @@ static void sq_turn_part_account(struct sq_runtime *rt, struct sq_turn_part *tp,
         sq_metrics_inc(SQ_M_TOO_LATE, late - rt->too_late_counted);
         rt->too_late_counted = late;
     }
+    sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));
 }
 
 /* The turn's Redis step: prepared here, run by the step thread, its
@@ -1201,6 +1202,7 @@ static bool sq_part_read_applied(struct sq_runtime *rt, struct sq_part *p)
         sq_warn("%s/%d: cannot load its timers: %s", p->topic, (int)p->partition, err.msg);
         return false;
     }
+    sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));
     /* SPEC 6: a partition just assigned is not idle; until its first step
      * it holds the watermark where it is (the closer keeps profiles out). */
     if (rt->closer && !(p->default_schema && strcmp(p->default_schema, "profile.v1") == 0)) {
@@ -1430,6 +1432,7 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
                 if (rt->turns[t]->tp[k].part == p)
                     rt->turns[t]->tp[k].part = NULL;
         sq_chain_partition_revoked(rt->chain, p->topic, p->partition);
+        sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));
         sq_metrics_partition_remove(p->topic, p->partition);
         sq_info("revoked %s/%d%s (applied %lld)", p->topic, (int)p->partition,
                 lost ? " (lost)" : "", (long long)p->applied);

@@ -398,6 +398,11 @@ uint64_t sq_chain_too_late_total(struct sq_chain *chain)
     return sq_aggregate_too_late_total(sq_chain_ctx_of(chain, &sq_proc_aggregate));
 }
 
+size_t sq_chain_timers_armed(struct sq_chain *chain)
+{
+    return sq_score_stage_timers_armed(sq_chain_ctx_of(chain, &sq_proc_score));
+}
+
 int sq_chain_partition_assigned(struct sq_chain *chain, struct sq_store *store, const char *topic,
                                 int32_t partition, struct sq_err *err)
 {

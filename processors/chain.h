@@ -103,6 +103,9 @@ int64_t sq_msg_event_time(const struct sq_msg *m);
 void sq_chain_set_watermark(struct sq_chain *chain, int64_t wm_ms);
 /* Events too late to aggregate so far (SPEC 6's sq_too_late_total). */
 uint64_t sq_chain_too_late_total(struct sq_chain *chain);
+/* Overdue timers armed in process (sq_timers_armed): one an open ticket of
+ * the partitions held, each kept in memory until it fires or is cancelled. */
+size_t sq_chain_timers_armed(struct sq_chain *chain);
 
 /* Frees chain results of every message (event, outputs, verdict) so the
  * batch can be run again, keeping the input bytes. */

@@ -595,6 +595,12 @@ static void sq_collect_partition(const char *key, void *value, void *arg)
     }
 }
 
+size_t sq_score_stage_timers_armed(const void *ctx)
+{
+    const struct sq_score_stage *ss = ctx;
+    return sq_timers_count(&ss->timers);
+}
+
 void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition)
 {
     struct sq_score_stage *ss = ctx;

@@ -2,6 +2,7 @@
 #ifndef SQ_SCORE_STAGE_H
 #define SQ_SCORE_STAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "processor.h"
@@ -21,5 +22,7 @@ int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const c
                                       int32_t partition, struct sq_err *err);
 /* A partition was revoked: its timers are the next owner's. */
 void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition);
+/* Overdue timers armed: one an open ticket of the partitions held. */
+size_t sq_score_stage_timers_armed(const void *ctx);
 
 #endif

@@ -265,6 +265,19 @@ Test(engine, run_killed_mid_stream_matches_replay, .timeout = 600)
 
 /* Overdue timers armed before a crash fire after the restart: they persist
  * with the partition's state and are re-armed on assignment. */
+/* Waits until instance i's sq_timers_armed gauge reads want. */
+struct armed_wait {
+    struct sq_stack *s;
+    int i;
+    double want;
+};
+
+static bool timers_armed_are(void *arg)
+{
+    struct armed_wait *w = arg;
+    return sq_stack_metric(w->s, w->i, "sq_timers_armed") == w->want;
+}
+
 Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
 {
     struct sq_stack s;
@@ -284,6 +297,10 @@ Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
     sq_stack_start_instance(&s, 0, NULL, NULL);
     cr_assert(sq_stack_wait_applied(&s, "sq.in.tickets", 60000));
     cr_assert_eq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.breaches"), 0, "nothing due yet");
+    /* the gauge of what an instance holds in memory: one timer a ticket */
+    struct armed_wait w0 = {&s, 0, n};
+    cr_assert(sq_h_wait_until(timers_armed_are, &w0, 10000), "sq_timers_armed %g, not %g",
+              sq_stack_metric(&s, 0, "sq_timers_armed"), w0.want);
     sq_h_kill(&s.inst[0], SIGKILL);
     cr_assert_eq(sq_h_wait_exit(&s.inst[0], 10000, NULL), 0);
 
@@ -321,6 +338,10 @@ Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
     }
     cr_assert_eq(overdue, n, "%d of %d overdue tickets fired after the restart", overdue, n);
     sq_h_records_fini(&br);
+    /* the fired timers are gone from memory; the later tickets' are armed */
+    struct armed_wait w1 = {&s, 1, n};
+    cr_assert(sq_h_wait_until(timers_armed_are, &w1, 10000), "sq_timers_armed %g, not %g",
+              sq_stack_metric(&s, 1, "sq_timers_armed"), w1.want);
     free(tickets);
     free(later);
     sq_stack_stop(&s);

@@ -380,6 +380,12 @@ Test(admin, readyz_flips_with_reason)
     body = get_body(port, "/metrics", 200);
     cr_assert_eq(sample_value(body, "sq_ready"), 1.0);
     cr_assert_eq(sample_value(body, "sq_paused"), 0.0);
+    cr_assert_eq(sample_value(body, "sq_timers_armed"), 0.0);
+    free(body);
+
+    sq_metrics_set_timers_armed(1234567);
+    body = get_body(port, "/metrics", 200);
+    cr_assert_eq(sample_value(body, "sq_timers_armed"), 1234567.0);
     free(body);
 
     sq_metrics_set_paused(true);
@@ -550,13 +556,13 @@ Test(admin, exposition_format_valid)
         nsamples++;
     }
     /* counters + dlq + 2 histograms + lag + unapplied + committed + ready + paused +
-     * build_info */
-    cr_assert_eq(nfamilies, SQ_M__COUNT + 9);
+     * timers_armed + build_info */
+    cr_assert_eq(nfamilies, SQ_M__COUNT + 10);
     /* + buckets with +Inf, _sum, _count; lag, unapplied, committed, ready, paused,
-     * build_info */
+     * timers_armed, build_info */
     cr_assert_eq(nsamples, SQ_M__COUNT + (SQ_DLQ__COUNT - 1) +
                                (SQ_METRICS_LATENCY_NBOUNDS + 3) +
-                               (SQ_METRICS_E2E_NBOUNDS + 3) + 6);
+                               (SQ_METRICS_E2E_NBOUNDS + 3) + 7);
     sq_buf_fini(&out);
 }
 
