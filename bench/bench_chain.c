@@ -7,7 +7,9 @@
  * 10,000 events/s; sqgate's RSS and Redis bytes per customer, dedupe id and
  * KPI hash; events/s at 1, 6 and 24 partitions, with a deep backlog (a
  * gateway catching up) and CPU per event with 10k
- * and 1M customers. Progress goes to stderr, the table to stdout.
+ * and 1M customers; sqgate's peak RSS over a longer paced window with 1M
+ * customers (point 4 over time). Progress goes to stderr, the table to
+ * stdout.
  * Usage: bench_chain [--sqgate PATH] [--quick] [--main-customers N]
  * [--probe RATE SECONDS] [--set PATH=VALUE]... (--set goes to every
  * `sqgate run`; --quick: shorter steps, one round; --probe: one paced
@@ -42,6 +44,7 @@ struct sq_cb_opts {
     long replay_events;
     int consume_rounds;
     uint32_t main_customers; /* the main run's (and replay's) distinct customers */
+    double long_s;       /* the 1M-customer paced window (point 4 over time) */
 };
 
 /* What bench_chain reads at one instant. */
@@ -707,6 +710,43 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
         }
 }
 
+/* Point 4 over time: one paced window of o->long_s on a fresh stack with
+ * 1M customers, at 0.8 of the main run's sustained rate so that the lag
+ * stays bounded. The saturated runs' windows reach too few customers and
+ * open tickets for the memory that grows with them (docs/operations.md,
+ * Memory) to show. */
+static int sq_cb_long_run(const struct sq_cb_opts *o, int64_t start_ms, double rate,
+                          struct sq_cb_long *l)
+{
+    memset(l, 0, sizeof *l);
+    if (!(rate > 0))
+        return -1;
+    struct sq_cb_opts lo = *o;
+    lo.step_s = o->long_s;
+    struct sq_cb_run r;
+    struct sq_gen_opts g = sq_cb_gen_opts(1000000, start_ms);
+    l->ran = true;
+    l->rate = rate;
+    if (sq_cb_run_start(&r, &lo, SQ_CB_MAIN_PARTITIONS, &g) != 0)
+        return -1;
+    sq_cb_sleep(1);
+    struct sq_cb_window w;
+    int rc = sq_cb_window_run(&r, rate, 0, &w);
+    if (rc == 0) {
+        sq_cb_window_log("1M customers, paced", &w);
+        l->secs = w.secs;
+        l->consumed = w.secs > 0 ? w.consumed / w.secs : 0;
+        l->bounded = sq_cb_step_bounded(&w, rate);
+        l->timers_armed = w.m1.timers_armed;
+        rc = sq_cb_run_check(&r, "1M customers, paced");
+    }
+    l->hwm_kib = sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM");
+    l->produced = r.total_produced;
+    sq_cb_run_stop(&r);
+    l->ok = rc == 0;
+    return rc;
+}
+
 /* --probe RATE SECONDS: one paced window on the main stack and nothing
  * else, for comparing two builds or settings at one rate: what each
  * process spends per event there (the figure the sustained rate follows,
@@ -764,7 +804,7 @@ int main(int argc, char **argv)
 {
     struct sq_cb_opts o = {.sqgate = SQ_BUILD_DIR "/sqgate", .step_s = 12, .warm_s = 3,
                            .replay_events = 50000, .consume_rounds = 3,
-                           .main_customers = 10000};
+                           .main_customers = 10000, .long_s = 90};
     static struct sq_cb_results res;
     res.rounds = 2;
     size_t nsets = 0;
@@ -791,6 +831,7 @@ int main(int argc, char **argv)
             o.warm_s = 2;
             o.replay_events = 20000;
             o.consume_rounds = 2;
+            o.long_s = 30;
             res.rounds = 1;
         } else {
             fprintf(stderr, "usage: bench_chain [--sqgate PATH] [--quick] "
@@ -810,7 +851,10 @@ int main(int argc, char **argv)
     sq_cb_replay_run(&o, start_ms, &res.replay);
     sq_cb_main_run(&o, start_ms, &res.main);
     sq_cb_saturated_rounds(&o, start_ms, &res);
+    if (res.main.ok && res.main.sustained > 0)
+        sq_cb_long_run(&o, start_ms, sq_cb_round_rate(0.8 * res.main.sustained), &res.long1m);
     res.secs = sq_cb_now() - t0;
     sq_cb_report_print(&res);
-    return res.main.ok && res.sat_ok && res.replay.ok ? 0 : 1;
+    return res.main.ok && res.sat_ok && res.replay.ok && (!res.long1m.ran || res.long1m.ok) ? 0
+                                                                                           : 1;
 }

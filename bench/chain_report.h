@@ -91,6 +91,18 @@ struct sq_cb_main {
 };
 
 #define SQ_CB_REPLAY_ROUNDS 3
+/* Point 4 over time: a paced window with 1M customers, long enough for
+ * what grows with the data (open tickets' timers) to show. */
+struct sq_cb_long {
+    double rate, secs;           /* events/s asked; the measured window */
+    double consumed;             /* events/s */
+    bool bounded;                /* lag stayed bounded */
+    double timers_armed;         /* sq_timers_armed at the end */
+    long hwm_kib;                /* sqgate VmHWM at the end */
+    double produced;             /* events, checked consumed by sqgate */
+    bool ran, ok;
+};
+
 struct sq_cb_replay {
     long events;
     double replay_round[SQ_CB_REPLAY_ROUNDS], parse_round[SQ_CB_REPLAY_ROUNDS]; /* events/s */
@@ -111,6 +123,7 @@ struct sq_cb_results {
     struct sq_cb_replay replay;
     struct sq_cb_main main;
     struct sq_cb_saturated sat[SQ_CB__CONFIGS]; /* best of the rounds */
+    struct sq_cb_long long1m;
     int rounds;
     double step_s, warm_s;       /* each window, and its unmeasured start */
     double sat_produced;         /* events over every saturated run */
