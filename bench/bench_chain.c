@@ -710,6 +710,20 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
         }
 }
 
+/* One paced window of o->step_s at rate on a fresh stack of the main
+ * run's partitions, its events from `customers`. *r stays up for the
+ * caller's checks (sq_cb_run_stop). Returns -2 when the stack did not
+ * start (nothing to stop), else the window's outcome. */
+static int sq_cb_paced_window(struct sq_cb_run *r, const struct sq_cb_opts *o, uint32_t customers,
+                              int64_t start_ms, double rate, struct sq_cb_window *w)
+{
+    struct sq_gen_opts g = sq_cb_gen_opts(customers, start_ms); /* the generator copies it */
+    if (sq_cb_run_start(r, o, SQ_CB_MAIN_PARTITIONS, &g) != 0)
+        return -2;
+    sq_cb_sleep(1);
+    return sq_cb_window_run(r, rate, 0, w);
+}
+
 /* Point 4 over time: one paced window of o->long_s on a fresh stack with
  * 1M customers, at 0.8 of the main run's sustained rate so that the lag
  * stays bounded. The saturated runs' windows reach too few customers and
@@ -723,15 +737,13 @@ static int sq_cb_long_run(const struct sq_cb_opts *o, int64_t start_ms, double r
         return -1;
     struct sq_cb_opts lo = *o;
     lo.step_s = o->long_s;
-    struct sq_cb_run r;
-    struct sq_gen_opts g = sq_cb_gen_opts(1000000, start_ms);
     l->ran = true;
     l->rate = rate;
-    if (sq_cb_run_start(&r, &lo, SQ_CB_MAIN_PARTITIONS, &g) != 0)
-        return -1;
-    sq_cb_sleep(1);
+    struct sq_cb_run r;
     struct sq_cb_window w;
-    int rc = sq_cb_window_run(&r, rate, 0, &w);
+    int rc = sq_cb_paced_window(&r, &lo, 1000000, start_ms, rate, &w);
+    if (rc == -2)
+        return -1;
     if (rc == 0) {
         sq_cb_window_log("1M customers, paced", &w);
         l->secs = w.secs;
@@ -758,12 +770,10 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
     po.step_s = secs;
     po.warm_s = secs / 4 > 5 ? secs / 4 : 5;
     struct sq_cb_run r;
-    struct sq_gen_opts g = sq_cb_gen_opts(o->main_customers, start_ms);
-    if (sq_cb_run_start(&r, &po, SQ_CB_MAIN_PARTITIONS, &g) != 0)
-        return -1;
-    sq_cb_sleep(1);
     struct sq_cb_window w;
-    int rc = sq_cb_window_run(&r, rate, 0, &w);
+    int rc = sq_cb_paced_window(&r, &po, o->main_customers, start_ms, rate, &w);
+    if (rc == -2)
+        return -1;
     if (rc == 0) {
         sq_cb_window_log("probe", &w);
         double n = w.consumed > 0 ? w.consumed : 1;
