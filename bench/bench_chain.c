@@ -727,8 +727,9 @@ static int sq_cb_paced_window(struct sq_cb_run *r, const struct sq_cb_opts *o, u
 /* Point 4 over time: one paced window of o->long_s on a fresh stack with
  * 1M customers, at 0.8 of the main run's sustained rate so that the lag
  * stays bounded. The saturated runs' windows reach too few customers and
- * open tickets for the memory that grows with them (docs/operations.md,
- * Memory) to show. */
+ * open tickets for memory that would grow with them to show; the row
+ * counts the open tickets' timers in Redis and those held in memory
+ * (docs/operations.md, Memory). */
 static int sq_cb_long_run(const struct sq_cb_opts *o, int64_t start_ms, double rate,
                           struct sq_cb_long *l)
 {
@@ -750,6 +751,7 @@ static int sq_cb_long_run(const struct sq_cb_opts *o, int64_t start_ms, double r
         l->consumed = w.secs > 0 ? w.consumed / w.secs : 0;
         l->bounded = sq_cb_step_bounded(&w, rate);
         l->timers_armed = w.m1.timers_armed;
+        l->timers_redis = sq_cb_redis_timers(&r.stack);
         rc = sq_cb_run_check(&r, "1M customers, paced");
     }
     l->hwm_kib = sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM");

@@ -27,7 +27,7 @@ struct sq_cb_metrics {
     double kafka_errors;
     double outputs;      /* sq_outputs_total: Kafka records delivered */
     double kpi_records;  /* sq_kpi_records_total: window closes and re-emissions */
-    double timers_armed; /* sq_timers_armed: open tickets' timers held in memory */
+    double timers_armed; /* sq_timers_armed: timers held in memory (due soon) */
     double turns;        /* sq_turns_total, and the turns' time in each phase (µs) */
     double turn_us[SQ_CB_TURN__N];
     double e2e[SQ_METRICS_E2E_NBOUNDS + 1]; /* cumulative buckets, last +Inf */

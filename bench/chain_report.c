@@ -179,10 +179,10 @@ static void sq_cb_print_rss(const struct sq_cb_results *res)
         return;
     }
     printf("| sqgate peak RSS paced at %.0f events/s (0.8 of sustained) for %.0f s, ids from 1M "
-           "customers (VmHWM; consumed %.0f/s, lag %s; %.0f open tickets' timers held, "
-           "sq_timers_armed) | %.1f MiB%s | ≤ 64 MiB with 1M customers |\n",
-           l->rate, l->secs, l->consumed, l->bounded ? "bounded" : "grew", l->timers_armed,
-           l->hwm_kib / 1024.0, l->ok ? "" : " (run FAILED)");
+           "customers (VmHWM; consumed %.0f/s, lag %s; open tickets' timers: %lld in Redis, "
+           "%.0f in memory) | %.1f MiB%s | ≤ 64 MiB with 1M customers |\n",
+           l->rate, l->secs, l->consumed, l->bounded ? "bounded" : "grew", l->timers_redis,
+           l->timers_armed, l->hwm_kib / 1024.0, l->ok ? "" : " (run FAILED)");
 }
 
 static void sq_cb_print_redis(const struct sq_cb_main *m)

@@ -97,7 +97,8 @@ struct sq_cb_long {
     double rate, secs;           /* events/s asked; the measured window */
     double consumed;             /* events/s */
     bool bounded;                /* lag stayed bounded */
-    double timers_armed;         /* sq_timers_armed at the end */
+    double timers_armed;         /* sq_timers_armed at the end: timers in memory */
+    long long timers_redis;      /* the open tickets' timers in Redis at the end */
     long hwm_kib;                /* sqgate VmHWM at the end */
     double produced;             /* events, checked consumed by sqgate */
     bool ran, ok;

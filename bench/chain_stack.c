@@ -278,6 +278,29 @@ void sq_cb_stack_stop(struct sq_cb_stack *s)
     s->dir[0] = '\0';
 }
 
+long long sq_cb_redis_timers(struct sq_cb_stack *s)
+{
+    char cursor[32] = "0";
+    long long n = 0;
+    do {
+        redisReply *r = redisCommand(s->redis, "SCAN %s MATCH sq:timers-due:* COUNT 1000", cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t k = 0; k < r->element[1]->elements; k++) {
+            redisReply *z = redisCommand(s->redis, "ZCARD %s", r->element[1]->element[k]->str);
+            n += z && z->type == REDIS_REPLY_INTEGER ? z->integer : 0;
+            if (z)
+                freeReplyObject(z);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
 long long sq_cb_redis_used_memory(struct sq_cb_stack *s)
 {
     redisReply *r = redisCommand(s->redis, "INFO memory");

@@ -49,6 +49,10 @@ int sq_cb_stack_stop_sqgate(struct sq_cb_stack *s);
 /* Stops everything started; safe on a partly started stack and twice. */
 void sq_cb_stack_stop(struct sq_cb_stack *s);
 
+/* The overdue timers Redis holds (ZCARD of every sq:timers-due:* index,
+ * summed); -1 on error. */
+long long sq_cb_redis_timers(struct sq_cb_stack *s);
+
 /* INFO memory used_memory, bytes; -1 on error. */
 long long sq_cb_redis_used_memory(struct sq_cb_stack *s);
 

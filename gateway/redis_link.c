@@ -417,6 +417,44 @@ int sq_redis_read_applied(struct sq_redis *r, const char *offset_key, int64_t *a
     return rc;
 }
 
+/* Indexes a timer hash written before its index (processors/store.h T):
+ * every field's due time ("due|opening|customer") into the index, its TTL
+ * with it. Only when the two disagree in size, so a partition assigned
+ * costs two lookups. */
+static const char sq_index_timers_lua[] =
+    "if redis.call('ZCARD', KEYS[2]) == redis.call('HLEN', KEYS[1]) then return 0 end\n"
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "local n = 0\n"
+    "for i = 1, #h, 2 do\n"
+    "  local due = tonumber(string.match(h[i + 1], '^(%-?%d+)|'))\n"
+    "  if due and redis.call('ZSCORE', KEYS[2], h[i]) == false then\n"
+    "    redis.call('ZADD', KEYS[2], due, h[i]); n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "local ttl = redis.call('TTL', KEYS[1])\n"
+    "if n > 0 and ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end\n"
+    "return n\n";
+
+int sq_redis_index_timers(struct sq_redis *r, const char *hkey, const char *zkey, long long *indexed,
+                          struct sq_err *err)
+{
+    int rc = sq_redis_ensure(r, err);
+    if (rc != SQ_OK)
+        return rc;
+    const char *argv[] = {"EVAL", sq_index_timers_lua, "2", hkey, zkey};
+    redisReply *rep = sq_redis_cmd(r, err, 5, argv, NULL);
+    if (!rep)
+        return SQ_ERR_TRANSIENT;
+    rc = SQ_OK;
+    if (rep->type == REDIS_REPLY_INTEGER)
+        *indexed = rep->integer;
+    else
+        rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis: indexing the timers of %s: %s", hkey,
+                        rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* Writes v in decimal at p; returns the end. */
 static char *sq_resp_uint(char *p, size_t v)
 {
@@ -962,9 +1000,41 @@ static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *step
     return SQ_OK;
 }
 
-
 static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *reads,
                                     struct sq_err *err);
+
+/* A due read (processors/store.h): the index's entries in the range,
+ * each with its timer hash's value, as flat (member, due, value) triples. */
+static const char sq_due_lua[] =
+    "local z = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])\n"
+    "if #z == 0 then return z end\n"
+    "local ids = {}\n"
+    "for i = 1, #z, 2 do ids[#ids + 1] = z[i] end\n"
+    "local v = redis.call('HMGET', KEYS[2], unpack(ids))\n"
+    "local out = {}\n"
+    "for i = 1, #ids do out[3 * i - 2] = ids[i]; out[3 * i - 1] = z[2 * i]; out[3 * i] = v[i] end\n"
+    "return out\n";
+
+/* A due read's value from its reply: [[member, due, value or null], …];
+ * NULL when the range is empty. */
+static char *sq_redis_due_json_dup(const redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+        return NULL;
+    json_t *a = json_array();
+    for (size_t k = 0; k + 2 < rep->elements; k += 3) {
+        const redisReply *m = rep->element[k], *sc = rep->element[k + 1], *v = rep->element[k + 2];
+        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING)
+            continue;
+        json_array_append_new(a, json_pack("[s%, I, o]", m->str, (size_t)m->len,
+                                           (json_int_t)strtod(sc->str, NULL),
+                                           v->type == REDIS_REPLY_STRING
+                                               ? json_stringn(v->str, v->len) : json_null()));
+    }
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
 
 int sq_redis_read_fields(struct sq_redis *r, struct sq_store_reads *reads, struct sq_err *err)
 {
@@ -987,6 +1057,24 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
     const char *argv[66];
     for (size_t i = 0; i < reads->n; ncmd++) {
         const struct sq_store_read *rd = &reads->v[i];
+        if (rd->due) {
+            char from[32], lim[32], off[32], cnt[32];
+            if (rd->from_ms == INT64_MIN)
+                snprintf(from, sizeof from, "-inf");
+            else
+                snprintf(from, sizeof from, "%lld", (long long)rd->from_ms);
+            if (rd->limit_ms == INT64_MAX)
+                snprintf(lim, sizeof lim, "+inf");
+            else
+                snprintf(lim, sizeof lim, "(%lld", (long long)rd->limit_ms);
+            snprintf(off, sizeof off, "%zu", rd->offset);
+            snprintf(cnt, sizeof cnt, "%zu", rd->count);
+            const char *a[] = {"EVAL", sq_due_lua, "2", rd->key, rd->field, from, lim, off, cnt};
+            redisAppendCommandArgv(r->c, 9, a, NULL);
+            span[ncmd] = 1;
+            i++;
+            continue;
+        }
         if (!rd->field) {
             argv[0] = "HGETALL";
             argv[1] = rd->key;
@@ -1016,6 +1104,9 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
         }
         if (rep->type == REDIS_REPLY_ERROR) {
             rc = sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis read: %s", rep->str);
+        } else if (reads->v[i].due) {
+            free(reads->v[i].value);
+            reads->v[i].value = sq_redis_due_json_dup(rep);
         } else if (!reads->v[i].field) {
             /* HGETALL: a JSON object, fields sorted as the in-process store does */
             free(reads->v[i].value);

@@ -37,6 +37,12 @@ bool sq_redis_version_at_least(const char *info, int major, int minor, char *fou
 char *sq_redis_offset_key_dup(const struct sq_redis *r, const char *group, const char *topic,
                               int32_t partition);
 
+/* Makes the timer index zkey hold every timer of the hash hkey (one
+ * written before the index existed: processors/store.h T); *indexed: how
+ * many it added. */
+int sq_redis_index_timers(struct sq_redis *r, const char *hkey, const char *zkey, long long *indexed,
+                          struct sq_err *err);
+
 /* Reads the applied offset of a partition: *applied = -1 when none. */
 int sq_redis_read_applied(struct sq_redis *r, const char *offset_key, int64_t *applied,
                           struct sq_err *err);

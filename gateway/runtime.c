@@ -326,6 +326,19 @@ static bool sq_rt_part_busy(const struct sq_runtime *rt, const struct sq_part *p
     return false;
 }
 
+/* sq_batch.part_idle: topic/partition is held and no turn in flight has
+ * it, so its state in Redis is what its last step left. */
+static bool sq_rt_part_idle(void *arg, const char *topic, int32_t partition)
+{
+    const struct sq_runtime *rt = arg;
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        const struct sq_part *p = rt->parts.v[i];
+        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+            return !sq_rt_part_busy(rt, p);
+    }
+    return false;
+}
+
 /* Which partitions the next turn takes (ok[i] for rt->parts.v[i]); false
  * when none has work. The partitions form SQ_TURNS_MAX lanes by position
  * (i % SQ_TURNS_MAX) and turns take the lanes in turn, so a turn leaves
@@ -482,7 +495,8 @@ static struct sq_turn *sq_turn_start(struct sq_runtime *rt, const bool *ok, stru
     for (size_t i = 0; i < rt->parts.n; i++)
         total += want[i];
     t->all = (struct sq_batch){.partition = -1, .store = &rt->store.base, .n = total,
-                               .json_arena = sq_json_arena_new()};
+                               .json_arena = sq_json_arena_new(),
+                               .part_idle = sq_rt_part_idle, .part_idle_arg = rt};
     t->all.msgs = sq_xmalloc((total ? total : 1) * sizeof *t->all.msgs);
     for (size_t i = 0, at = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
@@ -1195,11 +1209,11 @@ static bool sq_part_read_applied(struct sq_runtime *rt, struct sq_part *p)
             rt->fatal = true;
         return false;
     }
-    /* In-process state of the partition (armed timers) from the store. */
+    /* The partition's overdue timers: fired by this instance from now on. */
     rc = sq_chain_partition_assigned(rt->chain, &rt->store.base, p->topic, p->partition, &err);
     if (rc != SQ_OK) {
         sq_metrics_inc(SQ_M_REDIS_ERRORS, 1);
-        sq_warn("%s/%d: cannot load its timers: %s", p->topic, (int)p->partition, err.msg);
+        sq_warn("%s/%d: cannot index its timers: %s", p->topic, (int)p->partition, err.msg);
         return false;
     }
     sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));

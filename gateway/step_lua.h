@@ -98,6 +98,14 @@
     "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n" \
     "    expire(ARGV[i+1], ARGV[i+2])\n" \
     "    i = i + 6\n" \
+    "  elseif op == 'T' then\n" \
+    "    redis.call('HSET', ARGV[i+1], ARGV[i+3], ARGV[i+5])\n" \
+    "    redis.call('ZADD', ARGV[i+2], ARGV[i+4], ARGV[i+3])\n" \
+    "    expire(ARGV[i+1], ARGV[i+6]); expire(ARGV[i+2], ARGV[i+6])\n" \
+    "    i = i + 7\n" \
+    "  elseif op == 'U' then\n" \
+    "    redis.call('HDEL', ARGV[i+1], ARGV[i+3]); redis.call('ZREM', ARGV[i+2], ARGV[i+3])\n" \
+    "    ttl_set[ARGV[i+1]] = nil; ttl_set[ARGV[i+2]] = nil; i = i + 4\n" \
     "  elseif op == 'G' then\n" \
     "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n" \
     "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n" \

@@ -5,16 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 /* The cache's value for a (key, field) that Redis does not hold. */
 static char sq_store_absent;
 
-/* "key\x1ffield", "key\x1dmember" for a set member, or "key\x1e" for a
- * whole-hash read, in b. */
+/* "key\x1ffield", "key\x1dmember" for a set member, "key\x1chash\x1cfrom
+ * limit offset count" for a due read, or "key\x1e" for a whole-hash read, in b. */
 static const char *sq_store_cache_key(struct sq_buf *b, const struct sq_store_read *r)
 {
     sq_buf_reset(b);
     sq_buf_append_str(b, r->key);
-    if (r->field) {
+    if (r->due) {
+        sq_buf_appendf(b, "\x1c%s\x1c%lld %lld %zu %zu", r->field, (long long)r->from_ms,
+                       (long long)r->limit_ms, r->offset, r->count);
+    } else if (r->field) {
         sq_buf_append(b, r->member ? "\x1d" : "\x1f", 1);
         sq_buf_append_str(b, r->field);
     } else {
@@ -95,9 +100,21 @@ static int sq_store_redis_prefetch(struct sq_store *s, struct sq_store_reads *r,
     return SQ_OK;
 }
 
+static int sq_store_redis_index_timers(struct sq_store *s, const char *hkey, const char *zkey,
+                                       struct sq_err *err)
+{
+    struct sq_store_redis *sr = (struct sq_store_redis *)s;
+    long long n = 0;
+    int rc = sq_redis_index_timers(sr->redis, hkey, zkey, &n, err);
+    if (rc == SQ_OK && n > 0)
+        sq_info("%s: indexed %lld timers written before the index (%s)", hkey, n, zkey);
+    return rc;
+}
+
 static const struct sq_store_vt sq_store_redis_vt = {
     .read = sq_store_redis_read,
     .prefetch = sq_store_redis_prefetch,
+    .index_timers = sq_store_redis_index_timers,
 };
 
 void sq_store_redis_init(struct sq_store_redis *s, struct sq_redis *redis)

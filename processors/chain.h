@@ -77,8 +77,9 @@ void sq_chain_account(struct sq_chain *chain, const struct sq_batch *batch,
 const struct sq_chain_stats *sq_chain_stats(const struct sq_chain *chain);
 
 struct sq_store;
-/* Partition lifecycle in `run`: state a processor keeps per partition in
- * process (armed timers) is loaded on assignment and dropped on revoke. */
+/* Partition lifecycle in `run`: the partitions whose overdue timers this
+ * instance reads and fires (ticket_timers.h); on revoke, those in memory
+ * are dropped. */
 int sq_chain_partition_assigned(struct sq_chain *chain, struct sq_store *store, const char *topic,
                                 int32_t partition, struct sq_err *err);
 void sq_chain_partition_revoked(struct sq_chain *chain, const char *topic, int32_t partition);
@@ -103,8 +104,8 @@ int64_t sq_msg_event_time(const struct sq_msg *m);
 void sq_chain_set_watermark(struct sq_chain *chain, int64_t wm_ms);
 /* Events too late to aggregate so far (SPEC 6's sq_too_late_total). */
 uint64_t sq_chain_too_late_total(struct sq_chain *chain);
-/* Overdue timers armed in process (sq_timers_armed): one an open ticket of
- * the partitions held, each kept in memory until it fires or is cancelled. */
+/* Overdue timers in memory (sq_timers_armed): those of the partitions held
+ * due within the horizon (ticket_timers.h); the rest are only in Redis. */
 size_t sq_chain_timers_armed(struct sq_chain *chain);
 
 /* Frees chain results of every message (event, outputs, verdict) so the

@@ -170,6 +170,11 @@ struct sq_batch {
     struct sq_json_arena *json_arena; /* borrowed, or NULL: decode parses the events
                                        * into it (json_arena.h), so the batch's owner
                                        * frees it once no tree of the batch is left */
+    /* Whether the state of a partition this batch does not hold may be
+     * read now: no other batch in flight holds it (ticket_timers.h). NULL:
+     * always (batches run one after another). */
+    bool (*part_idle)(void *arg, const char *topic, int32_t partition);
+    void *part_idle_arg;
 };
 
 /* Marks a message for the DLQ with its reason and "POINTER MESSAGE" detail.

@@ -1,10 +1,10 @@
 /* score_stage.c: the `score` processor (SPEC 3-5). For each contact, ticket,
  * survey and QA review: breaches and dimension scores (rules in score.c and
  * tickets.c), the customer's contact history (REPEAT_CONTACT, contacts_30d),
- * ticket state, overdue timers fired by the watermark (timers.c), the breach
- * records for sq.out.breaches, and the customer-hash changes (breaches,
- * open_tickets, cx_index). One store read per batch for histories and
- * tickets. */
+ * ticket state, overdue timers fired by the watermark (ticket_timers.c),
+ * the breach records for sq.out.breaches, and the customer-hash changes
+ * (breaches, open_tickets, cx_index). One store read per batch for
+ * histories and tickets. */
 #include "score_stage.h"
 
 #include <stdio.h>
@@ -18,56 +18,28 @@
 #include "score.h"
 #include "store.h"
 #include "strmap.h"
+#include "ticket_timers.h"
 #include "tickets.h"
 #include "timers.h"
 
 #define SQ_BREACHES_KEPT 100                     /* sq:cust:{id}:breaches */
 
-/* The stage's own state: overdue timers and the watermark that fires them,
- * and which customer each armed ticket belongs to. */
+/* The stage's own state: overdue timers and the watermark that fires them. */
 struct sq_score_stage {
     const struct sq_settings *st;
-    struct sq_timers timers;
+    struct sq_ticket_timers timers;
     struct sq_watermark wm;
-    struct sq_strmap ticket_cust; /* ticket_id → struct sq_armed * */
     struct sq_buf ckey, zkey, hkey; /* customer, breach-set and history keys (sq_id_key) */
     struct sq_buf hval;             /* a history's stored form */
 };
-
-/* Who an armed timer belongs to: the customer (for the breach record) and
- * the partition's timer hash that persists it (so another instance, or this
- * one after a restart, re-arms it on assignment). */
-struct sq_armed {
-    char *customer_id;
-    char *timers_key;
-};
-
-static void sq_armed_free(struct sq_armed *a)
-{
-    if (!a)
-        return;
-    free(a->customer_id);
-    free(a->timers_key);
-    free(a);
-}
-
-/* {prefix}timers:{topic}:{partition}: ticket_id → "due_ms|opening|customer" */
-static char *sq_timers_key_dup(const struct sq_settings *st, const char *topic, int32_t partition)
-{
-    char *t = sq_key_escape_dup(topic, strlen(topic));
-    char *k = sq_xasprintf("%stimers:%s:%d", st->redis_prefix, t, (int)partition);
-    free(t);
-    return k;
-}
 
 static int sq_score_stage_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
 {
     (void)err;
     struct sq_score_stage *ss = sq_xcalloc(1, sizeof *ss);
     ss->st = st;
-    sq_timers_init(&ss->timers);
+    sq_ticket_timers_init(&ss->timers, st);
     sq_watermark_init(&ss->wm, st->windows_grace_s * 1000);
-    sq_strmap_init(&ss->ticket_cust);
     *ctx = ss;
     return SQ_OK;
 }
@@ -79,21 +51,12 @@ static void sq_free_str(const char *key, void *value, void *arg)
     free(value);
 }
 
-static void sq_free_armed(const char *key, void *value, void *arg)
-{
-    (void)key;
-    (void)arg;
-    sq_armed_free(value);
-}
-
 static void sq_score_stage_destroy(void *ctx)
 {
     struct sq_score_stage *ss = ctx;
     if (!ss)
         return;
-    sq_timers_fini(&ss->timers);
-    sq_strmap_each(&ss->ticket_cust, sq_free_armed, NULL);
-    sq_strmap_fini(&ss->ticket_cust);
+    sq_ticket_timers_fini(&ss->timers);
     sq_buf_fini(&ss->ckey);
     sq_buf_fini(&ss->zkey);
     sq_buf_fini(&ss->hkey);
@@ -307,26 +270,12 @@ static void sq_score_ticket(struct sq_score_stage *ss, struct sq_ticket_view *vi
         sq_score_finish(st, sc);
     }
     m->cust_change.open_tickets += fx.open_delta;
-    if (fx.timer_set || fx.timer_cancel) {
-        char *tk = sq_timers_key_dup(st, batch->topic ? batch->topic : m->topic, m->partition);
-        if (fx.timer_set) {
-            sq_timers_set(&ss->timers, tid, fx.timer_due_ms, fx.timer_opening);
-            struct sq_armed *a = sq_xcalloc(1, sizeof *a);
-            a->customer_id = sq_xstrdup(m->customer_id);
-            a->timers_key = sq_xstrdup(tk);
-            sq_armed_free(sq_strmap_put(&ss->ticket_cust, tid, a));
-            char *v = sq_xasprintf("%lld|%d|%s", (long long)fx.timer_due_ms, fx.timer_opening,
-                                   m->customer_id);
-            const char *fv[] = {tid, v, NULL};
-            sq_op_hset(&m->ops, tk, st->retention_customer_days * 86400, fv);
-            free(v);
-        } else {
-            sq_timers_cancel(&ss->timers, tid);
-            sq_armed_free(sq_strmap_del(&ss->ticket_cust, tid));
-            sq_op_hdel(&m->ops, tk, tid);
-        }
-        free(tk);
-    }
+    const char *topic = batch->topic ? batch->topic : m->topic;
+    if (fx.timer_set)
+        sq_ticket_timers_arm(&ss->timers, &m->ops, topic, m->partition, tid, fx.timer_due_ms,
+                             fx.timer_opening, m->customer_id);
+    else if (fx.timer_cancel)
+        sq_ticket_timers_cancel(&ss->timers, &m->ops, topic, m->partition, tid);
     sq_ticket_save(st, &m->ops, t);
     sq_ticket_effects_fini(&fx);
 }
@@ -340,24 +289,22 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
                           struct sq_msg *carrier, struct sq_err *err)
 {
     const struct sq_settings *st = ss->st;
-    struct sq_timer_due due;
-    while (sq_timers_pop_due(&ss->timers, limit_ms, &due)) {
-        const char *ids[1] = {due.key};
+    struct sq_ticket_timer due;
+    while (sq_ticket_timers_pop_due(&ss->timers, limit_ms, &due)) {
+        const char *ids[1] = {due.ticket_id};
         int rc = sq_ticket_view_load(view, st, store, ids, 1, err);
         if (rc != SQ_OK) {
-            sq_timers_set(&ss->timers, due.key, due.due_ms, due.opening); /* retried later */
-            sq_timer_due_fini(&due);
+            sq_ticket_timers_put_back(&ss->timers, &due); /* retried later */
             return rc;
         }
-        struct sq_ticket *t = sq_ticket_view_get(view, due.key);
-        const struct sq_armed *armed = sq_strmap_get(&ss->ticket_cust, due.key);
-        const char *cid = armed ? armed->customer_id : NULL;
+        struct sq_ticket *t = sq_ticket_view_get(view, due.ticket_id);
+        const char *cid = due.customer_id;
         struct sq_breach b;
         memset(&b, 0, sizeof b);
         if (cid && sq_ticket_timer_fire(t, st, due.due_ms, due.opening, &b)) {
             struct sq_customer_ctx bc = {t->cur.cust.tier, t->cur.cust.enterprise,
                                          t->cur.cust.region[0] ? t->cur.cust.region : NULL};
-            json_t *tev = json_pack("{s:s}", "ticket_id", due.key); /* the record names its ticket */
+            json_t *tev = json_pack("{s:s}", "ticket_id", due.ticket_id); /* the record names its ticket */
             json_t *rec = sq_breach_apply(ss, &carrier->ops, NULL, &b, t->cur.event_id, cid, &bc,
                                           tev, b.occurred_ms, NULL);
             json_decref(tev);
@@ -370,11 +317,9 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
                                             "record", rec));
             sq_ticket_save(st, &carrier->ops, t);
         }
-        if (armed)
-            sq_op_hdel(&carrier->ops, armed->timers_key, due.key);
+        sq_ticket_timers_end(&carrier->ops, &due);
         sq_breach_fini(&b);
-        sq_armed_free(sq_strmap_del(&ss->ticket_cust, due.key));
-        sq_timer_due_fini(&due);
+        sq_ticket_timer_fini(&due);
     }
     return SQ_OK;
 }
@@ -383,6 +328,26 @@ static bool sq_is_scored_kind(const struct sq_msg *m)
 {
     return m->schema && (strcmp(m->schema, "contact.v1") == 0 || strcmp(m->schema, "ticket.v1") == 0 ||
                          strcmp(m->schema, "survey.v1") == 0 || strcmp(m->schema, "qa_review.v1") == 0);
+}
+
+/* The greatest watermark the batch can reach: the stage's, raised by every
+ * event it may score (an upper bound: some may yet be dropped); INT64_MIN
+ * when the watermark is undefined and the batch has no such event. The
+ * timers due before it are the ones the batch can fire. */
+static int64_t sq_batch_wm_limit(const struct sq_score_stage *ss, const struct sq_batch *batch)
+{
+    int64_t lim;
+    if (!sq_watermark_get(&ss->wm, &lim))
+        lim = INT64_MIN;
+    for (size_t i = 0; i < batch->n; i++) {
+        const struct sq_msg *m = &batch->msgs[i];
+        if (!m->event || !sq_is_scored_kind(m))
+            continue;
+        int64_t t = sq_msg_event_time(m) - ss->wm.grace_ms;
+        if (t > lim)
+            lim = t;
+    }
+    return lim;
 }
 
 /* Adds the contact histories the batch reads (one per customer, in batch
@@ -433,6 +398,9 @@ static void sq_score_stage_plan(void *ctx, const struct sq_batch *batch,
     }
     sq_strmap_fini(&seen);
     free(tids);
+    int64_t lim = sq_batch_wm_limit(ss, batch);
+    if (lim != INT64_MIN)
+        sq_ticket_timers_plan(&ss->timers, batch, lim, reads);
 }
 
 static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
@@ -451,6 +419,15 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
     if (rc == SQ_OK)
         rc = sq_ticket_view_load(&view, st, batch->store, tids, ntids, err);
     free(tids);
+    /* the timers that can fall due in this batch, into memory */
+    int64_t lim = sq_batch_wm_limit(ss, batch);
+    if (rc == SQ_OK && lim != INT64_MIN)
+        rc = sq_ticket_timers_load(&ss->timers, batch, batch->store, lim, err);
+    /* read just now but due before the watermark already: they fire with
+     * the batch's first scored event, as if it had moved the watermark */
+    int64_t wm0, due0;
+    bool late = rc == SQ_OK && sq_watermark_get(&ss->wm, &wm0) &&
+                sq_ticket_timers_next_due(&ss->timers, &due0) && due0 < wm0;
     if (rc != SQ_OK) {
         sq_store_reads_fini(&reads);
         sq_strmap_fini(&hist);
@@ -536,8 +513,11 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         }
         sq_breach_list_fini(&bl);
         int64_t wm;
-        if (sq_watermark_observe(&ss->wm, sq_msg_event_time(m)) && sq_watermark_get(&ss->wm, &wm))
+        bool moved = sq_watermark_observe(&ss->wm, sq_msg_event_time(m));
+        if ((moved || late) && sq_watermark_get(&ss->wm, &wm)) {
+            late = false;
             rc = sq_fire_timers(ss, &view, batch->store, wm, wm, m, err);
+        }
     }
     sq_strmap_each(&hist, sq_history_free_each, NULL);
     sq_strmap_fini(&hist);
@@ -549,71 +529,19 @@ int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const c
                                       int32_t partition, struct sq_err *err)
 {
     struct sq_score_stage *ss = ctx;
-    char *tk = sq_timers_key_dup(ss->st, topic, partition);
-    struct sq_store_reads reads = {0};
-    sq_store_reads_add(&reads, tk, NULL);
-    int rc = sq_store_read(store, &reads, err);
-    json_error_t jerr;
-    json_t *all = rc == SQ_OK && reads.v[0].value ? json_loads(reads.v[0].value, 0, &jerr) : NULL;
-    const char *tid;
-    json_t *v;
-    json_object_foreach(all, tid, v) {
-        const char *s = json_string_value(v);
-        char *end;
-        long long due = s ? strtoll(s, &end, 10) : 0;
-        if (!s || *end != '|')
-            continue;
-        int opening = (int)strtol(end + 1, &end, 10);
-        if (*end != '|')
-            continue;
-        sq_timers_set(&ss->timers, tid, due, opening);
-        struct sq_armed *a = sq_xcalloc(1, sizeof *a);
-        a->customer_id = sq_xstrdup(end + 1);
-        a->timers_key = sq_xstrdup(tk);
-        sq_armed_free(sq_strmap_put(&ss->ticket_cust, tid, a));
-    }
-    json_decref(all);
-    sq_store_reads_fini(&reads);
-    free(tk);
-    return rc;
-}
-
-struct sq_revoke_ctx {
-    struct sq_score_stage *ss;
-    const char *timers_key;
-    char **drop;
-    size_t n;
-};
-
-static void sq_collect_partition(const char *key, void *value, void *arg)
-{
-    struct sq_revoke_ctx *rc = arg;
-    const struct sq_armed *a = value;
-    if (strcmp(a->timers_key, rc->timers_key) == 0) {
-        rc->drop = sq_xrealloc(rc->drop, (rc->n + 1) * sizeof *rc->drop);
-        rc->drop[rc->n++] = sq_xstrdup(key);
-    }
+    return sq_ticket_timers_assigned(&ss->timers, store, topic, partition, err);
 }
 
 size_t sq_score_stage_timers_armed(const void *ctx)
 {
     const struct sq_score_stage *ss = ctx;
-    return sq_timers_count(&ss->timers);
+    return sq_ticket_timers_in_memory(&ss->timers);
 }
 
 void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition)
 {
     struct sq_score_stage *ss = ctx;
-    char *tk = sq_timers_key_dup(ss->st, topic, partition);
-    struct sq_revoke_ctx rc = {ss, tk, NULL, 0};
-    sq_strmap_each(&ss->ticket_cust, sq_collect_partition, &rc);
-    for (size_t i = 0; i < rc.n; i++) {
-        sq_timers_cancel(&ss->timers, rc.drop[i]);
-        sq_armed_free(sq_strmap_del(&ss->ticket_cust, rc.drop[i]));
-        free(rc.drop[i]);
-    }
-    free(rc.drop);
-    free(tk);
+    sq_ticket_timers_revoked(&ss->timers, topic, partition);
 }
 
 int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, struct sq_msg *carrier,
@@ -626,7 +554,9 @@ int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, str
     sq_strmap_init(&view.map);
     /* a timer fires when its due time <= the greatest event time seen */
     int64_t limit = all ? INT64_MAX : ss->wm.max_event_ms + 1;
-    int rc = sq_fire_timers(ss, &view, store, limit, ss->wm.max_event_ms, carrier, err);
+    int rc = sq_ticket_timers_load_all(&ss->timers, store, limit, err);
+    if (rc == SQ_OK)
+        rc = sq_fire_timers(ss, &view, store, limit, ss->wm.max_event_ms, carrier, err);
     sq_ticket_view_fini(&view);
     return rc;
 }

@@ -16,13 +16,15 @@ struct sq_store;
 int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, struct sq_msg *carrier,
                                 struct sq_err *err);
 
-/* A partition was assigned: re-arm its persisted overdue timers (its
- * {prefix}timers:{topic}:{partition} hash). */
+/* A partition was assigned: its overdue timers are read from the store as
+ * they near the watermark (ticket_timers.h); a timer hash written before
+ * the index existed is indexed now. */
 int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const char *topic,
                                       int32_t partition, struct sq_err *err);
 /* A partition was revoked: its timers are the next owner's. */
 void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition);
-/* Overdue timers armed: one an open ticket of the partitions held. */
+/* Overdue timers in memory: those of the partitions held due within the
+ * horizon (ticket_timers.h); the others are only in the store. */
 size_t sq_score_stage_timers_armed(const void *ctx);
 
 #endif

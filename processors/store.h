@@ -18,12 +18,19 @@
  * released by the caller (sq_store_reads_fini). field NULL reads the whole
  * hash: value is then a JSON object of its fields (NULL when absent). With
  * member set, field is a member of the set at key, and value is "1" when
- * the set holds it (NULL when not): a dedupe mark (D below). */
+ * the set holds it (NULL when not): a dedupe mark (D below). With due set
+ * (sq_store_reads_add_due), key is a timer index and field its timer hash
+ * (T below): value is [[member, due, hash value or null], …], the index's
+ * entries of from_ms ≤ due < limit_ms in (due, member) order, from the
+ * offset-th, at most count; NULL when there are none. */
 struct sq_store_read {
     char *key;
     char *field;
     char *value;
     bool member;
+    bool due;
+    int64_t from_ms, limit_ms;
+    size_t offset, count;
 };
 
 struct sq_store_reads {
@@ -34,6 +41,10 @@ struct sq_store_reads {
 size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char *field);
 /* Adds a read of whether the set at key holds member; its index. */
 size_t sq_store_reads_add_member(struct sq_store_reads *r, const char *key, const char *member);
+/* Adds a read of the timers of index zkey (and hash hkey) due in
+ * [from_ms, limit_ms), from the offset-th, at most count; its index. */
+size_t sq_store_reads_add_due(struct sq_store_reads *r, const char *zkey, const char *hkey,
+                              int64_t from_ms, int64_t limit_ms, size_t offset, size_t count);
 void sq_store_reads_fini(struct sq_store_reads *r);
 
 struct sq_store;
@@ -45,6 +56,10 @@ struct sq_store_vt {
      * forget them). For a round trip per read call, several processors'
      * reads in one (sq_chain_process). */
     int (*prefetch)(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err);
+    /* Optional: makes the timer index zkey hold every timer of the hash
+     * hkey (T below), for a hash written before the index existed. */
+    int (*index_timers)(struct sq_store *s, const char *hkey, const char *zkey,
+                        struct sq_err *err);
 };
 struct sq_store {
     const struct sq_store_vt *vt;
@@ -64,6 +79,12 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
                                     struct sq_err *err)
 {
     return s->vt->prefetch ? s->vt->prefetch(s, r, err) : SQ_OK;
+}
+
+static inline int sq_store_index_timers(struct sq_store *s, const char *hkey, const char *zkey,
+                                        struct sq_err *err)
+{
+    return s->vt->index_timers ? s->vt->index_timers(s, hkey, zkey, err) : SQ_OK;
 }
 
 /* The ops (flat arguments) both back ends apply, per message:
@@ -108,6 +129,9 @@ static inline int sq_store_prefetch(struct sq_store *s, struct sq_store_reads *r
  *   Z key ttl_s keep score member   ZADD, then keep only the `keep` highest
  *   G key tf t vf v ttl_s     if (t, v) is later than the stored (tf, vf)
  *                             (strings, byte order), HSET tf t vf v
+ *   T hkey zkey m due v ttl_s a timer: HSET hkey m v and ZADD zkey due m
+ *                             (the index a due read answers from)
+ *   U hkey zkey m             a timer's end: HDEL hkey m and ZREM zkey m
  *   Y <op>                    deferred: <op> (K, V or W) is applied after the
  *                             whole list, and only when some message of it
  *                             was a duplicate (a duplicate's own Y ops are
@@ -154,6 +178,10 @@ void sq_op_zadd_keep(struct sq_state_ops *ops, const char *key, int64_t ttl_s, i
                      int64_t score, const char *member);
 void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield, const char *t,
                   const char *vfield, const char *v, int64_t ttl_s);
+void sq_op_timer_arm(struct sq_state_ops *ops, const char *hkey, const char *zkey,
+                     const char *member, int64_t due_ms, const char *value, int64_t ttl_s);
+void sq_op_timer_drop(struct sq_state_ops *ops, const char *hkey, const char *zkey,
+                      const char *member);
 /* H with n field/value pairs given as a NULL-terminated list. */
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv);
 

@@ -13,6 +13,7 @@
 #include "kpi.h"
 #include "score.h"
 #include "strmap.h"
+#include "timers.h"
 
 /* A V op's record of one counter: its index, then its native int64. */
 #define SQ_KC_REC 9
@@ -23,9 +24,21 @@ size_t sq_store_reads_add(struct sq_store_reads *r, const char *key, const char 
         r->cap = r->cap ? r->cap * 2 : 64;
         r->v = sq_xrealloc(r->v, r->cap * sizeof *r->v);
     }
-    r->v[r->n] = (struct sq_store_read){sq_xstrdup(key), field ? sq_xstrdup(field) : NULL, NULL,
-                                        false};
+    r->v[r->n] = (struct sq_store_read){.key = sq_xstrdup(key),
+                                        .field = field ? sq_xstrdup(field) : NULL};
     return r->n++;
+}
+
+size_t sq_store_reads_add_due(struct sq_store_reads *r, const char *zkey, const char *hkey,
+                              int64_t from_ms, int64_t limit_ms, size_t offset, size_t count)
+{
+    size_t at = sq_store_reads_add(r, zkey, hkey);
+    r->v[at].due = true;
+    r->v[at].from_ms = from_ms;
+    r->v[at].limit_ms = limit_ms;
+    r->v[at].offset = offset;
+    r->v[at].count = count;
+    return at;
 }
 
 size_t sq_store_reads_add_member(struct sq_store_reads *r, const char *key, const char *member)
@@ -184,6 +197,27 @@ void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield,
     sq_state_ops_push_i64(ops, ttl_s);
 }
 
+void sq_op_timer_arm(struct sq_state_ops *ops, const char *hkey, const char *zkey,
+                     const char *member, int64_t due_ms, const char *value, int64_t ttl_s)
+{
+    sq_state_ops_push_borrowed(ops, "T", 1);
+    sq_state_ops_push_str(ops, hkey);
+    sq_state_ops_push_str(ops, zkey);
+    sq_state_ops_push_str(ops, member);
+    sq_state_ops_push_i64(ops, due_ms);
+    sq_state_ops_push_str(ops, value);
+    sq_state_ops_push_i64(ops, ttl_s);
+}
+
+void sq_op_timer_drop(struct sq_state_ops *ops, const char *hkey, const char *zkey,
+                      const char *member)
+{
+    sq_state_ops_push_borrowed(ops, "U", 1);
+    sq_state_ops_push_str(ops, hkey);
+    sq_state_ops_push_str(ops, zkey);
+    sq_state_ops_push_str(ops, member);
+}
+
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv)
 {
     size_t n = 0;
@@ -199,7 +233,9 @@ void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const 
 
 /* ---- the in-process store ---------------------------------------------- */
 
-/* One key's value: a hash (field → char *) or a sorted set. */
+/* One key's value: a hash (field → char *), a sorted set or a timer index
+ * (T: a heap, so that arming and reading the due stay O(log n) with the
+ * open tickets of a long log). */
 struct sq_zentry {
     int64_t score;
     char *member;
@@ -213,6 +249,7 @@ struct sq_mem_obj {
     uint64_t kc_present;
     struct sq_zentry *z;
     size_t zn;
+    struct sq_timers *tq;
     /* h as a whole-hash read gives it (sq_hash_json_dup), until the next
      * write; kept only once h was read whole twice without a write in
      * between (the active outages, read by every batch), so the KPI cells,
@@ -246,6 +283,9 @@ static void sq_free_hash(const char *key, void *value, void *arg)
     for (size_t i = 0; i < o->zn; i++)
         free(o->z[i].member);
     free(o->z);
+    if (o->tq)
+        sq_timers_fini(o->tq);
+    free(o->tq);
     free(o->text);
     free(o->kc);
     free(o);
@@ -332,6 +372,38 @@ static char *sq_kc_json_dup(const struct sq_store_mem *m, const struct sq_mem_ob
     return b.data;
 }
 
+/* A due read's answer (store.h) from a timer index and its hash: the
+ * index's entries are taken off its heap in (due, member) order and put
+ * back. */
+static char *sq_timer_index_due_dup(struct sq_timers *tq, const struct sq_strmap *h,
+                                    const struct sq_store_read *rd)
+{
+    json_t *due = json_array();
+    struct sq_timer_due *taken = NULL;
+    size_t n = 0, cap = 0, in_range = 0;
+    struct sq_timer_due d;
+    while (in_range < rd->offset + rd->count && sq_timers_pop_due(tq, rd->limit_ms, &d)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            taken = sq_xrealloc(taken, cap * sizeof *taken);
+        }
+        taken[n++] = d;
+        if (d.due_ms >= rd->from_ms && in_range++ >= rd->offset) {
+            const char *v = h ? sq_strmap_get(h, d.key) : NULL;
+            json_array_append_new(due, json_pack("[s, I, o]", d.key, (json_int_t)d.due_ms,
+                                                 v ? json_string(v) : json_null()));
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        sq_timers_set(tq, taken[k].key, taken[k].due_ms, taken[k].opening);
+        sq_timer_due_fini(&taken[k]);
+    }
+    free(taken);
+    char *s = json_array_size(due) ? sq_json_dumps(due, JSON_COMPACT, NULL) : NULL;
+    json_decref(due);
+    return s;
+}
+
 static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err)
 {
     (void)err;
@@ -339,6 +411,13 @@ static int sq_store_mem_read(struct sq_store *s, struct sq_store_reads *r, struc
     for (size_t i = 0; i < r->n; i++) {
         free(r->v[i].value);
         r->v[i].value = NULL;
+        if (r->v[i].due) {
+            struct sq_mem_obj *o = sq_strmap_get(&m->keys, r->v[i].key);
+            struct sq_mem_obj *h = sq_obj_get(m, r->v[i].field);
+            if (o && o->tq && sq_timers_count(o->tq))
+                r->v[i].value = sq_timer_index_due_dup(o->tq, h ? &h->h : NULL, &r->v[i]);
+            continue;
+        }
         if (!r->v[i].field) {
             struct sq_mem_obj *o = sq_strmap_get(&m->keys, r->v[i].key);
             if (o && o->kc && !o->h.n && !o->read_whole) {
@@ -678,6 +757,27 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         sq_zadd_keep(sq_obj_of(m, a[i + 1]), strtoll(a[i + 4], NULL, 10), a[i + 5],
                      (size_t)strtoull(a[i + 3], NULL, 10));
         i += 6;
+    } else if (c == 'T') {
+        NEED(7);
+        sq_hset(sq_hash_of(m, a[i + 1]), a[i + 3], a[i + 5]);
+        struct sq_mem_obj *z = sq_obj_of(m, a[i + 2]);
+        if (!z->tq) {
+            z->tq = sq_xcalloc(1, sizeof *z->tq);
+            sq_timers_init(z->tq);
+        }
+        sq_timers_set(z->tq, a[i + 3], strtoll(a[i + 4], NULL, 10), 0);
+        i += 7;
+    } else if (c == 'U') {
+        NEED(4);
+        struct sq_mem_obj *o = sq_obj_get(m, a[i + 1]);
+        if (o) {
+            free(sq_strmap_del(&o->h, a[i + 3]));
+            sq_obj_changed(o);
+        }
+        o = sq_strmap_get(&m->keys, a[i + 2]);
+        if (o && o->tq)
+            sq_timers_cancel(o->tq, a[i + 3]);
+        i += 4;
     } else if (c == 'G') {
         NEED(7);
         sq_hset_latest(sq_hash_of(m, a[i + 1]), a[i + 2], a[i + 3], a[i + 4], a[i + 5]);

@@ -264,7 +264,7 @@ Test(engine, run_killed_mid_stream_matches_replay, .timeout = 600)
 }
 
 /* Overdue timers armed before a crash fire after the restart: they persist
- * with the partition's state and are re-armed on assignment. */
+ * with the partition's state and are read again by its next owner. */
 /* Waits until instance i's sq_timers_armed gauge reads want. */
 struct armed_wait {
     struct sq_stack *s;
@@ -276,6 +276,31 @@ static bool timers_armed_are(void *arg)
 {
     struct armed_wait *w = arg;
     return sq_stack_metric(w->s, w->i, "sq_timers_armed") == w->want;
+}
+
+/* The entries of every key matching pattern (ZCARD or HLEN by cmd); the
+ * members whose score is not want_score (when >= 0) count in *off. */
+static long long redis_count_all(redisContext *c, const char *pattern, const char *cmd,
+                                 long long want_score, long long *off)
+{
+    redisReply *keys = redisCommand(c, "KEYS %s", pattern);
+    cr_assert(keys && keys->type == REDIS_REPLY_ARRAY);
+    long long n = 0;
+    for (size_t k = 0; k < keys->elements; k++) {
+        redisReply *r = redisCommand(c, "%s %s", cmd, keys->element[k]->str);
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+        n += r->integer;
+        freeReplyObject(r);
+        if (want_score < 0)
+            continue;
+        r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", keys->element[k]->str);
+        for (size_t e = 0; e + 1 < r->elements; e += 2)
+            if (strtoll(r->element[e + 1]->str, NULL, 10) != want_score)
+                (*off)++;
+        freeReplyObject(r);
+    }
+    freeReplyObject(keys);
+    return n;
 }
 
 Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
@@ -297,12 +322,25 @@ Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
     sq_stack_start_instance(&s, 0, NULL, NULL);
     cr_assert(sq_stack_wait_applied(&s, "sq.in.tickets", 60000));
     cr_assert_eq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.breaches"), 0, "nothing due yet");
-    /* the gauge of what an instance holds in memory: one timer a ticket */
-    struct armed_wait w0 = {&s, 0, n};
+    /* every timer is in Redis, due at opened + 4 h (2026-11-25T14:00Z);
+     * none in memory: the watermark (09:30) is hours before them */
+    redisContext *rc = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(rc);
+    long long off = 0;
+    cr_assert_eq(redis_count_all(rc, "sq:timers-due:sq.in.tickets:*", "ZCARD", 1795615200000LL,
+                                 &off), n, "timers in the index");
+    cr_assert_eq(off, 0, "%lld timers in the index not due at 14:00", off);
+    cr_assert_eq(redis_count_all(rc, "sq:timers:sq.in.tickets:*", "HLEN", -1, NULL), n);
+    struct armed_wait w0 = {&s, 0, 0};
     cr_assert(sq_h_wait_until(timers_armed_are, &w0, 10000), "sq_timers_armed %g, not %g",
               sq_stack_metric(&s, 0, "sq_timers_armed"), w0.want);
     sq_h_kill(&s.inst[0], SIGKILL);
     cr_assert_eq(sq_h_wait_exit(&s.inst[0], 10000, NULL), 0);
+    /* as a version before the index left them: only the timer hashes */
+    redisReply *keys = redisCommand(rc, "KEYS sq:timers-due:*");
+    for (size_t k = 0; k < keys->elements; k++)
+        freeReplyObject(redisCommand(rc, "DEL %s", keys->element[k]->str));
+    freeReplyObject(keys);
 
     /* after the restart, events 5 h later move the watermark past every
      * deadline (opened + 4 h for a sev 1 fault) on every partition */
@@ -338,10 +376,17 @@ Test(engine, overdue_timers_survive_a_restart, .timeout = 300)
     }
     cr_assert_eq(overdue, n, "%d of %d overdue tickets fired after the restart", overdue, n);
     sq_h_records_fini(&br);
-    /* the fired timers are gone from memory; the later tickets' are armed */
-    struct armed_wait w1 = {&s, 1, n};
+    /* the fired timers are gone from Redis; the later tickets' are armed
+     * there (resolution due at 15:00 + 72 h), none in memory */
+    off = 0;
+    cr_assert_eq(redis_count_all(rc, "sq:timers-due:sq.in.tickets:*", "ZCARD", 1795878000000LL,
+                                 &off), n, "timers in the index after the restart");
+    cr_assert_eq(off, 0, "%lld timers in the index not the later tickets'", off);
+    cr_assert_eq(redis_count_all(rc, "sq:timers:sq.in.tickets:*", "HLEN", -1, NULL), n);
+    struct armed_wait w1 = {&s, 1, 0};
     cr_assert(sq_h_wait_until(timers_armed_are, &w1, 10000), "sq_timers_armed %g, not %g",
               sq_stack_metric(&s, 1, "sq_timers_armed"), w1.want);
+    redisFree(rc);
     free(tickets);
     free(later);
     sq_stack_stop(&s);

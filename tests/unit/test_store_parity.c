@@ -477,3 +477,113 @@ Test(store, step_shortcuts_keep_the_ops_meaning, .timeout = 60)
     sq_state_ops_fini(&ops);
     sq_h_redis_fini(&rs);
 }
+
+/* Timers (T and U) and the due reads of their index: the same entries, in
+ * (due, member) order, with the same hash values, from both stores. */
+Test(store, timer_ops_and_due_reads_agree, .timeout = 60)
+{
+    struct sq_state_ops ops = {0};
+    sq_op_message(&ops, 0);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-b", 2000, "2000|1|cb", 1000);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-a", 2000, "2000|1|ca", 1000);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-c", 1000, "1000|1|cc", 1000);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-d", 5000, "5000|1|cd", 1000);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-e", 3000, "3000|1|ce", 1000);
+    sq_op_message(&ops, 1); /* a duplicate: its timer is not armed */
+    sq_op_dedupe(&ops, "sq:dm:1:0", "ticket.v1|x", 100);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-x", 1500, "1500|1|cx", 1000);
+    sq_op_message(&ops, 2);
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-c", 4000, "4000|2|cc", 1000);
+    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-e");
+    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-none");
+    struct sq_state_ops mark = {0}; /* the duplicate's mark, taken before */
+    sq_op_message(&mark, 0);
+    sq_op_dedupe(&mark, "sq:dm:1:0", "ticket.v1|x", 100);
+
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_store_mem *mem = sq_store_mem_new();
+    size_t *dups = NULL, nd = 0;
+    cr_assert_eq(sq_store_mem_apply(mem, &mark, &dups, &nd, &err), SQ_OK, "%s", err.msg);
+    free(dups);
+    cr_assert_eq(sq_store_mem_apply(mem, &ops, &dups, &nd, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(nd, 1);
+    free(dups);
+
+    struct sq_h_redis rs;
+    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
+    char *url = sq_h_redis_url(&rs);
+    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
+    cr_assert_not_null(r);
+    struct sq_redis_step s0 = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 1,
+                               .max_event_ms = -1, .ops = &mark};
+    cr_assert_eq(sq_redis_run_steps(r, &s0, 1, NULL, &err), SQ_OK, "%s", err.msg);
+    struct sq_redis_step s1 = {.offset_key = "sq:off:g:t:0", .expected = 1, .last = 4,
+                               .max_event_ms = -1, .ops = &ops};
+    cr_assert_eq(sq_redis_run_steps(r, &s1, 1, NULL, &err), SQ_OK, "%s", err.msg);
+    cr_assert_eq(s1.ndups, 1);
+    free(s0.dups);
+    free(s1.dups);
+    redisContext *c = sq_h_redis_connect(&rs);
+    for (int k = 0; k < 2; k++) {
+        redisReply *ttl = redisCommand(c, "TTL %s", k ? "sq:timers:t:0" : "sq:timers-due:t:0");
+        cr_assert(ttl->integer > 900 && ttl->integer <= 1000, "TTL %lld", ttl->integer);
+        freeReplyObject(ttl);
+    }
+
+    struct sq_store_redis srs;
+    sq_store_redis_init(&srs, r);
+    static const struct {
+        int64_t from, limit;
+        size_t offset, count;
+        const char *want;
+    } q[] = {
+        {INT64_MIN, INT64_MAX, 0, 100,
+         "[[\"T-a\",2000,\"2000|1|ca\"],[\"T-b\",2000,\"2000|1|cb\"],[\"T-c\",4000,\"4000|2|cc\"],"
+         "[\"T-d\",5000,\"5000|1|cd\"]]"},
+        {INT64_MIN, 4000, 0, 100, "[[\"T-a\",2000,\"2000|1|ca\"],[\"T-b\",2000,\"2000|1|cb\"]]"},
+        {2000, 4001, 1, 100, "[[\"T-b\",2000,\"2000|1|cb\"],[\"T-c\",4000,\"4000|2|cc\"]]"},
+        {2001, INT64_MAX, 0, 1, "[[\"T-c\",4000,\"4000|2|cc\"]]"},
+        {INT64_MIN, 2000, 0, 100, NULL},
+        {6000, INT64_MAX, 0, 100, NULL},
+    };
+    for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+        struct sq_store_reads rd = {0}, rm = {0};
+        sq_store_reads_add_due(&rd, "sq:timers-due:t:0", "sq:timers:t:0", q[k].from, q[k].limit,
+                               q[k].offset, q[k].count);
+        sq_store_reads_add_due(&rm, "sq:timers-due:t:0", "sq:timers:t:0", q[k].from, q[k].limit,
+                               q[k].offset, q[k].count);
+        sq_store_reads_add_due(&rd, "sq:timers-due:none", "sq:timers:none", INT64_MIN, INT64_MAX, 0, 9);
+        sq_store_reads_add_due(&rm, "sq:timers-due:none", "sq:timers:none", INT64_MIN, INT64_MAX, 0, 9);
+        cr_assert_eq(sq_store_read(&srs.base, &rd, &err), SQ_OK, "%s", err.msg);
+        cr_assert_eq(sq_store_read(sq_store_mem_base(mem), &rm, &err), SQ_OK);
+        if (q[k].want) {
+            cr_assert_str_eq(rd.v[0].value, q[k].want, "query %zu (redis)", k);
+            cr_assert_str_eq(rm.v[0].value, q[k].want, "query %zu (memory)", k);
+        } else {
+            cr_assert_null(rd.v[0].value, "query %zu (redis): %s", k, rd.v[0].value);
+            cr_assert_null(rm.v[0].value, "query %zu (memory): %s", k, rm.v[0].value);
+        }
+        cr_assert_null(rd.v[1].value);
+        cr_assert_null(rm.v[1].value);
+        sq_store_reads_fini(&rd);
+        sq_store_reads_fini(&rm);
+    }
+    /* reading did not take anything away from the memory store's heap */
+    struct sq_store_reads again = {0};
+    sq_store_reads_add_due(&again, "sq:timers-due:t:0", "sq:timers:t:0", INT64_MIN, INT64_MAX, 0, 100);
+    cr_assert_eq(sq_store_read(sq_store_mem_base(mem), &again, &err), SQ_OK);
+    cr_assert_str_eq(again.v[0].value, q[0].want);
+    sq_store_reads_fini(&again);
+    cr_assert_null(sq_store_mem_hget(mem, "sq:timers:t:0", "T-e"));
+    cr_assert_null(sq_store_mem_hget(mem, "sq:timers:t:0", "T-x"));
+
+    sq_store_redis_fini(&srs);
+    redisFree(c);
+    sq_redis_free(r);
+    free(url);
+    sq_store_mem_free(mem);
+    sq_state_ops_fini(&ops);
+    sq_state_ops_fini(&mark);
+    sq_h_redis_fini(&rs);
+}

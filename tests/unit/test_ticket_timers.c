@@ -1,0 +1,204 @@
+/* test_ticket_timers.c: unit tests of processors/ticket_timers.c over the
+ * in-process store: every timer goes to the store, memory holds only those
+ * due before their partition's horizon, reads bring the rest in as the
+ * watermark nears them, in (due, ticket) order, across partitions, and a
+ * busy partition is left to its own batch. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "store.h"
+#include "ticket_timers.h"
+
+#define H SQ_TIMERS_HORIZON_MS
+#define T0 1795600000000LL
+
+struct fixture {
+    struct sq_settings st;
+    struct sq_store_mem *mem;
+    struct sq_ticket_timers tt;
+    struct sq_err err;
+};
+
+static void fx_init(struct fixture *f)
+{
+    sq_settings_defaults(&f->st);
+    f->mem = sq_store_mem_new();
+    sq_ticket_timers_init(&f->tt, &f->st);
+    sq_err_clear(&f->err);
+}
+
+static void fx_fini(struct fixture *f)
+{
+    sq_ticket_timers_fini(&f->tt);
+    sq_store_mem_free(f->mem);
+    sq_settings_free(&f->st);
+}
+
+/* Applies ops to the store (as the step after a batch would) and resets them. */
+static void apply(struct fixture *f, struct sq_state_ops *ops)
+{
+    size_t *dups = NULL, nd = 0;
+    cr_assert_eq(sq_store_mem_apply(f->mem, ops, &dups, &nd, &f->err), SQ_OK, "%s", f->err.msg);
+    free(dups);
+    sq_state_ops_reset(ops);
+}
+
+/* A batch of one message of topic/partition (what the loads look at). */
+struct one_batch {
+    struct sq_batch b;
+    struct sq_msg m;
+};
+
+static void one_batch(struct one_batch *ob, const char *topic, int32_t partition)
+{
+    memset(ob, 0, sizeof *ob);
+    ob->m.topic = topic;
+    ob->m.partition = partition;
+    ob->b.partition = -1;
+    ob->b.msgs = &ob->m;
+    ob->b.n = 1;
+}
+
+static int load(struct fixture *f, const char *topic, int32_t partition, int64_t limit)
+{
+    struct one_batch ob;
+    one_batch(&ob, topic, partition);
+    ob.b.store = sq_store_mem_base(f->mem);
+    return sq_ticket_timers_load(&f->tt, &ob.b, ob.b.store, limit, &f->err);
+}
+
+/* Pops every timer due before limit into "id@due_offset_s " text, ending
+ * each in ops. */
+static void pop_all(struct fixture *f, int64_t limit, struct sq_state_ops *ops, char *out,
+                    size_t outsz)
+{
+    out[0] = 0;
+    struct sq_ticket_timer t;
+    while (sq_ticket_timers_pop_due(&f->tt, limit, &t)) {
+        size_t len = strlen(out);
+        snprintf(out + len, outsz - len, "%s@%lld/%d/%s ", t.ticket_id,
+                 (long long)((t.due_ms - T0) / 1000), t.opening,
+                 t.customer_id ? t.customer_id : "-");
+        sq_ticket_timers_end(ops, &t);
+        sq_ticket_timer_fini(&t);
+    }
+}
+
+Test(ticket_timers, memory_holds_only_the_timers_within_the_horizon)
+{
+    struct fixture f;
+    fx_init(&f);
+    struct sq_state_ops ops = {0};
+    /* a partition read up to T0 + H: the near timer stays in memory too,
+     * the far ones only in the store */
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0), SQ_OK);
+    sq_op_message(&ops, 0);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "T-near", T0 + 60000, 1, "c1");
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "T-far", T0 + 4 * 3600000LL, 1, "c2");
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "T-mid", T0 + 2 * H, 2, "c3");
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 1);
+    apply(&f, &ops);
+    cr_assert_str_eq(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "T-far"),
+                     "1795614400000|1|c2");
+
+    /* the watermark nears T-mid: a load brings it in, not T-far */
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0 + 2 * H - 1000), SQ_OK);
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 2);
+    char got[256];
+    pop_all(&f, T0 + 2 * H + 1, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "T-near@60/1/c1 T-mid@1200/2/c3 ");
+    apply(&f, &ops);
+    cr_assert_null(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "T-near"));
+    cr_assert_null(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "T-mid"));
+    /* popped and ended: a later load does not bring them back */
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0 + 5 * 3600000LL), SQ_OK);
+    pop_all(&f, INT64_MAX, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "T-far@14400/1/c2 ");
+    sq_state_ops_fini(&ops);
+    fx_fini(&f);
+}
+
+Test(ticket_timers, cancel_rearm_and_order_across_partitions)
+{
+    struct fixture f;
+    fx_init(&f);
+    struct sq_state_ops ops = {0};
+    sq_op_message(&ops, 0);
+    for (int p = 0; p < 3; p++) { /* armed before any read: the store has them all */
+        char id[16];
+        snprintf(id, sizeof id, "T-%d", 2 - p);
+        sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", p, id, T0 + 1000, 1, "c");
+        snprintf(id, sizeof id, "U-%d", p);
+        sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", p, id, T0 + 500 * p, 1, "c");
+    }
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 0);
+    /* re-armed later, and one cancelled, in the same batch */
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 1, "U-1", T0 + 3 * 3600000LL, 2, "c");
+    sq_ticket_timers_cancel(&f.tt, &ops, "sq.in.tickets", 2, "U-2");
+    apply(&f, &ops);
+    /* a batch of partition 1: partitions 0 and 2 are idle (part_idle NULL)
+     * and their timers may fall due too */
+    cr_assert_eq(load(&f, "sq.in.tickets", 1, T0 + 2000), SQ_OK);
+    char got[256];
+    pop_all(&f, T0 + 2000, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "U-0@0/1/c T-0@1/1/c T-1@1/1/c T-2@1/1/c ");
+    sq_op_message(&ops, 1);
+    apply(&f, &ops);
+    pop_all(&f, INT64_MAX, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "", "U-1 moved past the horizon, U-2 cancelled");
+    cr_assert_eq(sq_ticket_timers_load_all(&f.tt, sq_store_mem_base(f.mem), INT64_MAX, &f.err),
+                 SQ_OK);
+    pop_all(&f, INT64_MAX, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "U-1@10800/2/c ");
+    sq_state_ops_fini(&ops);
+    fx_fini(&f);
+}
+
+static bool only_partition_1_idle(void *arg, const char *topic, int32_t partition)
+{
+    (void)arg;
+    (void)topic;
+    return partition == 1;
+}
+
+Test(ticket_timers, a_busy_partition_is_left_to_its_own_batch)
+{
+    struct fixture f;
+    fx_init(&f);
+    struct sq_state_ops ops = {0};
+    sq_op_message(&ops, 0);
+    for (int p = 0; p < 3; p++) {
+        char id[16];
+        snprintf(id, sizeof id, "T-%d", p);
+        sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", p, id, T0 + 1000, 1, "c");
+    }
+    apply(&f, &ops);
+    /* a batch of partition 0 while another batch holds partition 2 */
+    struct one_batch ob;
+    one_batch(&ob, "sq.in.tickets", 0);
+    ob.b.store = sq_store_mem_base(f.mem);
+    ob.b.part_idle = only_partition_1_idle;
+    cr_assert_eq(sq_ticket_timers_load(&f.tt, &ob.b, ob.b.store, T0 + 2000, &f.err), SQ_OK);
+    char got[256];
+    pop_all(&f, T0 + 2000, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "T-0@1/1/c T-1@1/1/c ");
+    /* partition 2's own batch reads it */
+    one_batch(&ob, "sq.in.tickets", 2);
+    ob.b.store = sq_store_mem_base(f.mem);
+    ob.b.part_idle = only_partition_1_idle;
+    cr_assert_eq(sq_ticket_timers_load(&f.tt, &ob.b, ob.b.store, T0 + 2000, &f.err), SQ_OK);
+    pop_all(&f, T0 + 2000, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "T-2@1/1/c ");
+    /* revoked: its timers leave memory */
+    cr_assert_eq(load(&f, "sq.in.tickets", 2, T0 + 2000), SQ_OK);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 2, "T-late", T0 + 3000, 1, "c");
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 1);
+    sq_ticket_timers_revoked(&f.tt, "sq.in.tickets", 2);
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 0);
+    sq_state_ops_fini(&ops);
+    fx_fini(&f);
+}
