@@ -98,6 +98,10 @@ static int sq_chain_run_range(struct sq_chain *chain, struct sq_batch *batch, si
         rc = p->process(chain->ctx[i], batch, err);
         if (rc == SQ_OK && chain->yield)
             chain->yield(chain->yield_arg);
+        if (rc != SQ_OK) /* the batch runs again: what processed it lets go */
+            for (size_t k = from; k <= i; k++)
+                if (sq_chain_order[k]->abort)
+                    sq_chain_order[k]->abort(chain->ctx[k]);
     }
     return rc;
 }

@@ -202,6 +202,10 @@ void sq_msg_fini(struct sq_msg *m);
  *   SQ_ERR_FATAL.
  * flush(ctx): the partition's batch is about to be committed or revoked;
  *   may be NULL.
+ * abort(ctx): the batch process last saw failed, in this processor or a
+ *   later one of the same chain run, and will be run again: undo what
+ *   process kept in memory for it (its ops are dropped anyway); may be
+ *   NULL.
  * destroy(ctx): releases ctx; accepts NULL. */
 struct sq_store_reads;
 
@@ -216,6 +220,7 @@ struct sq_processor {
     void (*plan)(void *ctx, const struct sq_batch *batch, struct sq_store_reads *reads);
     void (*flush)(void *ctx);
     void (*destroy)(void *ctx);
+    void (*abort)(void *ctx);
 };
 
 #endif

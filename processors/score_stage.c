@@ -28,6 +28,9 @@
 struct sq_score_stage {
     const struct sq_settings *st;
     struct sq_ticket_timers timers;
+    /* the timers the last batch fired, put back should it fail */
+    struct sq_ticket_timer *fired;
+    size_t nfired, capfired;
     struct sq_watermark wm;
     struct sq_buf ckey, zkey, hkey; /* customer, breach-set and history keys (sq_id_key) */
     struct sq_buf hval;             /* a history's stored form */
@@ -51,11 +54,29 @@ static void sq_free_str(const char *key, void *value, void *arg)
     free(value);
 }
 
+/* The last batch was applied: its fired timers are gone for good. */
+static void sq_fired_forget(struct sq_score_stage *ss)
+{
+    for (size_t i = 0; i < ss->nfired; i++)
+        sq_ticket_timer_fini(&ss->fired[i]);
+    ss->nfired = 0;
+}
+
+static void sq_score_stage_abort(void *ctx)
+{
+    struct sq_score_stage *ss = ctx;
+    for (size_t i = 0; i < ss->nfired; i++)
+        sq_ticket_timers_put_back(&ss->timers, &ss->fired[i]);
+    ss->nfired = 0;
+}
+
 static void sq_score_stage_destroy(void *ctx)
 {
     struct sq_score_stage *ss = ctx;
     if (!ss)
         return;
+    sq_fired_forget(ss);
+    free(ss->fired);
     sq_ticket_timers_fini(&ss->timers);
     sq_buf_fini(&ss->ckey);
     sq_buf_fini(&ss->zkey);
@@ -319,7 +340,11 @@ static int sq_fire_timers(struct sq_score_stage *ss, struct sq_ticket_view *view
         }
         sq_ticket_timers_end(&carrier->ops, &due);
         sq_breach_fini(&b);
-        sq_ticket_timer_fini(&due);
+        if (ss->nfired == ss->capfired) {
+            ss->capfired = ss->capfired ? 2 * ss->capfired : 16;
+            ss->fired = sq_xrealloc(ss->fired, ss->capfired * sizeof *ss->fired);
+        }
+        ss->fired[ss->nfired++] = due; /* taken: kept until the batch is applied */
     }
     return SQ_OK;
 }
@@ -407,6 +432,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
 {
     struct sq_score_stage *ss = ctx;
     const struct sq_settings *st = ss->st;
+    sq_fired_forget(ss); /* a batch after the last one: that one was applied */
     /* 1. contact histories and ticket states of the batch, one read each */
     struct sq_store_reads reads = {0};
     struct sq_strmap hist; /* customer id → struct sq_history * (the batch's view) */
@@ -548,6 +574,7 @@ int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, str
                                 struct sq_err *err)
 {
     struct sq_score_stage *ss = ctx;
+    sq_fired_forget(ss);
     if (!ss->wm.has_event)
         return SQ_OK;
     struct sq_ticket_view view;
@@ -568,4 +595,5 @@ const struct sq_processor sq_proc_score = {
     .plan = sq_score_stage_plan,
     .flush = NULL,
     .destroy = sq_score_stage_destroy,
+    .abort = sq_score_stage_abort,
 };

@@ -431,3 +431,81 @@ Test(state_ops, arguments_survive_chunk_growth_and_reset)
     }
     sq_state_ops_fini(&ops);
 }
+
+/* A store that fails a read of one key while failing is set. */
+struct failing_store {
+    struct sq_store base;
+    struct sq_store *inner;
+    const char *fail_key;
+    bool failing;
+    int failed;
+};
+
+static int failing_read(struct sq_store *s, struct sq_store_reads *r, struct sq_err *err)
+{
+    struct failing_store *fs = (struct failing_store *)s;
+    for (size_t i = 0; fs->failing && i < r->n; i++) {
+        if (strcmp(r->v[i].key, fs->fail_key) == 0) {
+            fs->failed++;
+            return sq_err_set(err, SQ_ERR_TRANSIENT, "", "read of %s refused", fs->fail_key);
+        }
+    }
+    return sq_store_read(fs->inner, r, err);
+}
+
+static const struct sq_store_vt failing_vt = {.read = failing_read};
+
+static const char *fault_opened(const char *tid, const char *cust)
+{
+    static char buf[4][512];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, 512,
+             "{\"schema\":\"ticket.v1\",\"event_id\":\"o-%s\",\"occurred_at\":"
+             "\"2026-11-25T10:00:00Z\",\"customer_id\":\"%s\",\"region\":\"GD-SZ\","
+             "\"ticket_id\":\"%s\",\"kind\":\"fault\",\"category\":\"network_quality\","
+             "\"severity\":1,\"status\":\"opened\"}",
+             tid, cust, tid);
+    return b;
+}
+
+/* Overdue timers fired by a batch that then fails are fired again when the
+ * batch runs again: none is lost with the failed batch's ops. */
+Test(chain, a_failed_batch_fires_its_timers_when_run_again)
+{
+    struct fixture f;
+    setup(&f);
+    struct failing_store fs = {.base = {&failing_vt}, .inner = sq_store_mem_base(f.store),
+                               .fail_key = "sq:ticket:T-2"};
+    f.batch.topic = "sq.in.tickets";
+    f.batch.store = &fs.base;
+    batch_add(&f.batch, "sq.in.tickets", "ticket.v1", "c1", fault_opened("T-1", "c1"));
+    batch_add(&f.batch, "sq.in.tickets", "ticket.v1", "c2", fault_opened("T-2", "c2"));
+    run(&f);
+    apply(&f);
+    next_batch(&f);
+    f.batch.store = &fs.base;
+    /* 5 h later: the watermark (15:00 - 30 min) passes both deadlines (14:00) */
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c3",
+              contact("e1", "c3", "2026-11-25T15:00:00Z", NULL, "2026-11-25T15:01:00Z"));
+    fs.failing = true;
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_chain_run(f.chain, &f.batch, &err), SQ_ERR_TRANSIENT, "%s", err.msg);
+    cr_assert_eq(fs.failed, 1, "T-1 fired, then T-2's ticket could not be read");
+    fs.failing = false;
+    sq_batch_reset(&f.batch);
+    run(&f);
+    json_t *tr = f.batch.msgs[0].timer_records;
+    cr_assert_eq(json_array_size(tr), 2, "both timers fire in the batch run again, not %zu",
+                 json_array_size(tr));
+    for (size_t i = 0; i < 2; i++) {
+        json_t *rec = json_object_get(json_array_get(tr, i), "record");
+        cr_assert_str_eq(json_string_value(json_object_get(rec, "code")), "TICKET_OVERDUE");
+        cr_assert_str_eq(json_string_value(json_object_get(rec, "ticket_id")), i ? "T-2" : "T-1");
+    }
+    apply(&f);
+    cr_assert_null(sq_store_mem_hget(f.store, "sq:timers:sq.in.tickets:0", "T-1"));
+    cr_assert_null(sq_store_mem_hget(f.store, "sq:timers:sq.in.tickets:0", "T-2"));
+    teardown(&f);
+}
