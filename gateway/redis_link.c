@@ -1086,7 +1086,7 @@ static int sq_redis_read_fields_now(struct sq_redis *r, struct sq_store_reads *r
         size_t n = 0;
         argv[0] = rd->member ? "SMISMEMBER" : "HMGET";
         argv[1] = rd->key;
-        while (i + n < reads->n && n < 64 && reads->v[i + n].field &&
+        while (i + n < reads->n && n < 64 && reads->v[i + n].field && !reads->v[i + n].due &&
                reads->v[i + n].member == rd->member && strcmp(reads->v[i + n].key, rd->key) == 0) {
             argv[2 + n] = reads->v[i + n].field;
             n++;

@@ -104,8 +104,16 @@
     "    expire(ARGV[i+1], ARGV[i+6]); expire(ARGV[i+2], ARGV[i+6])\n" \
     "    i = i + 7\n" \
     "  elseif op == 'U' then\n" \
-    "    redis.call('HDEL', ARGV[i+1], ARGV[i+3]); redis.call('ZREM', ARGV[i+2], ARGV[i+3])\n" \
-    "    ttl_set[ARGV[i+1]] = nil; ttl_set[ARGV[i+2]] = nil; i = i + 4\n" \
+    "    local h, z, m, d = ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]\n" \
+    "    if d == '' then redis.call('HDEL', h, m); redis.call('ZREM', z, m)\n" \
+    "    else\n" \
+    "      -- only the timer due at d: one re-armed by a later step stays\n" \
+    "      local v = redis.call('HGET', h, m)\n" \
+    "      if v and string.sub(v, 1, #d + 1) == d .. '|' then redis.call('HDEL', h, m) end\n" \
+    "      local s = redis.call('ZSCORE', z, m)\n" \
+    "      if s and tonumber(s) == tonumber(d) then redis.call('ZREM', z, m) end\n" \
+    "    end\n" \
+    "    ttl_set[h] = nil; ttl_set[z] = nil; i = i + 5\n" \
     "  elseif op == 'G' then\n" \
     "    local old = redis.call('HMGET', ARGV[i+1], ARGV[i+2], ARGV[i+4])\n" \
     "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n" \

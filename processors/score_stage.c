@@ -31,6 +31,7 @@ struct sq_score_stage {
     /* the timers the last batch fired, put back should it fail */
     struct sq_ticket_timer *fired;
     size_t nfired, capfired;
+    struct sq_watermark wm_before; /* the watermark before the last batch */
     struct sq_watermark wm;
     struct sq_buf ckey, zkey, hkey; /* customer, breach-set and history keys (sq_id_key) */
     struct sq_buf hval;             /* a history's stored form */
@@ -62,12 +63,16 @@ static void sq_fired_forget(struct sq_score_stage *ss)
     ss->nfired = 0;
 }
 
+/* The last batch failed: its fired timers go back (the earliest of a
+ * ticket's last, so that it is the one kept) and the watermark to where
+ * it was, so that the batch run again fires them as it did. */
 static void sq_score_stage_abort(void *ctx)
 {
     struct sq_score_stage *ss = ctx;
-    for (size_t i = 0; i < ss->nfired; i++)
+    for (size_t i = ss->nfired; i-- > 0;)
         sq_ticket_timers_put_back(&ss->timers, &ss->fired[i]);
     ss->nfired = 0;
+    ss->wm = ss->wm_before;
 }
 
 static void sq_score_stage_destroy(void *ctx)
@@ -433,6 +438,7 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
     struct sq_score_stage *ss = ctx;
     const struct sq_settings *st = ss->st;
     sq_fired_forget(ss); /* a batch after the last one: that one was applied */
+    ss->wm_before = ss->wm;
     /* 1. contact histories and ticket states of the batch, one read each */
     struct sq_store_reads reads = {0};
     struct sq_strmap hist; /* customer id → struct sq_history * (the batch's view) */
@@ -449,9 +455,10 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
     int64_t lim = sq_batch_wm_limit(ss, batch);
     if (rc == SQ_OK && lim != INT64_MIN)
         rc = sq_ticket_timers_load(&ss->timers, batch, batch->store, lim, err);
-    /* read just now but due before the watermark already: they fire with
-     * the batch's first scored event, as if it had moved the watermark */
-    int64_t wm0, due0;
+    /* read just now but due before the watermark already: they fire on the
+     * batch's first scored event, before it is scored (the watermark had
+     * passed them before it came) */
+    int64_t wm0 = 0, due0 = 0;
     bool late = rc == SQ_OK && sq_watermark_get(&ss->wm, &wm0) &&
                 sq_ticket_timers_next_due(&ss->timers, &due0) && due0 < wm0;
     if (rc != SQ_OK) {
@@ -479,6 +486,12 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         if (m->verdict != SQ_VERDICT_PENDING || !m->event || !m->schema || !m->customer_id ||
             !sq_is_scored_kind(m))
             continue;
+        if (late) {
+            late = false;
+            rc = sq_fire_timers(ss, &view, batch->store, wm0, wm0, m, err);
+            if (rc != SQ_OK)
+                break;
+        }
         struct sq_customer_ctx cust;
         sq_ctx_of(m->event, &cust);
         struct sq_breach_list bl;
@@ -540,10 +553,8 @@ static int sq_score_stage_process(void *ctx, struct sq_batch *batch, struct sq_e
         sq_breach_list_fini(&bl);
         int64_t wm;
         bool moved = sq_watermark_observe(&ss->wm, sq_msg_event_time(m));
-        if ((moved || late) && sq_watermark_get(&ss->wm, &wm)) {
-            late = false;
+        if (moved && sq_watermark_get(&ss->wm, &wm))
             rc = sq_fire_timers(ss, &view, batch->store, wm, wm, m, err);
-        }
     }
     sq_strmap_each(&hist, sq_history_free_each, NULL);
     sq_strmap_fini(&hist);

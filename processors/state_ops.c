@@ -145,8 +145,8 @@ size_t sq_op_width(char *const *a, size_t n, size_t i)
     switch (sq_op_code(a[i])) {
     case 'X': w = 2; break;
     case 'R': w = 3; break;
-    case 'D': case 'W': case 'V': case 'U': w = 4; break;
-    case 'I': w = 5; break;
+    case 'D': case 'W': case 'V': w = 4; break;
+    case 'I': case 'U': w = 5; break;
     case 'Z': w = 6; break;
     case 'G': case 'T': w = 7; break;
     case 'C': w = 17; break;

@@ -131,7 +131,11 @@ static inline int sq_store_index_timers(struct sq_store *s, const char *hkey, co
  *                             (strings, byte order), HSET tf t vf v
  *   T hkey zkey m due v ttl_s a timer: HSET hkey m v and ZADD zkey due m
  *                             (the index a due read answers from)
- *   U hkey zkey m             a timer's end: HDEL hkey m and ZREM zkey m
+ *   U hkey zkey m due         a timer's end: HDEL hkey m and ZREM zkey m; with
+ *                             due not empty, only the timer due then (the
+ *                             index's score is due, the hash's value starts
+ *                             "due|"): a fire or a cancel made by one turn
+ *                             leaves a timer another turn's step re-armed
  *   Y <op>                    deferred: <op> (K, V or W) is applied after the
  *                             whole list, and only when some message of it
  *                             was a duplicate (a duplicate's own Y ops are
@@ -180,8 +184,9 @@ void sq_op_latest(struct sq_state_ops *ops, const char *key, const char *tfield,
                   const char *vfield, const char *v, int64_t ttl_s);
 void sq_op_timer_arm(struct sq_state_ops *ops, const char *hkey, const char *zkey,
                      const char *member, int64_t due_ms, const char *value, int64_t ttl_s);
+/* U: due_ms INT64_MIN ends member's timer whatever its due time. */
 void sq_op_timer_drop(struct sq_state_ops *ops, const char *hkey, const char *zkey,
-                      const char *member);
+                      const char *member, int64_t due_ms);
 /* H with n field/value pairs given as a NULL-terminated list. */
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv);
 

@@ -210,12 +210,16 @@ void sq_op_timer_arm(struct sq_state_ops *ops, const char *hkey, const char *zke
 }
 
 void sq_op_timer_drop(struct sq_state_ops *ops, const char *hkey, const char *zkey,
-                      const char *member)
+                      const char *member, int64_t due_ms)
 {
     sq_state_ops_push_borrowed(ops, "U", 1);
     sq_state_ops_push_str(ops, hkey);
     sq_state_ops_push_str(ops, zkey);
     sq_state_ops_push_str(ops, member);
+    if (due_ms == INT64_MIN)
+        sq_state_ops_push_borrowed(ops, "", 0);
+    else
+        sq_state_ops_push_i64(ops, due_ms);
 }
 
 void sq_op_hset(struct sq_state_ops *ops, const char *key, int64_t ttl_s, const char *const *fv)
@@ -768,16 +772,22 @@ static int sq_mem_apply_one(struct sq_store_mem *m, char *const *a, const size_t
         sq_timers_set(z->tq, a[i + 3], strtoll(a[i + 4], NULL, 10), 0);
         i += 7;
     } else if (c == 'U') {
-        NEED(4);
+        NEED(5);
+        const char *due = a[i + 4];
+        size_t dl = strlen(due);
         struct sq_mem_obj *o = sq_obj_get(m, a[i + 1]);
-        if (o) {
+        const char *v = o ? sq_strmap_get(&o->h, a[i + 3]) : NULL;
+        if (v && (!dl || (strncmp(v, due, dl) == 0 && v[dl] == '|'))) {
             free(sq_strmap_del(&o->h, a[i + 3]));
             sq_obj_changed(o);
         }
         o = sq_strmap_get(&m->keys, a[i + 2]);
-        if (o && o->tq)
+        int64_t at;
+        int opening;
+        if (o && o->tq && sq_timers_get(o->tq, a[i + 3], &at, &opening) &&
+            (!dl || at == strtoll(due, NULL, 10)))
             sq_timers_cancel(o->tq, a[i + 3]);
-        i += 4;
+        i += 5;
     } else if (c == 'G') {
         NEED(7);
         sq_hset_latest(sq_hash_of(m, a[i + 1]), a[i + 2], a[i + 3], a[i + 4], a[i + 5]);

@@ -307,10 +307,13 @@ void sq_ticket_timers_cancel(struct sq_ticket_timers *tt, struct sq_state_ops *o
                              const char *topic, int32_t partition, const char *ticket_id)
 {
     struct sq_timer_part *p = sq_part_get(tt, topic, partition);
-    sq_op_timer_drop(ops, p->hkey, p->zkey, ticket_id);
+    sq_op_timer_drop(ops, p->hkey, p->zkey, ticket_id, INT64_MIN);
     struct sq_timer_owner *o = sq_strmap_get(&tt->owner, ticket_id);
-    if (o && o->part != p) /* its timer in memory is another partition's: end that too */
-        sq_op_timer_drop(ops, o->part->hkey, o->part->zkey, ticket_id);
+    int64_t due;
+    int opening;
+    if (o && o->part != p && sq_timers_get(&tt->mem, ticket_id, &due, &opening))
+        /* its timer in memory is another partition's: end that one too */
+        sq_op_timer_drop(ops, o->part->hkey, o->part->zkey, ticket_id, due);
     sq_timers_cancel(&tt->mem, ticket_id);
     sq_timer_owner_free(sq_strmap_del(&tt->owner, ticket_id));
 }
@@ -339,7 +342,7 @@ bool sq_ticket_timers_next_due(struct sq_ticket_timers *tt, int64_t *due_ms)
 void sq_ticket_timers_end(struct sq_state_ops *ops, const struct sq_ticket_timer *t)
 {
     if (t->part)
-        sq_op_timer_drop(ops, t->part->hkey, t->part->zkey, t->ticket_id);
+        sq_op_timer_drop(ops, t->part->hkey, t->part->zkey, t->ticket_id, t->due_ms);
 }
 
 void sq_ticket_timers_put_back(struct sq_ticket_timers *tt, struct sq_ticket_timer *t)

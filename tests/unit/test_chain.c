@@ -509,3 +509,54 @@ Test(chain, a_failed_batch_fires_its_timers_when_run_again)
     cr_assert_null(sq_store_mem_hget(f.store, "sq:timers:sq.in.tickets:0", "T-2"));
     teardown(&f);
 }
+
+static bool no_partition_idle(void *arg, const char *topic, int32_t partition)
+{
+    (void)arg;
+    (void)topic;
+    (void)partition;
+    return false;
+}
+
+/* A timer the watermark passed while another batch held its partition is
+ * read by that partition's next batch and fires before that batch's first
+ * event is scored: a late resolution then finds it fired, as it would
+ * have had the partition been free. */
+Test(chain, a_timer_read_late_fires_before_the_next_event)
+{
+    struct fixture f;
+    setup(&f);
+    f.batch.topic = "sq.in.tickets";
+    batch_add(&f.batch, "sq.in.tickets", "ticket.v1", "c1", fault_opened("T-1", "c1"));
+    run(&f);
+    apply(&f);
+    /* 15:00: the watermark (14:30) passes the deadline (14:00), but the
+     * tickets partition is another batch's */
+    next_batch(&f);
+    f.batch.part_idle = no_partition_idle;
+    batch_add(&f.batch, "sq.in.contacts", "contact.v1", "c3",
+              contact("e1", "c3", "2026-11-25T15:00:00Z", NULL, "2026-11-25T15:01:00Z"));
+    run(&f);
+    cr_assert_eq(json_array_size(f.batch.msgs[0].timer_records), 0, "not read yet");
+    apply(&f);
+    /* the partition's next batch: its resolution at 14:45 */
+    next_batch(&f);
+    f.batch.topic = "sq.in.tickets";
+    batch_add(&f.batch, "sq.in.tickets", "ticket.v1", "c1",
+              "{\"schema\":\"ticket.v1\",\"event_id\":\"r-T-1\",\"occurred_at\":"
+              "\"2026-11-25T14:45:00Z\",\"customer_id\":\"c1\",\"region\":\"GD-SZ\","
+              "\"ticket_id\":\"T-1\",\"kind\":\"fault\",\"category\":\"network_quality\","
+              "\"severity\":1,\"status\":\"resolved\"}");
+    run(&f);
+    json_t *tr = f.batch.msgs[0].timer_records;
+    cr_assert_eq(json_array_size(tr), 1, "the timer fires on the batch's first event");
+    json_t *rec = json_object_get(json_array_get(tr, 0), "record");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "code")), "TICKET_OVERDUE");
+    cr_assert_str_eq(json_string_value(json_object_get(rec, "occurred_at")),
+                     "2026-11-25T14:00:00.000Z");
+    json_t *own = f.batch.msgs[0].breach_records;
+    for (size_t i = 0; i < json_array_size(own); i++)
+        cr_assert_str_neq(json_string_value(json_object_get(json_array_get(own, i), "code")),
+                          "TICKET_OVERDUE", "once per opening: the resolution finds it fired");
+    teardown(&f);
+}

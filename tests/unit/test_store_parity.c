@@ -494,8 +494,12 @@ Test(store, timer_ops_and_due_reads_agree, .timeout = 60)
     sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-x", 1500, "1500|1|cx", 1000);
     sq_op_message(&ops, 2);
     sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-c", 4000, "4000|2|cc", 1000);
-    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-e");
-    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-none");
+    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-e", INT64_MIN);
+    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-none", INT64_MIN);
+    /* ends only the timer due then: T-d was re-armed (to 5000), T-f was not */
+    sq_op_timer_arm(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-f", 6000, "6000|1|cf", 1000);
+    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-d", 4999);
+    sq_op_timer_drop(&ops, "sq:timers:t:0", "sq:timers-due:t:0", "T-f", 6000);
     struct sq_state_ops mark = {0}; /* the duplicate's mark, taken before */
     sq_op_message(&mark, 0);
     sq_op_dedupe(&mark, "sq:dm:1:0", "ticket.v1|x", 100);
@@ -577,6 +581,14 @@ Test(store, timer_ops_and_due_reads_agree, .timeout = 60)
     sq_store_reads_fini(&again);
     cr_assert_null(sq_store_mem_hget(mem, "sq:timers:t:0", "T-e"));
     cr_assert_null(sq_store_mem_hget(mem, "sq:timers:t:0", "T-x"));
+    cr_assert_null(sq_store_mem_hget(mem, "sq:timers:t:0", "T-f"));
+    cr_assert_str_eq(sq_store_mem_hget(mem, "sq:timers:t:0", "T-d"), "5000|1|cd");
+    redisReply *hv = redisCommand(c, "HGET sq:timers:t:0 T-f");
+    cr_assert_eq(hv->type, REDIS_REPLY_NIL);
+    freeReplyObject(hv);
+    hv = redisCommand(c, "HGET sq:timers:t:0 T-d");
+    cr_assert_str_eq(hv->str, "5000|1|cd");
+    freeReplyObject(hv);
 
     sq_store_redis_fini(&srs);
     redisFree(c);

@@ -202,3 +202,33 @@ Test(ticket_timers, a_busy_partition_is_left_to_its_own_batch)
     sq_state_ops_fini(&ops);
     fx_fini(&f);
 }
+
+/* A fire ends only the timer it fired: a re-arm of the same ticket that
+ * another batch's step applied first stays. */
+Test(ticket_timers, a_fire_leaves_a_rearm_applied_before_it)
+{
+    struct fixture f;
+    fx_init(&f);
+    struct sq_state_ops fire = {0}, rearm = {0};
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0), SQ_OK);
+    sq_op_message(&rearm, 0);
+    sq_ticket_timers_arm(&f.tt, &rearm, "sq.in.tickets", 0, "T-1", T0 + 1000, 1, "c1");
+    apply(&f, &rearm);
+    /* batch A fires it; batch B re-arms it past the horizon; B's step first */
+    sq_op_message(&fire, 0);
+    char got[256];
+    pop_all(&f, T0 + 2000, &fire, got, sizeof got);
+    cr_assert_str_eq(got, "T-1@1/1/c1 ");
+    sq_op_message(&rearm, 0);
+    sq_ticket_timers_arm(&f.tt, &rearm, "sq.in.tickets", 0, "T-1", T0 + 3 * H, 2, "c1");
+    apply(&f, &rearm);
+    apply(&f, &fire);
+    cr_assert_str_eq(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "T-1"),
+                     "1795601800000|2|c1");
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0 + 3 * H), SQ_OK);
+    pop_all(&f, INT64_MAX, &fire, got, sizeof got);
+    cr_assert_str_eq(got, "T-1@1800/2/c1 ");
+    sq_state_ops_fini(&fire);
+    sq_state_ops_fini(&rearm);
+    fx_fini(&f);
+}
