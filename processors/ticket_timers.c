@@ -19,17 +19,30 @@ struct sq_timer_part {
     int64_t loaded_to; /* every timer due before it is in memory; INT64_MIN: none read */
 };
 
-/* Who a timer in memory belongs to. */
-struct sq_timer_owner {
-    char *customer_id; /* NULL when the timer hash had none */
+/* A ticket's timer in memory, as one partition's index holds it. */
+struct sq_timer_cand {
     struct sq_timer_part *part;
+    int64_t due_ms;
+    int opening;
+    char *customer_id; /* NULL when the timer hash had none */
+};
+
+/* A ticket's timers in memory: normally one; more when its events came in
+ * more than one partition and each index holds a timer for it. The heap
+ * holds the earliest; the others follow it when it fires (a stale one
+ * fires as nothing: the ticket's state no longer has that deadline). */
+struct sq_timer_owner {
+    struct sq_timer_cand *c;
+    size_t n;
 };
 
 static void sq_timer_owner_free(struct sq_timer_owner *o)
 {
     if (!o)
         return;
-    free(o->customer_id);
+    for (size_t i = 0; i < o->n; i++)
+        free(o->c[i].customer_id);
+    free(o->c);
     free(o);
 }
 
@@ -166,19 +179,68 @@ void sq_ticket_timers_plan(struct sq_ticket_timers *tt, const struct sq_batch *b
     sq_batch_parts_each(batch, sq_plan_part, &c);
 }
 
-/* Puts a timer into memory (unless its ticket has one there from another
- * partition: a ticket's timer is the one its latest event armed). */
+/* The heap's entry for ticket_id: its earliest timer in memory; the
+ * owner goes when it has none left. */
+static void sq_owner_settle(struct sq_ticket_timers *tt, const char *ticket_id,
+                            struct sq_timer_owner *o)
+{
+    if (!o->n) {
+        sq_timers_cancel(&tt->mem, ticket_id);
+        sq_timer_owner_free(sq_strmap_del(&tt->owner, ticket_id));
+        return;
+    }
+    size_t m = 0;
+    for (size_t i = 1; i < o->n; i++)
+        if (o->c[i].due_ms < o->c[m].due_ms)
+            m = i;
+    sq_timers_set(&tt->mem, ticket_id, o->c[m].due_ms, o->c[m].opening);
+}
+
+static void sq_owner_remove(struct sq_timer_owner *o, size_t i)
+{
+    free(o->c[i].customer_id);
+    o->c[i] = o->c[--o->n];
+}
+
+/* Puts partition p's timer of ticket_id into memory, beside those other
+ * partitions' indexes hold for it. */
 static void sq_mem_put(struct sq_ticket_timers *tt, struct sq_timer_part *p, const char *ticket_id,
-                       int64_t due_ms, int opening, const char *customer_id, bool replace)
+                       int64_t due_ms, int opening, const char *customer_id)
+{
+    void **slot = sq_strmap_ref(&tt->owner, ticket_id);
+    struct sq_timer_owner *o = *slot;
+    if (!o)
+        o = *slot = sq_xcalloc(1, sizeof *o);
+    size_t i = 0;
+    while (i < o->n && o->c[i].part != p)
+        i++;
+    if (i == o->n) {
+        o->c = sq_xrealloc(o->c, (o->n + 1) * sizeof *o->c);
+        o->n++;
+    } else {
+        free(o->c[i].customer_id);
+    }
+    o->c[i] = (struct sq_timer_cand){p, due_ms, opening,
+                                     customer_id ? sq_xstrdup(customer_id) : NULL};
+    sq_owner_settle(tt, ticket_id, o);
+}
+
+/* Ends, in the store (op U, only if still due then) and in memory, the
+ * timers of ticket_id that partitions other than keep hold in memory:
+ * the ticket's latest event decided its timer in keep. */
+static void sq_end_others(struct sq_ticket_timers *tt, struct sq_state_ops *ops,
+                          const char *ticket_id, const struct sq_timer_part *keep)
 {
     struct sq_timer_owner *o = sq_strmap_get(&tt->owner, ticket_id);
-    if (o && !replace && o->part != p)
+    if (!o)
         return;
-    sq_timers_set(&tt->mem, ticket_id, due_ms, opening);
-    struct sq_timer_owner *n = sq_xcalloc(1, sizeof *n);
-    n->customer_id = customer_id ? sq_xstrdup(customer_id) : NULL;
-    n->part = p;
-    sq_timer_owner_free(sq_strmap_put(&tt->owner, ticket_id, n));
+    for (size_t i = o->n; i-- > 0;) {
+        if (o->c[i].part == keep)
+            continue;
+        sq_op_timer_drop(ops, o->c[i].part->hkey, o->c[i].part->zkey, ticket_id, o->c[i].due_ms);
+        sq_owner_remove(o, i);
+    }
+    sq_owner_settle(tt, ticket_id, o);
 }
 
 /* Installs a due read's answer (store.h) into memory; returns the entries
@@ -206,7 +268,7 @@ static size_t sq_mem_install(struct sq_ticket_timers *tt, struct sq_timer_part *
                     cust = end + 1;
             }
         }
-        sq_mem_put(tt, p, tid, due, opening, cust, false);
+        sq_mem_put(tt, p, tid, due, opening, cust);
     }
     json_decref(a);
     return n;
@@ -295,11 +357,17 @@ void sq_ticket_timers_arm(struct sq_ticket_timers *tt, struct sq_state_ops *ops,
     sq_op_timer_arm(ops, p->hkey, p->zkey, ticket_id, due_ms, v,
                     tt->st->retention_customer_days * 86400);
     free(v);
+    sq_end_others(tt, ops, ticket_id, p);
     if (p->loaded_to != INT64_MIN && due_ms < p->loaded_to) {
-        sq_mem_put(tt, p, ticket_id, due_ms, opening, customer_id, true);
-    } else if (sq_timers_cancel(&tt->mem, ticket_id)) {
-        /* moved past the horizon: read again when it comes near */
-        sq_timer_owner_free(sq_strmap_del(&tt->owner, ticket_id));
+        sq_mem_put(tt, p, ticket_id, due_ms, opening, customer_id);
+    } else {
+        /* past the horizon: read again when it comes near */
+        struct sq_timer_owner *o = sq_strmap_get(&tt->owner, ticket_id);
+        if (o) {
+            if (o->n)
+                sq_owner_remove(o, 0); /* p's own: the others are ended */
+            sq_owner_settle(tt, ticket_id, o);
+        }
     }
 }
 
@@ -308,14 +376,13 @@ void sq_ticket_timers_cancel(struct sq_ticket_timers *tt, struct sq_state_ops *o
 {
     struct sq_timer_part *p = sq_part_get(tt, topic, partition);
     sq_op_timer_drop(ops, p->hkey, p->zkey, ticket_id, INT64_MIN);
+    sq_end_others(tt, ops, ticket_id, p);
     struct sq_timer_owner *o = sq_strmap_get(&tt->owner, ticket_id);
-    int64_t due;
-    int opening;
-    if (o && o->part != p && sq_timers_get(&tt->mem, ticket_id, &due, &opening))
-        /* its timer in memory is another partition's: end that one too */
-        sq_op_timer_drop(ops, o->part->hkey, o->part->zkey, ticket_id, due);
-    sq_timers_cancel(&tt->mem, ticket_id);
-    sq_timer_owner_free(sq_strmap_del(&tt->owner, ticket_id));
+    if (o) {
+        if (o->n)
+            sq_owner_remove(o, 0); /* p's own: the others are ended */
+        sq_owner_settle(tt, ticket_id, o);
+    }
 }
 
 bool sq_ticket_timers_pop_due(struct sq_ticket_timers *tt, int64_t limit_ms,
@@ -324,13 +391,26 @@ bool sq_ticket_timers_pop_due(struct sq_ticket_timers *tt, int64_t limit_ms,
     struct sq_timer_due d;
     if (!sq_timers_pop_due(&tt->mem, limit_ms, &d))
         return false;
-    struct sq_timer_owner *o = sq_strmap_del(&tt->owner, d.key);
     out->ticket_id = d.key; /* taken */
     out->due_ms = d.due_ms;
     out->opening = d.opening;
-    out->customer_id = o ? o->customer_id : NULL; /* taken */
-    out->part = o ? o->part : NULL;
-    free(o);
+    out->customer_id = NULL;
+    out->part = NULL;
+    struct sq_timer_owner *o = sq_strmap_get(&tt->owner, d.key);
+    if (o && o->n) {
+        size_t m = 0; /* the earliest, the one the heap held */
+        for (size_t i = 1; i < o->n; i++)
+            if (o->c[i].due_ms < o->c[m].due_ms)
+                m = i;
+        out->customer_id = o->c[m].customer_id; /* taken */
+        out->part = o->c[m].part;
+        out->opening = o->c[m].opening;
+        o->c[m].customer_id = NULL;
+        sq_owner_remove(o, m);
+        sq_owner_settle(tt, d.key, o); /* the next of another partition, if any */
+    } else if (o) {
+        sq_owner_settle(tt, d.key, o);
+    }
     return true;
 }
 
@@ -348,7 +428,7 @@ void sq_ticket_timers_end(struct sq_state_ops *ops, const struct sq_ticket_timer
 void sq_ticket_timers_put_back(struct sq_ticket_timers *tt, struct sq_ticket_timer *t)
 {
     if (t->part)
-        sq_mem_put(tt, t->part, t->ticket_id, t->due_ms, t->opening, t->customer_id, true);
+        sq_mem_put(tt, t->part, t->ticket_id, t->due_ms, t->opening, t->customer_id);
     sq_ticket_timer_fini(t);
 }
 
@@ -369,7 +449,7 @@ int sq_ticket_timers_assigned(struct sq_ticket_timers *tt, struct sq_store *stor
 
 struct sq_revoke_ctx {
     const struct sq_timer_part *part;
-    char **drop;
+    char **touched;
     size_t n;
 };
 
@@ -377,9 +457,12 @@ static void sq_collect_part(const char *key, void *value, void *arg)
 {
     struct sq_revoke_ctx *rc = arg;
     const struct sq_timer_owner *o = value;
-    if (o->part == rc->part) {
-        rc->drop = sq_xrealloc(rc->drop, (rc->n + 1) * sizeof *rc->drop);
-        rc->drop[rc->n++] = sq_xstrdup(key);
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->c[i].part == rc->part) {
+            rc->touched = sq_xrealloc(rc->touched, (rc->n + 1) * sizeof *rc->touched);
+            rc->touched[rc->n++] = sq_xstrdup(key);
+            return;
+        }
     }
 }
 
@@ -391,11 +474,14 @@ void sq_ticket_timers_revoked(struct sq_ticket_timers *tt, const char *topic, in
     struct sq_revoke_ctx rc = {p, NULL, 0};
     sq_strmap_each(&tt->owner, sq_collect_part, &rc);
     for (size_t i = 0; i < rc.n; i++) {
-        sq_timers_cancel(&tt->mem, rc.drop[i]);
-        sq_timer_owner_free(sq_strmap_del(&tt->owner, rc.drop[i]));
-        free(rc.drop[i]);
+        struct sq_timer_owner *o = sq_strmap_get(&tt->owner, rc.touched[i]);
+        for (size_t k = o->n; k-- > 0;)
+            if (o->c[k].part == p)
+                sq_owner_remove(o, k);
+        sq_owner_settle(tt, rc.touched[i], o);
+        free(rc.touched[i]);
     }
-    free(rc.drop);
+    free(rc.touched);
     for (size_t i = 0; i < tt->nparts; i++) {
         if (tt->parts[i] == p) {
             tt->parts[i] = tt->parts[--tt->nparts];

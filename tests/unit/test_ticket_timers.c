@@ -232,3 +232,58 @@ Test(ticket_timers, a_fire_leaves_a_rearm_applied_before_it)
     sq_state_ops_fini(&rearm);
     fx_fini(&f);
 }
+
+static bool only_partition_0_idle(void *arg, const char *topic, int32_t partition)
+{
+    (void)arg;
+    (void)topic;
+    return partition == 0;
+}
+
+/* A ticket whose events came in two partitions, each index holding a
+ * timer for it: both are kept in memory and fire in due order (the stale
+ * one as nothing, its ticket's state no longer due then), so the one the
+ * ticket's latest event armed is not lost to the one read first. */
+Test(ticket_timers, a_ticket_with_timers_in_two_partitions_keeps_both)
+{
+    struct fixture f;
+    fx_init(&f);
+    struct sq_state_ops ops = {0};
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0), SQ_OK);
+    cr_assert_eq(load(&f, "sq.in.tickets", 1, T0), SQ_OK);
+    sq_op_message(&ops, 0);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "X", T0 + 3 * H, 1, "c");
+    apply(&f, &ops);
+    sq_op_message(&ops, 0);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 1, "X", T0 + 3 * H + 120000, 2, "c");
+    apply(&f, &ops);
+    /* partition 0's batch while partition 1 is busy, then partition 1's */
+    struct one_batch ob;
+    one_batch(&ob, "sq.in.tickets", 0);
+    ob.b.store = sq_store_mem_base(f.mem);
+    ob.b.part_idle = only_partition_0_idle;
+    cr_assert_eq(sq_ticket_timers_load(&f.tt, &ob.b, ob.b.store, T0 + 3 * H - 60000, &f.err),
+                 SQ_OK);
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 1);
+    cr_assert_eq(load(&f, "sq.in.tickets", 1, T0 + 3 * H - 60000), SQ_OK);
+    char got[256];
+    pop_all(&f, T0 + 3 * H + 60000, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "X@1800/1/c ");
+    pop_all(&f, T0 + 3 * H + 180000, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "X@1920/2/c ", "the other partition's timer is still there");
+    /* a new arm in one partition ends what the other holds in memory */
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0 + 4 * H), SQ_OK);
+    cr_assert_eq(load(&f, "sq.in.tickets", 1, T0 + 4 * H), SQ_OK);
+    sq_state_ops_reset(&ops);
+    sq_op_message(&ops, 0);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "Y", T0 + 4 * H, 1, "c");
+    apply(&f, &ops);
+    sq_op_message(&ops, 0);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 1, "Y", T0 + 4 * H + 1000, 2, "c");
+    apply(&f, &ops);
+    cr_assert_null(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "Y"));
+    pop_all(&f, INT64_MAX, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "Y@2401/2/c ");
+    sq_state_ops_fini(&ops);
+    fx_fini(&f);
+}
