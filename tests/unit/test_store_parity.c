@@ -164,6 +164,16 @@ static long long assert_only_b(redisContext *c, struct sq_store_mem *mem, const 
     return ttl;
 }
 
+/* A redis-server for the test and sqgate's link to it. */
+static struct sq_redis *redis_link_start(struct sq_h_redis *rs, char **url, struct sq_err *err)
+{
+    cr_assert_eq(sq_h_redis_start(rs, NULL), 0);
+    *url = sq_h_redis_url(rs);
+    struct sq_redis *r = sq_redis_new(*url, "sq:", 2000, err);
+    cr_assert_not_null(r, "%s", err->msg);
+    return r;
+}
+
 Test(store, redis_step_and_memory_agree, .timeout = 60)
 {
     struct sq_state_ops ops = {0};
@@ -179,10 +189,8 @@ Test(store, redis_step_and_memory_agree, .timeout = 60)
     free(dups);
 
     struct sq_h_redis rs;
-    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
-    char *url = sq_h_redis_url(&rs);
-    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
-    cr_assert_not_null(r);
+    char *url;
+    struct sq_redis *r = redis_link_start(&rs, &url, &err);
     redisContext *c = sq_h_redis_connect(&rs);
     freeReplyObject(redisCommand(c, "SET sq:gone 1"));
     struct sq_redis_step step = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 41,
@@ -366,9 +374,8 @@ Test(store, batch_sums_apply_when_no_message_is_a_duplicate, .timeout = 60)
     cr_assert_eq(nd, 0);
     free(dups);
     struct sq_h_redis rs;
-    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
-    char *url = sq_h_redis_url(&rs);
-    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
+    char *url;
+    struct sq_redis *r = redis_link_start(&rs, &url, &err);
     struct sq_redis_step step = {.offset_key = "sq:off:g:t:1", .expected = -1, .last = 2,
                                  .max_event_ms = -1, .ops = &ops};
     cr_assert_eq(sq_redis_run_steps(r, &step, 1, NULL, &err), SQ_OK, "%s", err.msg);
@@ -417,12 +424,10 @@ static long long sq_t_int(redisContext *c, const char *cmd)
 Test(store, step_shortcuts_keep_the_ops_meaning, .timeout = 60)
 {
     struct sq_h_redis rs;
-    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
-    char *url = sq_h_redis_url(&rs);
     struct sq_err err;
     sq_err_clear(&err);
-    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
-    cr_assert_not_null(r);
+    char *url;
+    struct sq_redis *r = redis_link_start(&rs, &url, &err);
     redisContext *c = sq_h_redis_connect(&rs);
     freeReplyObject(redisCommand(c, "SET sq:wm 1795601000000"));
     freeReplyObject(redisCommand(c, "HSET sq:win:rev old 1"));
@@ -515,10 +520,8 @@ Test(store, timer_ops_and_due_reads_agree, .timeout = 60)
     free(dups);
 
     struct sq_h_redis rs;
-    cr_assert_eq(sq_h_redis_start(&rs, NULL), 0);
-    char *url = sq_h_redis_url(&rs);
-    struct sq_redis *r = sq_redis_new(url, "sq:", 2000, &err);
-    cr_assert_not_null(r);
+    char *url;
+    struct sq_redis *r = redis_link_start(&rs, &url, &err);
     struct sq_redis_step s0 = {.offset_key = "sq:off:g:t:0", .expected = -1, .last = 1,
                                .max_event_ms = -1, .ops = &mark};
     cr_assert_eq(sq_redis_run_steps(r, &s0, 1, NULL, &err), SQ_OK, "%s", err.msg);

@@ -63,12 +63,30 @@ static void one_batch(struct one_batch *ob, const char *topic, int32_t partition
     ob->b.n = 1;
 }
 
-static int load(struct fixture *f, const char *topic, int32_t partition, int64_t limit)
+static bool only_idle(void *arg, const char *topic, int32_t partition)
+{
+    (void)topic;
+    return partition == *(const int32_t *)arg;
+}
+
+/* A batch of topic/partition loads its timers; with idle set, the only
+ * other partition no batch holds is *idle (else all are free). */
+static int load_with(struct fixture *f, const char *topic, int32_t partition, int64_t limit,
+                     const int32_t *idle)
 {
     struct one_batch ob;
     one_batch(&ob, topic, partition);
     ob.b.store = sq_store_mem_base(f->mem);
+    if (idle) {
+        ob.b.part_idle = only_idle;
+        ob.b.part_idle_arg = (void *)idle;
+    }
     return sq_ticket_timers_load(&f->tt, &ob.b, ob.b.store, limit, &f->err);
+}
+
+static int load(struct fixture *f, const char *topic, int32_t partition, int64_t limit)
+{
+    return load_with(f, topic, partition, limit, NULL);
 }
 
 /* Pops every timer due before limit into "id@due_offset_s " text, ending
@@ -158,13 +176,6 @@ Test(ticket_timers, cancel_rearm_and_order_across_partitions)
     fx_fini(&f);
 }
 
-static bool only_partition_1_idle(void *arg, const char *topic, int32_t partition)
-{
-    (void)arg;
-    (void)topic;
-    return partition == 1;
-}
-
 Test(ticket_timers, a_busy_partition_is_left_to_its_own_batch)
 {
     struct fixture f;
@@ -178,19 +189,13 @@ Test(ticket_timers, a_busy_partition_is_left_to_its_own_batch)
     }
     apply(&f, &ops);
     /* a batch of partition 0 while another batch holds partition 2 */
-    struct one_batch ob;
-    one_batch(&ob, "sq.in.tickets", 0);
-    ob.b.store = sq_store_mem_base(f.mem);
-    ob.b.part_idle = only_partition_1_idle;
-    cr_assert_eq(sq_ticket_timers_load(&f.tt, &ob.b, ob.b.store, T0 + 2000, &f.err), SQ_OK);
+    const int32_t idle = 1;
+    cr_assert_eq(load_with(&f, "sq.in.tickets", 0, T0 + 2000, &idle), SQ_OK);
     char got[256];
     pop_all(&f, T0 + 2000, &ops, got, sizeof got);
     cr_assert_str_eq(got, "T-0@1/1/c T-1@1/1/c ");
     /* partition 2's own batch reads it */
-    one_batch(&ob, "sq.in.tickets", 2);
-    ob.b.store = sq_store_mem_base(f.mem);
-    ob.b.part_idle = only_partition_1_idle;
-    cr_assert_eq(sq_ticket_timers_load(&f.tt, &ob.b, ob.b.store, T0 + 2000, &f.err), SQ_OK);
+    cr_assert_eq(load_with(&f, "sq.in.tickets", 2, T0 + 2000, &idle), SQ_OK);
     pop_all(&f, T0 + 2000, &ops, got, sizeof got);
     cr_assert_str_eq(got, "T-2@1/1/c ");
     /* revoked: its timers leave memory */
@@ -233,13 +238,6 @@ Test(ticket_timers, a_fire_leaves_a_rearm_applied_before_it)
     fx_fini(&f);
 }
 
-static bool only_partition_0_idle(void *arg, const char *topic, int32_t partition)
-{
-    (void)arg;
-    (void)topic;
-    return partition == 0;
-}
-
 /* A ticket whose events came in two partitions, each index holding a
  * timer for it: both are kept in memory and fire in due order (the stale
  * one as nothing, its ticket's state no longer due then), so the one the
@@ -258,12 +256,8 @@ Test(ticket_timers, a_ticket_with_timers_in_two_partitions_keeps_both)
     sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 1, "X", T0 + 3 * H + 120000, 2, "c");
     apply(&f, &ops);
     /* partition 0's batch while partition 1 is busy, then partition 1's */
-    struct one_batch ob;
-    one_batch(&ob, "sq.in.tickets", 0);
-    ob.b.store = sq_store_mem_base(f.mem);
-    ob.b.part_idle = only_partition_0_idle;
-    cr_assert_eq(sq_ticket_timers_load(&f.tt, &ob.b, ob.b.store, T0 + 3 * H - 60000, &f.err),
-                 SQ_OK);
+    const int32_t idle = 0; /* partition 1 is another batch's */
+    cr_assert_eq(load_with(&f, "sq.in.tickets", 0, T0 + 3 * H - 60000, &idle), SQ_OK);
     cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 1);
     cr_assert_eq(load(&f, "sq.in.tickets", 1, T0 + 3 * H - 60000), SQ_OK);
     char got[256];
