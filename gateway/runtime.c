@@ -126,6 +126,9 @@ struct sq_runtime {
      * and the producer's delivery reports signal it (wake.h) */
     struct sq_wake *wake;
     bool in_chain;               /* a chain runs: its yields finish no other */
+    bool timers_resync;          /* a turn part was dropped unapplied: the timers it
+                                  * fired go back into memory once no turn is in
+                                  * flight (sq_rt_start_turn) */
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
     char pause_reason[256];
@@ -948,6 +951,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
             /* Another instance applied these offsets already: our outputs
              * were repeats with the same ids; nothing to count. */
             sq_metrics_inc(SQ_M_SKIPPED, tp->n);
+            rt->timers_resync = true; /* what our turn fired was not applied */
             sq_part_applied(p, st->stored);
             if (st->stored > st->last) {
                 sq_part_backlog_clear(p);
@@ -959,6 +963,7 @@ static bool sq_turn_redis(struct sq_runtime *rt, struct sq_turn *t)
                     (long long)st->stored, (long long)st->expected);
             sq_metrics_inc(SQ_M_FENCED, 1);
             tp->dropped = true;
+            rt->timers_resync = true;
             p->applied = st->stored;
             sq_part_backlog_clear(p);
             sq_rt_seek(rt, p, st->stored + 1);
@@ -1418,8 +1423,10 @@ static void sq_rt_on_revoke(struct sq_runtime *rt, rd_kafka_topic_partition_list
         if (!p)
             continue;
         struct sq_turn_part *tp = sq_rt_live_turn_part(rt, p);
-        if (tp)
+        if (tp) {
             tp->dropped = true;
+            rt->timers_resync = true;
+        }
         sq_part_backlog_clear(p);
         sq_metrics_inc(SQ_M_REBALANCES, 1);
     }
@@ -1817,6 +1824,20 @@ static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
     if (rt->parts.n > *ok_cap) {
         *ok_cap = rt->parts.n;
         *ok = sq_xrealloc(*ok, *ok_cap * sizeof **ok);
+    }
+    if (rt->timers_resync) {
+        /* overdue timers fired by a dropped step are still in Redis: read
+         * them again once every other fire has been applied */
+        if (rt->nturns)
+            return true;
+        struct sq_err err;
+        sq_err_clear(&err);
+        if (sq_chain_timers_resync(rt->chain, &rt->store.base, &err) != SQ_OK) {
+            sq_rt_chain_failed(rt, &err);
+            return !rt->fatal;
+        }
+        rt->timers_resync = false;
+        sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));
     }
     if (!sq_rt_pick_parts(rt, *ok))
         return true;

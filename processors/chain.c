@@ -414,6 +414,11 @@ int sq_chain_partition_assigned(struct sq_chain *chain, struct sq_store *store, 
                                              partition, err);
 }
 
+int sq_chain_timers_resync(struct sq_chain *chain, struct sq_store *store, struct sq_err *err)
+{
+    return sq_score_stage_timers_resync(sq_chain_ctx_of(chain, &sq_proc_score), store, err);
+}
+
 void sq_chain_partition_revoked(struct sq_chain *chain, const char *topic, int32_t partition)
 {
     sq_score_stage_partition_revoked(sq_chain_ctx_of(chain, &sq_proc_score), topic, partition);

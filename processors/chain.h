@@ -83,6 +83,10 @@ struct sq_store;
 int sq_chain_partition_assigned(struct sq_chain *chain, struct sq_store *store, const char *topic,
                                 int32_t partition, struct sq_err *err);
 void sq_chain_partition_revoked(struct sq_chain *chain, const char *topic, int32_t partition);
+/* `run`: a turn's step was dropped without being applied, and no turn is
+ * in flight now: the overdue timers it fired, still in Redis, go back into
+ * memory (ticket_timers.h). */
+int sq_chain_timers_resync(struct sq_chain *chain, struct sq_store *store, struct sq_err *err);
 
 /* End of input (replay): fires the timers due by the greatest event time
  * seen, or all of them; outputs (timer_records) and ops go on carrier. */

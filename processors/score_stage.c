@@ -569,6 +569,13 @@ int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const c
     return sq_ticket_timers_assigned(&ss->timers, store, topic, partition, err);
 }
 
+int sq_score_stage_timers_resync(void *ctx, struct sq_store *store, struct sq_err *err)
+{
+    struct sq_score_stage *ss = ctx;
+    sq_fired_forget(ss); /* the batches that fired them are done with */
+    return sq_ticket_timers_resync(&ss->timers, store, err);
+}
+
 size_t sq_score_stage_timers_armed(const void *ctx)
 {
     const struct sq_score_stage *ss = ctx;

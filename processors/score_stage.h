@@ -21,6 +21,10 @@ int sq_score_stage_flush_timers(void *ctx, struct sq_store *store, bool all, str
  * the index existed is indexed now. */
 int sq_score_stage_partition_assigned(void *ctx, struct sq_store *store, const char *topic,
                                       int32_t partition, struct sq_err *err);
+/* A batch's step was dropped unapplied and none is in flight: the timers
+ * the store still holds below the horizon go back into memory
+ * (sq_ticket_timers_resync). */
+int sq_score_stage_timers_resync(void *ctx, struct sq_store *store, struct sq_err *err);
 /* A partition was revoked: its timers are the next owner's. */
 void sq_score_stage_partition_revoked(void *ctx, const char *topic, int32_t partition);
 /* Overdue timers in memory: those of the partitions held due within the

@@ -274,14 +274,14 @@ static size_t sq_mem_install(struct sq_ticket_timers *tt, struct sq_timer_part *
     return n;
 }
 
-/* Reads p's timers due in [loaded_to, to) into memory, a page at a time. */
+/* Reads p's timers due in [from, to) into memory, a page at a time; then
+ * every timer of p due before to is in memory. */
 static int sq_part_load(struct sq_ticket_timers *tt, struct sq_timer_part *p, struct sq_store *store,
-                        int64_t to, struct sq_err *err)
+                        int64_t from, int64_t to, struct sq_err *err)
 {
     for (size_t offset = 0;; offset += SQ_TIMERS_READ_MAX) {
         struct sq_store_reads reads = {0};
-        sq_store_reads_add_due(&reads, p->zkey, p->hkey, p->loaded_to, to, offset,
-                               SQ_TIMERS_READ_MAX);
+        sq_store_reads_add_due(&reads, p->zkey, p->hkey, from, to, offset, SQ_TIMERS_READ_MAX);
         int rc = sq_store_read(store, &reads, err);
         size_t n = rc == SQ_OK ? sq_mem_install(tt, p, reads.v[0].value) : 0;
         sq_store_reads_fini(&reads);
@@ -310,7 +310,7 @@ static void sq_load_batch_part(const char *topic, int32_t partition, void *arg)
     struct sq_timer_part *p = sq_part_get(c->tt, topic, partition);
     int64_t to = sq_part_read_to(p, c->limit_ms);
     if (to != INT64_MIN)
-        c->rc = sq_part_load(c->tt, p, c->store, to, c->err);
+        c->rc = sq_part_load(c->tt, p, c->store, p->loaded_to, to, c->err);
 }
 
 int sq_ticket_timers_load(struct sq_ticket_timers *tt, const struct sq_batch *batch,
@@ -329,7 +329,7 @@ int sq_ticket_timers_load(struct sq_ticket_timers *tt, const struct sq_batch *ba
             continue;
         int64_t to = sq_part_read_to(p, limit_ms);
         if (to != INT64_MIN)
-            c.rc = sq_part_load(tt, p, store, to, err);
+            c.rc = sq_part_load(tt, p, store, p->loaded_to, to, err);
     }
     return c.rc;
 }
@@ -341,7 +341,20 @@ int sq_ticket_timers_load_all(struct sq_ticket_timers *tt, struct sq_store *stor
         struct sq_timer_part *p = tt->parts[i];
         if (p->loaded_to != INT64_MIN && p->loaded_to >= limit_ms)
             continue;
-        int rc = sq_part_load(tt, p, store, limit_ms, err);
+        int rc = sq_part_load(tt, p, store, p->loaded_to, limit_ms, err);
+        if (rc != SQ_OK)
+            return rc;
+    }
+    return SQ_OK;
+}
+
+int sq_ticket_timers_resync(struct sq_ticket_timers *tt, struct sq_store *store, struct sq_err *err)
+{
+    for (size_t i = 0; i < tt->nparts; i++) {
+        struct sq_timer_part *p = tt->parts[i];
+        if (p->loaded_to == INT64_MIN)
+            continue; /* nothing read yet: its next read takes all */
+        int rc = sq_part_load(tt, p, store, INT64_MIN, p->loaded_to, err);
         if (rc != SQ_OK)
             return rc;
     }

@@ -65,6 +65,12 @@ int sq_ticket_timers_load(struct sq_ticket_timers *tt, const struct sq_batch *ba
 int sq_ticket_timers_load_all(struct sq_ticket_timers *tt, struct sq_store *store,
                               int64_t limit_ms, struct sq_err *err);
 
+/* Reads again every timer below each partition's horizon: memory then
+ * holds all the store does there. For when a batch's step was dropped
+ * without being applied (the timers it fired are still in the store) and
+ * no batch is in flight (every other fire has been applied). */
+int sq_ticket_timers_resync(struct sq_ticket_timers *tt, struct sq_store *store, struct sq_err *err);
+
 /* Arms ticket_id's timer (partition of topic/partition): ops T, and memory
  * when it falls within the partition's horizon. */
 void sq_ticket_timers_arm(struct sq_ticket_timers *tt, struct sq_state_ops *ops, const char *topic,

@@ -281,3 +281,31 @@ Test(ticket_timers, a_ticket_with_timers_in_two_partitions_keeps_both)
     sq_state_ops_fini(&ops);
     fx_fini(&f);
 }
+
+/* A fire whose step was dropped unapplied leaves its timer in the store:
+ * a resync, once no batch is in flight, brings it back into memory, and
+ * leaves what memory holds as it was. */
+Test(ticket_timers, a_resync_brings_back_what_a_dropped_step_fired)
+{
+    struct fixture f;
+    fx_init(&f);
+    struct sq_state_ops ops = {0}, dropped = {0};
+    cr_assert_eq(load(&f, "sq.in.tickets", 0, T0), SQ_OK);
+    sq_op_message(&ops, 0);
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "T-1", T0 + 1000, 1, "c1");
+    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "T-2", T0 + 5000, 1, "c2");
+    apply(&f, &ops);
+    sq_op_message(&dropped, 0);
+    char got[256];
+    pop_all(&f, T0 + 2000, &dropped, got, sizeof got);
+    cr_assert_str_eq(got, "T-1@1/1/c1 ");
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 1);
+    /* its step is never applied */
+    cr_assert_eq(sq_ticket_timers_resync(&f.tt, sq_store_mem_base(f.mem), &f.err), SQ_OK);
+    cr_assert_eq(sq_ticket_timers_in_memory(&f.tt), 2);
+    pop_all(&f, INT64_MAX, &ops, got, sizeof got);
+    cr_assert_str_eq(got, "T-1@1/1/c1 T-2@5/1/c2 ");
+    sq_state_ops_fini(&ops);
+    sq_state_ops_fini(&dropped);
+    fx_fini(&f);
+}
