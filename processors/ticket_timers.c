@@ -179,6 +179,16 @@ void sq_ticket_timers_plan(struct sq_ticket_timers *tt, const struct sq_batch *b
     sq_batch_parts_each(batch, sq_plan_part, &c);
 }
 
+/* The index of o's earliest timer (o->n > 0): the one the heap holds. */
+static size_t sq_owner_earliest(const struct sq_timer_owner *o)
+{
+    size_t m = 0;
+    for (size_t i = 1; i < o->n; i++)
+        if (o->c[i].due_ms < o->c[m].due_ms)
+            m = i;
+    return m;
+}
+
 /* The heap's entry for ticket_id: its earliest timer in memory; the
  * owner goes when it has none left. */
 static void sq_owner_settle(struct sq_ticket_timers *tt, const char *ticket_id,
@@ -189,10 +199,7 @@ static void sq_owner_settle(struct sq_ticket_timers *tt, const char *ticket_id,
         sq_timer_owner_free(sq_strmap_del(&tt->owner, ticket_id));
         return;
     }
-    size_t m = 0;
-    for (size_t i = 1; i < o->n; i++)
-        if (o->c[i].due_ms < o->c[m].due_ms)
-            m = i;
+    size_t m = sq_owner_earliest(o);
     sq_timers_set(&tt->mem, ticket_id, o->c[m].due_ms, o->c[m].opening);
 }
 
@@ -411,10 +418,7 @@ bool sq_ticket_timers_pop_due(struct sq_ticket_timers *tt, int64_t limit_ms,
     out->part = NULL;
     struct sq_timer_owner *o = sq_strmap_get(&tt->owner, d.key);
     if (o && o->n) {
-        size_t m = 0; /* the earliest, the one the heap held */
-        for (size_t i = 1; i < o->n; i++)
-            if (o->c[i].due_ms < o->c[m].due_ms)
-                m = i;
+        size_t m = sq_owner_earliest(o); /* the one the heap held */
         out->customer_id = o->c[m].customer_id; /* taken */
         out->part = o->c[m].part;
         out->opening = o->c[m].opening;
