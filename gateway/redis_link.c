@@ -18,6 +18,7 @@
 #include "sinks.h"
 #include "step_lua.h"
 #include "store.h"
+#include "ttl_memo.h"
 
 /* One partition step. KEYS[1] = the partition's offset hash {offset,
  * max_event_ms}; KEYS[2], KEYS[3] = the watermark's zsets {prefix}wm:parts
@@ -48,7 +49,8 @@ static const char sq_step_lua[] = SQ_STEP_LUA_COMMON
     "  for _, j in ipairs(marked) do redis.call('SREM', ARGV[j+1], ARGV[j+2]) end\n"
     "  return {2, cur or '', unpack(dups)}\n"
     "end\n"
-    "for _, j in ipairs(marked) do expire(ARGV[j+1], ARGV[j+3]) end\n"
+    "-- a mark cannot tell a new set: a negative TTL is left to the memo\n"
+    "for _, j in ipairs(marked) do expire(ARGV[j+1], ARGV[j+3], false) end\n"
     "while i <= n do\n"
     "  i = apply(i)\n"
     "  if not i then return redis.error_reply('sqgate step: unknown op') end\n"
@@ -87,7 +89,7 @@ static const char sq_turn_lua[] = SQ_STEP_LUA_COMMON
     "    j = j + 4\n"
     "  end\n"
     "end\n"
-    "for _, m in ipairs(marked) do expire(ARGV[m+1], ARGV[m+3]) end\n"
+    "for _, m in ipairs(marked) do expire(ARGV[m+1], ARGV[m+3], false) end\n"
     "for p = 1, np do\n"
     "  local j = at[p] + 5 + 4 * tonumber(ARGV[at[p]+3])\n"
     "  local stop = j + tonumber(ARGV[at[p]+4])\n"
@@ -153,6 +155,8 @@ struct sq_redis {
     struct sq_state_ops scratch; /* numbers of V ops expanded to K */
     char *journal_key;   /* {prefix}kpi_journal with kpi.journal, else NULL */
     struct sq_buf journal; /* the step's KPI journal entry (kpi_journal.h) */
+    struct sq_ttl_memo *ttl_memo; /* the TTLs the steps refreshed lately; made
+                                   * by the first step sent */
 };
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
@@ -203,6 +207,9 @@ static void sq_redis_drop(struct sq_redis *r)
     if (r->c)
         redisFree(r->c);
     r->c = NULL;
+    /* what the server holds is not known again until the next connection */
+    if (r->ttl_memo)
+        sq_ttl_memo_clear(r->ttl_memo);
 }
 
 void sq_redis_free(struct sq_redis *r)
@@ -222,6 +229,7 @@ void sq_redis_free(struct sq_redis *r)
     sq_state_ops_fini(&r->scratch);
     free(r->journal_key);
     sq_buf_fini(&r->journal);
+    sq_ttl_memo_free(r->ttl_memo);
     free(r);
 }
 
@@ -633,9 +641,51 @@ static void sq_args_push_journal(struct sq_redis *r)
  * instead. With sums false, neither goes (the turn's sums are sent once for
  * all its partitions). V ops go as K ops, their numbers kept in scratch.
  * With a journal, the sums or deferred ops go into it instead of rest. */
+/* Where an op's TTL argument is (store.h), after the op's code: 0 for
+ * an op whose TTL the memo does not decide (K and V ops, refreshed by
+ * every write; the KPI fold writes most of them). */
+static size_t sq_op_ttl_at(char code)
+{
+    switch (code) {
+    case 'C': return 8;
+    case 'H': case 'Z': return 2;
+    case 'D': return 3;
+    case 'I': return 4;
+    case 'G': case 'T': return 6;
+    default: return 0;
+    }
+}
+
+/* What decides a step's TTL arguments (ttl_memo.h). */
+struct sq_ttl_ctx {
+    struct sq_ttl_memo *memo;
+    int64_t now_s;
+    size_t step;                  /* the pending refreshes' tag */
+    struct sq_state_ops *scratch; /* keeps the negative TTLs' text */
+};
+
+/* Pushes the TTL argument ttl of an op on key: as it is when its refresh
+ * is due, else as its negative, which the script sets only on a key the
+ * op created. */
+static void sq_args_push_ttl(struct sq_args *x, const struct sq_ttl_ctx *tc, const char *key,
+                             size_t keylen, const char *ttl, size_t ttllen)
+{
+    char *end;
+    long long t = strtoll(ttl, &end, 10);
+    if (t <= 0 || *end || ttllen > 20 ||
+        sq_ttl_memo_due(tc->memo, key, keylen, t, tc->now_s, tc->step)) {
+        sq_args_push(x, ttl, ttllen);
+        return;
+    }
+    sq_state_ops_push_i64(tc->scratch, -t);
+    size_t k = tc->scratch->argc - 1;
+    sq_args_push(x, tc->scratch->argv[k], tc->scratch->argvlen[k]);
+}
+
 static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
                              bool sums, struct sq_args *marks, struct sq_args *rest,
-                             struct sq_state_ops *scratch, struct sq_buf *journal)
+                             struct sq_state_ops *scratch, struct sq_buf *journal,
+                             const struct sq_ttl_ctx *tc)
 {
     const struct sq_state_ops *ops = s->ops;
     bool use_sums = sums && !ndups && sq_ops_have_sums(ops);
@@ -672,8 +722,10 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
             continue;
         if (op[0] == 'D' && !op[1]) {
             sq_args_push(marks, msg, msg_len);
-            for (size_t k = 1; k < 4; k++)
+            for (size_t k = 1; k < 3; k++)
                 sq_args_push(marks, a[i + k], ops->argvlen[i + k]);
+            sq_args_push_ttl(marks, tc, a[i + 1], ops->argvlen[i + 1], a[i + 3],
+                             ops->argvlen[i + 3]);
             continue;
         }
         if (op[0] == 'Y' && !op[1]) {
@@ -693,30 +745,41 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
             sq_args_push_kpi(rest, a, ops->argvlen, from, scratch);
             continue;
         }
-        for (size_t k = from; k < to; k++)
-            sq_args_push(rest, a[k], ops->argvlen[k]);
+        size_t ttl_at = from == i ? sq_op_ttl_at(sq_op_code(op)) : 0;
+        for (size_t k = from; k < to; k++) {
+            if (ttl_at && k == i + ttl_at)
+                sq_args_push_ttl(rest, tc, a[i + 1], ops->argvlen[i + 1], a[k], ops->argvlen[k]);
+            else
+                sq_args_push(rest, a[k], ops->argvlen[k]);
+        }
     }
 }
 
-/* Sorts s's ops into r->marks and r->rest (sq_step_sort_ops). */
+/* Sorts s's ops into r->marks and r->rest (sq_step_sort_ops); the TTL
+ * refreshes it sends are pending under tag `step` (ttl_memo.h). */
 static void sq_redis_sort_step(struct sq_redis *r, const struct sq_redis_step *s,
-                               const size_t *dups, size_t ndups, bool sums)
+                               const size_t *dups, size_t ndups, bool sums, size_t step)
 {
     r->marks.n = r->rest.n = 0;
     sq_state_ops_reset(&r->scratch);
     sq_buf_reset(&r->journal);
+    if (!r->ttl_memo)
+        r->ttl_memo = sq_ttl_memo_new();
+    struct sq_ttl_ctx tc = {.memo = r->ttl_memo, .now_s = sq_mono_ms() / 1000, .step = step,
+                            .scratch = &r->scratch};
     sq_step_sort_ops(s, dups, ndups, sums, &r->marks, &r->rest, &r->scratch,
-                     r->journal_key ? &r->journal : NULL);
+                     r->journal_key ? &r->journal : NULL, &tc);
     sq_args_push_journal(r);
 }
 
 /* Sends one partition step (the format above sq_step_lua). The dedupe
  * marks go first so that the script can write nothing when one is taken.
  * Returns 0, or -1 with err set. */
-static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s,
+static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s, size_t idx,
                               const size_t *dups, size_t ndups, struct sq_err *err)
 {
-    sq_redis_sort_step(r, s, dups, ndups, true);
+    sq_ttl_memo_drop(r->ttl_memo, idx); /* an earlier send's */
+    sq_redis_sort_step(r, s, dups, ndups, true, idx);
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVALSHA", 7);
     sq_cmd_arg(r, r->sha, 40);
@@ -751,7 +814,7 @@ static void sq_redis_build_turn_step(struct sq_redis *r, const struct sq_redis_s
     sq_cmd_arg_i64(r, (int64_t)n);
     for (size_t i = 0; i < n; i++) {
         const struct sq_redis_step *s = &steps[i];
-        sq_redis_sort_step(r, s, NULL, 0, false);
+        sq_redis_sort_step(r, s, NULL, 0, false, i);
         sq_cmd_arg_opt_i64(r, s->expected);
         sq_cmd_arg_i64(r, s->last);
         sq_cmd_arg_opt_i64(r, s->max_event_ms);
@@ -945,11 +1008,14 @@ static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *step
             sq_redis_drop(r);
             return SQ_ERR_TRANSIENT;
         }
-        if (got)
+        if (got) {
+            sq_ttl_memo_commit(r->ttl_memo, SIZE_MAX);
             return SQ_OK;
+        }
     }
+    sq_ttl_memo_drop(r->ttl_memo, SIZE_MAX); /* the turn step's: it wrote nothing */
     for (size_t i = 0; i < n; i++) {
-        if (sq_redis_send_step(r, &steps[i], NULL, 0, err) != 0) {
+        if (sq_redis_send_step(r, &steps[i], i, NULL, 0, err) != 0) {
             sq_redis_drop(r);
             return SQ_ERR_TRANSIENT;
         }
@@ -973,7 +1039,7 @@ static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *step
                 failed = 1;
                 break;
             }
-            if (sq_redis_send_step(r, &steps[i], steps[i].dups, steps[i].ndups, err) != 0) {
+            if (sq_redis_send_step(r, &steps[i], i, steps[i].dups, steps[i].ndups, err) != 0) {
                 sq_redis_drop(r);
                 return SQ_ERR_TRANSIENT;
             }
@@ -996,6 +1062,13 @@ static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *step
         }
         sq_redis_drop(r);
         return SQ_ERR_TRANSIENT;
+    }
+    /* the TTLs a step refreshed count once it applied */
+    for (size_t i = 0; i < n; i++) {
+        if (steps[i].result == 1)
+            sq_ttl_memo_commit(r->ttl_memo, i);
+        else
+            sq_ttl_memo_drop(r->ttl_memo, i);
     }
     return SQ_OK;
 }

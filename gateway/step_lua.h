@@ -14,9 +14,16 @@
  * (gateway/kpi_journal.h) to the list key. */
 #define SQ_STEP_LUA_COMMON \
     "local wm, ttl_set = {}, {}\n" \
-    "-- a key's TTL is set once per step: an op writing a key again skips it\n" \
-    "local function expire(k, t)\n" \
-    "  if tonumber(t) > 0 and ttl_set[k] ~= t then redis.call('EXPIRE', k, t); ttl_set[k] = t end\n" \
+    "-- a key's TTL is set once per step: an op writing a key again skips it.\n" \
+    "-- A negative t (gateway/ttl_memo.h) is set only on a key the op created\n" \
+    "-- (new: its op saw the key empty where it wrote)\n" \
+    "local function expire(k, t, new)\n" \
+    "  local n = tonumber(t)\n" \
+    "  if n > 0 then\n" \
+    "    if ttl_set[k] ~= t then redis.call('EXPIRE', k, t); ttl_set[k] = t end\n" \
+    "  elseif n < 0 and new and ttl_set[k] == nil then\n" \
+    "    redis.call('EXPIRE', k, -n); ttl_set[k] = t\n" \
+    "  end\n" \
     "end\n" \
     "local function apply(i)\n" \
     "  local op = ARGV[i]\n" \
@@ -60,26 +67,30 @@
     "    end\n" \
     "    if od ~= 0 then set[#set + 1] = 'open_tickets'; set[#set + 1] = string.format('%d', (tonumber(o[11]) or 0) + od) end\n" \
     "    redis.call('HSET', key, unpack(set))\n" \
-    "    expire(key, ttl)\n" \
+    "    expire(key, ttl, not o[1])\n" \
     "    i = i + 17\n" \
     "  elseif op == 'H' then\n" \
-    "    local k = tonumber(ARGV[i+3])\n" \
-    "    if k > 0 then redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n" \
-    "    expire(ARGV[i+1], ARGV[i+2])\n" \
+    "    local k, added = tonumber(ARGV[i+3]), 0\n" \
+    "    if k > 0 then added = redis.call('HSET', ARGV[i+1], unpack(ARGV, i + 4, i + 3 + 2 * k)) end\n" \
+    "    expire(ARGV[i+1], ARGV[i+2], added > 0)\n" \
     "    i = i + 4 + 2 * k\n" \
     "  elseif op == 'X' then\n" \
     "    redis.call('DEL', ARGV[i+1]); ttl_set[ARGV[i+1]] = nil; i = i + 2\n" \
     "  elseif op == 'R' then\n" \
     "    redis.call('HDEL', ARGV[i+1], ARGV[i+2]); ttl_set[ARGV[i+1]] = nil; i = i + 3\n" \
     "  elseif op == 'I' then\n" \
-    "    redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n" \
-    "    expire(ARGV[i+1], ARGV[i+4])\n" \
+    "    local v = redis.call('HINCRBY', ARGV[i+1], ARGV[i+2], ARGV[i+3])\n" \
+    "    expire(ARGV[i+1], ARGV[i+4], v == tonumber(ARGV[i+3]))\n" \
     "    i = i + 5\n" \
     "  elseif op == 'K' then\n" \
     "    -- one HINCRBY per counter: cheaper in the script than HMGET, sum and HSET\n" \
     "    local key, k = ARGV[i+1], tonumber(ARGV[i+3])\n" \
-    "    for j = 1, k do redis.call('HINCRBY', key, ARGV[i+2+2*j], ARGV[i+3+2*j]) end\n" \
-    "    expire(key, ARGV[i+2])\n" \
+    "    local new = false\n" \
+    "    for j = 1, k do\n" \
+    "      local v = redis.call('HINCRBY', key, ARGV[i+2+2*j], ARGV[i+3+2*j])\n" \
+    "      if j == 1 then new = v == tonumber(ARGV[i+5]) end\n" \
+    "    end\n" \
+    "    expire(key, ARGV[i+2], new)\n" \
     "    i = i + 4 + 2 * k\n" \
     "  elseif op == 'W' then\n" \
     "    local p, c = ARGV[i+1], ARGV[i+2]\n" \
@@ -94,14 +105,19 @@
     "    -- the KPI journal: sums folded into their hashes later (kpi_journal.c)\n" \
     "    redis.call('RPUSH', ARGV[i+1], ARGV[i+2]); i = i + 3\n" \
     "  elseif op == 'Z' then\n" \
-    "    redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5])\n" \
-    "    redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, -(tonumber(ARGV[i+3]) + 1))\n" \
-    "    expire(ARGV[i+1], ARGV[i+2])\n" \
+    "    -- a member added may take the set past keep, or be its first\n" \
+    "    local n = 0\n" \
+    "    if redis.call('ZADD', ARGV[i+1], ARGV[i+4], ARGV[i+5]) == 1 then\n" \
+    "      n = redis.call('ZCARD', ARGV[i+1])\n" \
+    "      local keep = tonumber(ARGV[i+3])\n" \
+    "      if n > keep then redis.call('ZREMRANGEBYRANK', ARGV[i+1], 0, n - keep - 1) end\n" \
+    "    end\n" \
+    "    expire(ARGV[i+1], ARGV[i+2], n == 1)\n" \
     "    i = i + 6\n" \
     "  elseif op == 'T' then\n" \
-    "    redis.call('HSET', ARGV[i+1], ARGV[i+3], ARGV[i+5])\n" \
-    "    redis.call('ZADD', ARGV[i+2], ARGV[i+4], ARGV[i+3])\n" \
-    "    expire(ARGV[i+1], ARGV[i+6]); expire(ARGV[i+2], ARGV[i+6])\n" \
+    "    local a = redis.call('HSET', ARGV[i+1], ARGV[i+3], ARGV[i+5])\n" \
+    "    local b = redis.call('ZADD', ARGV[i+2], ARGV[i+4], ARGV[i+3])\n" \
+    "    expire(ARGV[i+1], ARGV[i+6], a == 1); expire(ARGV[i+2], ARGV[i+6], b == 1)\n" \
     "    i = i + 7\n" \
     "  elseif op == 'U' then\n" \
     "    local h, z, m, d = ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]\n" \
@@ -119,7 +135,7 @@
     "    if (not old[1]) or ARGV[i+3] > old[1] or (ARGV[i+3] == old[1] and ARGV[i+5] > (old[2] or '')) then\n" \
     "      redis.call('HSET', ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], ARGV[i+5])\n" \
     "    end\n" \
-    "    expire(ARGV[i+1], ARGV[i+6])\n" \
+    "    expire(ARGV[i+1], ARGV[i+6], not old[1])\n" \
     "    i = i + 7\n" \
     "  else\n" \
     "    return nil\n" \
