@@ -155,8 +155,10 @@ struct sq_redis {
     struct sq_state_ops scratch; /* numbers of V ops expanded to K */
     char *journal_key;   /* {prefix}kpi_journal with kpi.journal, else NULL */
     struct sq_buf journal; /* the step's KPI journal entry (kpi_journal.h) */
-    struct sq_ttl_memo *ttl_memo; /* the TTLs the steps refreshed lately; made
-                                   * by the first step sent */
+    struct sq_ttl_memo *ttl_memo; /* the TTLs the steps refreshed lately:
+                                   * shared, or made by the first step sent */
+    bool ttl_memo_own;
+    struct sq_ttl_notes ttl_notes; /* the refreshes of the steps in flight */
 };
 
 struct sq_redis *sq_redis_new(const char *url, const char *prefix, int64_t timeout_ms,
@@ -210,6 +212,7 @@ static void sq_redis_drop(struct sq_redis *r)
     /* what the server holds is not known again until the next connection */
     if (r->ttl_memo)
         sq_ttl_memo_clear(r->ttl_memo);
+    sq_ttl_notes_drop(&r->ttl_notes, SIZE_MAX);
 }
 
 void sq_redis_free(struct sq_redis *r)
@@ -229,8 +232,18 @@ void sq_redis_free(struct sq_redis *r)
     sq_state_ops_fini(&r->scratch);
     free(r->journal_key);
     sq_buf_fini(&r->journal);
-    sq_ttl_memo_free(r->ttl_memo);
+    if (r->ttl_memo_own)
+        sq_ttl_memo_free(r->ttl_memo);
+    sq_ttl_notes_fini(&r->ttl_notes);
     free(r);
+}
+
+void sq_redis_share_ttl_memo(struct sq_redis *r, struct sq_ttl_memo *m)
+{
+    if (r->ttl_memo_own)
+        sq_ttl_memo_free(r->ttl_memo);
+    r->ttl_memo = m;
+    r->ttl_memo_own = false;
 }
 
 void sq_redis_set_kpi_journal(struct sq_redis *r, bool on)
@@ -658,7 +671,8 @@ static size_t sq_op_ttl_at(char code)
 
 /* What decides a step's TTL arguments (ttl_memo.h). */
 struct sq_ttl_ctx {
-    struct sq_ttl_memo *memo;
+    const struct sq_ttl_memo *memo;
+    struct sq_ttl_notes *notes;
     int64_t now_s;
     size_t step;                  /* the pending refreshes' tag */
     struct sq_state_ops *scratch; /* keeps the negative TTLs' text */
@@ -673,7 +687,7 @@ static void sq_args_push_ttl(struct sq_args *x, const struct sq_ttl_ctx *tc, con
     char *end;
     long long t = strtoll(ttl, &end, 10);
     if (t <= 0 || *end || ttllen > 20 ||
-        sq_ttl_memo_due(tc->memo, key, keylen, t, tc->now_s, tc->step)) {
+        sq_ttl_memo_due(tc->memo, tc->notes, key, keylen, t, tc->now_s, tc->step)) {
         sq_args_push(x, ttl, ttllen);
         return;
     }
@@ -763,10 +777,12 @@ static void sq_redis_sort_step(struct sq_redis *r, const struct sq_redis_step *s
     r->marks.n = r->rest.n = 0;
     sq_state_ops_reset(&r->scratch);
     sq_buf_reset(&r->journal);
-    if (!r->ttl_memo)
+    if (!r->ttl_memo) {
         r->ttl_memo = sq_ttl_memo_new();
-    struct sq_ttl_ctx tc = {.memo = r->ttl_memo, .now_s = sq_mono_ms() / 1000, .step = step,
-                            .scratch = &r->scratch};
+        r->ttl_memo_own = true;
+    }
+    struct sq_ttl_ctx tc = {.memo = r->ttl_memo, .notes = &r->ttl_notes,
+                            .now_s = sq_mono_ms() / 1000, .step = step, .scratch = &r->scratch};
     sq_step_sort_ops(s, dups, ndups, sums, &r->marks, &r->rest, &r->scratch,
                      r->journal_key ? &r->journal : NULL, &tc);
     sq_args_push_journal(r);
@@ -778,7 +794,7 @@ static void sq_redis_sort_step(struct sq_redis *r, const struct sq_redis_step *s
 static int sq_redis_send_step(struct sq_redis *r, const struct sq_redis_step *s, size_t idx,
                               const size_t *dups, size_t ndups, struct sq_err *err)
 {
-    sq_ttl_memo_drop(r->ttl_memo, idx); /* an earlier send's */
+    sq_ttl_notes_drop(&r->ttl_notes, idx); /* an earlier send's */
     sq_redis_sort_step(r, s, dups, ndups, true, idx);
     sq_cmd_begin(r);
     sq_cmd_arg(r, "EVALSHA", 7);
@@ -1009,11 +1025,11 @@ static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *step
             return SQ_ERR_TRANSIENT;
         }
         if (got) {
-            sq_ttl_memo_commit(r->ttl_memo, SIZE_MAX);
+            sq_ttl_memo_commit(r->ttl_memo, &r->ttl_notes, SIZE_MAX);
             return SQ_OK;
         }
     }
-    sq_ttl_memo_drop(r->ttl_memo, SIZE_MAX); /* the turn step's: it wrote nothing */
+    sq_ttl_notes_drop(&r->ttl_notes, SIZE_MAX); /* the turn step's: it wrote nothing */
     for (size_t i = 0; i < n; i++) {
         if (sq_redis_send_step(r, &steps[i], i, NULL, 0, err) != 0) {
             sq_redis_drop(r);
@@ -1066,9 +1082,9 @@ static int sq_redis_run_steps_now(struct sq_redis *r, struct sq_redis_step *step
     /* the TTLs a step refreshed count once it applied */
     for (size_t i = 0; i < n; i++) {
         if (steps[i].result == 1)
-            sq_ttl_memo_commit(r->ttl_memo, i);
+            sq_ttl_memo_commit(r->ttl_memo, &r->ttl_notes, i);
         else
-            sq_ttl_memo_drop(r->ttl_memo, i);
+            sq_ttl_notes_drop(&r->ttl_notes, i);
     }
     return SQ_OK;
 }

@@ -64,6 +64,11 @@ struct sq_redis_step {
 
 /* With on, the steps sent on r append their KPI sums to the KPI journal
  * (kpi_journal.h) instead of adding them to the sq:kpi hashes. */
+struct sq_ttl_memo;
+/* The steps of r decide their TTL refreshes with m (gateway/ttl_memo.h),
+ * shared with other connections; m must outlive r. Without it r makes a
+ * memo of its own at its first step. */
+void sq_redis_share_ttl_memo(struct sq_redis *r, struct sq_ttl_memo *m);
 void sq_redis_set_kpi_journal(struct sq_redis *r, bool on);
 
 /* Runs the steps of one turn. With sums (the KPI sums of all the steps'

@@ -30,6 +30,7 @@
 #include "reaper.h"
 #include "redis_link.h"
 #include "step_worker.h"
+#include "ttl_memo.h"
 #include "store_redis.h"
 #include "wake.h"
 
@@ -118,6 +119,7 @@ struct sq_runtime {
      * turn in flight, so that one turn's step is built and sent while
      * Redis runs the other's */
     struct sq_step_worker *steppers[SQ_TURNS_MAX];
+    struct sq_ttl_memo *ttl_memo;          /* shared by the steppers' links */
     /* runs the turns' chain reads, one at a time, on its own connection */
     struct sq_read_worker *reader;
     /* frees finished turns off the main thread (sq_turns_reap) */
@@ -1990,12 +1992,16 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         goto out;
     }
     sq_store_redis_init(&rt.store, rt.redis);
-    /* The steps go on connections of their own, from their own threads. */
+    /* The steps go on connections of their own, from their own threads,
+     * which share what they know of the keys' TTLs. */
+    rt.ttl_memo = sq_ttl_memo_new();
     for (size_t k = 0; k < SQ_TURNS_MAX; k++) {
         struct sq_redis *step_link = sq_redis_new(st->redis_url, st->redis_prefix,
                                                   st->redis_timeout_ms, &err);
-        if (step_link)
+        if (step_link) {
             sq_redis_set_kpi_journal(step_link, st->kpi_enabled && st->kpi_journal);
+            sq_redis_share_ttl_memo(step_link, rt.ttl_memo);
+        }
         rt.steppers[k] = step_link ? sq_step_worker_new(step_link, rt.wake, &err) : NULL;
         if (!rt.steppers[k]) {
             sq_error("%s", err.msg);
@@ -2110,6 +2116,7 @@ out:
         rd_kafka_destroy(rt.producer);
     sq_parts_fini(&rt.parts);
     sq_rt_free_steppers(&rt);
+    sq_ttl_memo_free(rt.ttl_memo); /* after the step connections that share it */
     sq_chain_free(rt.chain);
     sq_store_redis_fini(&rt.store);
     sq_redis_free(rt.redis);

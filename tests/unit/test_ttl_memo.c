@@ -26,25 +26,31 @@ Test(ttl_memo, window_is_a_sixteenth_at_most_an_hour)
 Test(ttl_memo, a_refresh_counts_once_its_step_applied)
 {
     struct sq_ttl_memo *m = sq_ttl_memo_new();
+    struct sq_ttl_notes n = {0}, other = {0};
     const char *k = "sq:cust:a";
-    cr_assert(sq_ttl_memo_due(m, k, strlen(k), DAY, 1000, 0), "never refreshed");
-    cr_assert(sq_ttl_memo_due(m, k, strlen(k), DAY, 1000, 0), "still pending");
-    sq_ttl_memo_drop(m, 0);
-    cr_assert(sq_ttl_memo_due(m, k, strlen(k), DAY, 1001, 1), "dropped: not noted");
-    sq_ttl_memo_commit(m, 0); /* another step's: nothing of step 1 */
-    cr_assert(sq_ttl_memo_due(m, k, strlen(k), DAY, 1001, 1), "step 1's still pending");
-    sq_ttl_memo_commit(m, 1);
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1000, 0), "never refreshed");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1000, 0), "still only noted");
+    sq_ttl_notes_drop(&n, 0);
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1001, 1), "dropped: not in the memo");
+    sq_ttl_memo_commit(m, &n, 0); /* another step's: nothing of step 1 */
+    cr_assert(sq_ttl_memo_due(m, &other, k, strlen(k), DAY, 1001, 1), "step 1's only noted");
+    sq_ttl_notes_drop(&other, SIZE_MAX);
+    sq_ttl_memo_commit(m, &n, 1);
     /* the window of a day's TTL is 5400 s, capped at 3600 */
-    cr_assert_not(sq_ttl_memo_due(m, k, strlen(k), DAY, 1002, 2), "fresh");
-    cr_assert_not(sq_ttl_memo_due(m, k, strlen(k), DAY, 1001 + 3599, 2), "fresh to the end");
-    cr_assert(sq_ttl_memo_due(m, k, strlen(k), DAY, 1001 + 3600, 2), "the window is over");
+    cr_assert_not(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1002, 2), "fresh");
+    cr_assert_not(sq_ttl_memo_due(m, &other, k, strlen(k), DAY, 1002, 0),
+                  "fresh for another connection too");
+    cr_assert_not(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1001 + 3599, 2), "to the end");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1001 + 3600, 2), "the window is over");
     const char *o = "sq:cust:b";
-    cr_assert(sq_ttl_memo_due(m, o, strlen(o), DAY, 1002, 2), "another key");
-    cr_assert(sq_ttl_memo_due(m, k, strlen(k), 15, 1002, 2), "a TTL too short for a window");
-    sq_ttl_memo_commit(m, SIZE_MAX);
-    cr_assert_not(sq_ttl_memo_due(m, o, strlen(o), DAY, 1003, 3));
+    cr_assert(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, 1002, 2), "another key");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), 15, 1002, 2), "a TTL too short for a window");
+    sq_ttl_memo_commit(m, &n, SIZE_MAX);
+    cr_assert_not(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, 1003, 3));
     sq_ttl_memo_clear(m);
-    cr_assert(sq_ttl_memo_due(m, o, strlen(o), DAY, 1003, 3), "cleared");
+    cr_assert(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, 1003, 3), "cleared");
+    sq_ttl_notes_fini(&n);
+    sq_ttl_notes_fini(&other);
     sq_ttl_memo_free(m);
 }
 
@@ -182,4 +188,35 @@ Test(ttl_memo, a_step_that_did_not_apply_notes_nothing, .timeout = 60)
     cr_assert_gt(ttl_of(l.c, "sq:cust:a"), 0, "the customer's TTL");
     sq_state_ops_fini(&ops);
     sq_h_link_stop(&l);
+}
+
+Test(ttl_memo, connections_sharing_a_memo_refresh_once_between_them, .timeout = 60)
+{
+    struct sq_h_link l;
+    sq_h_link_start(&l, "sq:");
+    struct sq_err err;
+    sq_err_clear(&err);
+    struct sq_ttl_memo *m = sq_ttl_memo_new();
+    struct sq_redis *other = sq_redis_new(l.url, "sq:", 2000, &err);
+    cr_assert_not_null(other);
+    sq_redis_share_ttl_memo(l.r, m);
+    sq_redis_share_ttl_memo(other, m);
+    struct stepper a = {.r = l.r}, b = {.r = other};
+    snprintf(a.offset_key, sizeof a.offset_key, "sq:off:g:t:0");
+    snprintf(b.offset_key, sizeof b.offset_key, "sq:off:g:t:1");
+    struct sq_state_ops ops = {0};
+
+    push_all(&ops, 1);
+    cr_assert_eq(step_run(&a, &ops, -2), 1);
+    for (size_t k = 0; k < NKEYS; k++)
+        cmd(l.c, "PERSIST %s", all_keys[k]);
+    push_all(&ops, 2);
+    cr_assert_eq(step_run(&b, &ops, -2), 1);
+    for (size_t k = 0; k < NKEYS; k++)
+        cr_assert_eq(ttl_of(l.c, all_keys[k]), -1, "%s: refreshed again by the other",
+                     all_keys[k]);
+    sq_state_ops_fini(&ops);
+    sq_redis_free(other);
+    sq_h_link_stop(&l);
+    sq_ttl_memo_free(m); /* after the links that share it */
 }
