@@ -12,11 +12,23 @@
 #define SQ_TTL_MEMO_BITS 17
 #define SQ_TTL_MEMO_SLOTS ((size_t)1 << SQ_TTL_MEMO_BITS)
 #define SQ_TTL_MEMO_MAX_WINDOW_S 3600
+/* Times are kept in units of 64 s from the memo's making, 20 bits of them
+ * (776 days: past that every refresh is due), beside 44 bits of the key's
+ * hash, so that a slot is one word; with the 17 bits of its place, a key
+ * is known by 61 bits of its hash, about what a dedupe mark's 64 bits
+ * are trusted for (docs/contract.md). */
+#define SQ_TTL_MEMO_UNIT_S 64
+#define SQ_TTL_MEMO_UNIT_BITS 20
+#define SQ_TTL_MEMO_TAG_BITS (64 - SQ_TTL_MEMO_UNIT_BITS)
+/* A refresh counts as fresh this much less than its window: a step built
+ * now may run a little later, and a write it skips is then later too. */
+#define SQ_TTL_MEMO_MARGIN_S 60
 
-/* A slot: the key hash's high 32 bits, then the monotonic second + 1
- * until which its TTL is fresh in the low 32 (0: empty). */
+/* A slot: the key hash's high 44 bits, then the unit (from base_s) until
+ * which its TTL is fresh in the low 20 (0: empty). */
 struct sq_ttl_memo {
     uint64_t *slots;
+    int64_t base_s;  /* monotonic second of unit 0: the memo's making */
 };
 
 struct sq_ttl_note {
@@ -28,6 +40,7 @@ struct sq_ttl_memo *sq_ttl_memo_new(void)
 {
     struct sq_ttl_memo *m = sq_xcalloc(1, sizeof *m);
     m->slots = sq_xcalloc(SQ_TTL_MEMO_SLOTS, sizeof *m->slots);
+    m->base_s = sq_mono_ms() / 1000;
     return m;
 }
 
@@ -54,23 +67,28 @@ int64_t sq_ttl_memo_window_s(int64_t ttl_s)
 bool sq_ttl_memo_due(const struct sq_ttl_memo *m, struct sq_ttl_notes *notes, const char *key,
                      size_t len, int64_t ttl_s, int64_t now_s, size_t step)
 {
-    int64_t window = sq_ttl_memo_window_s(ttl_s);
-    if (window <= 0 || now_s < 0 || now_s + window >= (int64_t)UINT32_MAX)
+    int64_t fresh_s = sq_ttl_memo_window_s(ttl_s) - SQ_TTL_MEMO_MARGIN_S;
+    if (fresh_s < SQ_TTL_MEMO_UNIT_S || now_s < m->base_s)
+        return true;
+    int64_t now_u = (now_s - m->base_s) / SQ_TTL_MEMO_UNIT_S;
+    /* fresh while now's unit is before until: less than fresh_s from now */
+    int64_t until_u = (now_s - m->base_s + fresh_s) / SQ_TTL_MEMO_UNIT_S;
+    if (until_u >= ((int64_t)1 << SQ_TTL_MEMO_UNIT_BITS))
         return true;
     uint64_t h = sq_strhash(key, len);
     size_t slot = (size_t)(h & (SQ_TTL_MEMO_SLOTS - 1));
-    uint64_t tag = h >> 32;
+    uint64_t tag = h >> SQ_TTL_MEMO_UNIT_BITS << SQ_TTL_MEMO_UNIT_BITS;
     uint64_t w = __atomic_load_n(&m->slots[slot], __ATOMIC_RELAXED);
-    uint64_t until = w & 0xFFFFFFFFu;
-    /* fresh while now < until - 1, i.e. for window seconds from the refresh */
-    if (until && (w >> 32) == tag && (int64_t)until > now_s + 1)
+    uint64_t until = w & (((uint64_t)1 << SQ_TTL_MEMO_UNIT_BITS) - 1);
+    if (until && (w & ~(((uint64_t)1 << SQ_TTL_MEMO_UNIT_BITS) - 1)) == tag &&
+        now_u < (int64_t)until)
         return false;
     if (notes->n == notes->cap) {
         notes->cap = notes->cap ? 2 * notes->cap : 256;
         notes->v = sq_xrealloc(notes->v, notes->cap * sizeof *notes->v);
     }
-    notes->v[notes->n++] = (struct sq_ttl_note){
-        .slot = slot, .step = step, .word = tag << 32 | (uint64_t)(now_s + window + 1)};
+    notes->v[notes->n++] =
+        (struct sq_ttl_note){.slot = slot, .step = step, .word = tag | (uint64_t)until_u};
     return true;
 }
 

@@ -9,14 +9,23 @@
  * deleted (an X op, an emptied hash, `sqgate forget`) gets its TTL again
  * at once. A key whose TTL is not refreshed still ends no earlier than
  * ttl - window after its last write; the window is ttl / 16, at most an
- * hour, so a key of the 400-day retention lives at most an hour less.
+ * hour, so a key of the 400-day retention lives at most an hour less. A
+ * refresh is taken as fresh for a minute less than its window (a step is
+ * built a little before it runs) and in whole units of 64 s, so a TTL
+ * under ~17 minutes is refreshed on every write, as before.
+ *
+ * A dedupe mark cannot tell a set it created: a dedupe set deleted by
+ * someone else (a DEL, FLUSHDB, eviction) while the gateway runs, and
+ * written again within the window, stays without a TTL until its next
+ * refresh. docs/operations.md asks for `maxmemory-policy noeviction`.
  *
  * One memo is shared by the step connections of a process (its slots are
  * read and written whole, atomically, so no lock is taken). Each
  * connection keeps its steps' refreshes in notes of its own until the step
  * applied; only then are they written to the memo. A connection made again
- * clears the memo. Direct-mapped: a slot holds one key's tag; a key that
- * loses its slot is refreshed at its next write. */
+ * clears the memo. Direct-mapped: a slot holds one key's tag (61 bits of
+ * its hash, with the slot's place); a key that loses its slot is refreshed
+ * at its next write. */
 #ifndef SQ_TTL_MEMO_H
 #define SQ_TTL_MEMO_H
 

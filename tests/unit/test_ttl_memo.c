@@ -11,6 +11,7 @@
 
 #include "redis_link.h"
 #include "sq_redis_link.h"
+#include "sq_common.h"
 #include "store.h"
 #include "ttl_memo.h"
 
@@ -27,28 +28,34 @@ Test(ttl_memo, a_refresh_counts_once_its_step_applied)
 {
     struct sq_ttl_memo *m = sq_ttl_memo_new();
     struct sq_ttl_notes n = {0}, other = {0};
+    int64_t t = sq_mono_ms() / 1000; /* the memo counts from its making */
     const char *k = "sq:cust:a";
-    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1000, 0), "never refreshed");
-    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1000, 0), "still only noted");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, t, 0), "never refreshed");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, t, 0), "still only noted");
     sq_ttl_notes_drop(&n, 0);
-    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1001, 1), "dropped: not in the memo");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, t + 1, 1), "dropped: not in the memo");
     sq_ttl_memo_commit(m, &n, 0); /* another step's: nothing of step 1 */
-    cr_assert(sq_ttl_memo_due(m, &other, k, strlen(k), DAY, 1001, 1), "step 1's only noted");
+    cr_assert(sq_ttl_memo_due(m, &other, k, strlen(k), DAY, t + 1, 1), "step 1's only noted");
     sq_ttl_notes_drop(&other, SIZE_MAX);
     sq_ttl_memo_commit(m, &n, 1);
-    /* the window of a day's TTL is 5400 s, capped at 3600 */
-    cr_assert_not(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1002, 2), "fresh");
-    cr_assert_not(sq_ttl_memo_due(m, &other, k, strlen(k), DAY, 1002, 0),
+    /* a day's TTL: a window of 5400 s, capped at 3600, less a margin of 60 s
+     * and at most a unit of 64 s */
+    cr_assert_not(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, t + 2, 2), "fresh");
+    cr_assert_not(sq_ttl_memo_due(m, &other, k, strlen(k), DAY, t + 2, 0),
                   "fresh for another connection too");
-    cr_assert_not(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1001 + 3599, 2), "to the end");
-    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, 1001 + 3600, 2), "the window is over");
+    cr_assert_not(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, t + 1 + 3600 - 60 - 65, 2),
+                  "fresh to the end of the window, less the margin and a unit");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), DAY, t + 1 + 3600 - 60, 2),
+              "the window, less the margin, is over");
     const char *o = "sq:cust:b";
-    cr_assert(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, 1002, 2), "another key");
-    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), 15, 1002, 2), "a TTL too short for a window");
+    cr_assert(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, t + 2, 2), "another key");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), 15, t + 2, 2), "a TTL too short for a window");
+    cr_assert(sq_ttl_memo_due(m, &n, k, strlen(k), 1600, t + 2, 2),
+              "a window of 100 s, less the margin, is shorter than a unit");
     sq_ttl_memo_commit(m, &n, SIZE_MAX);
-    cr_assert_not(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, 1003, 3));
+    cr_assert_not(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, t + 3, 3));
     sq_ttl_memo_clear(m);
-    cr_assert(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, 1003, 3), "cleared");
+    cr_assert(sq_ttl_memo_due(m, &n, o, strlen(o), DAY, t + 3, 3), "cleared");
     sq_ttl_notes_fini(&n);
     sq_ttl_notes_fini(&other);
     sq_ttl_memo_free(m);
