@@ -87,6 +87,14 @@ static int step_run(struct stepper *s, struct sq_state_ops *ops, int64_t expecte
     return st.result;
 }
 
+/* A server of the test's own, and partition 0's steps on its link. */
+static void stepper_start(struct sq_h_link *l, struct stepper *s)
+{
+    sq_h_link_start(l, "sq:");
+    *s = (struct stepper){.r = l->r};
+    snprintf(s->offset_key, sizeof s->offset_key, "sq:off:g:t:0");
+}
+
 static long long ttl_of(redisContext *c, const char *key)
 {
     redisReply *rep = redisCommand(c, "TTL %s", key);
@@ -143,9 +151,8 @@ static const char *const all_keys[] = {"sq:dm:1:7", "sq:cust:a", "sq:hist:a", "s
 Test(ttl_memo, a_step_skips_a_fresh_refresh_but_not_a_new_key, .timeout = 60)
 {
     struct sq_h_link l;
-    sq_h_link_start(&l, "sq:");
-    struct stepper s = {.r = l.r};
-    snprintf(s.offset_key, sizeof s.offset_key, "sq:off:g:t:0");
+    struct stepper s;
+    stepper_start(&l, &s);
     struct sq_state_ops ops = {0};
 
     push_all(&ops, 1);
@@ -176,9 +183,8 @@ Test(ttl_memo, a_step_skips_a_fresh_refresh_but_not_a_new_key, .timeout = 60)
 Test(ttl_memo, a_step_that_did_not_apply_notes_nothing, .timeout = 60)
 {
     struct sq_h_link l;
-    sq_h_link_start(&l, "sq:");
-    struct stepper s = {.r = l.r};
-    snprintf(s.offset_key, sizeof s.offset_key, "sq:off:g:t:0");
+    struct stepper s;
+    stepper_start(&l, &s);
     struct sq_state_ops ops = {0};
 
     push_all(&ops, 1);
