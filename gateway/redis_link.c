@@ -646,29 +646,6 @@ static void sq_args_push_journal(struct sq_redis *r)
     sq_args_push(&r->rest, r->journal.data, r->journal.len);
 }
 
-/* Sorts one partition step's ops into its dedupe marks (message index,
- * key, field, TTL each) and its other ops, without their M, B, Y and S
- * markers. The ops of the messages in dups are left out. The batch's sums
- * (S) go when no message was left out; otherwise, or when the batch has no
- * sums (sq_batch_assemble_message_ops), the messages' deferred ops (Y) go
- * instead. With sums false, neither goes (the turn's sums are sent once for
- * all its partitions). V ops go as K ops, their numbers kept in scratch.
- * With a journal, the sums or deferred ops go into it instead of rest. */
-/* Where an op's TTL argument is (store.h), after the op's code: 0 for
- * an op whose TTL the memo does not decide (K and V ops, refreshed by
- * every write; the KPI fold writes most of them). */
-static size_t sq_op_ttl_at(char code)
-{
-    switch (code) {
-    case 'C': return 8;
-    case 'H': case 'Z': return 2;
-    case 'D': return 3;
-    case 'I': return 4;
-    case 'G': case 'T': return 6;
-    default: return 0;
-    }
-}
-
 /* What decides a step's TTL arguments (ttl_memo.h). */
 struct sq_ttl_ctx {
     const struct sq_ttl_memo *memo;
@@ -696,6 +673,15 @@ static void sq_args_push_ttl(struct sq_args *x, const struct sq_ttl_ctx *tc, con
     sq_args_push(x, tc->scratch->argv[k], tc->scratch->argvlen[k]);
 }
 
+/* Sorts one partition step's ops into its dedupe marks (message index,
+ * key, field, TTL each) and its other ops, without their M, B, Y and S
+ * markers. The ops of the messages in dups are left out. The batch's sums
+ * (S) go when no message was left out; otherwise, or when the batch has no
+ * sums (sq_batch_assemble_message_ops), the messages' deferred ops (Y) go
+ * instead. With sums false, neither goes (the turn's sums are sent once for
+ * all its partitions). V ops go as K ops, their numbers kept in scratch.
+ * With a journal, the sums or deferred ops go into it instead of rest.
+ * Each op's TTL goes as tc decides (sq_args_push_ttl). */
 static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, size_t ndups,
                              bool sums, struct sq_args *marks, struct sq_args *rest,
                              struct sq_state_ops *scratch, struct sq_buf *journal,
@@ -738,8 +724,8 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
             sq_args_push(marks, msg, msg_len);
             for (size_t k = 1; k < 3; k++)
                 sq_args_push(marks, a[i + k], ops->argvlen[i + k]);
-            sq_args_push_ttl(marks, tc, a[i + 1], ops->argvlen[i + 1], a[i + 3],
-                             ops->argvlen[i + 3]);
+            size_t t = i + sq_op_ttl_offset('D');
+            sq_args_push_ttl(marks, tc, a[i + 1], ops->argvlen[i + 1], a[t], ops->argvlen[t]);
             continue;
         }
         if (op[0] == 'Y' && !op[1]) {
@@ -759,7 +745,8 @@ static void sq_step_sort_ops(const struct sq_redis_step *s, const size_t *dups, 
             sq_args_push_kpi(rest, a, ops->argvlen, from, scratch);
             continue;
         }
-        size_t ttl_at = from == i ? sq_op_ttl_at(sq_op_code(op)) : 0;
+        /* a wrapped op (Y, S) is a KPI sum: refreshed by every write */
+        size_t ttl_at = from == i ? sq_op_ttl_offset(sq_op_code(op)) : 0;
         for (size_t k = from; k < to; k++) {
             if (ttl_at && k == i + ttl_at)
                 sq_args_push_ttl(rest, tc, a[i + 1], ops->argvlen[i + 1], a[k], ops->argvlen[k]);

@@ -60,6 +60,9 @@ void sq_state_ops_append_borrowed(struct sq_state_ops *ops, const struct sq_stat
 /* The number of arguments of the op at a[i] of a list of n (a wrapped op's
  * plus one for Y and S), or 0 when it is unknown or cut short. */
 size_t sq_op_width(char *const *a, size_t n, size_t i);
+/* Where the TTL argument of an op of this code is, counted from the op's
+ * code (store.h), or 0 for an op without one. */
+size_t sq_op_ttl_offset(char code);
 /* Appends "B" and, for the deferred ("Y") K, V and W ops of the lists, one
  * "S" K op per KPI hash (its fields summed, the greatest TTL) and one per
  * window cell (store.h); nothing when the lists defer nothing. Keys, cells

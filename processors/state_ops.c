@@ -163,6 +163,18 @@ size_t sq_op_width(char *const *a, size_t n, size_t i)
     return w && i + w <= n ? w : 0;
 }
 
+size_t sq_op_ttl_offset(char code)
+{
+    switch (code) {
+    case 'D': return 3;
+    case 'C': return 8;
+    case 'H': case 'K': case 'V': case 'Z': return 2;
+    case 'I': return 4;
+    case 'G': case 'T': return 6;
+    default: return 0;
+    }
+}
+
 
 /* ---- batch sums of deferred ops (store.h: Y, B, S) ----------------------- */
 

@@ -47,6 +47,17 @@ static void apply(struct fixture *f, struct sq_state_ops *ops)
     sq_state_ops_reset(ops);
 }
 
+/* One message's arm of ticket's timer in partition of the tickets topic,
+ * applied at once. */
+static void arm_applied(struct fixture *f, struct sq_state_ops *ops, int32_t partition,
+                        const char *ticket, int64_t due_ms, int opening, const char *customer)
+{
+    sq_op_message(ops, 0);
+    sq_ticket_timers_arm(&f->tt, ops, "sq.in.tickets", partition, ticket, due_ms, opening,
+                         customer);
+    apply(f, ops);
+}
+
 /* A batch of one message of topic/partition (what the loads look at). */
 struct one_batch {
     struct sq_batch b;
@@ -216,17 +227,13 @@ Test(ticket_timers, a_fire_leaves_a_rearm_applied_before_it)
     fx_init(&f);
     struct sq_state_ops fire = {0}, rearm = {0};
     cr_assert_eq(load(&f, "sq.in.tickets", 0, T0), SQ_OK);
-    sq_op_message(&rearm, 0);
-    sq_ticket_timers_arm(&f.tt, &rearm, "sq.in.tickets", 0, "T-1", T0 + 1000, 1, "c1");
-    apply(&f, &rearm);
+    arm_applied(&f, &rearm, 0, "T-1", T0 + 1000, 1, "c1");
     /* batch A fires it; batch B re-arms it past the horizon; B's step first */
     sq_op_message(&fire, 0);
     char got[256];
     pop_all(&f, T0 + 2000, &fire, got, sizeof got);
     cr_assert_str_eq(got, "T-1@1/1/c1 ");
-    sq_op_message(&rearm, 0);
-    sq_ticket_timers_arm(&f.tt, &rearm, "sq.in.tickets", 0, "T-1", T0 + 3 * H, 2, "c1");
-    apply(&f, &rearm);
+    arm_applied(&f, &rearm, 0, "T-1", T0 + 3 * H, 2, "c1");
     apply(&f, &fire);
     cr_assert_str_eq(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "T-1"),
                      "1795601800000|2|c1");
@@ -249,12 +256,8 @@ Test(ticket_timers, a_ticket_with_timers_in_two_partitions_keeps_both)
     struct sq_state_ops ops = {0};
     cr_assert_eq(load(&f, "sq.in.tickets", 0, T0), SQ_OK);
     cr_assert_eq(load(&f, "sq.in.tickets", 1, T0), SQ_OK);
-    sq_op_message(&ops, 0);
-    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "X", T0 + 3 * H, 1, "c");
-    apply(&f, &ops);
-    sq_op_message(&ops, 0);
-    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 1, "X", T0 + 3 * H + 120000, 2, "c");
-    apply(&f, &ops);
+    arm_applied(&f, &ops, 0, "X", T0 + 3 * H, 1, "c");
+    arm_applied(&f, &ops, 1, "X", T0 + 3 * H + 120000, 2, "c");
     /* partition 0's batch while partition 1 is busy, then partition 1's */
     const int32_t idle = 0; /* partition 1 is another batch's */
     cr_assert_eq(load_with(&f, "sq.in.tickets", 0, T0 + 3 * H - 60000, &idle), SQ_OK);
@@ -269,12 +272,8 @@ Test(ticket_timers, a_ticket_with_timers_in_two_partitions_keeps_both)
     cr_assert_eq(load(&f, "sq.in.tickets", 0, T0 + 4 * H), SQ_OK);
     cr_assert_eq(load(&f, "sq.in.tickets", 1, T0 + 4 * H), SQ_OK);
     sq_state_ops_reset(&ops);
-    sq_op_message(&ops, 0);
-    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 0, "Y", T0 + 4 * H, 1, "c");
-    apply(&f, &ops);
-    sq_op_message(&ops, 0);
-    sq_ticket_timers_arm(&f.tt, &ops, "sq.in.tickets", 1, "Y", T0 + 4 * H + 1000, 2, "c");
-    apply(&f, &ops);
+    arm_applied(&f, &ops, 0, "Y", T0 + 4 * H, 1, "c");
+    arm_applied(&f, &ops, 1, "Y", T0 + 4 * H + 1000, 2, "c");
     cr_assert_null(sq_store_mem_hget(f.mem, "sq:timers:sq.in.tickets:0", "Y"));
     pop_all(&f, INT64_MAX, &ops, got, sizeof got);
     cr_assert_str_eq(got, "Y@2401/2/c ");
