@@ -215,7 +215,7 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
             "cores: sqgate %.2f (main thread %.2f) redis %.2f (main thread %.2f) "
             "broker+gen %.2f other %.2f; "
             "outputs %.0f/s, of them KPI records %.0f/s; a turn: chain %.1f ms, "
-            "delivery wait %.1f ms, Redis %.1f ms\n",
+            "delivery wait %.1f ms, Redis %.1f ms; idle behind %.2f of the time\n",
             what, w->produced / s, w->consumed / s, (w->m1.batches - w->m0.batches) / s,
             w->lag_max, w->lag_slope, sq_cb_e2e_quantile(&w->m0, &w->m1, 0.5) * 1e3,
             sq_cb_e2e_quantile(&w->m0, &w->m1, 0.99) * 1e3,
@@ -225,7 +225,8 @@ static void sq_cb_window_log(const char *what, const struct sq_cb_window *w)
             sq_cb_other_cpu(w) / s,
             (w->m1.outputs - w->m0.outputs) / s, (w->m1.kpi_records - w->m0.kpi_records) / s,
             sq_cb_turn_ms(w, SQ_CB_TURN_CHAIN), sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY),
-            sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
+            sq_cb_turn_ms(w, SQ_CB_TURN_REDIS),
+            (w->m1.idle_behind_us - w->m0.idle_behind_us) / 1e6 / s);
 }
 
 /* ---- one stack's life -------------------------------------------------- */

@@ -129,6 +129,7 @@ int sq_cb_metrics_read(int port, struct sq_cb_metrics *m)
     };
     for (int k = 0; k < SQ_CB_TURN__N; k++)
         m->turn_us[k] = sq_cb_sample(t, phases[k]);
+    m->idle_behind_us = sq_cb_sample(t, "sq_idle_behind_microseconds_total");
     m->redis_errors = sq_cb_sample(t, "sq_redis_errors_total");
     m->kafka_errors = sq_cb_sample(t, "sq_kafka_errors_total");
     m->dlq = sq_cb_family_sum(t, "sq_dlq_total");

@@ -30,6 +30,7 @@ struct sq_cb_metrics {
     double timers_armed; /* sq_timers_armed: timers held in memory (due soon) */
     double turns;        /* sq_turns_total, and the turns' time in each phase (µs) */
     double turn_us[SQ_CB_TURN__N];
+    double idle_behind_us; /* sq_idle_behind_microseconds_total */
     double e2e[SQ_METRICS_E2E_NBOUNDS + 1]; /* cumulative buckets, last +Inf */
     /* sq_processing_latency_seconds: fetched by sqgate to done */
     double inside[SQ_METRICS_LATENCY_NBOUNDS + 1];

@@ -48,7 +48,10 @@
     X(TURN_DELIVERY_US, "sq_turn_delivery_wait_microseconds_total",                      \
       "Time turns spent waiting for the delivery reports of their outputs")              \
     X(TURN_REDIS_US, "sq_turn_redis_wait_microseconds_total",                            \
-      "Time turns spent from their outputs delivered to their Redis steps applied")
+      "Time turns spent from their outputs delivered to their Redis steps applied")     \
+    X(IDLE_BEHIND_US, "sq_idle_behind_microseconds_total",                               \
+      "Time with no turn in flight and nothing fetched while messages waited in Kafka "  \
+      "for an assigned partition: the fetch fell behind (kafka.queued.max.messages.kbytes)")
 
 enum sq_metric {
 #define SQ_X(e, name, help) SQ_M_##e,

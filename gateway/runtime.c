@@ -138,6 +138,8 @@ struct sq_runtime {
     bool fatal;
     int64_t last_commit_mono;
     int64_t last_metrics_mono;
+    int64_t loop_mono_us;        /* the loop's last pass (sq_rt_count_idle_behind) */
+    bool idle_behind;            /* that pass found the gateway idle behind */
     int64_t backoff_ms;          /* for partition init retries */
     int64_t init_retry_at;
     bool init_paused;            /* paused because applied offsets could not be read */
@@ -1856,6 +1858,40 @@ static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
     return true;
 }
 
+/* Whether a partition has messages in Kafka past what was fetched, as
+ * librdkafka's cached high watermark knows (local; no broker request).
+ * Called only with no turn in flight and nothing fetched, when what was
+ * fetched is what was applied. */
+static bool sq_rt_waiting_in_kafka(struct sq_runtime *rt)
+{
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        const struct sq_part *p = rt->parts.v[i];
+        int64_t lo = -1, hi = -1;
+        if (p->need_init || !p->fetched ||
+            rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
+            continue;
+        int64_t next = sq_part_next_offset(p, lo);
+        if (next >= 0 && hi > next)
+            return true;
+    }
+    return false;
+}
+
+/* sq_idle_behind_microseconds_total: the time since the loop's last pass
+ * counts when that pass found nothing to do while messages waited in
+ * Kafka (librdkafka 2.0.2 stops fetching for up to a second once its
+ * prefetch is full: docs/configuration.md). Paused consumption (backpressure,
+ * shutdown) does not count. */
+static void sq_rt_count_idle_behind(struct sq_runtime *rt)
+{
+    int64_t now = sq_mono_us();
+    if (rt->idle_behind && rt->loop_mono_us)
+        sq_metrics_inc(SQ_M_IDLE_BEHIND_US, (uint64_t)(now - rt->loop_mono_us));
+    rt->loop_mono_us = now;
+    rt->idle_behind = !rt->nturns && !rt->paused && !rt->shutting_down &&
+                      !sq_parts_backlog_total(&rt->parts) && sq_rt_waiting_in_kafka(rt);
+}
+
 static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
 {
     size_t batch_max = (size_t)rt->st->batch_max_messages;
@@ -1865,6 +1901,7 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         if (*stop && !rt->shutting_down)
             sq_rt_begin_shutdown(rt);
         sq_rt_init_pending_parts(rt);
+        sq_rt_count_idle_behind(rt);
         size_t have = sq_parts_backlog_total(&rt->parts);
         if (!rt->nturns && rt->shutting_down && !have)
             break;

@@ -442,6 +442,32 @@ Test(delivery, wedged_partition_is_reassigned, .timeout = 300)
     sq_stack_stop(&s);
 }
 
+/* A prefetch far too small for its backlog (kafka.queued.max.messages.kbytes
+ * 16): librdkafka 2.0.2 stops fetching once it is full and asks again only
+ * at its broker thread's next wake-up, so the gateway idles while messages
+ * wait in Kafka, and sq_idle_behind_microseconds_total counts that time.
+ * Every message is still applied exactly once; once they are, nothing
+ * waits, and the counter stands still while the gateway idles caught up. */
+Test(delivery, a_prefetch_run_dry_counts_as_idle_behind, .timeout = 300)
+{
+    const int valid = 4000;
+    const int seed = 83;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
+    const char *const sets[] = {"kafka.queued.max.messages.kbytes=16", NULL};
+    sq_stack_start_instance(&s, 0, sets, NULL);
+    check_exact(&s, seed, valid, expected);
+    double behind = sq_stack_metric(&s, 0, "sq_idle_behind_microseconds_total");
+    cr_assert_gt(behind, 0, "no idle time counted while the backlog waited in Kafka");
+    sleep(3);
+    double later = sq_stack_metric(&s, 0, "sq_idle_behind_microseconds_total");
+    cr_assert_eq(later, behind, "idle time counted while caught up: %.0f then %.0f µs", behind,
+                 later);
+    free(path);
+    sq_stack_stop(&s);
+}
+
 Test(delivery, sigterm_commits_everything, .timeout = 300)
 {
     const int valid = 5000;
