@@ -78,8 +78,8 @@ rd_kafka_t *sq_kafka_consumer_new(const struct sq_settings *st, const struct sq_
         /* the prefetch (one queue for every partition), which bounds what
          * a gateway catching up keeps fetched ahead. It must hold more
          * than a second of messages: librdkafka 2.0.2 stops fetching once
-         * the queue is full and asks again only at its broker thread's
-         * next wake-up, up to a second later, not when the queue drains.
+         * the queue is full and fetches again up to a second later,
+         * however soon the queue drains (librdkafka issue 2879).
          * 4 MiB (~8,000 messages) ran dry first at ~12,000 events/s and
          * left the turns idle for up to a third of the time; 8 MiB holds
          * ~16,000 (docs/performance.md, "Since e0b6dbf") */
