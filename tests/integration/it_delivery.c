@@ -442,20 +442,49 @@ Test(delivery, wedged_partition_is_reassigned, .timeout = 300)
     sq_stack_stop(&s);
 }
 
+/* Produces path's lines to sq.in.contacts with one kcat per `chunk` lines,
+ * so that each partition's backlog lies in many message sets: the mock
+ * broker answers a fetch with one set a partition, so the backlog takes
+ * many fetches whatever kcat's batching. */
+static void produce_in_chunks(const struct sq_stack *s, const char *path, int chunk)
+{
+    FILE *in = fopen(path, "r");
+    cr_assert(in, "cannot read %s", path);
+    char *part = sq_h_tmp_path("chunk.tsv");
+    char line[8192];
+    bool more = true;
+    while (more) {
+        FILE *out = fopen(part, "w");
+        cr_assert(out);
+        int n = 0;
+        while (n < chunk && (more = fgets(line, sizeof line, in) != NULL)) {
+            fputs(line, out);
+            n++;
+        }
+        fclose(out);
+        if (n)
+            cr_assert_eq(sq_h_kcat_produce_file(s->kafka.bootstrap, "sq.in.contacts", part), 0);
+    }
+    fclose(in);
+    free(part);
+}
+
 /* A prefetch far too small for its backlog (kafka.queued.max.messages.kbytes
- * 16): librdkafka 2.0.2 stops fetching once it is full and asks again only
- * at its broker thread's next wake-up, so the gateway idles while messages
- * wait in Kafka, and sq_idle_behind_microseconds_total counts that time.
- * Every message is still applied exactly once; once they are, nothing
- * waits, and the counter stands still while the gateway idles caught up. */
+ * 1, the least librdkafka takes): librdkafka 2.0.2 stops fetching once it
+ * is full and fetches again up to a second later, so the gateway idles
+ * while messages wait in Kafka, and sq_idle_behind_microseconds_total
+ * counts that time. Every message is still applied exactly once; once they
+ * are, nothing waits, and the counter stands still while the gateway idles
+ * caught up. */
 Test(delivery, a_prefetch_run_dry_counts_as_idle_behind, .timeout = 300)
 {
-    const int valid = 4000;
+    const int valid = 3000;
     const int seed = 83;
     struct sq_stack s;
     long expected[CUSTOMERS];
-    char *path = stack_with_produced_events(&s, seed, valid, expected);
-    const char *const sets[] = {"kafka.queued.max.messages.kbytes=16", NULL};
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
+    produce_in_chunks(&s, path, 250);
+    const char *const sets[] = {"kafka.queued.max.messages.kbytes=1", NULL};
     sq_stack_start_instance(&s, 0, sets, NULL);
     check_exact(&s, seed, valid, expected);
     double behind = sq_stack_metric(&s, 0, "sq_idle_behind_microseconds_total");
