@@ -1858,18 +1858,19 @@ static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
     return true;
 }
 
-/* Whether a partition has messages in Kafka past what was fetched, as
- * librdkafka's cached high watermark knows (local; no broker request).
- * Called only with no turn in flight and nothing fetched, when what was
- * fetched is what was applied. */
+/* Whether a partition that fetched has messages in Kafka past what was
+ * fetched, by the high watermark the lag gauges use (sq_rt_high_watermark:
+ * no broker request). Called only with no turn in flight and nothing
+ * fetched, when what was fetched is what was applied. */
 static bool sq_rt_waiting_in_kafka(struct sq_runtime *rt)
 {
     for (size_t i = 0; i < rt->parts.n; i++) {
         const struct sq_part *p = rt->parts.v[i];
-        int64_t lo = -1, hi = -1;
-        if (p->need_init || !p->fetched ||
-            rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi))
+        if (!p->fetched)
             continue;
+        int64_t lo;
+        bool cached;
+        int64_t hi = sq_rt_high_watermark(rt, p, &lo, &cached);
         int64_t next = sq_part_next_offset(p, lo);
         if (next >= 0 && hi > next)
             return true;
@@ -1882,14 +1883,14 @@ static bool sq_rt_waiting_in_kafka(struct sq_runtime *rt)
  * Kafka (librdkafka 2.0.2 stops fetching for up to a second once its
  * prefetch is full: docs/configuration.md). Paused consumption (backpressure,
  * shutdown) does not count. */
-static void sq_rt_count_idle_behind(struct sq_runtime *rt)
+static void sq_rt_count_idle_behind(struct sq_runtime *rt, size_t backlog)
 {
     int64_t now = sq_mono_us();
     if (rt->idle_behind && rt->loop_mono_us)
         sq_metrics_inc(SQ_M_IDLE_BEHIND_US, (uint64_t)(now - rt->loop_mono_us));
     rt->loop_mono_us = now;
-    rt->idle_behind = !rt->nturns && !rt->paused && !rt->shutting_down &&
-                      !sq_parts_backlog_total(&rt->parts) && sq_rt_waiting_in_kafka(rt);
+    rt->idle_behind = !rt->nturns && !backlog && !rt->paused && !rt->shutting_down &&
+                      sq_rt_waiting_in_kafka(rt);
 }
 
 static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
@@ -1901,8 +1902,8 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
         if (*stop && !rt->shutting_down)
             sq_rt_begin_shutdown(rt);
         sq_rt_init_pending_parts(rt);
-        sq_rt_count_idle_behind(rt);
         size_t have = sq_parts_backlog_total(&rt->parts);
+        sq_rt_count_idle_behind(rt, have);
         if (!rt->nturns && rt->shutting_down && !have)
             break;
         /* A failed chain read pauses until the turn that retries it runs;

@@ -19,7 +19,7 @@
  * are trusted for (docs/contract.md). */
 #define SQ_TTL_MEMO_UNIT_S 64
 #define SQ_TTL_MEMO_UNIT_BITS 20
-#define SQ_TTL_MEMO_TAG_BITS (64 - SQ_TTL_MEMO_UNIT_BITS)
+#define SQ_TTL_MEMO_UNIT_MASK (((uint64_t)1 << SQ_TTL_MEMO_UNIT_BITS) - 1)
 /* A refresh counts as fresh this much less than its window: a step built
  * now may run a little later, and a write it skips is then later too. */
 #define SQ_TTL_MEMO_MARGIN_S 60
@@ -77,11 +77,10 @@ bool sq_ttl_memo_due(const struct sq_ttl_memo *m, struct sq_ttl_notes *notes, co
         return true;
     uint64_t h = sq_strhash(key, len);
     size_t slot = (size_t)(h & (SQ_TTL_MEMO_SLOTS - 1));
-    uint64_t tag = h >> SQ_TTL_MEMO_UNIT_BITS << SQ_TTL_MEMO_UNIT_BITS;
+    uint64_t tag = h & ~SQ_TTL_MEMO_UNIT_MASK;
     uint64_t w = __atomic_load_n(&m->slots[slot], __ATOMIC_RELAXED);
-    uint64_t until = w & (((uint64_t)1 << SQ_TTL_MEMO_UNIT_BITS) - 1);
-    if (until && (w & ~(((uint64_t)1 << SQ_TTL_MEMO_UNIT_BITS) - 1)) == tag &&
-        now_u < (int64_t)until)
+    uint64_t until = w & SQ_TTL_MEMO_UNIT_MASK;
+    if (until && (w & ~SQ_TTL_MEMO_UNIT_MASK) == tag && now_u < (int64_t)until)
         return false;
     if (notes->n == notes->cap) {
         notes->cap = notes->cap ? 2 * notes->cap : 256;
