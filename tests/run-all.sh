@@ -8,10 +8,9 @@ cd "$(dirname "$0")/.."
 deploy/bootstrap.sh --no-build || { echo "0 passed, 1 failed"; exit 1; }
 
 jobs=$(nproc)
-# ctest runs twice as many tests at once as there are cores: most of them
-# wait far more than they compute (the release pass left ~70 % of two cores
-# idle at -j2). The few that compute take two slots (PROCESSORS in
-# tests/CMakeLists.txt). SQ_TEST_JOBS sets another count.
+# ctest runs twice as many tests at once as there are cores, since most of
+# them wait far more than they compute (tests/README.md, "Timing").
+# SQ_TEST_JOBS sets another count.
 test_jobs=${SQ_TEST_JOBS:-$((jobs * 2))}
 passed=0 failed=0
 run_suite() { # name, build dir, cmake args...
