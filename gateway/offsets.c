@@ -164,14 +164,18 @@ int64_t sq_part_pending_from(const struct sq_part *p, int64_t lo)
     return p->committed >= 0 ? p->committed : sq_part_next_offset(p, lo);
 }
 
+bool sq_part_messages_wait(const struct sq_part *p, int64_t lo, int64_t hi)
+{
+    int64_t next = sq_part_next_offset(p, lo);
+    return next >= 0 && next < hi && p->eof_offset < hi;
+}
+
 bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t now_mono,
                      int64_t stall_ms)
 {
-    if (stall_ms <= 0 || hi < 0 || p->backlog_n)
+    if (stall_ms <= 0 || hi < 0 || p->backlog_n || !sq_part_messages_wait(p, lo, hi))
         return false;
     int64_t next = sq_part_next_offset(p, lo);
-    if (next < 0 || next >= hi || p->eof_offset >= hi)
-        return false;
     int64_t wait = next == p->stall_next && p->stall_wait_ms > stall_ms ? p->stall_wait_ms
                                                                         : stall_ms;
     return now_mono - sq_part_quiet_since(p) >= wait;

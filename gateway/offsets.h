@@ -96,11 +96,14 @@ int64_t sq_part_pending_from(const struct sq_part *p, int64_t lo);
 /* Since when the partition has been quiet: its last fetch, or the last
  * restart of the stall check's clock, whichever is later. */
 int64_t sq_part_quiet_since(const struct sq_part *p);
-/* Whether the partition is stalled (runtime.stall_s): known positions,
- * messages waiting (next offset below the high watermark `hi`, and the
- * fetcher has not reported the end at hi or beyond: offsets no message
- * fills, such as transaction markers, end there), nothing fetched and
- * waiting, and quiet for stall_ms (stall_wait_ms after a restart at the
+/* Whether messages wait in Kafka past what the partition processed: its
+ * next offset is known and below the high watermark `hi`, and the fetcher
+ * has not reported the end at hi or beyond (offsets no message fills, such
+ * as transaction markers, end there). */
+bool sq_part_messages_wait(const struct sq_part *p, int64_t lo, int64_t hi);
+/* Whether the partition is stalled (runtime.stall_s): messages waiting
+ * (sq_part_messages_wait), nothing fetched and waiting, and quiet for
+ * stall_ms (stall_wait_ms after a restart at the
  * same next offset). The caller rules out pauses and partitions in a
  * turn. */
 bool sq_part_stalled(const struct sq_part *p, int64_t lo, int64_t hi, int64_t now_mono,

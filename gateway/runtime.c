@@ -1859,9 +1859,10 @@ static bool sq_rt_start_turn(struct sq_runtime *rt, bool **ok, size_t *ok_cap)
 }
 
 /* Whether a partition that fetched has messages in Kafka past what was
- * fetched, by the high watermark the lag gauges use (sq_rt_high_watermark:
- * no broker request). Called only with no turn in flight and nothing
- * fetched, when what was fetched is what was applied. */
+ * fetched (sq_part_messages_wait, as the stall check decides it), by the
+ * high watermark the lag gauges use (sq_rt_high_watermark: no broker
+ * request). Called only with no turn in flight and nothing fetched, when
+ * what was fetched is what was applied. */
 static bool sq_rt_waiting_in_kafka(struct sq_runtime *rt)
 {
     for (size_t i = 0; i < rt->parts.n; i++) {
@@ -1871,8 +1872,7 @@ static bool sq_rt_waiting_in_kafka(struct sq_runtime *rt)
         int64_t lo;
         bool cached;
         int64_t hi = sq_rt_high_watermark(rt, p, &lo, &cached);
-        int64_t next = sq_part_next_offset(p, lo);
-        if (next >= 0 && hi > next)
+        if (sq_part_messages_wait(p, lo, hi))
             return true;
     }
     return false;

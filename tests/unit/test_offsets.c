@@ -1,7 +1,8 @@
 /* test_offsets.c: where a partition's processing goes on (gateway/offsets.c):
  * the next offset to process and the first one not committed, before and
- * after anything was applied or committed, and when a partition counts as
- * stalled (runtime.stall_s): messages waiting that the fetcher has not
+ * after anything was applied or committed, when messages wait in Kafka
+ * past what it processed, and when a partition counts as stalled
+ * (runtime.stall_s): messages waiting that the fetcher has not
  * reached, quiet since its last fetch or since we last held it, with the
  * wait doubling after a restart that fetched nothing (sq_part_stall_restart). */
 #include <criterion/criterion.h>
@@ -99,6 +100,21 @@ Test(offsets, a_partition_whose_end_the_fetcher_reported_is_not_stalled)
     p->eof_offset = 11;
     cr_assert(!sq_part_stalled(p, 0, 11, 60000, 60000));
     cr_assert(sq_part_stalled(p, 0, 12, 60000, 60000), "a message came after the end");
+    sq_parts_fini(&ps);
+}
+
+Test(offsets, messages_wait_below_the_high_watermark_until_the_reported_end)
+{
+    struct sq_parts ps = {0};
+    struct sq_part *p = fresh(&ps);
+    cr_assert(!sq_part_messages_wait(p, 0, 15), "next offset not known yet");
+    p->applied = 9; /* next offset 10 */
+    cr_assert(!sq_part_messages_wait(p, 0, 10), "caught up");
+    cr_assert(!sq_part_messages_wait(p, 0, -1), "high watermark unknown");
+    cr_assert(sq_part_messages_wait(p, 0, 15));
+    p->eof_offset = 11; /* offset 10 is a transaction marker, the end is 11 */
+    cr_assert(!sq_part_messages_wait(p, 0, 11), "only a marker past the applied offset");
+    cr_assert(sq_part_messages_wait(p, 0, 12), "a message came after the end");
     sq_parts_fini(&ps);
 }
 
