@@ -399,7 +399,15 @@ int sq_redis_ensure(struct sq_redis *r, struct sq_err *err)
         return SQ_ERR_TRANSIENT;
     }
     redisSetTimeout(r->c, tv);
-    redisEnableKeepAlive(r->c);
+    /* Keepalive is TCP's: on a unix socket hiredis's TCP_KEEPIDLE fails
+     * with EOPNOTSUPP and leaves the context in error, so every command
+     * after it would fail. */
+    if (!r->unix_path && redisEnableKeepAlive(r->c) != REDIS_OK) {
+        sq_err_set(err, SQ_ERR_TRANSIENT, "", "redis %s:%d: cannot enable TCP keepalive: %s",
+                   r->host, r->port, r->c->errstr);
+        sq_redis_drop(r);
+        return SQ_ERR_TRANSIENT;
+    }
     int rc = sq_redis_handshake(r, err);
     if (rc != SQ_OK)
         sq_redis_drop(r);

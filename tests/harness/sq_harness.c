@@ -566,12 +566,19 @@ static int sq_h_redis_launch(struct sq_h_redis *r)
     }
     args[n++] = "--enable-debug-command";   /* DEBUG SLEEP for fault tests */
     args[n++] = "local";
+    /* also a unix socket in its dir (sq_h_redis_unix_url) */
+    char *sock = sq_xasprintf("%s/redis.sock", r->dir);
+    args[n++] = "--unixsocket";
+    args[n++] = sock;
+    args[n++] = "--unixsocketperm";
+    args[n++] = "700";
     args[n] = NULL;
 
     {
         char *log = sq_xasprintf("%s/redis-%d.log", sq_h_tmpdir(), r->port);
         int rc = sq_h_spawn_exe(&p, "redis-server", args, NULL, log);
         free(log);
+        free(sock);
         if (rc != 0)
             return -1;
     }
@@ -701,6 +708,11 @@ redisContext *sq_h_redis_connect(const struct sq_h_redis *r)
 char *sq_h_redis_url(const struct sq_h_redis *r)
 {
     return sq_xasprintf("redis://127.0.0.1:%d/0", r->port);
+}
+
+char *sq_h_redis_unix_url(const struct sq_h_redis *r)
+{
+    return sq_xasprintf("unix://%s/redis.sock", r->dir);
 }
 
 /* ---- sq-mock-kafka ---------------------------------------------------- */

@@ -36,7 +36,8 @@ struct sq_h_redis {
     bool persist; /* appendonly yes, appendfsync always */
 };
 
-/* Starts redis-server on 127.0.0.1 and a free port. No persistence unless
+/* Starts redis-server on 127.0.0.1 and a free port, and on the unix socket
+ * DIR/redis.sock. No persistence unless
  * persist_dir != NULL (then appendonly yes, appendfsync always, dir
  * persist_dir, which must exist). Waits until PING answers PONG (10 s).
  * Returns 0, or -1 with nothing left running (sq_h_redis_fini is safe). */
@@ -54,6 +55,9 @@ void sq_h_redis_fini(struct sq_h_redis *r);
 redisContext *sq_h_redis_connect(const struct sq_h_redis *r);
 /* "redis://127.0.0.1:PORT/0", malloc'd. */
 char *sq_h_redis_url(const struct sq_h_redis *r);
+/* "unix://DIR/redis.sock": the same server on the unix socket it also
+ * listens on, malloc'd. */
+char *sq_h_redis_unix_url(const struct sq_h_redis *r);
 
 /* ---- sq-mock-kafka ---------------------------------------------------- */
 

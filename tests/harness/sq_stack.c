@@ -43,7 +43,7 @@ void sq_stack_start_instance(struct sq_stack *s, int i, const char *const *sets,
 {
     const char *args[64];
     int n = 0;
-    char *url = sq_h_redis_url(&s->redis);
+    char *url = s->redis_unix ? sq_h_redis_unix_url(&s->redis) : sq_h_redis_url(&s->redis);
     char admin[64];
     s->admin_port[i] = sq_h_free_port();
     snprintf(admin, sizeof admin, "127.0.0.1:%d", s->admin_port[i]);

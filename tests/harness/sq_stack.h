@@ -16,6 +16,7 @@ struct sq_stack {
     int partitions;
     struct sq_h_proc inst[SQ_STACK_MAX_INSTANCES];
     int admin_port[SQ_STACK_MAX_INSTANCES];
+    bool redis_unix; /* instances reach Redis on its unix socket */
 };
 
 /* Starts redis-server (persistent when persist is true) and the mock
@@ -23,7 +24,8 @@ struct sq_stack {
 void sq_stack_start(struct sq_stack *s, int partitions, bool persist);
 void sq_stack_stop(struct sq_stack *s);
 
-/* Starts sqgate instance i (`run` against the stack, group SQ_STACK_GROUP,
+/* Starts sqgate instance i (`run` against the stack, Redis on its unix
+ * socket when s->redis_unix, group SQ_STACK_GROUP,
  * a free admin port, settings for the mock cluster) with extra "PATH=VALUE"
  * --set options and extra environment (both NULL-terminated, may be NULL). */
 void sq_stack_start_instance(struct sq_stack *s, int i, const char *const *sets,

@@ -1,6 +1,6 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
- * stopped mid-stream, instances joining and leaving the group (also while a
+ * stopped mid-stream (over TCP and over its unix socket), instances joining and leaving the group (also while a
  * step is in flight), a partition whose fetch never starts (restarted, or
  * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
@@ -164,6 +164,31 @@ Test(delivery, redis_down_10s_mid_stream, .timeout = 400)
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_redis_errors_total"), 0);
     cr_assert_eq(sq_h_redis_restart(&s.redis), 0);
 
+    r.want = 200;
+    cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+/* Redis on its unix socket (`--redis unix:///...`), restarted mid-stream:
+ * the gateway connects, reconnects and stays exact there as over TCP. */
+Test(delivery, redis_over_a_unix_socket_restarted_mid_stream, .timeout = 300)
+{
+    const int valid = 8000;
+    const int seed = 89;
+    struct sq_stack s;
+    sq_stack_start(&s, 6, true); /* persistent: a restart keeps the data */
+    s.redis_unix = true;
+    long expected[CUSTOMERS];
+    char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
+    struct sq_stack_producer *prod = run_mid_stream(&s, path, NULL, 2000, 2000);
+
+    cr_assert_eq(sq_h_redis_stop(&s.redis), 0);
+    struct ready_arg r = {&s, 0, 503};
+    cr_assert(sq_h_wait_until(readyz_is, &r, 8000), "/readyz stayed ready without Redis");
+    cr_assert_eq(sq_h_redis_restart(&s.redis), 0);
     r.want = 200;
     cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
     cr_assert_eq(sq_stack_produce_join(prod), valid);
