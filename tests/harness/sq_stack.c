@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sq_common.h"
+
 void sq_stack_start(struct sq_stack *s, int partitions, bool persist)
 {
     memset(s, 0, sizeof *s);
@@ -43,7 +45,9 @@ void sq_stack_start_instance(struct sq_stack *s, int i, const char *const *sets,
 {
     const char *args[64];
     int n = 0;
-    char *url = s->redis_unix ? sq_h_redis_unix_url(&s->redis) : sq_h_redis_url(&s->redis);
+    char *url = s->redis_unix
+                    ? sq_h_redis_unix_url(&s->redis)
+                    : sq_xasprintf("redis://127.0.0.1:%d/%d", s->redis.port, s->redis_db);
     char admin[64];
     s->admin_port[i] = sq_h_free_port();
     snprintf(admin, sizeof admin, "127.0.0.1:%d", s->admin_port[i]);
@@ -280,9 +284,27 @@ long sq_stack_produce_join(struct sq_stack_producer *p)
     return n;
 }
 
-int64_t sq_stack_applied_total(struct sq_stack *s, const char *topic)
+/* A connection to the stack's database (s->redis_db), NULL on failure. */
+static redisContext *sq_stack_redis_connect(struct sq_stack *s)
 {
     redisContext *c = sq_h_redis_connect(&s->redis);
+    if (!c || !s->redis_db)
+        return c;
+    redisReply *r = redisCommand(c, "SELECT %d", s->redis_db);
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r)
+        freeReplyObject(r);
+    if (!ok) {
+        fprintf(stderr, "sq-stack: SELECT %d failed\n", s->redis_db);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+int64_t sq_stack_applied_total(struct sq_stack *s, const char *topic)
+{
+    redisContext *c = sq_stack_redis_connect(s);
     if (!c)
         return -1;
     int64_t total = 0;
@@ -322,7 +344,7 @@ bool sq_stack_wait_applied(struct sq_stack *s, const char *topic, int timeout_ms
 int sq_stack_check_customers(struct sq_stack *s, const long *expected, int customers,
                              long *sum_out)
 {
-    redisContext *c = sq_h_redis_connect(&s->redis);
+    redisContext *c = sq_stack_redis_connect(s);
     cr_assert_not_null(c);
     int bad = 0;
     long sum = 0;

@@ -17,6 +17,7 @@ struct sq_stack {
     struct sq_h_proc inst[SQ_STACK_MAX_INSTANCES];
     int admin_port[SQ_STACK_MAX_INSTANCES];
     bool redis_unix; /* instances reach Redis on its unix socket */
+    int redis_db;    /* the database instances and the checks use (TCP only) */
 };
 
 /* Starts redis-server (persistent when persist is true) and the mock
@@ -25,7 +26,7 @@ void sq_stack_start(struct sq_stack *s, int partitions, bool persist);
 void sq_stack_stop(struct sq_stack *s);
 
 /* Starts sqgate instance i (`run` against the stack, Redis on its unix
- * socket when s->redis_unix, group SQ_STACK_GROUP,
+ * socket when s->redis_unix, else database s->redis_db, group SQ_STACK_GROUP,
  * a free admin port, settings for the mock cluster) with extra "PATH=VALUE"
  * --set options and extra environment (both NULL-terminated, may be NULL). */
 void sq_stack_start_instance(struct sq_stack *s, int i, const char *const *sets,

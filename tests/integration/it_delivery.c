@@ -1,6 +1,7 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
- * stopped mid-stream (over TCP and over its unix socket), instances joining and leaving the group (also while a
+ * stopped mid-stream (over TCP and over its unix socket), a database other
+ * than 0, instances joining and leaving the group (also while a
  * step is in flight), a partition whose fetch never starts (restarted, or
  * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
@@ -193,6 +194,32 @@ Test(delivery, redis_over_a_unix_socket_restarted_mid_stream, .timeout = 300)
     cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
     cr_assert_eq(sq_stack_produce_join(prod), valid);
     check_exact(&s, seed, valid, expected);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+/* `--redis redis://HOST:PORT/5`: every connection the gateway opens (the
+ * turns' reads and steps, the KPI journal, the closer, readiness) selects
+ * database 5, so database 0 stays empty. */
+Test(delivery, a_redis_database_other_than_0_holds_everything, .timeout = 300)
+{
+    const int valid = 3000;
+    const int seed = 97;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
+    s.redis_db = 5;
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    check_exact(&s, seed, valid, expected);
+    cr_assert(sq_stack_wait_ready(&s, 0, 30000));
+    sleep(4); /* a KPI fold and the closer's passes */
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(c);
+    redisReply *r = redisCommand(c, "DBSIZE");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+    cr_assert_eq(r->integer, 0, "%lld keys written to database 0", (long long)r->integer);
+    freeReplyObject(r);
+    redisFree(c);
     free(path);
     sq_stack_stop(&s);
 }
