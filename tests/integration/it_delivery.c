@@ -1,7 +1,7 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
  * stopped mid-stream (over TCP and over its unix socket), a database other
- * than 0, instances joining and leaving the group (also while a
+ * than 0, AUTH, instances joining and leaving the group (also while a
  * step is in flight), a partition whose fetch never starts (restarted, or
  * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
@@ -219,6 +219,68 @@ Test(delivery, a_redis_database_other_than_0_holds_everything, .timeout = 300)
     cr_assert(r && r->type == REDIS_REPLY_INTEGER);
     cr_assert_eq(r->integer, 0, "%lld keys written to database 0", (long long)r->integer);
     freeReplyObject(r);
+    redisFree(c);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+/* Redis AUTH from the environment (SQGATE_REDIS_USER / _PASSWORD, an ACL
+ * user): a wrong password keeps the gateway unready with Redis's reason in
+ * its log; the right one authenticates every connection it opens. */
+Test(delivery, redis_auth_from_the_environment, .timeout = 300)
+{
+    const int valid = 3000;
+    const int seed = 101;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(c);
+    redisReply *r = redisCommand(c, "ACL SETUSER sqgate on >it-s3cret ~* &* +@all");
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "ACL SETUSER failed");
+    freeReplyObject(r);
+    redisFree(c);
+
+    const char *const wrong[] = {"SQGATE_REDIS_USER=sqgate", "SQGATE_REDIS_PASSWORD=nope", NULL};
+    sq_stack_start_instance(&s, 0, NULL, wrong);
+    cr_assert(sq_stack_wait_log(&s, 0, "WRONGPASS", 20000), "no AUTH failure logged");
+    cr_assert_eq(sq_h_http_get(s.admin_port[0], "/readyz", NULL), 503);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_consumed_total"), 0);
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 20000, NULL), 0);
+
+    const char *const right[] = {"SQGATE_REDIS_USER=sqgate", "SQGATE_REDIS_PASSWORD=it-s3cret",
+                                 NULL};
+    sq_stack_start_instance(&s, 1, NULL, right);
+    check_exact(&s, seed, valid, expected);
+    c = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(c);
+    r = redisCommand(c, "CLIENT ID");
+    long long self = r->integer;
+    freeReplyObject(r);
+    /* The checks' own connections may linger a moment after they close. */
+    int theirs = 0, other = 0;
+    char example[512] = "";
+    for (int tries = 0; tries < 50; tries++) {
+        theirs = other = 0;
+        r = redisCommand(c, "CLIENT LIST");
+        cr_assert(r && r->type == REDIS_REPLY_STRING);
+        for (char *line = strtok(r->str, "\n"); line; line = strtok(NULL, "\n")) {
+            if (strtoll(line + 3, NULL, 10) == self) /* "id=N ..." */
+                continue;
+            if (strstr(line, " user=sqgate ")) {
+                theirs++;
+            } else {
+                other++;
+                snprintf(example, sizeof example, "%s", line);
+            }
+        }
+        freeReplyObject(r);
+        if (other == 0)
+            break;
+        usleep(100000);
+    }
+    cr_assert_eq(other, 0, "%d connections not authenticated, e.g. %s", other, example);
+    cr_assert_geq(theirs, 3, "the gateway holds %d connections", theirs);
     redisFree(c);
     free(path);
     sq_stack_stop(&s);
