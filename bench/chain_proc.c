@@ -70,7 +70,8 @@ static void sq_cb_on_signal(int sig)
 void sq_cb_proc_setup(void)
 {
     atexit(sq_cb_at_exit);
-    sq_signals_on_stop(sq_cb_on_signal, true);
+    sq_signals_on_stop(sq_cb_on_signal);
+    sq_signals_on_hup(sq_cb_on_signal);
 }
 
 pid_t sq_cb_spawn(char *const argv[], const char *log)

@@ -623,7 +623,7 @@ int sq_demo_main(int argc, char **argv, volatile sig_atomic_t *stop)
 
     /* Our handlers: the first Ctrl-C ends the run gracefully, the second
      * stops waiting for the gateway to catch up. */
-    sq_signals_on_stop(sq_demo_on_signal, false);
+    sq_signals_on_stop(sq_demo_on_signal);
 
     int code = 2;
     struct sq_settings st;
@@ -727,7 +727,7 @@ int sq_demo_main(int argc, char **argv, volatile sig_atomic_t *stop)
         goto out;
     }
 
-    int rt_code = sq_runtime_run(&st, &d.rt_stop);
+    int rt_code = sq_runtime_run(&st, &d.rt_stop, NULL);
     atomic_store(&d.rt_done, 1);
     pthread_join(ctl_th, NULL);
     pthread_join(gen_th, NULL);

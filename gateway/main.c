@@ -39,9 +39,17 @@ static void sq_on_signal(int sig)
     sq_stop_requested = 1;
 }
 
+static volatile sig_atomic_t sq_hup_requested;
+
+static void sq_on_hup(int sig)
+{
+    (void)sig;
+    sq_hup_requested = 1;
+}
+
 static void sq_install_signals(void)
 {
-    sq_signals_on_stop(sq_on_signal, false);
+    sq_signals_on_stop(sq_on_signal);
 }
 
 static void sq_usage(FILE *out)
@@ -147,7 +155,8 @@ static int sq_cmd_run(int argc, char **argv)
     }
     sq_info("sqgate %s: admin HTTP listening on http://%s/ (metrics at /metrics)", SQ_VERSION,
             sq_admin_address(adm));
-    int code = sq_runtime_run(&st, &sq_stop_requested);
+    sq_signals_on_hup(sq_on_hup);
+    int code = sq_runtime_run(&st, &sq_stop_requested, &sq_hup_requested);
     sq_admin_free(adm);
     sq_settings_free(&st);
     return code;

@@ -1893,7 +1893,8 @@ static void sq_rt_count_idle_behind(struct sq_runtime *rt, size_t backlog)
                       sq_rt_waiting_in_kafka(rt);
 }
 
-static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
+static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop,
+                      volatile sig_atomic_t *hup)
 {
     size_t batch_max = (size_t)rt->st->batch_max_messages;
     bool *ok = NULL;
@@ -1901,6 +1902,11 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop)
     while (!rt->fatal) {
         if (*stop && !rt->shutting_down)
             sq_rt_begin_shutdown(rt);
+        if (hup && *hup) {
+            *hup = 0;
+            sq_info("SIGHUP: nothing to reload; settings are read at start (restart to "
+                    "apply a change), and the gateway goes on");
+        }
         sq_rt_init_pending_parts(rt);
         size_t have = sq_parts_backlog_total(&rt->parts);
         sq_rt_count_idle_behind(rt, have);
@@ -2007,7 +2013,8 @@ static bool sq_rt_release_outputs(struct sq_runtime *rt)
     return held == 0;
 }
 
-int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
+int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop,
+                   volatile sig_atomic_t *hup)
 {
     struct sq_runtime rt;
     memset(&rt, 0, sizeof rt);
@@ -2111,7 +2118,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop)
         goto out;
     }
     sq_info("consuming as group %s from %s", st->group_id, st->brokers);
-    code = sq_rt_loop(&rt, stop);
+    code = sq_rt_loop(&rt, stop, hup);
     if (rt.nturns) {
         sq_turns_finish_by(&rt, sq_mono_ms() + st->shutdown_timeout_s * 1000);
         if (sq_turns_reap(&rt))

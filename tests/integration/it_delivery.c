@@ -1,7 +1,7 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
  * stopped mid-stream (over TCP and over its unix socket), a database other
- * than 0, AUTH, instances joining and leaving the group (also while a
+ * than 0, AUTH, SIGHUP, instances joining and leaving the group (also while a
  * step is in flight), a partition whose fetch never starts (restarted, or
  * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
@@ -641,6 +641,28 @@ Test(delivery, sigterm_commits_everything, .timeout = 300)
     cr_assert_eq(sq_stack_metric(&s, 1, "sq_consumed_total"), 0);
     long sum = 0;
     cr_assert_eq(sq_stack_check_customers(&s, expected, CUSTOMERS, &sum), 0);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+/* SIGHUP (a service manager's reload) mid-stream: logged, and the gateway
+ * goes on; its default action would have ended the process. */
+Test(delivery, sighup_mid_stream_is_logged_and_goes_on, .timeout = 300)
+{
+    const int valid = 6000;
+    const int seed = 103;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_events(&s, 6, seed, valid, expected);
+    struct sq_stack_producer *prod = run_mid_stream(&s, path, NULL, 2000, 1000);
+    sq_h_kill(&s.inst[0], SIGHUP);
+    cr_assert(sq_stack_wait_log(&s, 0, "SIGHUP: nothing to reload", 10000), "SIGHUP not logged");
+    cr_assert(sq_h_alive(&s.inst[0]), "SIGHUP ended the gateway");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(&s, seed, valid, expected);
+    int status = 0;
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 20000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     free(path);
     sq_stack_stop(&s);
 }
