@@ -120,8 +120,9 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
     INT("limits.max_depth", max_depth, "64", 1, 1000,
         "Deepest JSON nesting accepted (`{}` is 1); deeper goes to the DLQ as too_deep."),
     INT("limits.max_future_s", max_future_s, "300", 0, 366 * 86400,
-        "How far an event time may lie ahead of the wall clock before the event goes to "
-        "the DLQ as future_time, s."),
+        "How far an event time may lie ahead of the wall clock in `run` before the event "
+        "goes to the DLQ as future_time, s (the later of occurred_at and a contact's "
+        "arrived_at; replay has no wall clock)."),
     INT("runtime.batch_max_messages", batch_max_messages, "1000", 1, 100000,
         "Most fetched messages in flight: the overlapping turns of the loop (up to three, on disjoint partitions) take equal shares."),
     INT("runtime.batch_max_ms", batch_max_ms, "50", 1, 60000,
@@ -258,6 +259,11 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "TTL of the KPI counter hashes sq:kpi:* in Redis, s."),
     INT("retention.customer_days", retention_customer_days, "400", 1, 36500,
         "TTL of customer and ticket state in Redis, days."),
+    {.path = "privacy.keep_comments", .type = SQ_CFG_BOOL, .offset = OFF(keep_comments),
+     .def = "false",
+     .help = "A survey's free-text comment is copied into its scored record only when true; "
+             "by default it is left out of every output (it may hold personal data). The DLQ "
+             "keeps the original bytes."},
     {.path = "log.level", .type = SQ_CFG_ENUM, .offset = OFF(log_level), .def = "info",
      .choices = "error|warn|info|debug", .env_short = "SQGATE_LOG_LEVEL",
      .help = "Least severe log level written to stderr."},

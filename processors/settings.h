@@ -102,6 +102,8 @@ struct sq_settings {
 
     /* retention */
     int64_t retention_customer_days;
+    /* privacy */
+    bool keep_comments; /* privacy.keep_comments, false */
 
     /* log */
     char *log_level;        /* error, warn, info, debug */

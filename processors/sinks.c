@@ -79,11 +79,14 @@ void sq_dlq_output_add(struct sq_msg *m, const struct sq_settings *st)
 }
 
 /* The scored record: the input event plus enrichment, score, breaches and,
- * on contacts, derived (SPEC 8). Enrichment and score are filled by later
- * processors when present; here they get their neutral values. */
+ * on contacts, derived (SPEC 8), without a survey's comment unless
+ * privacy.keep_comments (SPEC 13). Enrichment and score are filled by
+ * later processors when present; here they get their neutral values. */
 static char *sq_scored_record_dup(struct sq_msg *m, const struct sq_settings *st, size_t *len)
 {
     json_t *ev = m->event;
+    if (!st->keep_comments && strcmp(m->schema, "survey.v1") == 0)
+        json_object_del(ev, "comment");
     if (!json_object_get(ev, "enrichment")) {
         json_t *region = json_object_get(ev, "region");
         json_object_set_new(ev, "enrichment",

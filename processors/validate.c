@@ -3,14 +3,19 @@
  * init from the built-in schemas/ with `format` asserted, then against the
  * semantic rules of contact.v1; it fills msg->event_ms and
  * msg->customer_id. A failure goes to the DLQ as schema_violation or
- * semantic, with "POINTER MESSAGE" as detail. */
+ * semantic, with "POINTER MESSAGE" as detail. In `run` (not in replay,
+ * which has no wall clock) an event whose time lies more than
+ * limits.max_future_s ahead of the wall clock goes to the DLQ as
+ * future_time (SPEC 6: one bad clock must not close every window). */
 #include "validate.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "chain.h"
 #include "decode.h"
 #include "jsonschema.h"
 #include "schemas_builtin.h"
@@ -27,6 +32,8 @@ struct sq_validate {
         struct sq_jsv *jsv;
     } schemas[SQ_VALIDATE_MAX_SCHEMAS];
     size_t n;
+    bool check_future;     /* `run`: against the wall clock */
+    int64_t max_future_ms; /* limits.max_future_s */
 };
 
 static void sq_validate_destroy(void *ctx)
@@ -44,9 +51,10 @@ static void sq_validate_destroy(void *ctx)
 /* Compiles every built-in schema that decode knows as an input schema. */
 static int sq_validate_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
 {
-    (void)st;
     struct sq_validate *vd = sq_xcalloc(1, sizeof *vd);
     vd->magic = SQ_VALIDATE_MAGIC;
+    vd->check_future = !st->replay_mode;
+    vd->max_future_ms = st->max_future_s * 1000;
     vd->reg = sq_schema_registry_new(err);
     if (!vd->reg) {
         sq_validate_destroy(vd);
@@ -120,11 +128,34 @@ static void sq_check_contact(struct sq_msg *m)
                    "answered_at is outside [arrived_at, ended_at]");
 }
 
+/* The event's time (the later of occurred_at and, for a contact, the
+ * arrived_at windows and the watermark use) more than max_future_ms after
+ * now_ms: the DLQ as future_time. */
+static void sq_check_future(const struct sq_validate *vd, struct sq_msg *m, int64_t now_ms)
+{
+    int64_t t = sq_msg_event_time(m);
+    const char *ptr = "/arrived_at";
+    if (m->event_ms >= t) {
+        t = m->event_ms;
+        ptr = "/occurred_at";
+    }
+    if (t - now_ms > vd->max_future_ms)
+        sq_msg_dlq(m, SQ_DLQ_FUTURE_TIME, ptr,
+                   "%.3f s ahead of the wall clock, more than limits.max_future_s (%lld)",
+                   (double)(t - now_ms) / 1000.0, (long long)(vd->max_future_ms / 1000));
+}
+
 static int sq_validate_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
 {
     struct sq_validate *vd = ctx;
     if (!vd || vd->magic != SQ_VALIDATE_MAGIC)
         return sq_err_set(err, SQ_ERR_FATAL, "", "validate called with a foreign context");
+    int64_t now_ms = 0;
+    if (vd->check_future) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     for (size_t i = 0; i < batch->n; i++) {
         struct sq_msg *m = &batch->msgs[i];
         if (m->verdict != SQ_VERDICT_PENDING || !m->event)
@@ -147,6 +178,8 @@ static int sq_validate_process(void *ctx, struct sq_batch *batch, struct sq_err 
         m->customer_id = json_is_string(cj) ? json_string_value(cj) : NULL;
         if (strcmp(m->schema, "contact.v1") == 0)
             sq_check_contact(m);
+        if (vd->check_future && m->verdict == SQ_VERDICT_PENDING)
+            sq_check_future(vd, m, now_ms);
     }
     return SQ_OK;
 }

@@ -1,10 +1,12 @@
 /* test_validate.c: the validate processor after decode: events checked
  * against the JSON Schema of their schema (format asserted), the DLQ
  * detail "POINTER MESSAGE", the semantic rules of contact.v1, event_ms and
- * customer_id filled, tombstones and earlier verdicts left alone. */
+ * customer_id filled, tombstones and earlier verdicts left alone, event
+ * times too far ahead of the wall clock in `run`. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chain.h"
 #include "config.h"
@@ -177,5 +179,77 @@ Test(validate, earlier_verdicts_stand_and_details_stay_printable)
     for (const char *p = m[b].detail; *p; p++)
         cr_expect((unsigned char)*p >= 0x20 && *p != 0x7F, "control byte in detail: %s",
                   m[b].detail);
+    teardown(&f);
+}
+
+/* An RFC 3339 UTC time `ahead_s` seconds from now. */
+static void time_from_now(char *out, size_t n, long ahead_s)
+{
+    time_t t = time(NULL) + ahead_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *outage_at(char *buf, size_t n, long ahead_s)
+{
+    char t[32];
+    time_from_now(t, sizeof t, ahead_s);
+    snprintf(buf, n,
+             "{\"event_id\":\"o1\",\"occurred_at\":\"%s\",\"incident_id\":\"i1\","
+             "\"region\":\"GD-SZ\",\"service\":\"voice\",\"status\":\"started\",\"severity\":1}",
+             t);
+    return buf;
+}
+
+/* SPEC 6: in `run`, an event time more than limits.max_future_s ahead of
+ * the wall clock goes to the DLQ as future_time (the later of occurred_at
+ * and a contact's arrived_at); replay has no wall clock. */
+Test(validate, future_time_past_the_limit_in_run_only)
+{
+    struct fixture f;
+    setup(&f); /* max_future_s 300 */
+    char far[512], near[512], contact[1024], t_old[32], t_arr[32], t_end[32];
+    size_t a = add(&f, "sq.in.outages", "outage.v1", NULL, outage_at(far, sizeof far, 3600));
+    size_t b = add(&f, "sq.in.outages", "outage.v1", NULL, outage_at(near, sizeof near, 100));
+    time_from_now(t_old, sizeof t_old, -3600);
+    time_from_now(t_arr, sizeof t_arr, 3600);
+    time_from_now(t_end, sizeof t_end, 3900);
+    snprintf(contact, sizeof contact,
+             C_HEAD "\"occurred_at\":\"%s\",\"contact_id\":\"k1\",\"channel\":\"voice\","
+                    "\"queue\":\"q\",\"reason\":\"billing\",\"arrived_at\":\"%s\","
+                    "\"ended_at\":\"%s\"}",
+             t_old, t_arr, t_end);
+    size_t c = add(&f, "sq.in.contacts", "contact.v1", "c1", contact);
+    run(&f);
+    struct sq_msg *m = f.batch.msgs;
+    expect_dlq(&m[a], SQ_DLQ_FUTURE_TIME, "/occurred_at");
+    cr_expect(strstr(m[a].detail, "limits.max_future_s (300)"), "%s", m[a].detail);
+    cr_expect_eq(m[b].verdict, SQ_VERDICT_PENDING, "100 s ahead is within 300: %s", m[b].detail);
+    expect_dlq(&m[c], SQ_DLQ_FUTURE_TIME, "/arrived_at");
+    teardown(&f);
+
+    /* replay: no wall clock */
+    setup(&f);
+    sq_proc_validate.destroy(f.val);
+    f.st.replay_mode = true;
+    struct sq_err err;
+    sq_err_clear(&err);
+    cr_assert_eq(sq_proc_validate.init(&f.st, &f.val, &err), SQ_OK, "%s", err.msg);
+    a = add(&f, "sq.in.outages", "outage.v1", NULL, far);
+    run(&f);
+    cr_expect_eq(f.batch.msgs[a].verdict, SQ_VERDICT_PENDING, "%s", f.batch.msgs[a].detail);
+    teardown(&f);
+
+    /* limits.max_future_s 0: any time ahead of the clock */
+    setup(&f);
+    sq_proc_validate.destroy(f.val);
+    f.st.max_future_s = 0;
+    cr_assert_eq(sq_proc_validate.init(&f.st, &f.val, &err), SQ_OK, "%s", err.msg);
+    a = add(&f, "sq.in.outages", "outage.v1", NULL, outage_at(near, sizeof near, 5));
+    b = add(&f, "sq.in.outages", "outage.v1", NULL, outage_at(far, sizeof far, -5));
+    run(&f);
+    expect_dlq(&f.batch.msgs[a], SQ_DLQ_FUTURE_TIME, "/occurred_at");
+    cr_expect_eq(f.batch.msgs[b].verdict, SQ_VERDICT_PENDING, "%s", f.batch.msgs[b].detail);
     teardown(&f);
 }
