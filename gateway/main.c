@@ -15,6 +15,7 @@
 #include "gen.h"
 #include "log.h"
 #include "replay_cmd.h"
+#include "reset_offsets_cmd.h"
 #include "runtime.h"
 #include "signals.h"
 #include "validate_cmd.h"
@@ -67,6 +68,7 @@ static void sq_usage(FILE *out)
             "  sqgate validate [--schema NAME|PATH] [--map URI=DIR]... FILE.ndjson|-\n"
             "  sqgate convert DATASET FILE|- [-o OUT.ndjson] [--profiles] [--at TIME]\n"
             "  sqgate check-config -c FILE\n"
+            "  sqgate reset-offsets --topic T [--group ID] [-c FILE] [--redis URL]\n"
             "  sqgate version\n"
             "Every option also has an environment variable (SQGATE_BROKERS, SQGATE_REDIS,\n"
             "SQGATE_GROUP, SQGATE_ADMIN, SQGATE_<PATH> with '.' as '__'); see docs/configuration.md.\n");
@@ -221,6 +223,8 @@ int main(int argc, char **argv)
         return sq_validate_main(argc - 2, argv + 2);
     if (strcmp(cmd, "convert") == 0)
         return sq_convert_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "reset-offsets") == 0)
+        return sq_reset_offsets_main(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0)
         return sq_cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)

@@ -52,6 +52,9 @@ struct sq_part {
     size_t backlog_n, backlog_cap;
     int64_t last_fetch_mono_ms;
     int64_t idle_marked_mono_ms; /* when the closer was told it is idle, 0 = not */
+    bool past_end;           /* its applied offset lies past the partition's end (the
+                              * topic was recreated): paused, the instance not ready,
+                              * until `sqgate reset-offsets` and a restart (SPEC 10) */
 };
 
 struct sq_parts {

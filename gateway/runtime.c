@@ -134,6 +134,7 @@ struct sq_runtime {
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
     char pause_reason[256];
+    char past_end_reason[512]; /* the first partition found past_end, for /readyz */
     bool shutting_down;
     bool fatal;
     int64_t last_commit_mono;
@@ -214,6 +215,17 @@ static bool sq_rt_reassign(struct sq_runtime *rt, struct sq_part *p, int64_t off
 
 /* ---- readiness and backpressure ---------------------------------------- */
 
+/* A partition held is past_end (sq_rt_check_past_end); else forgets the
+ * reason, as a re-assignment checks again. */
+static bool sq_rt_any_past_end(struct sq_runtime *rt)
+{
+    for (size_t i = 0; i < rt->parts.n; i++)
+        if (rt->parts.v[i]->past_end)
+            return true;
+    rt->past_end_reason[0] = '\0';
+    return false;
+}
+
 static void sq_rt_update_ready(struct sq_runtime *rt)
 {
     if (rt->fatal)
@@ -222,6 +234,8 @@ static void sq_rt_update_ready(struct sq_runtime *rt)
         sq_metrics_set_ready(false, "not yet assigned by the consumer group");
     else if (rt->paused)
         sq_metrics_set_ready(false, rt->pause_reason);
+    else if (sq_rt_any_past_end(rt))
+        sq_metrics_set_ready(false, rt->past_end_reason);
     else
         sq_metrics_set_ready(true, NULL);
     sq_metrics_set_paused(rt->paused);
@@ -232,8 +246,8 @@ static void sq_rt_set_pause(struct sq_runtime *rt, bool pause)
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)rt->parts.n);
     for (size_t i = 0; i < rt->parts.n; i++) {
         struct sq_part *p = rt->parts.v[i];
-        if (!pause && p->need_init)
-            continue; /* stays paused until its applied offset is known */
+        if (!pause && (p->need_init || p->past_end))
+            continue; /* stays paused until its applied offset is known, or for good */
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
     }
     if (l->cnt) {
@@ -1315,6 +1329,7 @@ static void sq_rt_on_assign(struct sq_runtime *rt, rd_kafka_topic_partition_list
                                                     tp->partition);
         p->need_init = true;
         p->init_dropped_from = -1;
+        p->past_end = false; /* checked again from this assignment's fetches */
         if (sq_part_read_applied(rt, p)) {
             /* Resume after the applied offset; without one, after Kafka's
              * committed offset (or from the beginning). Commits only follow
@@ -1539,6 +1554,37 @@ static void sq_rt_probe_kafka(struct sq_runtime *rt)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* SPEC 10: a message at or below the applied offset came although the
+ * partition was sought past it. When the partition now ends at or before
+ * the applied offset (its topic was recreated, so librdkafka's fetch fell
+ * back to the start), skipping its messages as done would lose them all:
+ * pause it for good and say so (not ready) until an operator clears the
+ * applied offsets (`sqgate reset-offsets`) and restarts. true: past_end. */
+static bool sq_rt_check_past_end(struct sq_runtime *rt, struct sq_part *p)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi) ||
+        hi < 0 || hi > p->applied)
+        return false;
+    p->past_end = true;
+    sq_kafka_pause_one(rt->consumer, p->topic, p->partition, true);
+    sq_part_backlog_clear(p);
+    sq_error("%s/%d: the applied offset %lld stored in Redis lies past the partition's end "
+             "(high watermark %lld): was the topic recreated? Its messages are left in Kafka "
+             "and the instance is not ready; run `sqgate reset-offsets --group %s --topic %s` "
+             "and restart the group's instances",
+             p->topic, (int)p->partition, (long long)p->applied, (long long)hi,
+             rt->st->group_id, p->topic);
+    if (!rt->past_end_reason[0])
+        snprintf(rt->past_end_reason, sizeof rt->past_end_reason,
+                 "%s/%d: applied offset %lld past the partition's end %lld (topic recreated?): "
+                 "sqgate reset-offsets --group %s --topic %s",
+                 p->topic, (int)p->partition, (long long)p->applied, (long long)hi,
+                 rt->st->group_id, p->topic);
+    sq_rt_update_ready(rt);
+    return true;
+}
+
 /* Polls the consumer for up to wait_ms, moving up to max messages to the
  * backlog: all that is already fetched, then what arrives in time. */
 static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
@@ -1573,6 +1619,11 @@ static void sq_rt_poll(struct sq_runtime *rt, int wait_ms, size_t max)
             if (p && (p->init_dropped_from < 0 || rkm->offset < p->init_dropped_from))
                 p->init_dropped_from = rkm->offset;
             rd_kafka_message_destroy(rkm);
+            continue;
+        }
+        if (p->past_end || (p->applied >= 0 && rkm->offset <= p->applied &&
+                            sq_rt_check_past_end(rt, p))) {
+            rd_kafka_message_destroy(rkm); /* left in Kafka: not consumed */
             continue;
         }
         if (!sq_part_backlog_push(p, rkm, sq_mono_ms()))

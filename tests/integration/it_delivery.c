@@ -1,7 +1,7 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
  * stopped mid-stream (over TCP and over its unix socket), a database other
- * than 0, AUTH, SIGHUP, instances joining and leaving the group (also while a
+ * than 0, AUTH, SIGHUP, an applied offset past the partition's end, instances joining and leaving the group (also while a
  * step is in flight), a partition whose fetch never starts (restarted, or
  * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
@@ -282,6 +282,70 @@ Test(delivery, redis_auth_from_the_environment, .timeout = 300)
     cr_assert_eq(other, 0, "%d connections not authenticated, e.g. %s", other, example);
     cr_assert_geq(theirs, 3, "the gateway holds %d connections", theirs);
     redisFree(c);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+/* SPEC 10: an applied offset past the partition's end (as after the topic
+ * was recreated) makes the instance not ready and say so, and skips
+ * nothing; `sqgate reset-offsets` clears it, and a restarted instance then
+ * processes what waited. (The mock cluster cannot recreate a topic: the
+ * stored offsets are moved past the end instead, which is what sqgate
+ * sees either way.) */
+Test(delivery, applied_offset_past_the_end_is_not_ready_until_reset, .timeout = 300)
+{
+    const int valid1 = 2000, valid2 = 1500;
+    const int seed1 = 107, seed2 = 109;
+    struct sq_stack s;
+    long expected[CUSTOMERS], expected2[CUSTOMERS];
+    char *path = stack_with_produced_events(&s, seed1, valid1, expected);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    cr_assert(sq_stack_wait_applied(&s, "sq.in.contacts", 120000));
+    cr_assert_eq(sq_h_proc_stop(&s.inst[0], 20000, NULL), 0);
+
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(c);
+    for (int p = 0; p < 6; p++)
+        freeReplyObject(redisCommand(c, "HSET sq:off:%s:sq.in.contacts:%d offset 999999",
+                                     SQ_STACK_GROUP, p));
+    redisFree(c);
+    char *path2 = sq_stack_write_events("in2.tsv", seed2, valid2, 0, CUSTOMERS, expected2);
+    cr_assert_eq(sq_h_kcat_produce_file(s.kafka.bootstrap, "sq.in.contacts", path2), 0);
+    for (int k = 0; k < CUSTOMERS; k++)
+        expected[k] += expected2[k];
+
+    sq_stack_start_instance(&s, 1, NULL, NULL);
+    cr_assert(sq_stack_wait_log(&s, 1, "lies past the partition's end", 30000),
+              "the offset past the end was not reported");
+    sleep(3);
+    char *body = NULL;
+    cr_assert_eq(sq_h_http_get(s.admin_port[1], "/readyz", &body), 503);
+    cr_assert(body && strstr(body, "reset-offsets"), "/readyz says: %s", body ? body : "");
+    free(body);
+    cr_assert_eq(sq_stack_metric(&s, 1, "sq_skipped_total"), 0, "messages skipped as done");
+    cr_assert_eq(sq_stack_metric(&s, 1, "sq_consumed_total"), 0);
+    cr_assert_eq(sq_h_proc_stop(&s.inst[1], 20000, NULL), 0);
+
+    char *url = sq_h_redis_url(&s.redis);
+    const char *const args[] = {"reset-offsets", "--group", SQ_STACK_GROUP, "--topic",
+                                "sq.in.contacts", "--redis", url, NULL};
+    struct sq_h_proc rp;
+    cr_assert_eq(sq_h_spawn(&rp, args, NULL, NULL), 0);
+    int status = 0;
+    cr_assert_eq(sq_h_wait_exit(&rp, 30000, &status), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reset-offsets failed: %s",
+              rp.log_path);
+    cr_assert(sq_h_file_contains(rp.log_path, "6 partitions of sq.in.contacts cleared"));
+    free(url);
+
+    sq_stack_start_instance(&s, 2, NULL, NULL);
+    cr_assert(sq_stack_wait_applied(&s, "sq.in.contacts", 120000), "the waiting messages");
+    long sum = 0;
+    cr_assert_eq(sq_stack_check_customers(&s, expected, CUSTOMERS, &sum), 0);
+    cr_assert_eq(sum, valid1 + valid2);
+    cr_assert_geq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.scored"), valid1 + valid2);
+    cr_assert_eq(sq_stack_metric(&s, 2, "sq_skipped_total"), 0);
+    free(path2);
     free(path);
     sq_stack_stop(&s);
 }
