@@ -154,6 +154,8 @@ struct sq_closer {
     int64_t next_tick;
     int64_t next_dirty;        /* monotonic ms: dirty cells join rounds again (windows.reemit_s) */
     int64_t last_warn;
+    bool fatal;                /* an error that must stop the gateway (sq_closer_fatal) */
+    struct sq_err fatal_err;
     size_t outstanding;        /* delivery reports awaited */
     /* the round in flight: records produced, awaiting their reports */
     struct sq_close_cell *round;
@@ -569,6 +571,12 @@ static long sq_closer_round_finish(struct sq_closer *c, struct sq_err *err)
 
 static void sq_closer_warn(struct sq_closer *c, const struct sq_err *err)
 {
+    if (err->kind == SQ_ERR_FATAL && !c->fatal) {
+        /* Redis lost its data (the epoch key): no retry can mend that */
+        c->fatal = true;
+        c->fatal_err = *err;
+        return;
+    }
     int64_t now = sq_mono_ms();
     if (now - c->last_warn >= 10000) {
         sq_warn("closer: %s (retrying)", err->msg);
@@ -641,6 +649,13 @@ static void sq_closer_close(struct sq_closer *c)
     else if (n > 0)
         sq_debug("closer: %ld cells due, read and produced in %.1f ms", n,
                  (double)(sq_mono_us() - start_us) / 1000.0);
+}
+
+bool sq_closer_fatal(const struct sq_closer *c, struct sq_err *err)
+{
+    if (c->fatal && err)
+        *err = c->fatal_err;
+    return c->fatal;
 }
 
 void sq_closer_tick(struct sq_closer *c)

@@ -40,6 +40,9 @@ void sq_closer_free(struct sq_closer *c);
  * one fenced Redis step records them), others read the watermark. Failures
  * are logged and retried at the next tick. */
 void sq_closer_tick(struct sq_closer *c);
+/* Whether the closer met an error no retry mends (Redis lost its data: the
+ * epoch key changed), copied to err (may be NULL): the gateway stops. */
+bool sq_closer_fatal(const struct sq_closer *c, struct sq_err *err);
 
 /* Folds the KPI journal until it is empty, another instance folds, a fold
  * fails or deadline (monotonic ms) passes, holder or not: an instance

@@ -1999,8 +1999,14 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop,
             usleep(20000);
         sq_rt_commit(rt, false);
         sq_rt_metrics(rt);
-        if (rt->closer && !rt->shutting_down)
+        if (rt->closer && !rt->shutting_down) {
             sq_closer_tick(rt->closer);
+            struct sq_err cerr;
+            if (sq_closer_fatal(rt->closer, &cerr)) {
+                sq_error("closer: %s", cerr.msg);
+                rt->fatal = true;
+            }
+        }
         /* Turns in flight wait for Redis or Kafka: sleep until the first
          * of them has news, briefly when another turn could start or go
          * on meanwhile. */

@@ -1,7 +1,8 @@
 /* it_delivery.c: SPEC 10 on real parts. SIGKILL mid-stream and at each
  * crash point (after produce, after the Redis step, after commit), Redis
  * stopped mid-stream (over TCP and over its unix socket), a database other
- * than 0, AUTH, SIGHUP, an applied offset past the partition's end, instances joining and leaving the group (also while a
+ * than 0, AUTH, SIGHUP, an applied offset past the partition's end, Redis
+ * losing its data, instances joining and leaving the group (also while a
  * step is in flight), a partition whose fetch never starts (restarted, or
  * re-assigned when a restart does not help), and SIGTERM:
  * every message reflected exactly once in Redis and every valid input has
@@ -346,6 +347,33 @@ Test(delivery, applied_offset_past_the_end_is_not_ready_until_reset, .timeout = 
     cr_assert_geq(sq_h_topic_count(s.kafka.bootstrap, "sq.out.scored"), valid1 + valid2);
     cr_assert_eq(sq_stack_metric(&s, 2, "sq_skipped_total"), 0);
     free(path2);
+    free(path);
+    sq_stack_stop(&s);
+}
+
+/* Redis restarted without its data (here: FLUSHALL and every connection
+ * dropped) under a caught-up instance: its closer reconnects first, finds
+ * the epoch key changed and the gateway stops with exit 2 instead of
+ * writing on from nothing (docs/operations.md). */
+Test(delivery, redis_losing_its_data_stops_an_idle_instance_with_2, .timeout = 300)
+{
+    const int valid = 1000;
+    const int seed = 113;
+    struct sq_stack s;
+    long expected[CUSTOMERS];
+    char *path = stack_with_produced_events(&s, seed, valid, expected);
+    sq_stack_start_instance(&s, 0, NULL, NULL);
+    check_exact(&s, seed, valid, expected);
+    redisContext *c = sq_h_redis_connect(&s.redis);
+    cr_assert_not_null(c);
+    freeReplyObject(redisCommand(c, "FLUSHALL"));
+    freeReplyObject(redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes"));
+    redisFree(c);
+    int status = 0;
+    cr_assert_eq(sq_h_wait_exit(&s.inst[0], 60000, &status), 0,
+                 "still running after Redis lost its data");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d", status);
+    cr_assert(sq_h_file_contains(s.inst[0].log_path, "redis lost its data"));
     free(path);
     sq_stack_stop(&s);
 }
