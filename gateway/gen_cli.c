@@ -41,7 +41,8 @@ static void sq_gen_usage(FILE *f)
           "  --surveys S      survey.v1 answers to sq.in.surveys (0.08)\n"
           "  --qa S           qa_review.v1 reviews to sq.in.qa (0.03)\n"
           "  --outages S      outage.v1 starts and ends to sq.in.outages (0.0002)\n"
-          "  --brokers B      produce to Kafka; SQGATE_KAFKA__* add librdkafka properties\n"
+          "  --brokers B      produce to Kafka (without -o, SQGATE_BROKERS gives B);\n"
+          "                   SQGATE_KAFKA__* add librdkafka properties\n"
           "                   (SASL, TLS) and SQGATE_TOPICS__* name the topics, as for\n"
           "                   `sqgate run`; only the topics written to must exist\n"
           "  -o FILE          write replay envelopes {\"topic\",\"key\",\"value\"}, one a line\n",
@@ -169,8 +170,14 @@ static int sq_gen_parse(int argc, char **argv, struct sq_gen_cli *c)
         }
         i++;
     }
+    if (!c->brokers && !c->out) {
+        const char *env = getenv("SQGATE_BROKERS"); /* as for run */
+        if (env && *env)
+            c->brokers = env;
+    }
     if (!c->brokers == !c->out) {
-        fprintf(stderr, "sqgate gen: give exactly one of --brokers B and -o FILE\n");
+        fprintf(stderr, "sqgate gen: give exactly one of --brokers B (or SQGATE_BROKERS) and "
+                        "-o FILE\n");
         sq_gen_usage(stderr);
         return 2;
     }

@@ -98,8 +98,17 @@ static int sq_cmd_run(int argc, char **argv)
     struct sq_config_errors errs = {0};
     /* First pass: the config file, so flags can override it. */
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            sq_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "sqgate run: %s wants a FILE\n", argv[i]);
+                return 2;
+            }
             file = argv[++i];
+        }
     }
     if (sq_config_build(&st, file, environ, &errs) != 0) {
         sq_print_errors(&errs);
@@ -151,7 +160,7 @@ static int sq_cmd_run(int argc, char **argv)
     sq_err_clear(&err);
     struct sq_admin *adm = sq_admin_new(st.admin_listen, &err);
     if (!adm) {
-        sq_error("admin HTTP on %s: %s", st.admin_listen, err.msg);
+        sq_error("admin HTTP on %s (admin.listen): %s", st.admin_listen, err.msg);
         sq_settings_free(&st);
         return 2;
     }
@@ -168,9 +177,14 @@ static int sq_cmd_check_config(int argc, char **argv)
 {
     const char *file = NULL;
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             file = argv[++i];
-        else {
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: sqgate check-config -c FILE\n"
+                   "Checks the file with the environment's SQGATE_* overrides; prints FILE: ok\n"
+                   "or each error with its line and column (exit 1).\n");
+            return 0;
+        } else {
             fprintf(stderr, "sqgate check-config: unknown option %s\n", argv[i]);
             return 2;
         }

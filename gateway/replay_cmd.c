@@ -300,7 +300,10 @@ int sq_replay_main(int argc, char **argv)
             out_path = argv[++i];
         else if (strcmp(argv[i], "--flush-timers") == 0)
             flush_all = true;
-        else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-") != 0) {
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            sq_replay_usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "-") != 0) {
             fprintf(stderr, "sqgate replay: unknown option %s\n", argv[i]);
             sq_replay_usage(stderr);
             return 2;

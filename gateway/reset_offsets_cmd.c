@@ -64,9 +64,13 @@ int sq_reset_offsets_main(int argc, char **argv)
 {
     const char *file = NULL, *topic = NULL;
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "sqgate reset-offsets: %s wants a FILE\n", argv[i]);
+                return 2;
+            }
             file = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             sq_reset_offsets_usage(stdout);
             return 0;
         }

@@ -251,3 +251,49 @@ Test(pipeline, missing_topics_named_exit_2, .timeout = 60)
     sq_h_kafka_stop(&kafka);
     sq_h_redis_fini(&redis);
 }
+
+/* Runs sqgate with args and env; returns its exit status (-1 when it did
+ * not exit normally within 60 s); its log path goes to log (256 bytes). */
+static int cli(const char *const *args, const char *const *env, char *log)
+{
+    struct sq_h_proc p;
+    cr_assert_eq(sq_h_spawn(&p, args, env, NULL), 0);
+    int status = 0;
+    int rc = sq_h_wait_exit(&p, 60000, &status);
+    snprintf(log, 256, "%s", p.log_path);
+    return rc == 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Every command answers --help with its usage and exit 0; a -c without its
+ * file is a usage error (it started with the defaults before); gen takes
+ * its brokers from SQGATE_BROKERS as run does. */
+Test(pipeline, command_line_help_usage_errors_and_gen_brokers_from_env, .timeout = 120)
+{
+    char log[256];
+    const char *const cmds[] = {"run", "replay", "gen", "check-config", "reset-offsets",
+                                "validate", "convert", "demo"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *const args[] = {cmds[i], "--help", NULL};
+        cr_expect_eq(cli(args, NULL, log), 0, "sqgate %s --help", cmds[i]);
+        cr_expect(sq_h_file_contains(log, "usage"), "sqgate %s --help printed no usage", cmds[i]);
+    }
+    const char *const run_c[] = {"run", "-c", NULL};
+    cr_expect_eq(cli(run_c, NULL, log), 2);
+    cr_expect(sq_h_file_contains(log, "-c wants a FILE"));
+    const char *const reset_no_topic[] = {"reset-offsets", "--redis", "redis://127.0.0.1:1/0",
+                                          NULL};
+    cr_expect_eq(cli(reset_no_topic, NULL, log), 2);
+    cr_expect(sq_h_file_contains(log, "--topic T is required"));
+
+    struct sq_h_kafka kafka;
+    cr_assert_eq(sq_h_kafka_start(&kafka, 1, sq_h_standard_topics(1)), 0);
+    char env_brokers[1100];
+    snprintf(env_brokers, sizeof env_brokers, "SQGATE_BROKERS=%s", kafka.bootstrap);
+    const char *const env[] = {env_brokers, NULL};
+    const char *const gen[] = {"gen", "--count", "50", "--tickets", "0", "--surveys", "0",
+                               "--qa", "0", "--outages", "0", "--profiles", "0",
+                               "--malformed", "0", "--duplicates", "0", NULL};
+    cr_assert_eq(cli(gen, env, log), 0, "gen with SQGATE_BROKERS (log %s)", log);
+    cr_assert_eq(sq_h_topic_count(kafka.bootstrap, "sq.in.contacts"), 50);
+    sq_h_kafka_stop(&kafka);
+}
