@@ -1283,6 +1283,51 @@ static void md_cell(FILE *out, const char *s)
     }
 }
 
+/* A librdkafka property whose value is a secret (passwords, keys, tokens). */
+static bool sq_cfg_secret_prop(const char *name)
+{
+    static const char *const marks[] = {"password", "secret", "key", "token", "jaas"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(name, marks[i]))
+            return true;
+    return false;
+}
+
+void sq_config_dump_effective(const struct sq_settings *st, FILE *out)
+{
+    for (size_t i = 0; i < SQ_CFG_NKEYS; i++) {
+        const struct sq_cfg_key *k = &sq_cfg_keys[i];
+        const char *base = (const char *)st + k->offset;
+        char v[64];
+        const char *text = v;
+        switch (k->type) {
+        case SQ_CFG_INT:
+            snprintf(v, sizeof v, "%" PRId64, *(const int64_t *)(const void *)base);
+            break;
+        case SQ_CFG_REAL:
+            snprintf(v, sizeof v, "%g", *(const double *)(const void *)base);
+            break;
+        case SQ_CFG_BOOL:
+            text = *(const bool *)(const void *)base ? "true" : "false";
+            break;
+        case SQ_CFG_ENUM:
+        case SQ_CFG_STR:
+            text = k->schema ? "" : *(char *const *)(const void *)base;
+            for (size_t j = 0; k->schema && j < st->inputs_n; j++)
+                if (strcmp(st->inputs[j].schema, k->schema) == 0)
+                    text = st->inputs[j].name; /* an input topic; absent: disabled */
+            if (!text)
+                text = "";
+            break;
+        }
+        fprintf(out, "%s: %s\n", k->path, text);
+    }
+    for (size_t i = 0; i < st->kafka_props_n; i++)
+        fprintf(out, "kafka.%s: %s\n", st->kafka_props[i].name,
+                sq_cfg_secret_prop(st->kafka_props[i].name) ? "(set, not shown)"
+                                                             : st->kafka_props[i].value);
+}
+
 void sq_config_dump_docs(FILE *out)
 {
     fputs("| Key | Type | Default | Environment | Description |\n", out);

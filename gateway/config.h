@@ -73,5 +73,9 @@ char *sq_config_env_name_dup(const char *path);
 /* Writes the key table as Markdown (key, type, default, environment, help),
  * the source of the table in docs/configuration.md. */
 void sq_config_dump_docs(FILE *out);
+/* Every key's effective value, "path: value" a line, in the table's order,
+ * then the kafka.* passthrough (values of secret-looking properties
+ * hidden). */
+void sq_config_dump_effective(const struct sq_settings *st, FILE *out);
 
 #endif

@@ -67,7 +67,7 @@ static void sq_usage(FILE *out)
             "  sqgate replay [-c FILE] [--flush-timers] IN.ndjson|- [-o OUT.ndjson]\n"
             "  sqgate validate [--schema NAME|PATH] [--map URI=DIR]... FILE.ndjson|-\n"
             "  sqgate convert DATASET FILE|- [-o OUT.ndjson] [--profiles] [--at TIME]\n"
-            "  sqgate check-config -c FILE\n"
+            "  sqgate check-config -c FILE [--print]\n"
             "  sqgate reset-offsets --topic T [--group ID] [-c FILE] [--redis URL]\n"
             "  sqgate version\n"
             "Every option also has an environment variable (SQGATE_BROKERS, SQGATE_REDIS,\n"
@@ -176,13 +176,17 @@ static int sq_cmd_run(int argc, char **argv)
 static int sq_cmd_check_config(int argc, char **argv)
 {
     const char *file = NULL;
+    bool print = false;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             file = argv[++i];
+        } else if (strcmp(argv[i], "--print") == 0) {
+            print = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: sqgate check-config -c FILE\n"
+            printf("usage: sqgate check-config -c FILE [--print]\n"
                    "Checks the file with the environment's SQGATE_* overrides; prints FILE: ok\n"
-                   "or each error with its line and column (exit 1).\n");
+                   "or each error with its line and column (exit 1). --print then lists every\n"
+                   "key's effective value (secret kafka.* values hidden).\n");
             return 0;
         } else {
             fprintf(stderr, "sqgate check-config: unknown option %s\n", argv[i]);
@@ -199,12 +203,15 @@ static int sq_cmd_check_config(int argc, char **argv)
     sq_print_errors(&errs);
     size_t n = errs.n;
     sq_config_errors_fini(&errs);
-    sq_settings_free(&st);
     if (rc != 0 || n) {
+        sq_settings_free(&st);
         fprintf(stderr, "%s: %zu error%s\n", file, n, n == 1 ? "" : "s");
         return 1;
     }
     printf("%s: ok\n", file);
+    if (print)
+        sq_config_dump_effective(&st, stdout);
+    sq_settings_free(&st);
     return 0;
 }
 

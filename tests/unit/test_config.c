@@ -611,3 +611,47 @@ Test(config, docs_table_lists_every_key)
     cr_assert_not_null(strstr(text, "`error\\|warn\\|info\\|debug`"));
     free(text);
 }
+
+/* check-config --print: every key once with its effective value (the
+ * environment applied, an input topic disabled shown empty), then the
+ * kafka.* passthrough with secret-looking values hidden. */
+Test(config, effective_values_are_printed_with_secrets_hidden)
+{
+    struct sq_settings st;
+    sq_settings_defaults(&st);
+    char *envp[] = {"SQGATE_GROUP=grp-print", "SQGATE_TOPICS__QA=",
+                    "SQGATE_KAFKA__SASL_PASSWORD=hunter2", "SQGATE_KAFKA__CLIENT_ID=me",
+                    "SQGATE_LIMITS__MAX_FUTURE_S=120", NULL};
+    struct sq_config_errors errs = {0};
+    cr_assert_eq(sq_config_load_env(&st, envp, &errs), 0);
+    cr_assert_eq(errs.n, 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sq_config_dump_effective(&st, f);
+    fclose(f);
+    cr_assert(strstr(text, "group: grp-print\n"), "%s", text);
+    cr_assert(strstr(text, "\ntopics.qa: \n"), "%s", text);
+    cr_assert(strstr(text, "\ntopics.contacts: sq.in.contacts\n"), "%s", text);
+    cr_assert(strstr(text, "\nlimits.max_future_s: 120\n"), "%s", text);
+    cr_assert(strstr(text, "\nprivacy.keep_comments: false\n"), "%s", text);
+    cr_assert(strstr(text, "\nkafka.client.id: me\n"), "%s", text);
+    cr_assert(strstr(text, "\nkafka.sasl.password: (set, not shown)\n"), "%s", text);
+    cr_assert_null(strstr(text, "hunter2"), "a secret printed");
+    /* one line a key of the docs table, plus the two kafka properties */
+    char *docs = NULL;
+    size_t dlen = 0;
+    FILE *d = open_memstream(&docs, &dlen);
+    sq_config_dump_docs(d);
+    fclose(d);
+    size_t keys = 0, lines = 0;
+    for (const char *p = docs; (p = strstr(p, "\n| `")) != NULL; p++)
+        keys++;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    cr_assert_eq(lines, keys - 1 + 2, "%zu lines for %zu keys (kafka.<property> row aside)",
+                 lines, keys - 1);
+    free(docs);
+    free(text);
+    sq_settings_free(&st);
+}
