@@ -144,6 +144,30 @@ static bool readyz_is(void *arg)
     return sq_h_http_get(a->s->admin_port[a->i], "/readyz", NULL) == a->want;
 }
 
+/* Redis stopped for down_s seconds under instance 0 mid-stream (prod
+ * producing), then started again: not ready and nothing finished while it
+ * is down, then resumed and exact. */
+static void redis_down_then_back(struct sq_stack *s, struct sq_stack_producer *prod, int seed,
+                                 int valid, const long *expected, int down_s)
+{
+    cr_assert_eq(sq_h_redis_stop(&s->redis), 0);
+    struct ready_arg r = {s, 0, 503};
+    cr_assert(sq_h_wait_until(readyz_is, &r, 8000), "/readyz stayed ready without Redis");
+    cr_assert_eq(sq_stack_metric(s, 0, "sq_paused"), 1);
+    double consumed1 = sq_stack_metric(s, 0, "sq_consumed_total");
+    sleep((unsigned)down_s);
+    double consumed2 = sq_stack_metric(s, 0, "sq_consumed_total");
+    cr_assert_eq(consumed1, consumed2, "nothing finishes while Redis is down");
+    cr_assert_eq(sq_h_http_get(s->admin_port[0], "/readyz", NULL), 503);
+    cr_assert_gt(sq_stack_metric(s, 0, "sq_redis_errors_total"), 0);
+    cr_assert_eq(sq_h_redis_restart(&s->redis), 0);
+
+    r.want = 200;
+    cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
+    cr_assert_eq(sq_stack_produce_join(prod), valid);
+    check_exact(s, seed, valid, expected);
+}
+
 Test(delivery, redis_down_10s_mid_stream, .timeout = 400)
 {
     const int valid = 30000;
@@ -153,23 +177,7 @@ Test(delivery, redis_down_10s_mid_stream, .timeout = 400)
     long expected[CUSTOMERS];
     char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
     struct sq_stack_producer *prod = run_mid_stream(&s, path, NULL, 2000, 4000);
-
-    cr_assert_eq(sq_h_redis_stop(&s.redis), 0);
-    struct ready_arg r = {&s, 0, 503};
-    cr_assert(sq_h_wait_until(readyz_is, &r, 8000), "/readyz stayed ready without Redis");
-    cr_assert_eq(sq_stack_metric(&s, 0, "sq_paused"), 1);
-    double consumed1 = sq_stack_metric(&s, 0, "sq_consumed_total");
-    sleep(8);
-    double consumed2 = sq_stack_metric(&s, 0, "sq_consumed_total");
-    cr_assert_eq(consumed1, consumed2, "nothing finishes while Redis is down");
-    cr_assert_eq(sq_h_http_get(s.admin_port[0], "/readyz", NULL), 503);
-    cr_assert_gt(sq_stack_metric(&s, 0, "sq_redis_errors_total"), 0);
-    cr_assert_eq(sq_h_redis_restart(&s.redis), 0);
-
-    r.want = 200;
-    cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
-    cr_assert_eq(sq_stack_produce_join(prod), valid);
-    check_exact(&s, seed, valid, expected);
+    redis_down_then_back(&s, prod, seed, valid, expected, 8);
     free(path);
     sq_stack_stop(&s);
 }
@@ -181,20 +189,12 @@ Test(delivery, redis_over_a_unix_socket_restarted_mid_stream, .timeout = 300)
     const int valid = 8000;
     const int seed = 89;
     struct sq_stack s;
-    sq_stack_start(&s, 6, true); /* persistent: a restart keeps the data */
+    sq_stack_start(&s, 6, true);
     s.redis_unix = true;
     long expected[CUSTOMERS];
     char *path = sq_stack_write_events("in.tsv", seed, valid, 0, CUSTOMERS, expected);
     struct sq_stack_producer *prod = run_mid_stream(&s, path, NULL, 2000, 2000);
-
-    cr_assert_eq(sq_h_redis_stop(&s.redis), 0);
-    struct ready_arg r = {&s, 0, 503};
-    cr_assert(sq_h_wait_until(readyz_is, &r, 8000), "/readyz stayed ready without Redis");
-    cr_assert_eq(sq_h_redis_restart(&s.redis), 0);
-    r.want = 200;
-    cr_assert(sq_h_wait_until(readyz_is, &r, 30000), "did not resume after Redis came back");
-    cr_assert_eq(sq_stack_produce_join(prod), valid);
-    check_exact(&s, seed, valid, expected);
+    redis_down_then_back(&s, prod, seed, valid, expected, 2);
     free(path);
     sq_stack_stop(&s);
 }
