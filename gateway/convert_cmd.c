@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -535,6 +536,10 @@ int sq_convert_main(int argc, char **argv)
         sq_conv_in_free(in);
         return 2;
     }
+    /* only a regular file is removed on failure: never /dev/null, a pipe
+     * or a terminal given as -o (run as root, unlink would delete them) */
+    struct stat ost;
+    bool out_regular = to_file && fstat(fileno(out), &ost) == 0 && S_ISREG(ost.st_mode);
     struct sq_convert_stats st;
     int rc = sq_convert_run(dataset, in, out, &opts, &st, &err);
     if (to_file && fclose(out) != 0 && rc == SQ_CONV_OK) {
@@ -543,7 +548,7 @@ int sq_convert_main(int argc, char **argv)
     }
     if (rc != SQ_CONV_OK) {
         fprintf(stderr, "sqgate convert: %s\n", err.msg);
-        if (to_file)
+        if (out_regular)
             unlink(out_path); /* half a conversion is no conversion */
     } else {
         sq_convert_stats_print(&st, stderr);

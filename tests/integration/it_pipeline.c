@@ -5,10 +5,13 @@
  * hashes in Redis, and /metrics adding up. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sq_stack.h"
 #include "sq_validate_helper.h"
@@ -296,4 +299,35 @@ Test(pipeline, command_line_help_usage_errors_and_gen_brokers_from_env, .timeout
     cr_assert_eq(cli(gen, env, log), 0, "gen with SQGATE_BROKERS (log %s)", log);
     cr_assert_eq(sq_h_topic_count(kafka.bootstrap, "sq.in.contacts"), 50);
     sq_h_kafka_stop(&kafka);
+}
+
+/* A failed convert removes its half-written -o file, but only a regular
+ * one: given a pipe (as /dev/null would be), it leaves it where it is. As
+ * root, unlink would have deleted a device node. */
+Test(pipeline, convert_failure_removes_only_a_regular_output_file, .timeout = 60)
+{
+    char log[256];
+    char *bad = sq_h_tmp_path("bad.csv");
+    FILE *f = fopen(bad, "w");
+    cr_assert_not_null(f);
+    fputs("not,the,header\n1,2,3\n", f);
+    fclose(f);
+    char *reg = sq_h_tmp_path("out.ndjson");
+    const char *const a1[] = {"convert", "telco_churn", bad, "-o", reg, NULL};
+    cr_assert_eq(cli(a1, NULL, log), 1);
+    cr_assert_neq(access(reg, F_OK), 0, "the half-written regular file stayed");
+
+    char *fifo = sq_h_tmp_path("out.fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK); /* so convert's open does not block */
+    cr_assert_geq(rd, 0);
+    const char *const a2[] = {"convert", "telco_churn", bad, "-o", fifo, NULL};
+    cr_assert_eq(cli(a2, NULL, log), 1);
+    struct stat st;
+    cr_assert_eq(stat(fifo, &st), 0, "convert removed the pipe it was given as -o");
+    cr_assert(S_ISFIFO(st.st_mode));
+    close(rd);
+    free(fifo);
+    free(reg);
+    free(bad);
 }
