@@ -154,8 +154,7 @@ struct sq_closer {
     int64_t next_tick;
     int64_t next_dirty;        /* monotonic ms: dirty cells join rounds again (windows.reemit_s) */
     int64_t last_warn;
-    bool fatal;                /* an error that must stop the gateway (sq_closer_fatal) */
-    struct sq_err fatal_err;
+    struct sq_err fatal;       /* kind SQ_ERR_FATAL: an error that stops the gateway */
     size_t outstanding;        /* delivery reports awaited */
     /* the round in flight: records produced, awaiting their reports */
     struct sq_close_cell *round;
@@ -571,10 +570,10 @@ static long sq_closer_round_finish(struct sq_closer *c, struct sq_err *err)
 
 static void sq_closer_warn(struct sq_closer *c, const struct sq_err *err)
 {
-    if (err->kind == SQ_ERR_FATAL && !c->fatal) {
+    if (err->kind == SQ_ERR_FATAL) {
         /* Redis lost its data (the epoch key): no retry can mend that */
-        c->fatal = true;
-        c->fatal_err = *err;
+        if (c->fatal.kind != SQ_ERR_FATAL)
+            c->fatal = *err;
         return;
     }
     int64_t now = sq_mono_ms();
@@ -653,9 +652,11 @@ static void sq_closer_close(struct sq_closer *c)
 
 bool sq_closer_fatal(const struct sq_closer *c, struct sq_err *err)
 {
-    if (c->fatal && err)
-        *err = c->fatal_err;
-    return c->fatal;
+    if (c->fatal.kind != SQ_ERR_FATAL)
+        return false;
+    if (err)
+        *err = c->fatal;
+    return true;
 }
 
 void sq_closer_tick(struct sq_closer *c)

@@ -11,6 +11,7 @@
 #include "admin.h"
 #include "config.h"
 #include "convert_cmd.h"
+#include "cli_settings.h"
 #include "demo.h"
 #include "gen.h"
 #include "log.h"
@@ -81,77 +82,20 @@ static void sq_print_errors(const struct sq_config_errors *errs)
 }
 
 /* Options of `run` that map to config paths. */
-static const struct {
-    const char *flag;
-    const char *path;
-} sq_run_flags[] = {
-    {"--brokers", "brokers"},
-    {"--redis", "redis.url"},
-    {"--group", "group"},
-    {"--admin", "admin.listen"},
+static const struct sq_cli_flag sq_run_flags[] = {
+    {"--brokers", "brokers", NULL},
+    {"--redis", "redis.url", NULL},
+    {"--group", "group", NULL},
+    {"--admin", "admin.listen", NULL},
 };
 
 static int sq_cmd_run(int argc, char **argv)
 {
-    const char *file = NULL;
     struct sq_settings st;
-    struct sq_config_errors errs = {0};
-    /* First pass: the config file, so flags can override it. */
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            sq_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
-            if (i + 1 == argc) {
-                fprintf(stderr, "sqgate run: %s wants a FILE\n", argv[i]);
-                return 2;
-            }
-            file = argv[++i];
-        }
-    }
-    if (sq_config_build(&st, file, environ, &errs) != 0) {
-        sq_print_errors(&errs);
-        sq_config_errors_fini(&errs);
-        sq_settings_free(&st);
-        return 1;
-    }
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            i++;
-            continue;
-        }
-        const char *path = NULL;
-        for (size_t k = 0; k < sizeof sq_run_flags / sizeof sq_run_flags[0]; k++)
-            if (strcmp(a, sq_run_flags[k].flag) == 0)
-                path = sq_run_flags[k].path;
-        if (path && i + 1 < argc) {
-            sq_config_set(&st, path, argv[++i], &errs);
-        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            char *kv = argv[++i];
-            char *eq = strchr(kv, '=');
-            if (!eq) {
-                fprintf(stderr, "sqgate run: --set wants PATH=VALUE, got %s\n", kv);
-                sq_settings_free(&st);
-                return 2;
-            }
-            *eq = '\0';
-            sq_config_set(&st, kv, eq + 1, &errs);
-            *eq = '=';
-        } else {
-            fprintf(stderr, "sqgate run: unknown or incomplete option %s\n", a);
-            sq_usage(stderr);
-            sq_settings_free(&st);
-            return 2;
-        }
-    }
-    if (errs.n) {
-        sq_print_errors(&errs);
-        sq_config_errors_fini(&errs);
-        sq_settings_free(&st);
-        return 1;
-    }
+    int code;
+    if (!sq_cli_settings("run", argc, argv, sq_run_flags,
+                         sizeof sq_run_flags / sizeof sq_run_flags[0], sq_usage, &st, &code))
+        return code;
     enum sq_log_level lvl;
     if (sq_log_level_parse(st.log_level, &lvl) == 0)
         sq_log_set_level(lvl);
@@ -167,7 +111,7 @@ static int sq_cmd_run(int argc, char **argv)
     sq_info("sqgate %s: admin HTTP listening on http://%s/ (metrics at /metrics)", SQ_VERSION,
             sq_admin_address(adm));
     sq_signals_on_hup(sq_on_hup);
-    int code = sq_runtime_run(&st, &sq_stop_requested, &sq_hup_requested);
+    code = sq_runtime_run(&st, &sq_stop_requested, &sq_hup_requested);
     sq_admin_free(adm);
     sq_settings_free(&st);
     return code;

@@ -9,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_settings.h"
 #include "config.h"
 #include "redis_link.h"
-
-extern char **environ;
 
 /* Deletes every {base}N hash (N a partition number) with its place in the
  * watermark's zsets; returns key, offset, key, offset, ... */
@@ -62,64 +61,17 @@ static void sq_reset_offsets_usage(FILE *out)
 
 int sq_reset_offsets_main(int argc, char **argv)
 {
-    const char *file = NULL, *topic = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
-            if (i + 1 == argc) {
-                fprintf(stderr, "sqgate reset-offsets: %s wants a FILE\n", argv[i]);
-                return 2;
-            }
-            file = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            sq_reset_offsets_usage(stdout);
-            return 0;
-        }
-    }
+    const char *topic = NULL;
+    const struct sq_cli_flag flags[] = {
+        {"--redis", "redis.url", NULL},
+        {"--group", "group", NULL},
+        {"--topic", NULL, &topic},
+    };
     struct sq_settings st;
-    struct sq_config_errors errs = {0};
-    if (sq_config_build(&st, file, environ, &errs) != 0) {
-        for (size_t k = 0; k < errs.n; k++)
-            fprintf(stderr, "%s\n", errs.msgs[k]);
-        sq_config_errors_fini(&errs);
-        sq_settings_free(&st);
-        return 1;
-    }
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *path = strcmp(a, "--redis") == 0   ? "redis.url"
-                           : strcmp(a, "--group") == 0 ? "group"
-                                                       : NULL;
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            i++;
-        } else if (strcmp(a, "--topic") == 0 && i + 1 < argc) {
-            topic = argv[++i];
-        } else if (path && i + 1 < argc) {
-            sq_config_set(&st, path, argv[++i], &errs);
-        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            char *kv = argv[++i];
-            char *eq = strchr(kv, '=');
-            if (!eq) {
-                fprintf(stderr, "sqgate reset-offsets: --set wants PATH=VALUE, got %s\n", kv);
-                sq_settings_free(&st);
-                return 2;
-            }
-            *eq = '\0';
-            sq_config_set(&st, kv, eq + 1, &errs);
-            *eq = '=';
-        } else {
-            fprintf(stderr, "sqgate reset-offsets: unknown or incomplete option %s\n", a);
-            sq_reset_offsets_usage(stderr);
-            sq_settings_free(&st);
-            return 2;
-        }
-    }
-    if (errs.n) {
-        for (size_t k = 0; k < errs.n; k++)
-            fprintf(stderr, "%s\n", errs.msgs[k]);
-        sq_config_errors_fini(&errs);
-        sq_settings_free(&st);
-        return 1;
-    }
+    int code;
+    if (!sq_cli_settings("reset-offsets", argc, argv, flags, sizeof flags / sizeof flags[0],
+                         sq_reset_offsets_usage, &st, &code))
+        return code;
     if (!topic || !*topic) {
         fprintf(stderr, "sqgate reset-offsets: --topic T is required\n");
         sq_reset_offsets_usage(stderr);
@@ -145,7 +97,7 @@ int sq_reset_offsets_main(int argc, char **argv)
     const char *args[] = {pattern, key0};
     struct sq_redis_strs out = {0};
     int rc = sq_redis_eval(r, sq_reset_offsets_lua, 2, keys, 2, args, &out, &err);
-    int code = 0;
+    code = 0;
     if (rc != SQ_OK) {
         fprintf(stderr, "sqgate reset-offsets: %s\n", err.msg);
         code = 2;

@@ -134,7 +134,6 @@ struct sq_runtime {
     bool assigned_once;
     bool paused;                 /* consumption paused by backpressure */
     char pause_reason[256];
-    char past_end_reason[512]; /* the first partition found past_end, for /readyz */
     bool shutting_down;
     bool fatal;
     int64_t last_commit_mono;
@@ -215,14 +214,23 @@ static bool sq_rt_reassign(struct sq_runtime *rt, struct sq_part *p, int64_t off
 
 /* ---- readiness and backpressure ---------------------------------------- */
 
-/* A partition held is past_end (sq_rt_check_past_end); else forgets the
- * reason, as a re-assignment checks again. */
-static bool sq_rt_any_past_end(struct sq_runtime *rt)
+/* The first partition held past_end (sq_rt_check_past_end) as /readyz's
+ * reason in buf; false when none is. */
+static bool sq_rt_past_end_reason(struct sq_runtime *rt, char *buf, size_t n)
 {
-    for (size_t i = 0; i < rt->parts.n; i++)
-        if (rt->parts.v[i]->past_end)
-            return true;
-    rt->past_end_reason[0] = '\0';
+    for (size_t i = 0; i < rt->parts.n; i++) {
+        const struct sq_part *p = rt->parts.v[i];
+        if (!p->past_end)
+            continue;
+        int64_t lo = -1, hi = -1;
+        rd_kafka_get_watermark_offsets(rt->consumer, p->topic, p->partition, &lo, &hi);
+        snprintf(buf, n,
+                 "%s/%d: applied offset %lld past the partition's end %lld (topic recreated?): "
+                 "sqgate reset-offsets --group %s --topic %s",
+                 p->topic, (int)p->partition, (long long)p->applied, (long long)hi,
+                 rt->st->group_id, p->topic);
+        return true;
+    }
     return false;
 }
 
@@ -230,12 +238,13 @@ static void sq_rt_update_ready(struct sq_runtime *rt)
 {
     if (rt->fatal)
         return;
+    char past_end[512];
     if (!rt->assigned_once)
         sq_metrics_set_ready(false, "not yet assigned by the consumer group");
     else if (rt->paused)
         sq_metrics_set_ready(false, rt->pause_reason);
-    else if (sq_rt_any_past_end(rt))
-        sq_metrics_set_ready(false, rt->past_end_reason);
+    else if (sq_rt_past_end_reason(rt, past_end, sizeof past_end))
+        sq_metrics_set_ready(false, past_end);
     else
         sq_metrics_set_ready(true, NULL);
     sq_metrics_set_paused(rt->paused);
@@ -1575,12 +1584,6 @@ static bool sq_rt_check_past_end(struct sq_runtime *rt, struct sq_part *p)
              "and restart the group's instances",
              p->topic, (int)p->partition, (long long)p->applied, (long long)hi,
              rt->st->group_id, p->topic);
-    if (!rt->past_end_reason[0])
-        snprintf(rt->past_end_reason, sizeof rt->past_end_reason,
-                 "%s/%d: applied offset %lld past the partition's end %lld (topic recreated?): "
-                 "sqgate reset-offsets --group %s --topic %s",
-                 p->topic, (int)p->partition, (long long)p->applied, (long long)hi,
-                 rt->st->group_id, p->topic);
     sq_rt_update_ready(rt);
     return true;
 }

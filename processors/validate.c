@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "chain.h"
 #include "decode.h"
 #include "jsonschema.h"
 #include "schemas_builtin.h"
@@ -110,30 +109,33 @@ static int sq_validate_time(struct sq_msg *m, const char *field, int64_t *out)
     return -1;
 }
 
-/* contact.v1 semantic rules: ended_at ≥ arrived_at, answered_at within. */
-static void sq_check_contact(struct sq_msg *m)
+/* contact.v1 semantic rules: ended_at ≥ arrived_at, answered_at within.
+ * Returns arrived_at (ms), the time the contact's windows use. */
+static int64_t sq_check_contact(struct sq_msg *m)
 {
     int64_t arrived = 0, answered = -1, ended = 0;
     if (sq_validate_time(m, "arrived_at", &arrived) || sq_validate_time(m, "ended_at", &ended))
-        return;
+        return arrived;
     if (json_object_get(m->event, "answered_at") &&
         sq_validate_time(m, "answered_at", &answered))
-        return;
+        return arrived;
     if (ended < arrived) {
         sq_msg_dlq(m, SQ_DLQ_SEMANTIC, "/ended_at", "ended_at is before arrived_at");
-        return;
+        return arrived;
     }
     if (answered != -1 && (answered < arrived || answered > ended))
         sq_msg_dlq(m, SQ_DLQ_SEMANTIC, "/answered_at",
                    "answered_at is outside [arrived_at, ended_at]");
+    return arrived;
 }
 
-/* The event's time (the later of occurred_at and, for a contact, the
- * arrived_at windows and the watermark use) more than max_future_ms after
- * now_ms: the DLQ as future_time. */
-static void sq_check_future(const struct sq_validate *vd, struct sq_msg *m, int64_t now_ms)
+/* The event's time (the later of occurred_at and a contact's arrived_at,
+ * -1 for other events) more than max_future_ms after now_ms: the DLQ as
+ * future_time. */
+static void sq_check_future(const struct sq_validate *vd, struct sq_msg *m, int64_t arrived,
+                            int64_t now_ms)
 {
-    int64_t t = sq_msg_event_time(m);
+    int64_t t = arrived;
     const char *ptr = "/arrived_at";
     if (m->event_ms >= t) {
         t = m->event_ms;
@@ -176,10 +178,11 @@ static int sq_validate_process(void *ctx, struct sq_batch *batch, struct sq_err 
             continue;
         json_t *cj = json_object_get(m->event, "customer_id");
         m->customer_id = json_is_string(cj) ? json_string_value(cj) : NULL;
+        int64_t arrived = -1;
         if (strcmp(m->schema, "contact.v1") == 0)
-            sq_check_contact(m);
+            arrived = sq_check_contact(m);
         if (vd->check_future && m->verdict == SQ_VERDICT_PENDING)
-            sq_check_future(vd, m, now_ms);
+            sq_check_future(vd, m, arrived, now_ms);
     }
     return SQ_OK;
 }
