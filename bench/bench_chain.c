@@ -1,7 +1,9 @@
 /* bench_chain.c: sqgate's full-chain figures, from one run on this machine,
  * printed as one Markdown table: sustained events/s of `sqgate run` between
  * a librdkafka mock cluster and a redis-server (generator paced, rate
- * stepped up until consumer lag grows) with the machine's CPU split; the
+ * stepped up until consumer lag grows, then the highest bounded step held
+ * for a minute, 15 % lower each time it does not hold, since an event costs
+ * more as the stack's state grows) with the machine's CPU split; the
  * transport's limits (a plain consumer, with and without jansson parsing);
  * `sqgate replay` and parse-only on the same events; end-to-end latency at
  * 10,000 events/s; sqgate's RSS and Redis bytes per customer, dedupe id and
@@ -35,6 +37,7 @@
 #define SQ_CB_MAX_SAMPLES 4096
 
 #define SQ_CB_MAX_SETS 8
+#define SQ_CB_HOLD_TRIES 4             /* held windows, 15 % lower each */
 
 struct sq_cb_opts {
     const char *sqgate;
@@ -45,6 +48,7 @@ struct sq_cb_opts {
     int consume_rounds;
     uint32_t main_customers; /* the main run's (and replay's) distinct customers */
     double long_s;       /* the 1M-customer paced window (point 4 over time) */
+    double hold_s;       /* a window holding a rate on the main stack */
 };
 
 /* What bench_chain reads at one instant. */
@@ -139,10 +143,12 @@ static void sq_cb_window_fill(struct sq_cb_window *w, const struct sq_cb_sample 
 /* Runs the load for o->step_s seconds and measures the part after
  * o->warm_s. rate > 0: paced at rate. rate <= 0: saturated, the producer
  * kept `backlog` events ahead of sqgate. Stops early when the lag nears
- * what the mock cluster keeps. Returns 0, or -1 when sqgate stopped
- * answering. */
-static int sq_cb_window_run(struct sq_cb_run *r, double rate, double backlog,
-                            struct sq_cb_window *w)
+ * what the mock cluster keeps. With thirds (3 windows), each third of the
+ * measured part is a window of its own too: what an event costs at the
+ * start and at the end of a long window. Returns 0, or -1 when sqgate
+ * stopped answering. */
+static int sq_cb_window_run_thirds(struct sq_cb_run *r, double rate, double backlog,
+                                   struct sq_cb_window *w, struct sq_cb_window *thirds)
 {
     static double ts[SQ_CB_MAX_SAMPLES], lags[SQ_CB_MAX_SAMPLES];
     size_t n = 0;
@@ -153,8 +159,13 @@ static int sq_cb_window_run(struct sq_cb_run *r, double rate, double backlog,
     first = s;
     if (rate > 0)
         sq_cb_producer_set(&r->prod, rate, INT64_MAX);
-    double t0 = s.t;
+    double t0 = s.t, span = r->o->step_s - r->o->warm_s;
     bool started = false;
+    struct sq_cb_sample mark;
+    int third = 0;
+    size_t third_from = 0; /* its first lag sample */
+    if (thirds)
+        memset(thirds, 0, 3 * sizeof *thirds);
     for (;;) {
         if (rate <= 0)
             sq_cb_producer_set(&r->prod, 1e7, (int64_t)(s.m.consumed + backlog));
@@ -163,8 +174,18 @@ static int sq_cb_window_run(struct sq_cb_run *r, double rate, double backlog,
             return -1;
         double lag = s.queued - s.m.consumed;
         if (!started && s.t - t0 >= r->o->warm_s) {
-            first = s;
+            first = mark = s;
             started = true;
+        }
+        if (thirds && started && lag > thirds[third].lag_max)
+            thirds[third].lag_max = lag;
+        if (thirds && started && third < 2 && s.t - first.t >= (third + 1) * span / 3) {
+            sq_cb_window_fill(&thirds[third], &mark, &s);
+            thirds[third].lag_slope = sq_cb_slope(ts + third_from, lags + third_from,
+                                                  n - third_from);
+            third_from = n;
+            third++;
+            mark = s;
         }
         if (started && n < SQ_CB_MAX_SAMPLES) {
             ts[n] = s.t - first.t;
@@ -180,7 +201,17 @@ static int sq_cb_window_run(struct sq_cb_run *r, double rate, double backlog,
     sq_cb_producer_set(&r->prod, 0, INT64_MAX);
     sq_cb_window_fill(w, &first, &s);
     w->lag_slope = sq_cb_slope(ts, lags, n);
+    if (thirds && started && third == 2) {
+        sq_cb_window_fill(&thirds[2], &mark, &s);
+        thirds[2].lag_slope = sq_cb_slope(ts + third_from, lags + third_from, n - third_from);
+    }
     return 0;
+}
+
+static int sq_cb_window_run(struct sq_cb_run *r, double rate, double backlog,
+                            struct sq_cb_window *w)
+{
+    return sq_cb_window_run_thirds(r, rate, backlog, w, NULL);
 }
 
 /* Waits (at most 120 s) until sqgate has consumed everything queued. */
@@ -389,9 +420,9 @@ static int sq_cb_ramp(struct sq_cb_run *r, struct sq_cb_main *mr)
         if (bounded) {
             any_ok = true;
             ok_rate = rate;
-            mr->sustained = w.produced / w.secs;
+            mr->ramp_sustained = w.produced / w.secs;
+            mr->ramp_step = rate;
             mr->best = w;
-            sq_cb_latency_from(&mr->lat_best, &w, rate);
             if (halved)
                 break;
             rate = sq_cb_round_rate(rate * 1.15);
@@ -450,6 +481,59 @@ static int sq_cb_saturate(struct sq_cb_run *r, struct sq_cb_saturated *s)
     return 0;
 }
 
+/* The sustained rate held. A ramp step is only o->step_s long, and what
+ * the stack holds grows as it runs (each customer's contact history and
+ * breach set, the dedupe sets, Redis's key space), so an event costs more
+ * later in a run and a step can pass on a rate the gateway does not keep.
+ * From the ramp's highest bounded step, paced windows of o->hold_s each
+ * step down by 15 % until one keeps its lag bounded, at most
+ * SQ_CB_HOLD_TRIES of them: that one's rate is the sustained rate. Each
+ * window's thirds say what an event costs at its start and at its end. */
+static int sq_cb_hold(struct sq_cb_run *r, struct sq_cb_main *mr)
+{
+    struct sq_cb_opts ho = *r->o;
+    ho.step_s = r->o->hold_s;
+    const struct sq_cb_opts *keep = r->o;
+    double rate = mr->ramp_step;
+    size_t off = 0;
+    for (int i = 0; i < SQ_CB_HOLD_TRIES; i++) {
+        struct sq_cb_window w, thirds[3];
+        r->o = &ho;
+        int rc = sq_cb_window_run_thirds(r, rate, 0, &w, thirds);
+        r->o = keep;
+        if (rc != 0)
+            return -1;
+        bool held = sq_cb_step_bounded(&w, rate);
+        char what[64];
+        snprintf(what, sizeof what, "hold %.0f/s (%s)", rate, held ? "bounded" : "grew");
+        sq_cb_window_log(what, &w);
+        for (int t = 0; t < 3; t++) {
+            snprintf(what, sizeof what, "hold %.0f/s, third %d", rate, t + 1);
+            sq_cb_window_log(what, &thirds[t]);
+        }
+        off += (size_t)snprintf(mr->holds + off, sizeof mr->holds - off, "%s%.0f %s",
+                                off ? ", " : "", rate, held ? "held" : "lag grew");
+        if (!held && w.overflow && off < sizeof mr->holds)
+            off += (size_t)snprintf(mr->holds + off, sizeof mr->holds - off,
+                                    " (stopped after %.0f s)", w.secs + r->o->warm_s);
+        if (off >= sizeof mr->holds)
+            off = sizeof mr->holds - 1;
+        mr->hold = w;
+        memcpy(mr->hold_thirds, thirds, sizeof thirds);
+        mr->hold_step = rate;
+        mr->hold_run = true;
+        if (sq_cb_drain(r) != 0)
+            return -1;
+        if (held) {
+            mr->sustained = w.produced / w.secs;
+            sq_cb_latency_from(&mr->lat_best, &w, rate);
+            return 0;
+        }
+        rate = sq_cb_round_rate(rate * 0.85);
+    }
+    return 0;
+}
+
 static int sq_cb_main_load(struct sq_cb_run *r, struct sq_cb_main *mr)
 {
     struct sq_cb_saturated sat;
@@ -458,6 +542,8 @@ static int sq_cb_main_load(struct sq_cb_run *r, struct sq_cb_main *mr)
     mr->saturated = sat.rate;
     mr->hwm_sat_kib = sq_cb_status_kib(r->stack.sqgate_pid, "VmHWM");
     if (sq_cb_ramp(r, mr) != 0)
+        return -1;
+    if (mr->ramp_step > 0 && sq_cb_hold(r, mr) != 0)
         return -1;
     /* 10,000/s last: when sqgate cannot keep up, it leaves the logs full. */
     if (mr->sustained > 0 &&
@@ -716,13 +802,14 @@ static void sq_cb_saturated_rounds(const struct sq_cb_opts *o, int64_t start_ms,
  * caller's checks (sq_cb_run_stop). Returns -2 when the stack did not
  * start (nothing to stop), else the window's outcome. */
 static int sq_cb_paced_window(struct sq_cb_run *r, const struct sq_cb_opts *o, uint32_t customers,
-                              int64_t start_ms, double rate, struct sq_cb_window *w)
+                              int64_t start_ms, double rate, struct sq_cb_window *w,
+                              struct sq_cb_window *thirds)
 {
     struct sq_gen_opts g = sq_cb_gen_opts(customers, start_ms); /* the generator copies it */
     if (sq_cb_run_start(r, o, SQ_CB_MAIN_PARTITIONS, &g) != 0)
         return -2;
     sq_cb_sleep(1);
-    return sq_cb_window_run(r, rate, 0, w);
+    return sq_cb_window_run_thirds(r, rate, 0, w, thirds);
 }
 
 /* Point 4 over time: one paced window of o->long_s on a fresh stack with
@@ -743,7 +830,7 @@ static int sq_cb_long_run(const struct sq_cb_opts *o, int64_t start_ms, double r
     l->rate = rate;
     struct sq_cb_run r;
     struct sq_cb_window w;
-    int rc = sq_cb_paced_window(&r, &lo, 1000000, start_ms, rate, &w);
+    int rc = sq_cb_paced_window(&r, &lo, 1000000, start_ms, rate, &w, NULL);
     if (rc == -2)
         return -1;
     if (rc == 0) {
@@ -773,12 +860,17 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
     po.step_s = secs;
     po.warm_s = secs / 4 > 5 ? secs / 4 : 5;
     struct sq_cb_run r;
-    struct sq_cb_window w;
-    int rc = sq_cb_paced_window(&r, &po, o->main_customers, start_ms, rate, &w);
+    struct sq_cb_window w, thirds[3];
+    int rc = sq_cb_paced_window(&r, &po, o->main_customers, start_ms, rate, &w, thirds);
     if (rc == -2)
         return -1;
     if (rc == 0) {
         sq_cb_window_log("probe", &w);
+        for (int i = 0; i < 3; i++) {
+            char what[32];
+            snprintf(what, sizeof what, "probe, third %d", i + 1);
+            sq_cb_window_log(what, &thirds[i]);
+        }
         double n = w.consumed > 0 ? w.consumed : 1;
         printf("probe at %.0f events/s for %.0f s: consumed %.0f/s, lag %s (max %.0f); "
                "CPU per event: sqgate %.1f µs (main thread %.1f), redis-server %.1f µs "
@@ -788,6 +880,11 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
                w.lag_max, w.cpu_sqgate / n * 1e6, w.cpu_sqgate_main / n * 1e6,
                w.cpu_redis / n * 1e6, w.cpu_redis_main / n * 1e6, w.cpu_self / n * 1e6,
                sq_cb_other_cpu(&w) / n * 1e6, w.total > 0 ? 1 - w.busy / w.total : 0);
+        printf("CPU per event in the first / middle / last third: sqgate %.1f / %.1f / %.1f µs, "
+               "redis-server %.1f / %.1f / %.1f µs\n",
+               sq_cb_us(&thirds[0], thirds[0].cpu_sqgate), sq_cb_us(&thirds[1], thirds[1].cpu_sqgate),
+               sq_cb_us(&thirds[2], thirds[2].cpu_sqgate), sq_cb_us(&thirds[0], thirds[0].cpu_redis),
+               sq_cb_us(&thirds[1], thirds[1].cpu_redis), sq_cb_us(&thirds[2], thirds[2].cpu_redis));
         printf("sqgate peak RSS (VmHWM) %.1f MiB\n",
                sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM") / 1024.0);
         rc = sq_cb_run_check(&r, "probe");
@@ -817,7 +914,8 @@ int main(int argc, char **argv)
 {
     struct sq_cb_opts o = {.sqgate = SQ_BUILD_DIR "/sqgate", .step_s = 12, .warm_s = 3,
                            .replay_events = 50000, .consume_rounds = 3,
-                           .main_customers = 10000, .long_s = 90};
+                           .main_customers = 10000, .long_s = 90,
+                           .hold_s = 60};
     static struct sq_cb_results res;
     res.rounds = 2;
     size_t nsets = 0;
@@ -845,6 +943,7 @@ int main(int argc, char **argv)
             o.replay_events = 20000;
             o.consume_rounds = 2;
             o.long_s = 30;
+            o.hold_s = 20;
             res.rounds = 1;
         } else {
             fprintf(stderr, "usage: bench_chain [--sqgate PATH] [--quick] "
@@ -854,6 +953,7 @@ int main(int argc, char **argv)
         }
     }
     res.step_s = o.step_s;
+    res.hold_s = o.hold_s;
     res.warm_s = o.warm_s;
     sq_cb_proc_setup();
     double t0 = sq_cb_now();

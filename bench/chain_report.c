@@ -50,6 +50,11 @@ double sq_cb_other_cpu(const struct sq_cb_window *w)
 /* The machine's CPU over window w, with the main threads of sqgate (the
  * chain and the turns) and redis-server (every command): one thread can
  * use at most one core, so a main thread near 1 is a limit. */
+double sq_cb_us(const struct sq_cb_window *w, double cpu)
+{
+    return w->consumed > 0 ? cpu / w->consumed * 1e6 : 0;
+}
+
 static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
 {
     double s = w->secs > 0 ? w->secs : 1, cores = w->total > 0 ? w->total / s : 0;
@@ -61,6 +66,35 @@ static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
            w->cpu_redis_main / s, w->cpu_self / s, sq_cb_other_cpu(w) / s,
            (w->total - w->busy) / s, sq_cb_turn_ms(w, SQ_CB_TURN_CHAIN),
            sq_cb_turn_ms(w, SQ_CB_TURN_DELIVERY), sq_cb_turn_ms(w, SQ_CB_TURN_REDIS));
+}
+
+/* The held windows (bench_chain.c: sq_cb_hold) and an event's cost in
+ * the first and last third of the last one. */
+static void sq_cb_print_hold(const struct sq_cb_results *res)
+{
+    const struct sq_cb_main *m = &res->main;
+    if (!m->hold_run) {
+        printf("| rates held, %.0f s each | not run (no ramp step kept its lag bounded) | |\n",
+               res->hold_s);
+        return;
+    }
+    const struct sq_cb_window *h = &m->hold, *a = &m->hold_thirds[0], *z = &m->hold_thirds[2];
+    double s = h->secs > 0 ? h->secs : 1;
+    printf("| rates held, %.0f s each (the last %.0f s measured), from the ramp's highest "
+           "bounded step down by 15 %% | %s | |\n", res->hold_s, res->hold_s - res->warm_s,
+           m->holds);
+    char what[96];
+    snprintf(what, sizeof what, "the last of them (%.0f events/s in, consumed %.0f/s), its",
+             h->produced / s, h->consumed / s);
+    sq_cb_print_cpu(what, h);
+    if (z->consumed > 0)
+        printf("| an event's CPU in that window's first → last third (what the stack holds "
+               "grows as it runs) | sqgate %.1f → %.1f µs, redis-server %.1f → %.1f µs, "
+               "broker+generator %.1f → %.1f µs | |\n",
+               sq_cb_us(a, a->cpu_sqgate), sq_cb_us(z, z->cpu_sqgate), sq_cb_us(a, a->cpu_redis),
+               sq_cb_us(z, z->cpu_redis), sq_cb_us(a, a->cpu_self), sq_cb_us(z, z->cpu_self));
+    else
+        printf("| an event's CPU in that window's first → last third | n/a (stopped early) | |\n");
 }
 
 /* 10000 as "10k", 1000000 as "1M", anything else as it is. */
@@ -80,13 +114,22 @@ static void sq_cb_print_chain(const struct sq_cb_results *res)
     const struct sq_cb_main *m = &res->main;
     char label[16];
     const struct sq_cb_saturated *p6 = &res->sat[SQ_CB_P6];
-    printf("| full chain, sustained: highest paced rate with consumer lag bounded "
-           "(%d partitions, %s customers) | %.0f events/s%s | ≥ 50,000 (floor 20,000) |\n",
-           SQ_CB_MAIN_PARTITIONS, sq_cb_count_label(m->customers, label), m->sustained,
-           m->generator_bound ? " (generator/broker bound)" : "");
-    printf("| ramp steps, events/s (%.0f s each, the last %.0f s measured) | %s | |\n",
-           res->step_s, res->step_s - res->warm_s, m->steps);
+    if (m->sustained > 0)
+        printf("| full chain, sustained: highest paced rate whose consumer lag stayed bounded "
+               "for %.0f s (%d partitions, %s customers) | %.0f events/s%s | ≥ 50,000 (floor "
+               "20,000) |\n", res->hold_s, SQ_CB_MAIN_PARTITIONS,
+               sq_cb_count_label(m->customers, label), m->sustained,
+               m->generator_bound ? " (generator/broker bound)" : "");
+    else
+        printf("| full chain, sustained: highest paced rate whose consumer lag stayed bounded "
+               "for %.0f s (%d partitions, %s customers) | none held (%s) | ≥ 50,000 (floor "
+               "20,000) |\n", res->hold_s, SQ_CB_MAIN_PARTITIONS,
+               sq_cb_count_label(m->customers, label), m->holds[0] ? m->holds : "no ramp step");
+    printf("| ramp steps, events/s (%.0f s each, the last %.0f s measured) | %s (highest "
+           "bounded: %.0f events/s) | |\n", res->step_s, res->step_s - res->warm_s, m->steps,
+           m->ramp_sustained);
     sq_cb_print_cpu("that step's", &m->best);
+    sq_cb_print_hold(res);
     if (m->failed_seen) {
         char what[96];
         snprintf(what, sizeof what, "the first step whose lag grew (%.0f events/s in), its",
@@ -151,7 +194,7 @@ static void sq_cb_print_latency(const char *label, const struct sq_cb_latency *l
 static void sq_cb_print_latencies(const struct sq_cb_main *m)
 {
     sq_cb_print_latency("at 10,000 events/s", &m->lat10k, "p99 ≤ 20 ms");
-    sq_cb_print_latency("at the sustained step", &m->lat_best, "");
+    sq_cb_print_latency("at the sustained rate (its held window)", &m->lat_best, "");
     sq_cb_print_latency("at half the sustained rate", &m->lat_half, "");
     char p50[32], p99[32];
     sq_cb_ms(p50, sizeof p50, m->transport_p50);
@@ -202,6 +245,13 @@ static void sq_cb_print_redis(const struct sq_cb_main *m)
            sq_cb_ratio(r->dedupe_bytes, (double)r->dedupe_ids));
     printf("| Redis bytes per KPI hash (MEMORY USAGE, mean of %ld) | %.0f B | |\n", r->kpi_hashes,
            sq_cb_ratio(r->kpi_bytes, (double)r->kpi_hashes));
+    printf("| what a customer holds at the end of the main run (%.1f events a customer): "
+           "contact history (mean of %ld); breach set (mean of %ld, at most 100); a dedupe "
+           "set's marks (mean of %ld) | %.0f B; %.1f records; %.0f marks | |\n",
+           sq_cb_ratio(m->produced, (double)r->customers), r->histories, r->breach_sets,
+           r->dedupe_keys, sq_cb_ratio(r->history_bytes, (double)r->histories),
+           sq_cb_ratio((double)r->breach_records, (double)r->breach_sets),
+           sq_cb_ratio((double)r->dedupe_ids, (double)r->dedupe_keys));
 }
 
 static void sq_cb_print_scaling(const struct sq_cb_results *res)

@@ -40,6 +40,9 @@ struct sq_cb_window {
 /* The mean time a turn finished in window w spent in a phase, in ms (0
  * when none finished). */
 double sq_cb_turn_ms(const struct sq_cb_window *w, enum sq_cb_turn_phase phase);
+/* Microseconds of cpu (CPU-seconds, one of w's) per event consumed in
+ * window w; 0 when none was. */
+double sq_cb_us(const struct sq_cb_window *w, double cpu);
 /* CPU-seconds other processes used in window w: the machine's busy time
  * less sqgate's, redis-server's and the bench's own (0 when sampling
  * makes that negative). */
@@ -70,8 +73,15 @@ struct sq_cb_latency {
 struct sq_cb_main {
     uint32_t customers;          /* distinct customers of the main run's events */
     double saturated;            /* events/s, to place the ramp */
-    double sustained;            /* events/s, highest step with lag bounded */
+    double sustained;            /* events/s of the first held window (0: none held) */
+    double ramp_sustained;       /* events/s, the ramp's highest step with lag bounded */
+    double ramp_step;            /* events/s asked at that step */
     struct sq_cb_window best;    /* that step */
+    char holds[256];             /* "13800 lag grew (stopped after 9 s), 11700 held" */
+    struct sq_cb_window hold;    /* the last held window (bench_chain.c: sq_cb_hold) */
+    struct sq_cb_window hold_thirds[3]; /* its first, middle and last third */
+    double hold_step;            /* events/s asked there */
+    bool hold_run;
     struct sq_cb_window failed;  /* the first step whose lag grew */
     bool failed_seen;
     bool generator_bound;        /* the producer fell behind before sqgate did */
@@ -127,6 +137,7 @@ struct sq_cb_results {
     struct sq_cb_long long1m;
     int rounds;
     double step_s, warm_s;       /* each window, and its unmeasured start */
+    double hold_s;               /* each window holding a rate */
     double sat_produced;         /* events over every saturated run */
     bool sat_ok;                 /* every saturated run passed its checks */
     double secs;                 /* the whole bench */

@@ -399,15 +399,18 @@ int sq_cb_redis_commands(struct sq_cb_stack *s, double events, char *out, size_t
     return 0;
 }
 
-enum sq_cb_key_kind { SQ_CB_K_OTHER, SQ_CB_K_CUST, SQ_CB_K_KPI, SQ_CB_K_DEDUPE };
+enum sq_cb_key_kind { SQ_CB_K_OTHER, SQ_CB_K_CUST, SQ_CB_K_KPI, SQ_CB_K_DEDUPE,
+                       SQ_CB_K_BREACHES, SQ_CB_K_HIST };
 
 static enum sq_cb_key_kind sq_cb_key_kind(const char *k, size_t len)
 {
     static const char breaches[] = ":breaches";
     size_t bl = sizeof breaches - 1;
-    if (len > 8 && memcmp(k, "sq:cust:", 8) == 0 &&
-        !(len > bl && memcmp(k + len - bl, breaches, bl) == 0))
-        return SQ_CB_K_CUST;
+    if (len > 8 && memcmp(k, "sq:cust:", 8) == 0)
+        return len > bl && memcmp(k + len - bl, breaches, bl) == 0 ? SQ_CB_K_BREACHES
+                                                                   : SQ_CB_K_CUST;
+    if (len > 8 && memcmp(k, "sq:hist:", 8) == 0)
+        return SQ_CB_K_HIST;
     if (len > 7 && memcmp(k, "sq:kpi:", 7) == 0)
         return SQ_CB_K_KPI;
     if (len > 6 && memcmp(k, "sq:dm:", 6) == 0)
@@ -415,7 +418,8 @@ static enum sq_cb_key_kind sq_cb_key_kind(const char *k, size_t len)
     return SQ_CB_K_OTHER;
 }
 
-/* MEMORY USAGE (and SCARD for dedupe sets) of one SCAN page, pipelined. */
+/* MEMORY USAGE (and SCARD for dedupe sets) of one SCAN page, pipelined;
+ * a breach set's ZCARD and a contact history's length instead. */
 static int sq_cb_measure_page(redisContext *c, const redisReply *keys, struct sq_cb_redis_mem *m)
 {
     for (size_t i = 0; i < keys->elements; i++) {
@@ -423,6 +427,14 @@ static int sq_cb_measure_page(redisContext *c, const redisReply *keys, struct sq
         enum sq_cb_key_kind kind = sq_cb_key_kind(k->str, k->len);
         if (kind == SQ_CB_K_OTHER)
             continue;
+        if (kind == SQ_CB_K_BREACHES) {
+            redisAppendCommand(c, "ZCARD %b", k->str, k->len);
+            continue;
+        }
+        if (kind == SQ_CB_K_HIST) {
+            redisAppendCommand(c, "HSTRLEN %b contacts", k->str, k->len);
+            continue;
+        }
         redisAppendCommand(c, "MEMORY USAGE %b SAMPLES 0", k->str, k->len);
         if (kind == SQ_CB_K_DEDUPE)
             redisAppendCommand(c, "SCARD %b", k->str, k->len);
@@ -438,7 +450,13 @@ static int sq_cb_measure_page(redisContext *c, const redisReply *keys, struct sq
             return -1;
         double bytes = r->type == REDIS_REPLY_INTEGER ? (double)r->integer : 0;
         freeReplyObject(r);
-        if (kind == SQ_CB_K_CUST) {
+        if (kind == SQ_CB_K_BREACHES) {
+            m->breach_sets++;
+            m->breach_records += (long)bytes;
+        } else if (kind == SQ_CB_K_HIST) {
+            m->histories++;
+            m->history_bytes += bytes;
+        } else if (kind == SQ_CB_K_CUST) {
             m->customers++;
             m->customer_bytes += bytes;
         } else if (kind == SQ_CB_K_KPI) {

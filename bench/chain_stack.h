@@ -74,6 +74,10 @@ struct sq_cb_redis_mem {
     long dedupe_keys;        /* sq:dm:... sets of event id marks */
     long dedupe_ids;         /* their fields */
     double dedupe_bytes;
+    long breach_sets;        /* sq:cust:{id}:breaches */
+    long breach_records;     /* their members */
+    long histories;          /* sq:hist:{id} */
+    double history_bytes;    /* their contacts field's length */
 };
 int sq_cb_redis_breakdown(struct sq_cb_stack *s, struct sq_cb_redis_mem *m, char *err,
                           size_t errsz);
