@@ -507,7 +507,7 @@ static int sq_cb_hold(struct sq_cb_run *r, struct sq_cb_main *mr)
         char what[64];
         snprintf(what, sizeof what, "hold %.0f/s (%s)", rate, held ? "bounded" : "grew");
         sq_cb_window_log(what, &w);
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < 3 && thirds[t].secs > 0; t++) {
             snprintf(what, sizeof what, "hold %.0f/s, third %d", rate, t + 1);
             sq_cb_window_log(what, &thirds[t]);
         }
@@ -866,7 +866,7 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
         return -1;
     if (rc == 0) {
         sq_cb_window_log("probe", &w);
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 3 && thirds[i].secs > 0; i++) {
             char what[32];
             snprintf(what, sizeof what, "probe, third %d", i + 1);
             sq_cb_window_log(what, &thirds[i]);
@@ -880,11 +880,15 @@ static int sq_cb_probe(const struct sq_cb_opts *o, int64_t start_ms, double rate
                w.lag_max, w.cpu_sqgate / n * 1e6, w.cpu_sqgate_main / n * 1e6,
                w.cpu_redis / n * 1e6, w.cpu_redis_main / n * 1e6, w.cpu_self / n * 1e6,
                sq_cb_other_cpu(&w) / n * 1e6, w.total > 0 ? 1 - w.busy / w.total : 0);
-        printf("CPU per event in the first / middle / last third: sqgate %.1f / %.1f / %.1f µs, "
-               "redis-server %.1f / %.1f / %.1f µs\n",
-               sq_cb_us(&thirds[0], thirds[0].cpu_sqgate), sq_cb_us(&thirds[1], thirds[1].cpu_sqgate),
-               sq_cb_us(&thirds[2], thirds[2].cpu_sqgate), sq_cb_us(&thirds[0], thirds[0].cpu_redis),
-               sq_cb_us(&thirds[1], thirds[1].cpu_redis), sq_cb_us(&thirds[2], thirds[2].cpu_redis));
+        if (thirds[2].secs > 0)
+            printf("CPU per event in the first / middle / last third: sqgate %.1f / %.1f / "
+                   "%.1f µs, redis-server %.1f / %.1f / %.1f µs\n",
+                   sq_cb_us(&thirds[0], thirds[0].cpu_sqgate),
+                   sq_cb_us(&thirds[1], thirds[1].cpu_sqgate),
+                   sq_cb_us(&thirds[2], thirds[2].cpu_sqgate),
+                   sq_cb_us(&thirds[0], thirds[0].cpu_redis),
+                   sq_cb_us(&thirds[1], thirds[1].cpu_redis),
+                   sq_cb_us(&thirds[2], thirds[2].cpu_redis));
         printf("sqgate peak RSS (VmHWM) %.1f MiB\n",
                sq_cb_status_kib(r.stack.sqgate_pid, "VmHWM") / 1024.0);
         rc = sq_cb_run_check(&r, "probe");
