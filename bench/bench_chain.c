@@ -520,7 +520,6 @@ static int sq_cb_hold(struct sq_cb_run *r, struct sq_cb_main *mr)
             off = sizeof mr->holds - 1;
         mr->hold = w;
         memcpy(mr->hold_thirds, thirds, sizeof thirds);
-        mr->hold_step = rate;
         mr->hold_run = true;
         if (sq_cb_drain(r) != 0)
             return -1;

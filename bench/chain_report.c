@@ -47,14 +47,14 @@ double sq_cb_other_cpu(const struct sq_cb_window *w)
     return other > 0 ? other : 0;
 }
 
-/* The machine's CPU over window w, with the main threads of sqgate (the
- * chain and the turns) and redis-server (every command): one thread can
- * use at most one core, so a main thread near 1 is a limit. */
 double sq_cb_us(const struct sq_cb_window *w, double cpu)
 {
     return w->consumed > 0 ? cpu / w->consumed * 1e6 : 0;
 }
 
+/* The machine's CPU over window w, with the main threads of sqgate (the
+ * chain and the turns) and redis-server (every command): one thread can
+ * use at most one core, so a main thread near 1 is a limit. */
 static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
 {
     double s = w->secs > 0 ? w->secs : 1, cores = w->total > 0 ? w->total / s : 0;
