@@ -185,16 +185,21 @@ static int sq_cb_sqgate_start(struct sq_cb_stack *s, const char *sqgate, const c
      * (SPEC 14), and it answers a fetch on an empty partition only after
      * fetch.wait.max.ms (librdkafka's default 500 ms) even when data comes
      * sooner, where a broker answers at once: 10 ms keeps the mock's wait
-     * out of the latency. Everything else is sqgate's default unless sets
-     * say otherwise. */
+     * out of the latency. dedupe.shards is sized as docs/operations.md
+     * tells an operator to, for what one slice of marks gets here: a
+     * stack's few million events at most 400 marks a set, so the sets stay
+     * intsets (the default, 4,096, took the main run's sets past 512 marks
+     * once it passed ~2 million events). Everything else is sqgate's
+     * default unless sets say otherwise. */
     const char *argv[SQ_CB_MAX_ARGS] = {sqgate, "run", "--brokers", s->bootstrap, "--redis",
                                         redis_url, "--group", SQ_CB_GROUP, "--admin", admin,
                                         "--set", "kafka.session.timeout.ms=6000",
                                         "--set", "kafka.heartbeat.interval.ms=500",
                                         "--set", "kafka.topic.metadata.refresh.interval.ms=2000",
                                         "--set", "kafka.fetch.wait.max.ms=10",
-                                        "--set", "log.level=warn"};
-    size_t n = 20;
+                                        "--set", "log.level=warn",
+                                        "--set", "dedupe.shards=16384"};
+    size_t n = 22;
     for (size_t i = 0; sets && sets[i] && n + 3 < SQ_CB_MAX_ARGS; i++) {
         argv[n++] = "--set";
         argv[n++] = sets[i];
