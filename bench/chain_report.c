@@ -221,10 +221,11 @@ static void sq_cb_print_rss(const struct sq_cb_results *res)
                "| ≤ 64 MiB with 1M customers |\n");
         return;
     }
-    printf("| sqgate peak RSS paced at %.0f events/s (0.8 of sustained) for %.0f s, ids from 1M "
+    printf("| sqgate peak RSS paced at %.0f events/s (0.8 of %s) for %.0f s, ids from 1M "
            "customers (VmHWM; consumed %.0f/s, lag %s; open tickets' timers: %lld in Redis, "
            "%.0f in memory) | %.1f MiB%s | ≤ 64 MiB with 1M customers |\n",
-           l->rate, l->secs, l->consumed, l->bounded ? "bounded" : "grew", l->timers_redis,
+           l->rate, m->sustained > 0 ? "sustained" : "the lowest rate tried, none held",
+           l->secs, l->consumed, l->bounded ? "bounded" : "grew", l->timers_redis,
            l->timers_armed, l->hwm_kib / 1024.0, l->ok ? "" : " (run FAILED)");
 }
 
