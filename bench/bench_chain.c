@@ -140,15 +140,15 @@ static void sq_cb_window_fill(struct sq_cb_window *w, const struct sq_cb_sample 
     w->m1 = b->m;
 }
 
-/* Runs the load for o->step_s seconds and measures the part after
- * o->warm_s. rate > 0: paced at rate. rate <= 0: saturated, the producer
+/* Runs the load for secs seconds and measures the part after o->warm_s. rate > 0: paced at rate. rate <= 0: saturated, the producer
  * kept `backlog` events ahead of sqgate. Stops early when the lag nears
  * what the mock cluster keeps. With thirds (3 windows), each third of the
  * measured part is a window of its own too: what an event costs at the
  * start and at the end of a long window. Returns 0, or -1 when sqgate
  * stopped answering. */
 static int sq_cb_window_run_thirds(struct sq_cb_run *r, double rate, double backlog,
-                                   struct sq_cb_window *w, struct sq_cb_window *thirds)
+                                   double secs, struct sq_cb_window *w,
+                                   struct sq_cb_window *thirds)
 {
     static double ts[SQ_CB_MAX_SAMPLES], lags[SQ_CB_MAX_SAMPLES];
     size_t n = 0;
@@ -159,7 +159,7 @@ static int sq_cb_window_run_thirds(struct sq_cb_run *r, double rate, double back
     first = s;
     if (rate > 0)
         sq_cb_producer_set(&r->prod, rate, INT64_MAX);
-    double t0 = s.t, span = r->o->step_s - r->o->warm_s;
+    double t0 = s.t, span = secs - r->o->warm_s;
     bool started = false;
     struct sq_cb_sample mark;
     int third = 0;
@@ -195,7 +195,7 @@ static int sq_cb_window_run_thirds(struct sq_cb_run *r, double rate, double back
         }
         if (lag > sq_cb_lag_cap(r))
             w->overflow = true;
-        if (s.t - t0 >= r->o->step_s || w->overflow)
+        if (s.t - t0 >= secs || w->overflow)
             break;
     }
     sq_cb_producer_set(&r->prod, 0, INT64_MAX);
@@ -211,7 +211,7 @@ static int sq_cb_window_run_thirds(struct sq_cb_run *r, double rate, double back
 static int sq_cb_window_run(struct sq_cb_run *r, double rate, double backlog,
                             struct sq_cb_window *w)
 {
-    return sq_cb_window_run_thirds(r, rate, backlog, w, NULL);
+    return sq_cb_window_run_thirds(r, rate, backlog, r->o->step_s, w, NULL);
 }
 
 /* Waits (at most 120 s) until sqgate has consumed everything queued. */
@@ -356,8 +356,8 @@ static void sq_cb_saturated_from(struct sq_cb_saturated *s, const struct sq_cb_w
 {
     s->other_cores = sq_cb_other_cpu(w) / w->secs;
     s->rate = w->consumed / w->secs;
-    s->sqgate_us = w->consumed > 0 ? w->cpu_sqgate / w->consumed * 1e6 : 0;
-    s->redis_us = w->consumed > 0 ? w->cpu_redis / w->consumed * 1e6 : 0;
+    s->sqgate_us = sq_cb_us(w, w->cpu_sqgate);
+    s->redis_us = sq_cb_us(w, w->cpu_redis);
 }
 
 /* Lag bounded: its trend over the interval below 5 % of the rate, and it
@@ -491,17 +491,11 @@ static int sq_cb_saturate(struct sq_cb_run *r, struct sq_cb_saturated *s)
  * window's thirds say what an event costs at its start and at its end. */
 static int sq_cb_hold(struct sq_cb_run *r, struct sq_cb_main *mr)
 {
-    struct sq_cb_opts ho = *r->o;
-    ho.step_s = r->o->hold_s;
-    const struct sq_cb_opts *keep = r->o;
     double rate = mr->ramp_step;
     size_t off = 0;
     for (int i = 0; i < SQ_CB_HOLD_TRIES; i++) {
         struct sq_cb_window w, thirds[3];
-        r->o = &ho;
-        int rc = sq_cb_window_run_thirds(r, rate, 0, &w, thirds);
-        r->o = keep;
-        if (rc != 0)
+        if (sq_cb_window_run_thirds(r, rate, 0, r->o->hold_s, &w, thirds) != 0)
             return -1;
         bool held = sq_cb_step_bounded(&w, rate);
         char what[64];
@@ -521,7 +515,6 @@ static int sq_cb_hold(struct sq_cb_run *r, struct sq_cb_main *mr)
         mr->hold = w;
         memcpy(mr->hold_thirds, thirds, sizeof thirds);
         mr->hold_rate = rate;
-        mr->hold_run = true;
         if (sq_cb_drain(r) != 0)
             return -1;
         if (held) {
@@ -809,7 +802,7 @@ static int sq_cb_paced_window(struct sq_cb_run *r, const struct sq_cb_opts *o, u
     if (sq_cb_run_start(r, o, SQ_CB_MAIN_PARTITIONS, &g) != 0)
         return -2;
     sq_cb_sleep(1);
-    return sq_cb_window_run_thirds(r, rate, 0, w, thirds);
+    return sq_cb_window_run_thirds(r, rate, 0, o->step_s, w, thirds);
 }
 
 /* Point 4 over time: one paced window of o->long_s on a fresh stack with

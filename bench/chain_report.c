@@ -73,7 +73,7 @@ static void sq_cb_print_cpu(const char *what, const struct sq_cb_window *w)
 static void sq_cb_print_hold(const struct sq_cb_results *res)
 {
     const struct sq_cb_main *m = &res->main;
-    if (!m->hold_run) {
+    if (!(m->hold_rate > 0)) {
         printf("| rates held, %.0f s each | not run (no ramp step kept its lag bounded) | |\n",
                res->hold_s);
         return;

@@ -80,8 +80,7 @@ struct sq_cb_main {
     char holds[256];             /* "13800 lag grew (stopped after 9 s), 11700 held" */
     struct sq_cb_window hold;    /* the last held window (bench_chain.c: sq_cb_hold) */
     struct sq_cb_window hold_thirds[3]; /* its first, middle and last third */
-    double hold_rate;            /* events/s asked there */
-    bool hold_run;
+    double hold_rate;            /* events/s asked there (0: no window held a rate) */
     struct sq_cb_window failed;  /* the first step whose lag grew */
     bool failed_seen;
     bool generator_bound;        /* the producer fell behind before sqgate did */

@@ -13,13 +13,17 @@ static bool sq_cli_is_config(const char *a)
     return strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0;
 }
 
-static int sq_cli_config_errors(struct sq_config_errors *errs, struct sq_settings *st)
+/* The way out on failure: errs printed when code is 1 (a bad
+ * configuration), then both released. */
+static bool sq_cli_fail(struct sq_config_errors *errs, struct sq_settings *st, int code,
+                        int *exit_status)
 {
-    for (size_t k = 0; k < errs->n; k++)
-        fprintf(stderr, "%s\n", errs->msgs[k]);
+    if (code == 1)
+        sq_config_errors_print(errs, stderr);
     sq_config_errors_fini(errs);
     sq_settings_free(st);
-    return 1;
+    *exit_status = code;
+    return false;
 }
 
 static const struct sq_cli_flag *sq_cli_find(const struct sq_cli_flag *flags, size_t n,
@@ -53,10 +57,8 @@ bool sq_cli_settings(const char *cmd, int argc, char **argv, const struct sq_cli
         }
     }
     struct sq_config_errors errs = {0};
-    if (sq_config_build(st, file, environ, &errs) != 0) {
-        *exit_status = sq_cli_config_errors(&errs, st);
-        return false;
-    }
+    if (sq_config_build(st, file, environ, &errs) != 0)
+        return sq_cli_fail(&errs, st, 1, exit_status);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const struct sq_cli_flag *f = sq_cli_find(flags, nflags, a);
@@ -72,10 +74,7 @@ bool sq_cli_settings(const char *cmd, int argc, char **argv, const struct sq_cli
             char *eq = strchr(kv, '=');
             if (!eq) {
                 fprintf(stderr, "sqgate %s: --set wants PATH=VALUE, got %s\n", cmd, kv);
-                sq_config_errors_fini(&errs);
-                sq_settings_free(st);
-                *exit_status = 2;
-                return false;
+                return sq_cli_fail(&errs, st, 2, exit_status);
             }
             *eq = '\0';
             sq_config_set(st, kv, eq + 1, &errs);
@@ -83,16 +82,11 @@ bool sq_cli_settings(const char *cmd, int argc, char **argv, const struct sq_cli
         } else {
             fprintf(stderr, "sqgate %s: unknown or incomplete option %s\n", cmd, a);
             usage(stderr);
-            sq_config_errors_fini(&errs);
-            sq_settings_free(st);
-            *exit_status = 2;
-            return false;
+            return sq_cli_fail(&errs, st, 2, exit_status);
         }
     }
-    if (errs.n) {
-        *exit_status = sq_cli_config_errors(&errs, st);
-        return false;
-    }
+    if (errs.n)
+        return sq_cli_fail(&errs, st, 1, exit_status);
     sq_config_errors_fini(&errs);
     return true;
 }

@@ -292,6 +292,12 @@ void sq_config_errors_fini(struct sq_config_errors *errs)
     errs->n = 0;
 }
 
+void sq_config_errors_print(const struct sq_config_errors *errs, FILE *out)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(out, "%s\n", errs->msgs[i]);
+}
+
 static void errs_add(struct sq_config_errors *errs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -20,6 +20,8 @@ struct sq_config_errors {
 
 /* Frees every message; the struct is empty afterwards (safe twice). */
 void sq_config_errors_fini(struct sq_config_errors *errs);
+/* Writes every message, one a line, to out. */
+void sq_config_errors_print(const struct sq_config_errors *errs, FILE *out);
 
 /* Overwrites st with the built-in defaults (anything it held is not freed:
  * pass a fresh or freed struct). Strings are owned by st. */

@@ -279,8 +279,7 @@ static int sq_gen_run_kafka(struct sq_gen *g, const struct sq_gen_cli *c,
     struct sq_settings st;
     struct sq_config_errors errs = {0};
     if (sq_config_build(&st, NULL, environ, &errs) != 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.msgs[i]);
+        sq_config_errors_print(&errs, stderr);
         sq_config_errors_fini(&errs);
         sq_settings_free(&st);
         return 2;

@@ -75,12 +75,6 @@ static void sq_usage(FILE *out)
             "SQGATE_GROUP, SQGATE_ADMIN, SQGATE_<PATH> with '.' as '__'); see docs/configuration.md.\n");
 }
 
-static void sq_print_errors(const struct sq_config_errors *errs)
-{
-    for (size_t i = 0; i < errs->n; i++)
-        fprintf(stderr, "%s\n", errs->msgs[i]);
-}
-
 /* Options of `run` that map to config paths. */
 static const struct sq_cli_flag sq_run_flags[] = {
     {"--brokers", "brokers", NULL},
@@ -144,7 +138,7 @@ static int sq_cmd_check_config(int argc, char **argv)
     struct sq_settings st;
     struct sq_config_errors errs = {0};
     int rc = sq_config_build(&st, file, environ, &errs);
-    sq_print_errors(&errs);
+    sq_config_errors_print(&errs, stderr);
     size_t n = errs.n;
     sq_config_errors_fini(&errs);
     if (rc != 0 || n) {

@@ -322,8 +322,7 @@ int sq_replay_main(int argc, char **argv)
     memset(&rp, 0, sizeof rp);
     struct sq_config_errors errs = {0};
     if (sq_config_build(&rp.st, cfg, environ, &errs) != 0 || errs.n) {
-        for (size_t i = 0; i < errs.n; i++)
-            fprintf(stderr, "%s\n", errs.msgs[i]);
+        sq_config_errors_print(&errs, stderr);
         sq_config_errors_fini(&errs);
         sq_settings_free(&rp.st);
         return 1;

@@ -13,23 +13,23 @@
 #include "config.h"
 #include "redis_link.h"
 
-/* Deletes every {base}N hash (N a partition number) with its place in the
- * watermark's zsets; returns key, offset, key, offset, ... */
+/* One page of SCAN from cursor ARGV[3]: deletes each {base}N hash (N a
+ * partition number) with its place in the watermark's zsets; returns the
+ * next cursor, then key, offset, key, offset, ... A page a script, so
+ * Redis, which may serve other clients, is never held for a walk of its
+ * whole key space. */
 static const char sq_reset_offsets_lua[] =
-    "local out, cur = {}, '0'\n"
-    "repeat\n"
-    "  local r = redis.call('SCAN', cur, 'MATCH', ARGV[1], 'COUNT', 1000)\n"
-    "  cur = r[1]\n"
-    "  for _, k in ipairs(r[2]) do\n"
-    "    if string.sub(k, 1, #ARGV[2]) == ARGV[2] and string.match(string.sub(k, #ARGV[2] + 1), '^%d+$') then\n"
-    "      out[#out + 1] = k\n"
-    "      out[#out + 1] = redis.call('HGET', k, 'offset') or ''\n"
-    "      redis.call('DEL', k)\n"
-    "      redis.call('ZREM', KEYS[1], k)\n"
-    "      redis.call('ZREM', KEYS[2], k)\n"
-    "    end\n"
+    "local r = redis.call('SCAN', ARGV[3], 'MATCH', ARGV[1], 'COUNT', 1000)\n"
+    "local out = {r[1]}\n"
+    "for _, k in ipairs(r[2]) do\n"
+    "  if string.sub(k, 1, #ARGV[2]) == ARGV[2] and string.match(string.sub(k, #ARGV[2] + 1), '^%d+$') then\n"
+    "    out[#out + 1] = k\n"
+    "    out[#out + 1] = redis.call('HGET', k, 'offset') or ''\n"
+    "    redis.call('DEL', k)\n"
+    "    redis.call('ZREM', KEYS[1], k)\n"
+    "    redis.call('ZREM', KEYS[2], k)\n"
     "  end\n"
-    "until cur == '0'\n"
+    "end\n"
     "return out\n";
 
 /* s with the glob characters of SCAN's MATCH escaped, then "*"; malloc'd. */
@@ -94,21 +94,29 @@ int sq_reset_offsets_main(int argc, char **argv)
     char *parts = sq_xasprintf("%swm:parts", sq_redis_prefix(r));
     char *idle = sq_xasprintf("%swm:idle", sq_redis_prefix(r));
     const char *keys[] = {parts, idle};
-    const char *args[] = {pattern, key0};
-    struct sq_redis_strs out = {0};
-    int rc = sq_redis_eval(r, sq_reset_offsets_lua, 2, keys, 2, args, &out, &err);
+    char cursor[32] = "0";
+    size_t cleared = 0;
     code = 0;
-    if (rc != SQ_OK) {
-        fprintf(stderr, "sqgate reset-offsets: %s\n", err.msg);
-        code = 2;
-    } else {
-        for (size_t i = 0; i + 1 < out.n; i += 2)
+    do {
+        const char *args[] = {pattern, key0, cursor};
+        struct sq_redis_strs out = {0};
+        if (sq_redis_eval(r, sq_reset_offsets_lua, 2, keys, 3, args, &out, &err) != SQ_OK ||
+            out.n < 1 || !out.v[0]) {
+            fprintf(stderr, "sqgate reset-offsets: %s\n", err.msg[0] ? err.msg : "no cursor");
+            sq_redis_strs_fini(&out);
+            code = 2;
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", out.v[0]);
+        for (size_t i = 1; i + 1 < out.n; i += 2)
             printf("%s: applied offset %s deleted\n", out.v[i], out.v[i + 1] ? out.v[i + 1] : "");
-        printf("reset-offsets: %zu partition%s of %s cleared for group %s%s\n", out.n / 2,
-               out.n / 2 == 1 ? "" : "s", topic, st.group_id,
-               out.n ? "; restart the group's instances" : " (none stored)");
-    }
-    sq_redis_strs_fini(&out);
+        cleared += (out.n - 1) / 2;
+        sq_redis_strs_fini(&out);
+    } while (strcmp(cursor, "0") != 0);
+    if (code == 0)
+        printf("reset-offsets: %zu partition%s of %s cleared for group %s%s\n", cleared,
+               cleared == 1 ? "" : "s", topic, st.group_id,
+               cleared ? "; restart the group's instances" : " (none stored)");
     free(parts);
     free(idle);
     free(pattern);
