@@ -155,6 +155,10 @@ static const struct sq_cfg_key sq_cfg_keys[] = {
         "set-max-intset-entries marks (512 by default) is an intset at ~8-9 bytes a mark, a "
         "larger one a hash table at ~64 (docs/operations.md). Changing it forgets the marks "
         "written before."),
+    INT("dedupe.check_s", dedupe_check_s, "60", 0, 86400,
+        "How often `run` samples the dedupe sets of the current slice (the gauges "
+        "sq_dedupe_set_marks and sq_dedupe_sets_past_intset) and warns when they outgrow "
+        "Redis's intset, with the dedupe.shards that would not; 0 turns the check off, s."),
     INT("sla.short_abandon_s", sla_short_abandon_s, "5", 0, 86400,
         "An abandon with a wait below this is a short abandon (not a breach), s."),
     ANSWER("voice", 0, "20", "10"),

@@ -61,6 +61,8 @@ static struct sq_hist sq_e2e = {
 
 static atomic_bool sq_paused;
 static _Atomic uint64_t sq_timers_armed;
+/* the last dedupe sample: sets, marks, largest, past the intset (under sq_m.mu) */
+static uint64_t sq_dedupe[4];
 static atomic_bool sq_ready;
 
 struct sq_metrics_part {
@@ -271,6 +273,16 @@ void sq_metrics_set_timers_armed(uint64_t n)
     atomic_store(&sq_timers_armed, n);
 }
 
+void sq_metrics_set_dedupe(uint64_t sampled, uint64_t marks, uint64_t max, uint64_t past)
+{
+    pthread_mutex_lock(&sq_m.mu);
+    sq_dedupe[0] = sampled;
+    sq_dedupe[1] = marks;
+    sq_dedupe[2] = max;
+    sq_dedupe[3] = past;
+    pthread_mutex_unlock(&sq_m.mu);
+}
+
 void sq_metrics_set_paused(bool paused)
 {
     atomic_store(&sq_paused, paused);
@@ -410,7 +422,23 @@ void sq_metrics_render(struct sq_buf *out)
 
     pthread_mutex_lock(&sq_m.mu);
     sq_metrics_render_locked(out);
+    uint64_t dd[4] = {sq_dedupe[0], sq_dedupe[1], sq_dedupe[2], sq_dedupe[3]};
     pthread_mutex_unlock(&sq_m.mu);
+
+    sq_metrics_family(out, "sq_dedupe_set_marks", "gauge",
+                      "Marks in the dedupe sets of the current slice, from the last sample "
+                      "(dedupe.check_s): their mean and the largest set's; keep the mean "
+                      "under ~400 (docs/operations.md)");
+    sq_buf_appendf(out, "sq_dedupe_set_marks{stat=\"mean\"} %.10g\n",
+                   dd[0] ? (double)dd[1] / (double)dd[0] : 0.0);
+    sq_buf_appendf(out, "sq_dedupe_set_marks{stat=\"max\"} %llu\n", (unsigned long long)dd[2]);
+    sq_metrics_family(out, "sq_dedupe_sets_sampled", "gauge",
+                      "Dedupe sets of the current slice the last sample read");
+    sq_buf_appendf(out, "sq_dedupe_sets_sampled %llu\n", (unsigned long long)dd[0]);
+    sq_metrics_family(out, "sq_dedupe_sets_past_intset", "gauge",
+                      "Sampled dedupe sets Redis keeps as a hash table, not an intset: their "
+                      "marks take ~64 bytes each instead of ~9; raise dedupe.shards");
+    sq_buf_appendf(out, "sq_dedupe_sets_past_intset %llu\n", (unsigned long long)dd[3]);
 
     sq_metrics_family(
         out, "sq_paused", "gauge",
@@ -442,6 +470,7 @@ void sq_metrics_reset(void)
     atomic_store(&sq_timers_armed, 0);
 
     pthread_mutex_lock(&sq_m.mu);
+    memset(sq_dedupe, 0, sizeof sq_dedupe);
     for (size_t i = 0; i < sq_m.nparts; i++)
         free(sq_m.parts[i].topic);
     free(sq_m.parts);

@@ -125,6 +125,11 @@ bool sq_metrics_ready(char *why, size_t whysz);
 /* sq_timers_armed: overdue timers held in process (sq_chain_timers_armed). */
 void sq_metrics_set_timers_armed(uint64_t n);
 
+/* sq_dedupe_set_marks and sq_dedupe_sets_past_intset: the last sample of
+ * the dedupe sets (gateway/dedupe_watch.h): sets read, marks in them, the
+ * largest set's, sets Redis no longer keeps as an intset. */
+void sq_metrics_set_dedupe(uint64_t sampled, uint64_t marks, uint64_t max, uint64_t past);
+
 /* sq_paused: consumption paused by backpressure. */
 void sq_metrics_set_paused(bool paused);
 bool sq_metrics_paused(void);

@@ -20,6 +20,7 @@
 #include "chain.h"
 #include "closer.h"
 #include "faults.h"
+#include "dedupe_watch.h"
 #include "json_arena.h"
 #include "kafka.h"
 #include "log.h"
@@ -110,6 +111,8 @@ struct sq_runtime {
     struct sq_store_redis store;
     struct sq_chain *chain;
     struct sq_closer *closer;    /* window close (SPEC 6); NULL with kpi.enabled false */
+    struct sq_dedupe_watch *dedupe_watch; /* NULL with dedupe.check_s 0 */
+    int64_t max_event_ms;        /* the greatest event time of a message processed, -1 */
     uint64_t too_late_counted;   /* sq_chain_too_late_total already in the metric */
     struct sq_parts parts;
     struct sq_turn *turns[SQ_TURNS_MAX]; /* in start order */
@@ -630,6 +633,8 @@ static void sq_turn_release_trees(struct sq_runtime *rt, struct sq_turn *t)
                                        strcmp(m->schema, "profile.v1") != 0
                                    ? sq_msg_event_time(m)
                                    : -1;
+            if (m->step_event_ms > rt->max_event_ms)
+                rt->max_event_ms = m->step_event_ms;
             json_t **own[] = {&m->event, &m->breach_records, &m->timer_records, &m->kpi_records};
             for (size_t k = 0; k < sizeof own / sizeof own[0]; k++) {
                 if (*own[k])
@@ -2010,6 +2015,8 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop,
                 rt->fatal = true;
             }
         }
+        if (!rt->shutting_down)
+            sq_dedupe_watch_tick(rt->dedupe_watch, rt->max_event_ms);
         /* Turns in flight wait for Redis or Kafka: sleep until the first
          * of them has news, briefly when another turn could start or go
          * on meanwhile. */
@@ -2080,6 +2087,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop,
     memset(&rt, 0, sizeof rt);
     rt.magic = SQ_RUNTIME_MAGIC;
     rt.st = st;
+    rt.max_event_ms = -1;
     struct sq_err err;
     sq_err_clear(&err);
     sq_metrics_set_ready(false, "starting");
@@ -2162,6 +2170,7 @@ int sq_runtime_run(const struct sq_settings *st, volatile sig_atomic_t *stop,
         sq_error("kafka producer (closer): %s", err.msg);
         goto out;
     }
+    rt.dedupe_watch = sq_dedupe_watch_new(st, rt.redis);
     int rrc = sq_redis_ensure(rt.redis, &err);
     if (rrc == SQ_ERR_FATAL) { /* a Redis sqgate cannot run on: no retry helps */
         sq_error("%s", err.msg);
@@ -2215,6 +2224,7 @@ out:
     rt.reaper = NULL;
     sq_offset_probe_free(rt.probe);
     sq_closer_free(rt.closer);
+    sq_dedupe_watch_free(rt.dedupe_watch);
     if (rt.consumer)
         rd_kafka_destroy(rt.consumer);
     if (rt.producer)

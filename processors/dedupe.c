@@ -51,17 +51,26 @@ void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const 
     sq_buf_init(&b);
     sq_buf_append_i64(&b, mark);
     *member = b.data;
-    int64_t ttl_ms = st->dedupe_ttl_s * 1000;
-    int64_t slice = event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
     uint64_t shards = st->dedupe_shards > 0 ? (uint64_t)st->dedupe_shards : 1;
-    int64_t shard = (int64_t)(h % shards);
-    sq_buf_init(&b); /* "{prefix}dm:{slice}:{shard}" */
+    *key = sq_dedupe_set_key_dup(st, sq_dedupe_slice(st, event_ms), (int64_t)(h % shards));
+}
+
+int64_t sq_dedupe_slice(const struct sq_settings *st, int64_t event_ms)
+{
+    int64_t ttl_ms = st->dedupe_ttl_s * 1000;
+    return event_ms >= 0 ? event_ms / ttl_ms : -1 - (-event_ms - 1) / ttl_ms;
+}
+
+char *sq_dedupe_set_key_dup(const struct sq_settings *st, int64_t slice, int64_t shard)
+{
+    struct sq_buf b; /* "{prefix}dm:{slice}:{shard}" */
+    sq_buf_init(&b);
     sq_buf_append_str(&b, st->redis_prefix);
     sq_buf_append(&b, "dm:", 3);
     sq_buf_append_i64(&b, slice);
     sq_buf_append(&b, ":", 1);
     sq_buf_append_i64(&b, shard);
-    *key = b.data;
+    return b.data;
 }
 
 /* Adds the read of m's mark; its index, or SIZE_MAX when m has none. */

@@ -16,5 +16,9 @@ extern const struct sq_processor sq_proc_dedupe;
  * keeps in an intset at ~8-9 bytes a mark. key and member are malloc'd. */
 void sq_dedupe_mark_dup(const struct sq_settings *st, const char *schema, const char *event_id,
                         int64_t event_ms, char **key, char **member);
+/* The slice of an event time (event_ms / dedupe.ttl_s, rounded down). */
+int64_t sq_dedupe_slice(const struct sq_settings *st, int64_t event_ms);
+/* The key of a slice's shard, {prefix}dm:{slice}:{shard} (malloc'd). */
+char *sq_dedupe_set_key_dup(const struct sq_settings *st, int64_t slice, int64_t shard);
 
 #endif

@@ -64,6 +64,7 @@ struct sq_settings {
     int64_t sla_short_abandon_s;  /* sla.short_abandon_s, 5 */
     int64_t dedupe_ttl_s;         /* dedupe.ttl_s, 86400 */
     int64_t dedupe_shards;        /* dedupe.shards, 4096 */
+    int64_t dedupe_check_s;       /* dedupe.check_s, 60 (0: off) */
     int64_t enrich_cache_entries; /* enrich.cache_entries, 100000 */
     int64_t enrich_cache_ttl_s;   /* enrich.cache_ttl_s, 60 */
 

@@ -331,3 +331,118 @@ Test(pipeline, convert_failure_removes_only_a_regular_output_file, .timeout = 60
     free(reg);
     free(bad);
 }
+
+/* ---- the dedupe check (gateway/dedupe_watch.c) ---------------------------- */
+
+struct dedupe_gauge {
+    struct sq_stack *s;
+    double mean;
+};
+
+static bool dedupe_gauge_reads(void *arg)
+{
+    struct dedupe_gauge *g = arg;
+    return sq_stack_metric(g->s, 0, "sq_dedupe_set_marks{stat=\"mean\"}") == g->mean;
+}
+
+/* What Redis holds of one slice's dedupe sets, and what the check's sample
+ * of them (32 shards spread from the first to the last) should read. */
+struct dedupe_truth {
+    long sets, marks, not_intset;
+    double sample_mean;
+    long sample_max;
+};
+
+/* Runs 1,200 contacts (one slice of event time) through one instance with
+ * dedupe.shards=shards and the check every second, and reads the slice's
+ * sets from Redis once every message is applied. The instance runs on. */
+static void dedupe_check_run(struct sq_stack *s, long shards, struct dedupe_truth *t)
+{
+    sq_stack_start(s, 1, false);
+    char *path = sq_stack_write_events("dd.tsv", 3, 1200, 0, 50, NULL);
+    cr_assert_eq(sq_h_kcat_produce_file(s->kafka.bootstrap, "sq.in.contacts", path), 0);
+    free(path);
+    char shards_opt[64];
+    snprintf(shards_opt, sizeof shards_opt, "dedupe.shards=%ld", shards);
+    const char *sets_opt[] = {shards_opt, "dedupe.check_s=1", NULL};
+    sq_stack_start_instance(s, 0, sets_opt, NULL);
+    cr_assert(sq_stack_wait_ready(s, 0, 30000), "sqgate never became ready");
+    cr_assert(sq_stack_wait_applied(s, "sq.in.contacts", 120000),
+              "not every message was applied");
+    redisContext *c = sq_h_redis_connect(&s->redis);
+    redisReply *keys = redisCommand(c, "KEYS sq:dm:*");
+    cr_assert(keys && keys->type == REDIS_REPLY_ARRAY && keys->elements > 0);
+    memset(t, 0, sizeof *t);
+    t->sets = (long)keys->elements;
+    long slice = -1;
+    for (size_t i = 0; i < keys->elements; i++) {
+        long sl = -1, shard = -1;
+        cr_assert_eq(sscanf(keys->element[i]->str, "sq:dm:%ld:%ld", &sl, &shard), 2);
+        cr_assert(slice < 0 || sl == slice, "the events span two slices");
+        slice = sl;
+        redisReply *e = redisCommand(c, "OBJECT ENCODING %s", keys->element[i]->str);
+        cr_assert(e && e->type == REDIS_REPLY_STRING);
+        if (strcmp(e->str, "intset") != 0)
+            t->not_intset++;
+        freeReplyObject(e);
+    }
+    freeReplyObject(keys);
+    long n = shards < 32 ? shards : 32, sampled = 0;
+    for (long k = 0; k < shards; k++) {
+        redisReply *r = redisCommand(c, "SCARD sq:dm:%ld:%ld", slice, k);
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+        t->marks += (long)r->integer;
+        bool in_sample = false;
+        for (long i = 0; i < n; i++)
+            in_sample |= (n > 1 ? (long)((long double)i * (shards - 1) / (n - 1)) : 0) == k;
+        if (in_sample) {
+            sampled += (long)r->integer;
+            if (r->integer > t->sample_max)
+                t->sample_max = (long)r->integer;
+        }
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    cr_assert_eq(t->marks, 1200, "every event leaves one mark");
+    t->sample_mean = (double)sampled / (double)n;
+    /* the gauges read a check made after the last step */
+    struct dedupe_gauge g = {s, t->sample_mean};
+    cr_assert(sq_h_wait_until(dedupe_gauge_reads, &g, 20000), "mean marks gauge %f, want %f",
+              sq_stack_metric(s, 0, "sq_dedupe_set_marks{stat=\"mean\"}"), t->sample_mean);
+    cr_assert_eq(sq_stack_metric(s, 0, "sq_dedupe_set_marks{stat=\"max\"}"),
+                 (double)t->sample_max);
+    cr_assert_eq(sq_stack_metric(s, 0, "sq_dedupe_sets_sampled"), (double)n);
+}
+
+Test(pipeline, dedupe_check_warns_when_the_sets_outgrow_the_intset, .timeout = 240)
+{
+    struct sq_stack s;
+    struct dedupe_truth t;
+    dedupe_check_run(&s, 2, &t);
+    /* 600 marks a set: past Redis's 512-entry intset */
+    cr_assert_eq(t.sets, 2);
+    cr_assert_eq(t.not_intset, 2);
+    cr_assert_eq(t.sample_mean, 600.0);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_dedupe_sets_past_intset"), 2.0);
+    /* the warning names what to set: 600 marks a set with ~45 % of the
+     * slice's event time gone is ~1,340 by its end, 2 sets of them over 400
+     * marks a set is 7, a multiple of 1024 */
+    cr_assert(sq_stack_wait_log(&s, 0, "2 of 2 sampled sets of slice", 10000),
+              "no warning about the sets");
+    cr_assert(sq_stack_wait_log(&s, 0, "set dedupe.shards to 1024 or more (now 2;", 1000),
+              "the warning does not say what to set");
+    sq_stack_stop(&s);
+}
+
+Test(pipeline, dedupe_check_is_quiet_while_the_sets_are_intsets, .timeout = 240)
+{
+    struct sq_stack s;
+    struct dedupe_truth t;
+    dedupe_check_run(&s, 64, &t);
+    cr_assert_eq(t.not_intset, 0);
+    cr_assert(t.sample_mean > 5 && t.sample_mean < 100, "%f", t.sample_mean);
+    cr_assert_eq(sq_stack_metric(&s, 0, "sq_dedupe_sets_past_intset"), 0.0);
+    usleep(1500000); /* one more check after the gauge's */
+    cr_assert_not(sq_h_file_contains(s.inst[0].log_path, "dedupe:"), "a warning about intsets");
+    sq_stack_stop(&s);
+}
