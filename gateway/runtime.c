@@ -2015,7 +2015,7 @@ static int sq_rt_loop(struct sq_runtime *rt, volatile sig_atomic_t *stop,
                 rt->fatal = true;
             }
         }
-        if (!rt->shutting_down)
+        if (!rt->shutting_down && !rt->paused) /* paused: Redis may be down */
             sq_dedupe_watch_tick(rt->dedupe_watch, rt->max_event_ms);
         /* Turns in flight wait for Redis or Kafka: sleep until the first
          * of them has news, briefly when another turn could start or go
