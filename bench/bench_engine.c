@@ -298,7 +298,7 @@ static double sq_bench_kpi_bytes(long hashes)
     return sq_bench_redis_bytes(hashes, sq_bench_add_kpi, &win.v[0]);
 }
 
-/* ---- in-process bytes per cached profile and per open ticket ---------- */
+/* ---- in-process bytes per cached profile, open ticket and window cell -- */
 
 /* A store holding nothing: every read misses, so the only state that grows
  * is what the processors keep in process. */
@@ -355,6 +355,19 @@ static void sq_make_contact(long i, char *buf, size_t sz)
              i, i);
 }
 
+/* A contact of a queue and an agent no other contact has: a new cell of
+ * each in every window size (the other dimensions' keys are shared). */
+static void sq_make_contact_cells(long i, char *buf, size_t sz)
+{
+    snprintf(buf, sz,
+             "{\"schema\":\"contact.v1\",\"event_id\":\"w-%ld\",\"occurred_at\":\"2026-11-25T10:05:00Z\","
+             "\"customer_id\":\"139%08ld\",\"contact_id\":\"k\",\"channel\":\"voice\","
+             "\"queue\":\"q-%ld\",\"agent_id\":\"ag-%ld\","
+             "\"arrived_at\":\"2026-11-25T10:00:00Z\",\"answered_at\":\"2026-11-25T10:00:05Z\","
+             "\"ended_at\":\"2026-11-25T10:05:00Z\",\"outcome\":\"resolved\",\"reason\":\"billing\"}",
+             i, i % 1000, i, i);
+}
+
 static void sq_make_ticket(long i, char *buf, size_t sz)
 {
     snprintf(buf, sz,
@@ -395,6 +408,18 @@ int main(int argc, char **argv)
         sq_bench_retained(chain, "sq.in.contacts", "contact.v1", 50000, cached, sq_make_contact);
     double per_ticket =
         sq_bench_retained(chain, "sq.in.tickets", "ticket.v1", 50000, 50000, sq_make_ticket);
+    /* `run` keeps a live window cell in Redis (its KPI hash, the closer's
+     * sets), so this is what the process keeps of one beyond its turn */
+    struct sq_kpi_windows win;
+    char msg[128];
+    if (sq_kpi_windows_parse(st.windows_sizes, &win, msg, sizeof msg) != 0) {
+        fprintf(stderr, "bench: windows.sizes: %s\n", msg);
+        return 1;
+    }
+    size_t nwin = win.n;
+    long cells = 50000L * 2 * (long)nwin;
+    double per_cell = sq_bench_retained(chain, "sq.in.contacts", "contact.v1", 50000, cells,
+                                        sq_make_contact_cells);
     sq_chain_free(chain);
     sq_settings_free(&st);
     double per_id = sq_bench_dedupe_bytes(100000);
@@ -415,7 +440,11 @@ int main(int argc, char **argv)
     printf("| in-process bytes per cached profile (50k customers, %ld cached: enrich.cache_entries) "
            "| %.1f |\n",
            cached, per_profile);
-    printf("| in-process bytes per open ticket (50k tickets: timer + owner) | %.1f |\n", per_ticket);
+    printf("| in-process bytes per open ticket (`run`'s chain; 50k tickets: state and timers "
+           "in Redis, a timer in memory only near its deadline) | %.1f |\n", per_ticket);
+    printf("| in-process bytes per live window cell (`run`'s chain; 50k contacts, each opening "
+           "a queue and an agent cell in each of %zu window sizes: %ld cells) | %.1f |\n",
+           nwin, cells, per_cell);
     for (size_t i = 0; i < ev.n; i++)
         free(ev.values[i]);
     free(ev.values);
