@@ -425,6 +425,17 @@ void sq_metrics_render(struct sq_buf *out)
     uint64_t dd[4] = {sq_dedupe[0], sq_dedupe[1], sq_dedupe[2], sq_dedupe[3]};
     pthread_mutex_unlock(&sq_m.mu);
 
+    uint64_t lookups = atomic_load_explicit(&sq_counters[SQ_M_PROFILE_LOOKUPS],
+                                            memory_order_relaxed);
+    uint64_t misses = atomic_load_explicit(&sq_counters[SQ_M_PROFILE_MISSES],
+                                           memory_order_relaxed);
+    sq_metrics_family(out, "sq_profile_cache_hit_ratio", "gauge",
+                      "Share of profile lookups since start the in-process cache answered "
+                      "(1 - misses / lookups; 0 before the first); over a window: "
+                      "1 - rate(sq_profile_cache_misses_total) / "
+                      "rate(sq_profile_cache_lookups_total)");
+    sq_buf_appendf(out, "sq_profile_cache_hit_ratio %.6g\n",
+                   lookups ? 1.0 - (double)misses / (double)lookups : 0.0);
     sq_metrics_family(out, "sq_dedupe_set_marks", "gauge",
                       "Marks in the dedupe sets of the current slice, from the last sample "
                       "(dedupe.check_s): their mean and the largest set's; keep the mean "

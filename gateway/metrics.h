@@ -37,6 +37,11 @@
     X(CLOSER_LEASES, "sq_closer_leases_total", "Times this instance took the closer lease")  \
     X(KPI_FOLDED, "sq_kpi_journal_folded_total",                                         \
       "KPI journal entries this instance folded into the sq:kpi hashes")                 \
+    X(PROFILE_LOOKUPS, "sq_profile_cache_lookups_total",                                 \
+      "Profile lookups of events with a customer_id (enrich's in-process cache, "        \
+      "enrich.cache_entries)")                                                           \
+    X(PROFILE_MISSES, "sq_profile_cache_misses_total",                                   \
+      "Profile lookups the cache did not answer: a Redis read each")                     \
     X(TOO_LATE, "sq_too_late_total",                                                     \
       "Events scored but not aggregated: their KPI window ended more than "              \
       "windows.max_lateness_s before the watermark")                                     \

@@ -114,6 +114,7 @@ struct sq_runtime {
     struct sq_dedupe_watch *dedupe_watch; /* NULL with dedupe.check_s 0 */
     int64_t max_event_ms;        /* the greatest event time of a message processed, -1 */
     uint64_t too_late_counted;   /* sq_chain_too_late_total already in the metric */
+    uint64_t profile_lookups_counted, profile_misses_counted; /* likewise, the cache's */
     struct sq_parts parts;
     struct sq_turn *turns[SQ_TURNS_MAX]; /* in start order */
     size_t nturns;
@@ -912,6 +913,12 @@ static void sq_turn_part_account(struct sq_runtime *rt, struct sq_turn_part *tp,
         sq_metrics_inc(SQ_M_TOO_LATE, late - rt->too_late_counted);
         rt->too_late_counted = late;
     }
+    uint64_t lookups, misses;
+    sq_chain_profile_cache_counts(rt->chain, &lookups, &misses);
+    sq_metrics_inc(SQ_M_PROFILE_LOOKUPS, lookups - rt->profile_lookups_counted);
+    sq_metrics_inc(SQ_M_PROFILE_MISSES, misses - rt->profile_misses_counted);
+    rt->profile_lookups_counted = lookups;
+    rt->profile_misses_counted = misses;
     sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));
 }
 

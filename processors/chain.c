@@ -402,6 +402,11 @@ uint64_t sq_chain_too_late_total(struct sq_chain *chain)
     return sq_aggregate_too_late_total(sq_chain_ctx_of(chain, &sq_proc_aggregate));
 }
 
+void sq_chain_profile_cache_counts(struct sq_chain *chain, uint64_t *lookups, uint64_t *misses)
+{
+    sq_enrich_cache_counts(sq_chain_ctx_of(chain, &sq_proc_enrich), lookups, misses);
+}
+
 size_t sq_chain_timers_armed(struct sq_chain *chain)
 {
     return sq_score_stage_timers_armed(sq_chain_ctx_of(chain, &sq_proc_score));

@@ -108,6 +108,8 @@ int64_t sq_msg_event_time(const struct sq_msg *m);
 void sq_chain_set_watermark(struct sq_chain *chain, int64_t wm_ms);
 /* Events too late to aggregate so far (SPEC 6's sq_too_late_total). */
 uint64_t sq_chain_too_late_total(struct sq_chain *chain);
+/* Profile lookups so far, and those that took a Redis read (enrich.h). */
+void sq_chain_profile_cache_counts(struct sq_chain *chain, uint64_t *lookups, uint64_t *misses);
 /* Overdue timers in memory (sq_timers_armed): those of the partitions held
  * due within the horizon (ticket_timers.h); the rest are only in Redis. */
 size_t sq_chain_timers_armed(struct sq_chain *chain);

@@ -30,6 +30,9 @@ struct sq_enrich {
      * text it was built from: reused while that text is unchanged */
     char *outages_text;     /* owned; NULL: no stored hash */
     json_t *outages_view;   /* owned; NULL until the first batch */
+    /* profile lookups of events and those that took a read (the cache
+     * missed), counted once a batch's read succeeded */
+    uint64_t lookups, misses;
 };
 
 static int sq_enrich_init(const struct sq_settings *st, void **ctx, struct sq_err *err)
@@ -244,10 +247,11 @@ static json_t *sq_enrich_incidents(json_t *active, const char *region)
 /* Adds the batch's reads to reads: the profiles not cached, three fields
  * per customer in the order of ids (when not NULL), then the active
  * outages when an event needs them (*outage_read its index, else
- * SIZE_MAX). Returns the number of customers. */
+ * SIZE_MAX). Returns the number of customers; *lookups (when not NULL)
+ * gets the events that look a profile up. */
 static size_t sq_enrich_add_reads(struct sq_enrich *e, const struct sq_batch *batch,
                                   struct sq_store_reads *reads, const char **ids,
-                                  size_t *outage_read)
+                                  size_t *outage_read, size_t *lookups)
 {
     const struct sq_settings *st = e->st;
     bool need_outages = false;
@@ -259,6 +263,8 @@ static size_t sq_enrich_add_reads(struct sq_enrich *e, const struct sq_batch *ba
         if (!sq_enrich_wants(m))
             continue;
         need_outages = true;
+        if (m->customer_id && lookups)
+            (*lookups)++;
         if (m->customer_id && !sq_enrich_cache_get(e, m->customer_id) &&
             !sq_strmap_get(&asked, m->customer_id)) {
             sq_strmap_put(&asked, m->customer_id, (void *)m);
@@ -289,7 +295,7 @@ static size_t sq_enrich_add_reads(struct sq_enrich *e, const struct sq_batch *ba
 static void sq_enrich_plan(void *ctx, const struct sq_batch *batch, struct sq_store_reads *reads)
 {
     size_t outage_read;
-    sq_enrich_add_reads(ctx, batch, reads, NULL, &outage_read);
+    sq_enrich_add_reads(ctx, batch, reads, NULL, &outage_read, NULL);
 }
 
 static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *err)
@@ -298,14 +304,16 @@ static int sq_enrich_process(void *ctx, struct sq_batch *batch, struct sq_err *e
     struct sq_store_reads reads = {0};
     /* 1. Which profiles are not cached: one read for all of them. */
     const char **ids = sq_xcalloc(batch->n ? batch->n : 1, sizeof *ids);
-    size_t outage_read;
-    size_t nids = sq_enrich_add_reads(e, batch, &reads, ids, &outage_read);
+    size_t outage_read, lookups = 0;
+    size_t nids = sq_enrich_add_reads(e, batch, &reads, ids, &outage_read, &lookups);
     int rc = reads.n ? sq_store_read(batch->store, &reads, err) : SQ_OK;
     if (rc != SQ_OK) {
         free(ids);
         sq_store_reads_fini(&reads);
         return rc;
     }
+    e->lookups += lookups;
+    e->misses += nids;
     for (size_t j = 0; j < nids; j++) {
         const struct sq_store_read *r = &reads.v[3 * j];
         struct sq_profile p;
@@ -384,3 +392,10 @@ const struct sq_processor sq_proc_enrich = {
     .flush = NULL,
     .destroy = sq_enrich_destroy,
 };
+
+void sq_enrich_cache_counts(const void *ctx, uint64_t *lookups, uint64_t *misses)
+{
+    const struct sq_enrich *e = ctx;
+    *lookups = e ? e->lookups : 0;
+    *misses = e ? e->misses : 0;
+}

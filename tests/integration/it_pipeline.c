@@ -211,6 +211,17 @@ Test(pipeline, kcat_10k_with_malformed, .timeout = 300)
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_chain_microseconds_total"), 0);
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_delivery_wait_microseconds_total"), 0);
     cr_assert_gt(sq_stack_metric(&s, 0, "sq_turn_redis_wait_microseconds_total"), 0);
+    /* Every valid contact looked its customer's profile up. The cache
+     * starts empty, so each of the customers took a read at least once,
+     * and later batches found most of them cached (20,000 entries, 60 s).
+     * The ratio gauge is the quotient of the two counters. */
+    double lookups = sq_stack_metric(&s, 0, "sq_profile_cache_lookups_total");
+    double misses = sq_stack_metric(&s, 0, "sq_profile_cache_misses_total");
+    cr_assert_eq(lookups, VALID);
+    cr_assert(misses >= CUSTOMERS && misses < lookups / 2, "%.0f misses of %.0f lookups", misses,
+              lookups);
+    cr_assert_float_eq(sq_stack_metric(&s, 0, "sq_profile_cache_hit_ratio"), 1 - misses / lookups,
+                       1e-5);
     /* Its helper threads carry names top -H and perf show. */
     static const char *const threads[] = {"sq Redis step", "sq Redis read", "sq reaper",
                                           "sq KPI journal", "sq offset probe"};

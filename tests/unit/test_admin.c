@@ -556,15 +556,15 @@ Test(admin, exposition_format_valid)
         nsamples++;
     }
     /* counters + dlq + 2 histograms + lag + unapplied + committed + ready + paused +
-     * timers_armed + dedupe_set_marks + dedupe_sets_sampled + dedupe_sets_past_intset +
-     * build_info */
-    cr_assert_eq(nfamilies, SQ_M__COUNT + 13);
+     * timers_armed + profile_cache_hit_ratio + dedupe_set_marks + dedupe_sets_sampled +
+     * dedupe_sets_past_intset + build_info */
+    cr_assert_eq(nfamilies, SQ_M__COUNT + 14);
     /* + buckets with +Inf, _sum, _count; lag, unapplied, committed, ready, paused,
-     * timers_armed, dedupe_set_marks (mean and max), dedupe_sets_sampled,
-     * dedupe_sets_past_intset, build_info */
+     * timers_armed, profile_cache_hit_ratio, dedupe_set_marks (mean and max),
+     * dedupe_sets_sampled, dedupe_sets_past_intset, build_info */
     cr_assert_eq(nsamples, SQ_M__COUNT + (SQ_DLQ__COUNT - 1) +
                                (SQ_METRICS_LATENCY_NBOUNDS + 3) +
-                               (SQ_METRICS_E2E_NBOUNDS + 3) + 11);
+                               (SQ_METRICS_E2E_NBOUNDS + 3) + 12);
     sq_buf_fini(&out);
 }
 
