@@ -358,6 +358,9 @@ static void sq_cb_saturated_from(struct sq_cb_saturated *s, const struct sq_cb_w
     s->rate = w->consumed / w->secs;
     s->sqgate_us = sq_cb_us(w, w->cpu_sqgate);
     s->redis_us = sq_cb_us(w, w->cpu_redis);
+    double lookups = w->m1.profile_lookups - w->m0.profile_lookups;
+    double misses = w->m1.profile_misses - w->m0.profile_misses;
+    s->cache_hit = lookups > 0 ? 1 - misses / lookups : -1;
 }
 
 /* Lag bounded: its trend over the interval below 5 % of the rate, and it
@@ -766,6 +769,7 @@ static void sq_cb_keep_best(struct sq_cb_results *res, enum sq_cb_config c,
     if (s->rate > b->rate) {
         b->rate = s->rate;
         b->other_cores = s->other_cores;
+        b->cache_hit = s->cache_hit;
     }
     if (s->sqgate_us < b->sqgate_us)
         b->sqgate_us = s->sqgate_us;

@@ -136,6 +136,8 @@ int sq_cb_metrics_read(int port, struct sq_cb_metrics *m)
     m->outputs = sq_cb_sample(t, "sq_outputs_total");
     m->kpi_records = sq_cb_sample(t, "sq_kpi_records_total");
     m->timers_armed = sq_cb_sample(t, "sq_timers_armed");
+    m->profile_lookups = sq_cb_sample(t, "sq_profile_cache_lookups_total");
+    m->profile_misses = sq_cb_sample(t, "sq_profile_cache_misses_total");
     sq_cb_parse_hist(t, "sq_end_to_end_latency_seconds", sq_cb_e2e_bounds, SQ_METRICS_E2E_NBOUNDS,
                      m->e2e);
     sq_cb_parse_hist(t, "sq_processing_latency_seconds", sq_cb_inside_bounds,

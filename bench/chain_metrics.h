@@ -28,6 +28,7 @@ struct sq_cb_metrics {
     double outputs;      /* sq_outputs_total: Kafka records delivered */
     double kpi_records;  /* sq_kpi_records_total: window closes and re-emissions */
     double timers_armed; /* sq_timers_armed: timers held in memory (due soon) */
+    double profile_lookups, profile_misses; /* sq_profile_cache_*_total */
     double turns;        /* sq_turns_total, and the turns' time in each phase (µs) */
     double turn_us[SQ_CB_TURN__N];
     double idle_behind_us; /* sq_idle_behind_microseconds_total */

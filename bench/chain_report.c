@@ -255,8 +255,18 @@ static void sq_cb_print_redis(const struct sq_cb_main *m)
            sq_cb_ratio((double)r->dedupe_ids, (double)r->dedupe_keys));
 }
 
+/* A share in [0, 1] with two decimals, or "n/a" when v < 0. */
+static const char *sq_cb_share_text(double v, char out[16])
+{
+    if (v < 0)
+        return "n/a";
+    snprintf(out, 16, "%.2f", v);
+    return out;
+}
+
 static void sq_cb_print_scaling(const struct sq_cb_results *res)
 {
+    char a[16], b[16];
     const struct sq_cb_saturated *p1 = &res->sat[SQ_CB_P1], *p6 = &res->sat[SQ_CB_P6],
                                  *p24 = &res->sat[SQ_CB_P24], *c1m = &res->sat[SQ_CB_P6_1M];
     printf("| events/s saturated at 1 / 6 / 24 partitions (best of %d) | %.0f / %.0f / %.0f "
@@ -272,6 +282,9 @@ static void sq_cb_print_scaling(const struct sq_cb_results *res)
     printf("| redis-server CPU per event, 10k / 1M customers | %.0f / %.0f µs | |\n",
            p6->redis_us, c1m->redis_us);
     printf("| events/s saturated, 10k / 1M customers | %.0f / %.0f | |\n", p6->rate, c1m->rate);
+    printf("| profile cache hit ratio, 10k / 1M customers (the fastest round's window; "
+           "enrich.cache_entries 20,000, starting over when full) | %s / %s | |\n",
+           sq_cb_share_text(p6->cache_hit, a), sq_cb_share_text(c1m->cache_hit, b));
 }
 
 void sq_cb_report_print(const struct sq_cb_results *res)

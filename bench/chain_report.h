@@ -55,6 +55,7 @@ struct sq_cb_saturated {
     double other_cores;          /* other processes' load meanwhile */
     long hwm_kib;                /* sqgate VmHWM at the end */
     long customers;              /* sq:cust hashes in Redis at the end */
+    double cache_hit;            /* the profile cache's hit ratio in the window (-1: none) */
     double produced;             /* events, checked consumed by sqgate */
     bool ok;
 };
