@@ -3,7 +3,6 @@
 #include "dedupe_watch.h"
 
 #include <math.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -50,8 +49,9 @@ void sq_dedupe_watch_free(struct sq_dedupe_watch *w)
     free(w);
 }
 
-int sq_dedupe_watch_sample(struct sq_dedupe_watch *w, int64_t event_ms,
-                           struct sq_dedupe_sample *out, struct sq_err *err)
+/* Reads the sample of event_ms's slice into *out. */
+static int sq_dedupe_watch_sample(struct sq_dedupe_watch *w, int64_t event_ms,
+                                  struct sq_dedupe_sample *out, struct sq_err *err)
 {
     const struct sq_settings *st = w->st;
     int64_t shards = st->dedupe_shards > 0 ? st->dedupe_shards : 1;
@@ -85,19 +85,23 @@ int sq_dedupe_watch_sample(struct sq_dedupe_watch *w, int64_t event_ms,
     return SQ_OK;
 }
 
-/* The mean a set of the sample's slice holds at the slice's end, when a
- * quarter of the slice or more has gone, else its mean now. */
+/* The marks a sampled set holds now. */
+static double sq_dedupe_mean(const struct sq_dedupe_sample *s)
+{
+    return s->sampled ? (double)s->marks / (double)s->sampled : 0;
+}
+
+/* What a set of the sample's slice holds at the slice's end, when a
+ * quarter of the slice or more has gone (never less than now), else now. */
 static double sq_dedupe_projected(const struct sq_dedupe_sample *s)
 {
-    double mean = s->sampled ? (double)s->marks / (double)s->sampled : 0;
+    double mean = sq_dedupe_mean(s);
     return s->fraction >= 0.25 && s->fraction <= 1 ? mean / s->fraction : mean;
 }
 
 int64_t sq_dedupe_watch_advice(const struct sq_dedupe_sample *s, int64_t shards)
 {
-    double mean = s->sampled ? (double)s->marks / (double)s->sampled : 0;
-    double per_set = fmax(mean, sq_dedupe_projected(s));
-    double need = ceil(per_set * (double)shards / SQ_DEDUPE_WATCH_MARKS);
+    double need = ceil(sq_dedupe_projected(s) * (double)shards / SQ_DEDUPE_WATCH_MARKS);
     int64_t k = (int64_t)ceil(need / 1024);
     return (k < 1 ? 1 : k) * 1024;
 }
@@ -110,7 +114,7 @@ void sq_dedupe_watch_tick(struct sq_dedupe_watch *w, int64_t event_ms)
     if (now < w->next_check || event_ms < 0)
         return;
     w->next_check = now + w->st->dedupe_check_s * 1000;
-    struct sq_dedupe_sample s;
+    struct sq_dedupe_sample s = {0};
     struct sq_err err;
     sq_err_clear(&err);
     if (sq_dedupe_watch_sample(w, event_ms, &s, &err) != SQ_OK) {
@@ -119,9 +123,10 @@ void sq_dedupe_watch_tick(struct sq_dedupe_watch *w, int64_t event_ms)
         return;
     }
     sq_metrics_set_dedupe(s.sampled, s.marks, s.max, s.past);
-    double mean = s.sampled ? (double)s.marks / (double)s.sampled : 0;
-    double projected = sq_dedupe_projected(&s);
-    int level = s.past > 0 ? 2 : mean > SQ_DEDUPE_WATCH_MARKS || projected > 512 ? 1 : 0;
+    double mean = sq_dedupe_mean(&s), projected = sq_dedupe_projected(&s);
+    int level = s.past > 0                                                            ? 2
+                : mean > SQ_DEDUPE_WATCH_MARKS || projected > SQ_DEDUPE_WATCH_INTSET ? 1
+                                                                                     : 0;
     if (s.slice != w->warned_slice) {
         w->warned_slice = s.slice;
         w->warned_level = 0;
@@ -142,9 +147,9 @@ void sq_dedupe_watch_tick(struct sq_dedupe_watch *w, int64_t event_ms)
     else
         sq_warn("dedupe: the sampled sets of slice %lld hold %.0f marks on average (the "
                 "largest %llu; at this pace %.0f by the slice's end), and Redis keeps a set "
-                "of up to 512 (set-max-intset-entries) as an intset at ~9 bytes a mark, a "
+                "of up to %d (set-max-intset-entries) as an intset at ~9 bytes a mark, a "
                 "larger one at ~64: set dedupe.shards to %lld or more (now %lld; a change "
                 "forgets the marks written before: docs/operations.md)",
                 (long long)s.slice, mean, (unsigned long long)s.max, projected,
-                (long long)advice, (long long)w->st->dedupe_shards);
+                SQ_DEDUPE_WATCH_INTSET, (long long)advice, (long long)w->st->dedupe_shards);
 }

@@ -15,8 +15,10 @@
 
 /* Sets sampled a check (all of them when dedupe.shards is smaller). */
 #define SQ_DEDUPE_WATCH_SAMPLE 32
-/* Marks a set may hold before the warning: Redis's default
- * set-max-intset-entries is 512, and a slice's sets are not all equal. */
+/* Redis's default set-max-intset-entries: a larger set is a hash table. */
+#define SQ_DEDUPE_WATCH_INTSET 512
+/* Marks a set may hold before the warning: below the intset's limit, as a
+ * slice's sets are not all equal. */
 #define SQ_DEDUPE_WATCH_MARKS 400
 
 /* What one check read. */
@@ -44,9 +46,6 @@ void sq_dedupe_watch_free(struct sq_dedupe_watch *w);
  * logged and the check is retried at the next interval. */
 void sq_dedupe_watch_tick(struct sq_dedupe_watch *w, int64_t event_ms);
 
-/* Reads the sample of event_ms's slice into *out (exposed for tests). */
-int sq_dedupe_watch_sample(struct sq_dedupe_watch *w, int64_t event_ms,
-                           struct sq_dedupe_sample *out, struct sq_err *err);
 /* The dedupe.shards that would keep a slice's sets at SQ_DEDUPE_WATCH_MARKS
  * marks or fewer, from a sample: its mean, or the mean the slice is on its
  * way to when a quarter of it or more has gone; a multiple of 1024. */

@@ -61,8 +61,10 @@ static struct sq_hist sq_e2e = {
 
 static atomic_bool sq_paused;
 static _Atomic uint64_t sq_timers_armed;
-/* the last dedupe sample: sets, marks, largest, past the intset (under sq_m.mu) */
-static uint64_t sq_dedupe[4];
+/* the last dedupe sample (sq_metrics_set_dedupe; under sq_m.mu) */
+static struct sq_dedupe_gauges {
+    uint64_t sampled, marks, max, past;
+} sq_dedupe;
 static atomic_bool sq_ready;
 
 struct sq_metrics_part {
@@ -276,10 +278,10 @@ void sq_metrics_set_timers_armed(uint64_t n)
 void sq_metrics_set_dedupe(uint64_t sampled, uint64_t marks, uint64_t max, uint64_t past)
 {
     pthread_mutex_lock(&sq_m.mu);
-    sq_dedupe[0] = sampled;
-    sq_dedupe[1] = marks;
-    sq_dedupe[2] = max;
-    sq_dedupe[3] = past;
+    sq_dedupe.sampled = sampled;
+    sq_dedupe.marks = marks;
+    sq_dedupe.max = max;
+    sq_dedupe.past = past;
     pthread_mutex_unlock(&sq_m.mu);
 }
 
@@ -422,7 +424,7 @@ void sq_metrics_render(struct sq_buf *out)
 
     pthread_mutex_lock(&sq_m.mu);
     sq_metrics_render_locked(out);
-    uint64_t dd[4] = {sq_dedupe[0], sq_dedupe[1], sq_dedupe[2], sq_dedupe[3]};
+    struct sq_dedupe_gauges dd = sq_dedupe;
     pthread_mutex_unlock(&sq_m.mu);
 
     uint64_t lookups = atomic_load_explicit(&sq_counters[SQ_M_PROFILE_LOOKUPS],
@@ -441,15 +443,15 @@ void sq_metrics_render(struct sq_buf *out)
                       "(dedupe.check_s): their mean and the largest set's; keep the mean "
                       "under ~400 (docs/operations.md)");
     sq_buf_appendf(out, "sq_dedupe_set_marks{stat=\"mean\"} %.10g\n",
-                   dd[0] ? (double)dd[1] / (double)dd[0] : 0.0);
-    sq_buf_appendf(out, "sq_dedupe_set_marks{stat=\"max\"} %llu\n", (unsigned long long)dd[2]);
+                   dd.sampled ? (double)dd.marks / (double)dd.sampled : 0.0);
+    sq_buf_appendf(out, "sq_dedupe_set_marks{stat=\"max\"} %llu\n", (unsigned long long)dd.max);
     sq_metrics_family(out, "sq_dedupe_sets_sampled", "gauge",
                       "Dedupe sets of the current slice the last sample read");
-    sq_buf_appendf(out, "sq_dedupe_sets_sampled %llu\n", (unsigned long long)dd[0]);
+    sq_buf_appendf(out, "sq_dedupe_sets_sampled %llu\n", (unsigned long long)dd.sampled);
     sq_metrics_family(out, "sq_dedupe_sets_past_intset", "gauge",
                       "Sampled dedupe sets Redis keeps as a hash table, not an intset: their "
                       "marks take ~64 bytes each instead of ~9; raise dedupe.shards");
-    sq_buf_appendf(out, "sq_dedupe_sets_past_intset %llu\n", (unsigned long long)dd[3]);
+    sq_buf_appendf(out, "sq_dedupe_sets_past_intset %llu\n", (unsigned long long)dd.past);
 
     sq_metrics_family(
         out, "sq_paused", "gauge",
@@ -481,7 +483,7 @@ void sq_metrics_reset(void)
     atomic_store(&sq_timers_armed, 0);
 
     pthread_mutex_lock(&sq_m.mu);
-    memset(sq_dedupe, 0, sizeof sq_dedupe);
+    memset(&sq_dedupe, 0, sizeof sq_dedupe);
     for (size_t i = 0; i < sq_m.nparts; i++)
         free(sq_m.parts[i].topic);
     free(sq_m.parts);

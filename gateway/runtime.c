@@ -112,9 +112,9 @@ struct sq_runtime {
     struct sq_chain *chain;
     struct sq_closer *closer;    /* window close (SPEC 6); NULL with kpi.enabled false */
     struct sq_dedupe_watch *dedupe_watch; /* NULL with dedupe.check_s 0 */
-    int64_t max_event_ms;        /* the greatest event time of a message processed, -1 */
-    uint64_t too_late_counted;   /* sq_chain_too_late_total already in the metric */
-    uint64_t profile_lookups_counted, profile_misses_counted; /* likewise, the cache's */
+    int64_t max_event_ms;        /* the greatest event time of a step applied, -1 */
+    /* the chain's running totals already in their metrics (sq_rt_count_total) */
+    uint64_t too_late_counted, profile_lookups_counted, profile_misses_counted;
     struct sq_parts parts;
     struct sq_turn *turns[SQ_TURNS_MAX]; /* in start order */
     size_t nturns;
@@ -634,8 +634,6 @@ static void sq_turn_release_trees(struct sq_runtime *rt, struct sq_turn *t)
                                        strcmp(m->schema, "profile.v1") != 0
                                    ? sq_msg_event_time(m)
                                    : -1;
-            if (m->step_event_ms > rt->max_event_ms)
-                rt->max_event_ms = m->step_event_ms;
             json_t **own[] = {&m->event, &m->breach_records, &m->timer_records, &m->kpi_records};
             for (size_t k = 0; k < sizeof own / sizeof own[0]; k++) {
                 if (*own[k])
@@ -885,8 +883,17 @@ static void sq_turn_assemble(void *arg)
     free(batches);
 }
 
+/* Adds to metric m what the chain's running total has grown by since
+ * *counted, which it then becomes. */
+static void sq_rt_count_total(enum sq_metric m, uint64_t total, uint64_t *counted)
+{
+    if (total > *counted)
+        sq_metrics_inc(m, total - *counted);
+    *counted = total;
+}
+
 /* The metrics of a partition batch whose step applied: its messages are
- * finished. */
+ * finished; and the greatest event time applied (the dedupe check's). */
 static void sq_turn_part_account(struct sq_runtime *rt, struct sq_turn_part *tp,
                                  const struct sq_redis_step *st, int64_t now, double wall)
 {
@@ -908,17 +915,13 @@ static void sq_turn_part_account(struct sq_runtime *rt, struct sq_turn_part *tp,
             sq_metrics_observe_end_to_end(wall - (double)ts / 1000.0);
     }
     sq_metrics_inc(SQ_M_BATCHES, 1);
-    uint64_t late = sq_chain_too_late_total(rt->chain);
-    if (late > rt->too_late_counted) {
-        sq_metrics_inc(SQ_M_TOO_LATE, late - rt->too_late_counted);
-        rt->too_late_counted = late;
-    }
+    if (st->max_event_ms > rt->max_event_ms)
+        rt->max_event_ms = st->max_event_ms;
     uint64_t lookups, misses;
     sq_chain_profile_cache_counts(rt->chain, &lookups, &misses);
-    sq_metrics_inc(SQ_M_PROFILE_LOOKUPS, lookups - rt->profile_lookups_counted);
-    sq_metrics_inc(SQ_M_PROFILE_MISSES, misses - rt->profile_misses_counted);
-    rt->profile_lookups_counted = lookups;
-    rt->profile_misses_counted = misses;
+    sq_rt_count_total(SQ_M_TOO_LATE, sq_chain_too_late_total(rt->chain), &rt->too_late_counted);
+    sq_rt_count_total(SQ_M_PROFILE_LOOKUPS, lookups, &rt->profile_lookups_counted);
+    sq_rt_count_total(SQ_M_PROFILE_MISSES, misses, &rt->profile_misses_counted);
     sq_metrics_set_timers_armed(sq_chain_timers_armed(rt->chain));
 }
 
